@@ -1,0 +1,119 @@
+package io.nowconnect;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import io.nowconnect.config.AgentConfig;
+import io.nowconnect.config.ConfigException;
+import io.nowconnect.health.TcpHealthServer;
+import io.nowconnect.log.Event;
+import io.nowconnect.stream.StreamObserver;
+import io.nowconnect.tunnel.Supervisor;
+import io.nowconnect.tunnel.TunnelStatus;
+
+/**
+ * A running premise agent: the TCP health port and the tunnel supervisor, wired from one {@link AgentConfig}.
+ * Used by the {@code agent} and {@code demo} modes and by tests.
+ */
+public final class Agent {
+    private static final Logger LOGGER = Logger.getLogger(Agent.class.getName());
+
+    private final AgentConfig config;
+    private final TunnelStatus status;
+    private final Supervisor supervisor;
+    private final TcpHealthServer health;
+
+    private Agent(AgentConfig config, TunnelStatus status, Supervisor supervisor, TcpHealthServer health) {
+        this.config = config;
+        this.status = status;
+        this.supervisor = supervisor;
+        this.health = health;
+    }
+
+    /**
+     * Start an agent: the health port first (so probes answer {@code OK} at once), then the tunnel.
+     *
+     * @param config validated configuration
+     * @return the running agent
+     * @throws ConfigException when the health port cannot be bound or TLS material is unusable
+     */
+    public static Agent start(AgentConfig config) {
+        return start(config, StreamObserver.NONE);
+    }
+
+    /**
+     * Start an agent with a stream observer (metrics).
+     *
+     * @param config validated configuration
+     * @param observer stream metrics hook
+     * @return the running agent
+     */
+    public static Agent start(AgentConfig config, StreamObserver observer) {
+        TunnelStatus status = TunnelStatus.create(config.url().toString());
+        Supervisor supervisor = Supervisor.create(config, Version.current(), status, observer);
+        TcpHealthServer health;
+        try {
+            health = TcpHealthServer.start(config.healthHost(), config.healthPort(), () -> status.snapshot().ready());
+        } catch (IOException e) {
+            throw new ConfigException(List.of("NC_HEALTH_HOST/NC_HEALTH_PORT: cannot listen on " + config.healthHost() + ":"
+                                                      + config.healthPort() + " (" + e.getMessage() + ")"));
+        }
+        if (config.tokenFile().isEmpty()) {
+            Event.of("no_token").with("agent_id", config.agentId())
+                    .log(LOGGER, Level.WARNING, "NC_TOKEN_FILE is not set: connecting without Authorization");
+        }
+        Event.of("starting").with("agent_id", config.agentId()).with("version", Version.current())
+                .with("connectors", String.join(",", config.connectorNames())).with("health_port", health.port())
+                .log(LOGGER, Level.INFO, "NowConnect agent starting");
+        supervisor.start();
+        return new Agent(config, status, supervisor, health);
+    }
+
+    /**
+     * The agent's state tracker.
+     *
+     * @return status
+     */
+    public TunnelStatus status() {
+        return status;
+    }
+
+    /**
+     * Port of the TCP health server.
+     *
+     * @return port
+     */
+    public int healthPort() {
+        return health.port();
+    }
+
+    /**
+     * Drain and stop: DRAIN to the hub, open streams finish for up to {@code NC_DRAIN_TIMEOUT_SEC}, normal close.
+     */
+    public void stop() {
+        stop(config.drainTimeout());
+    }
+
+    /**
+     * Drain for at most the given time, then stop.
+     *
+     * @param drainTimeout longest wait for open streams
+     */
+    public void stop(Duration drainTimeout) {
+        supervisor.shutdown(drainTimeout);
+        health.close();
+        Event.of("stopped").with("agent_id", config.agentId()).log(LOGGER, Level.INFO, "NowConnect agent stopped");
+    }
+
+    /**
+     * Block until the agent stopped.
+     */
+    public void awaitStopped() {
+        while (!supervisor.awaitStopped(Duration.ofDays(1))) {
+            // keep waiting
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package io.nowconnect;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.helidon.config.Config;
+
+import io.nowconnect.config.AgentConfig;
+import io.nowconnect.config.ConfigException;
+import io.nowconnect.config.ConfigLoader;
+import io.nowconnect.config.LogSettings;
+import io.nowconnect.log.Logging;
+
+/**
+ * Entry point: picks the mode ({@code agent} by default, {@code hub}, {@code demo}, {@code token}) and wires it.
+ *
+ * <p>Exit codes: 0 after a clean stop, 2 for invalid configuration or usage (every problem printed at once),
+ * 1 for an unexpected failure.
+ */
+public final class Main {
+    private Main() {
+    }
+
+    /**
+     * Run a mode.
+     *
+     * @param args {@code [agent|hub|demo|token] [--env-file PATH] [mode options]}
+     */
+    public static void main(String[] args) {
+        int code = run(args, System.getenv(), System.out, System.err);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+
+    static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
+        List<String> rest = new ArrayList<>(List.of(args));
+        String mode = !rest.isEmpty() && !rest.getFirst().startsWith("-") ? rest.removeFirst() : "agent";
+        if (rest.contains("--help") || rest.contains("-h") || mode.equals("help")) {
+            out.println(usage());
+            return 0;
+        }
+        if (rest.contains("--version") || mode.equals("version")) {
+            out.println("nowconnect " + Version.current());
+            return 0;
+        }
+        Optional<String> envFile = Optional.empty();
+        int i = rest.indexOf("--env-file");
+        if (i >= 0) {
+            if (i + 1 >= rest.size()) {
+                err.println("nowconnect: --env-file needs a path");
+                return 2;
+            }
+            envFile = Optional.of(rest.get(i + 1));
+            rest.remove(i + 1);
+            rest.remove(i);
+        }
+        try {
+            return switch (mode) {
+            case "agent" -> runAgent(rest, env, envFile, err);
+            case "hub" -> Modes.hub(rest, ConfigLoader.load(env, ConfigLoader.envFile(envFile, env)), err);
+            case "demo" -> Modes.demo(rest, ConfigLoader.load(env, ConfigLoader.envFile(envFile, env)), out, err);
+            case "token" -> Modes.token(rest, out, err);
+            default -> {
+                err.println("nowconnect: unknown mode \"" + mode + "\"\n" + usage());
+                yield 2;
+            }
+            };
+        } catch (ConfigException e) {
+            err.println("nowconnect: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    private static int runAgent(List<String> rest, Map<String, String> env, Optional<String> envFile, PrintStream err) {
+        if (!rest.isEmpty()) {
+            err.println("nowconnect: unexpected arguments for agent mode: " + rest + "\n" + usage());
+            return 2;
+        }
+        Config config = ConfigLoader.load(env, ConfigLoader.envFile(envFile, env));
+        List<String> problems = new ArrayList<>();
+        LogSettings log = null;
+        AgentConfig agentConfig = null;
+        try {
+            log = LogSettings.create(config);
+        } catch (ConfigException e) {
+            problems.addAll(e.problems());
+        }
+        try {
+            agentConfig = AgentConfig.create(config);
+        } catch (ConfigException e) {
+            e.problems().stream().filter(p -> !problems.contains(p)).forEach(problems::add);
+        }
+        if (!problems.isEmpty()) {
+            throw new ConfigException(problems);
+        }
+        Logging.configure(log);
+        Agent agent = Agent.start(agentConfig);
+        AgentConfig started = agentConfig;
+        Modes.onStopSignal(() -> agent.stop(started.drainTimeout()));
+        agent.awaitStopped();
+        return 0;
+    }
+
+    static String usage() {
+        return """
+                usage: nowconnect [agent|hub|demo|token] [--env-file PATH] [options]
+                  agent   premise agent (default): NC_AGENT_URL, NC_AGENT_ID, NC_TOKEN_FILE, NC_CONNECTORS,
+                          NC_TARGET_<name>_HOST/_PORT, ... (see README)
+                  hub     NowConnect hub: NC_HUB_HOST, NC_HUB_PORT, NC_HUB_JWT_SECRET_FILE, NC_HUB_LISTENERS, ...
+                  demo    hub + agent + echo service on loopback, in one process
+                  token   --secret-file F --agent-id ID [--ttl 1h] [--audience nowconnect]: mint an HS256 token
+                  --env-file PATH   optional env file (KEY=VALUE lines); real environment variables win""";
+    }
+
+    /** Set once a stop signal arrived, so a second Ctrl-C does not start a second drain. */
+    static final AtomicBoolean STOPPING = new AtomicBoolean();
+}

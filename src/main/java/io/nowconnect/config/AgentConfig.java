@@ -1,0 +1,212 @@
+package io.nowconnect.config;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+import io.helidon.config.Config;
+
+/**
+ * Premise agent configuration, validated once at start.
+ *
+ * @param url {@code NC_AGENT_URL} (required): {@code wss://host[:port]/path} of the hub's tunnel endpoint;
+ *            {@code ws://} only to a loopback host unless {@code NC_ALLOW_INSECURE=true}
+ * @param agentId {@code NC_AGENT_ID} (required): this agent's identity, sent in HELLO; must match the token's claim
+ * @param tokenFile {@code NC_TOKEN_FILE} (recommended): file holding the bearer JWT, re-read at every connect
+ * @param connectors {@code NC_CONNECTORS} (required) with {@code NC_TARGET_<name>_HOST}/{@code _PORT} for each
+ *                   name: the only targets the agent ever dials, in declaration order
+ * @param log {@code NC_LOG_LEVEL} and {@code NC_LOG_FORMAT}
+ * @param trustEnv {@code NC_TRUST_ENV} (false): use proxy settings from the environment
+ * @param healthHost {@code NC_HEALTH_HOST} (0.0.0.0): bind address of the TCP health port
+ * @param healthPort {@code NC_HEALTH_PORT} (8090): TCP health port, 0 picks a free port
+ * @param httpHost {@code NC_HTTP_HOST} (0.0.0.0): bind address of the optional HTTP health/metrics endpoint
+ * @param httpPort {@code NC_HTTP_PORT} (unset = off): port of the HTTP health/metrics endpoint
+ * @param caBundle {@code NC_CA_BUNDLE}: PEM file of CA certificates that replaces the JVM trust for the hub
+ * @param maxWsPayload {@code NC_MAX_WS_PAYLOAD} (8192): most raw bytes per DATA frame
+ * @param pingInterval {@code NC_PING_INTERVAL_SEC} (20): WebSocket ping interval
+ * @param pingTimeout {@code NC_PING_TIMEOUT_SEC} (20): a pong later than this ends the tunnel
+ * @param connectTimeout {@code NC_CONNECT_TIMEOUT_MS} (3000): timeout dialling a target, and the hub's TCP connect
+ * @param idleTimeout {@code NC_IDLE_TIMEOUT_MS} (60000; 0 = never): a stream with no bytes either way is ended
+ * @param queueDepth {@code NC_QUEUE_DEPTH_PER_CID} (100): frames buffered toward one target before RST queue_overflow
+ * @param maxInflight {@code NC_MAX_INFLIGHT_CIDS} (2000): most concurrent streams; OPEN beyond it gets an RST
+ * @param reconnectMin {@code NC_RECONNECT_MIN_MS} (500): first back-off ceiling
+ * @param reconnectMax {@code NC_RECONNECT_MAX_MS} (30000): largest back-off ceiling
+ * @param drainTimeout {@code NC_DRAIN_TIMEOUT_SEC} (30): how long open streams may finish at shutdown or rotation
+ * @param allowInsecure {@code NC_ALLOW_INSECURE} (false): allow {@code ws://} to a non-loopback hub
+ */
+public record AgentConfig(URI url,
+                          String agentId,
+                          Optional<Path> tokenFile,
+                          Map<String, Target> connectors,
+                          LogSettings log,
+                          boolean trustEnv,
+                          String healthHost,
+                          int healthPort,
+                          String httpHost,
+                          Optional<Integer> httpPort,
+                          Optional<Path> caBundle,
+                          int maxWsPayload,
+                          Duration pingInterval,
+                          Duration pingTimeout,
+                          Duration connectTimeout,
+                          Duration idleTimeout,
+                          int queueDepth,
+                          int maxInflight,
+                          Duration reconnectMin,
+                          Duration reconnectMax,
+                          Duration drainTimeout,
+                          boolean allowInsecure) {
+
+    private static final Pattern CONNECTOR = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
+
+    public AgentConfig {
+        connectors = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(connectors));
+    }
+
+    /**
+     * Read and validate the agent configuration.
+     *
+     * @param config merged environment and env file
+     * @return valid configuration
+     * @throws ConfigException listing every problem, each naming its variable
+     */
+    public static AgentConfig create(Config config) {
+        Settings s = new Settings(config);
+        String rawUrl = s.required("NC_AGENT_URL", "wss://<hub>/tunnel");
+        String agentId = s.required("NC_AGENT_ID", "unique agent identifier");
+        String connectorList = s.required("NC_CONNECTORS", "comma list of connector names, e.g. ldap,db");
+        Optional<Path> tokenFile = s.readableFile("NC_TOKEN_FILE");
+        LogSettings log = LogSettings.read(s);
+        boolean trustEnv = s.bool("NC_TRUST_ENV", false);
+        String healthHost = s.host("NC_HEALTH_HOST", "0.0.0.0");
+        int healthPort = s.port("NC_HEALTH_PORT", 8090);
+        String httpHost = s.host("NC_HTTP_HOST", "0.0.0.0");
+        Optional<Integer> httpPort = s.optionalPort("NC_HTTP_PORT");
+        Optional<Path> caBundle = s.readableFile("NC_CA_BUNDLE");
+        int maxWsPayload = s.integer("NC_MAX_WS_PAYLOAD", 8192, 256, 1 << 20);
+        int pingInterval = s.integer("NC_PING_INTERVAL_SEC", 20, 1, 3600);
+        int pingTimeout = s.integer("NC_PING_TIMEOUT_SEC", 20, 1, 3600);
+        int connectTimeout = s.integer("NC_CONNECT_TIMEOUT_MS", 3000, 1, 600_000);
+        int idleTimeout = s.integer("NC_IDLE_TIMEOUT_MS", 60_000, 0, Integer.MAX_VALUE);
+        int queueDepth = s.integer("NC_QUEUE_DEPTH_PER_CID", 100, 1, 100_000);
+        int maxInflight = s.integer("NC_MAX_INFLIGHT_CIDS", 2000, 1, 1_000_000);
+        int reconnectMin = s.integer("NC_RECONNECT_MIN_MS", 500, 1, 3_600_000);
+        int reconnectMax = s.integer("NC_RECONNECT_MAX_MS", 30_000, 1, 3_600_000);
+        int drainTimeout = s.integer("NC_DRAIN_TIMEOUT_SEC", 30, 0, 86_400);
+        boolean allowInsecure = s.bool("NC_ALLOW_INSECURE", false);
+
+        if (reconnectMax < reconnectMin) {
+            s.problem("NC_RECONNECT_MAX_MS (" + reconnectMax + ") must not be below NC_RECONNECT_MIN_MS (" + reconnectMin + ")");
+        }
+        if (!agentId.isEmpty() && !agentId.matches("[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")) {
+            s.problem("NC_AGENT_ID must be 1-128 characters of letters, digits and . _ : @ -");
+        }
+        URI url = rawUrl.isEmpty() ? null : validateUrl(s, rawUrl, allowInsecure);
+        Map<String, Target> connectors = connectors(s, connectorList);
+
+        s.throwIfProblems();
+        return new AgentConfig(url, agentId, tokenFile, connectors, log, trustEnv, healthHost, healthPort, httpHost,
+                               httpPort, caBundle, maxWsPayload, Duration.ofSeconds(pingInterval),
+                               Duration.ofSeconds(pingTimeout), Duration.ofMillis(connectTimeout),
+                               Duration.ofMillis(idleTimeout), queueDepth, maxInflight, Duration.ofMillis(reconnectMin),
+                               Duration.ofMillis(reconnectMax), Duration.ofSeconds(drainTimeout), allowInsecure);
+    }
+
+    /**
+     * Connector names, as sent in HELLO.
+     *
+     * @return names in declaration order
+     */
+    public List<String> connectorNames() {
+        return List.copyOf(connectors.keySet());
+    }
+
+    private static URI validateUrl(Settings s, String raw, boolean allowInsecure) {
+        URI uri;
+        try {
+            uri = URI.create(raw);
+        } catch (IllegalArgumentException e) {
+            s.problem("NC_AGENT_URL is not a valid URL: " + e.getMessage());
+            return null;
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (uri.getHost() == null || uri.getHost().isEmpty()) {
+            s.problem("NC_AGENT_URL must be wss://host[:port]/path, it has no host");
+            return null;
+        }
+        if (uri.getUserInfo() != null) {
+            s.problem("NC_AGENT_URL must not contain credentials; use NC_TOKEN_FILE");
+        }
+        switch (scheme) {
+        case "wss" -> {
+        }
+        case "ws" -> {
+            if (!allowInsecure && !Settings.isLoopback(uri.getHost())) {
+                s.problem("NC_AGENT_URL uses ws:// to a non-loopback host; the token would travel in clear text "
+                                  + "(use wss:// or set NC_ALLOW_INSECURE=true)");
+            }
+        }
+        default -> s.problem("NC_AGENT_URL must start with wss:// (or ws:// to a loopback host), got scheme \"" + scheme + "\"");
+        }
+        return uri;
+    }
+
+    private static Map<String, Target> connectors(Settings s, String list) {
+        Map<String, Target> result = new LinkedHashMap<>();
+        if (list.isEmpty()) {
+            return result;
+        }
+        for (String raw : list.split(",")) {
+            String name = raw.strip();
+            if (name.isEmpty()) {
+                continue;
+            }
+            if (!CONNECTOR.matcher(name).matches()) {
+                s.problem("NC_CONNECTORS: connector name \"" + name + "\" must be letters, digits, _ or - (at most 63)");
+                continue;
+            }
+            if (result.containsKey(name)) {
+                s.problem("NC_CONNECTORS: connector \"" + name + "\" is listed twice");
+                continue;
+            }
+            String hostVar = targetVar(s, name, "HOST");
+            String portVar = targetVar(s, name, "PORT");
+            String host = s.optional(hostVar).orElse("");
+            if (host.isEmpty()) {
+                s.problem(hostVar + " is required for connector \"" + name + "\"");
+            } else if (host.contains(" ") || host.contains("/")) {
+                s.problem(hostVar + " must be a host name or IP address");
+            }
+            int port = 0;
+            if (s.optional(portVar).isEmpty()) {
+                s.problem(portVar + " is required for connector \"" + name + "\"");
+            } else {
+                port = s.integer(portVar, 0, 1, 65535);
+            }
+            result.put(name, new Target(host, port));
+        }
+        if (result.isEmpty() && !list.isBlank()) {
+            return result;
+        }
+        if (result.isEmpty()) {
+            s.problem("NC_CONNECTORS lists no connector");
+        }
+        return result;
+    }
+
+    /** The variable as written with the connector's name, or its upper-cased form (Windows changes case). */
+    private static String targetVar(Settings s, String name, String suffix) {
+        String exact = "NC_TARGET_" + name + "_" + suffix;
+        if (s.optional(exact).isPresent()) {
+            return exact;
+        }
+        String upper = "NC_TARGET_" + name.toUpperCase(Locale.ROOT) + "_" + suffix;
+        return s.optional(upper).isPresent() ? upper : exact;
+    }
+}

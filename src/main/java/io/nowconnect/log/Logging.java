@@ -1,0 +1,66 @@
+package io.nowconnect.log;
+
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogManager;
+import java.util.logging.Logger;
+import java.util.logging.StreamHandler;
+
+import io.nowconnect.config.LogSettings;
+
+/** Configures JUL once at start: one handler on standard error, the chosen format and level. */
+public final class Logging {
+    // JUL holds loggers weakly: keep a reference or the level set below is lost at the next GC
+    private static final Logger HELIDON = Logger.getLogger("io.helidon");
+
+    private Logging() {
+    }
+
+    /**
+     * Replace the JUL configuration with ours.
+     *
+     * @param settings level and format
+     */
+    public static void configure(LogSettings settings) {
+        configure(settings, System.err);
+    }
+
+    /**
+     * Replace the JUL configuration, writing to the given stream (tests capture it).
+     *
+     * @param settings level and format
+     * @param out where log lines go
+     */
+    public static void configure(LogSettings settings, OutputStream out) {
+        LogManager.getLogManager().reset();
+        Logger root = Logger.getLogger("");
+        Handler handler = new FlushingHandler(out instanceof PrintStream ps ? ps : new PrintStream(out, true));
+        handler.setFormatter(settings.json() ? new LogFormats.Json() : new LogFormats.Plain());
+        handler.setLevel(Level.ALL);
+        root.addHandler(handler);
+        root.setLevel(settings.level());
+        // Helidon's own start-up chatter stays out of the way unless DEBUG is asked for
+        HELIDON.setLevel(settings.level().intValue() <= Level.FINE.intValue()
+                                                         ? Level.INFO : Level.WARNING);
+    }
+
+    /** A stream handler that flushes every record, so lines appear at once and none is lost at exit. */
+    private static final class FlushingHandler extends StreamHandler {
+        FlushingHandler(PrintStream out) {
+            super(out, new LogFormats.Plain());
+        }
+
+        @Override
+        public synchronized void publish(java.util.logging.LogRecord record) {
+            super.publish(record);
+            flush();
+        }
+
+        @Override
+        public synchronized void close() {
+            flush();
+        }
+    }
+}

@@ -1,0 +1,10 @@
+package io.nowconnect.protocol;
+
+/** Negotiated protocol extensions listed in HELLO {@code caps} and in the ack. */
+public final class Capability {
+    /** {@code DRAIN} frame: the hub sends no new OPEN on a draining tunnel. */
+    public static final String DRAIN = "drain";
+
+    private Capability() {
+    }
+}

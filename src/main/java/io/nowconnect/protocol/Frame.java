@@ -1,0 +1,130 @@
+package io.nowconnect.protocol;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One tunnel frame. Records are immutable; a {@link Data} frame owns its byte array (callers must not
+ * reuse it after handing it over).
+ */
+public sealed interface Frame {
+
+    /**
+     * Wire name of this frame's type ({@code t} field).
+     *
+     * @return the type
+     */
+    FrameType type();
+
+    /** Agent to hub: first frame on a tunnel. */
+    record Hello(String agentId, List<String> connectors, String version, List<String> caps) implements Frame {
+        public Hello {
+            Objects.requireNonNull(agentId, "agentId");
+            connectors = List.copyOf(connectors);
+            caps = List.copyOf(caps);
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.HELLO;
+        }
+    }
+
+    /**
+     * Hub to agent: HELLO accepted. {@code WELCOME} (HA hubs) is decoded into this record too, with its epoch.
+     *
+     * @param caps capabilities the hub agreed to, empty for a plain v1 hub
+     * @param epoch epoch of a {@code WELCOME}, or {@code -1} for {@code HELLO_ACK}
+     */
+    record HelloAck(List<String> caps, long epoch) implements Frame {
+        public HelloAck {
+            caps = List.copyOf(caps);
+        }
+
+        @Override
+        public FrameType type() {
+            return epoch < 0 ? FrameType.HELLO_ACK : FrameType.WELCOME;
+        }
+    }
+
+    /** Hub to agent: dial the connector's target for a new stream. */
+    record Open(String cid, String connector) implements Frame {
+        public Open {
+            Objects.requireNonNull(cid, "cid");
+            Objects.requireNonNull(connector, "connector");
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.OPEN;
+        }
+    }
+
+    /** Bytes of one stream in one direction; {@code seq} counts DATA frames per stream and direction from 0. */
+    record Data(String cid, long seq, byte[] payload) implements Frame {
+        public Data {
+            Objects.requireNonNull(cid, "cid");
+            Objects.requireNonNull(payload, "payload");
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.DATA;
+        }
+
+        @Override
+        public String toString() {
+            // never print payload bytes
+            return "Data[cid=" + cid + ", seq=" + seq + ", bytes=" + payload.length + "]";
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Data d && d.seq == seq && d.cid.equals(cid) && java.util.Arrays.equals(d.payload, payload);
+        }
+
+        @Override
+        public int hashCode() {
+            return cid.hashCode() * 31 + Long.hashCode(seq);
+        }
+    }
+
+    /** One direction of a stream has finished sending. */
+    record Fin(String cid, Direction dir) implements Frame {
+        public Fin {
+            Objects.requireNonNull(cid, "cid");
+            Objects.requireNonNull(dir, "dir");
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.FIN;
+        }
+    }
+
+    /**
+     * Abort a stream now.
+     *
+     * @param cid the stream
+     * @param err reason; any string is accepted on receipt, see {@link ResetReason} for the known ones
+     */
+    record Rst(String cid, String err) implements Frame {
+        public Rst {
+            Objects.requireNonNull(cid, "cid");
+            err = err == null ? "" : err;
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.RST;
+        }
+    }
+
+    /** Agent to hub ({@code drain} capability): send no new OPEN on this tunnel. */
+    record Drain() implements Frame {
+        @Override
+        public FrameType type() {
+            return FrameType.DRAIN;
+        }
+    }
+}

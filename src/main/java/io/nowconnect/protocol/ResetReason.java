@@ -1,0 +1,32 @@
+package io.nowconnect.protocol;
+
+/**
+ * Known {@code err} values of RST. A receiver accepts any string; these are the ones this project sends.
+ */
+public enum ResetReason {
+    CONNECT_FAILED("connect_failed"),
+    WS_BROKEN("ws_broken"),
+    QUEUE_OVERFLOW("queue_overflow"),
+    UNKNOWN_CONNECTOR("unknown_connector"),
+    IDLE_TIMEOUT("idle_timeout"),
+    DUPLICATE_CID("duplicate_cid"),
+    TOO_MANY_STREAMS("too_many_streams"),
+    DRAINING("draining"),
+    IO_ERROR("io_error"),
+    RESET("reset");
+
+    private final String wire;
+
+    ResetReason(String wire) {
+        this.wire = wire;
+    }
+
+    /**
+     * Value on the wire.
+     *
+     * @return wire value
+     */
+    public String wire() {
+        return wire;
+    }
+}

@@ -1,0 +1,310 @@
+package io.nowconnect.stream;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.util.Arrays;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import io.nowconnect.config.Target;
+import io.nowconnect.log.Event;
+import io.nowconnect.protocol.Direction;
+import io.nowconnect.protocol.Frame;
+import io.nowconnect.protocol.ResetReason;
+
+/**
+ * One TCP connection carried over the tunnel as a {@code cid}.
+ *
+ * <p>Threads: the tunnel's reader calls {@link #onData}, {@link #onFin} and {@link #onRst}; these only enqueue and
+ * never touch the socket. A <em>writer</em> virtual thread drains the bounded queue into the socket (and applies the
+ * remote FIN as a half-close); a <em>reader</em> virtual thread reads the socket and sends DATA, then FIN at EOF.
+ * {@link #close} is idempotent and may be called from any thread; it closes the socket, which unblocks both pumps.
+ */
+public final class Stream {
+    private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
+    /** Queue marker: the peer finished sending. */
+    private static final byte[] FIN = new byte[0];
+
+    private final String cid;
+    private final String connector;
+    private final StreamTable table;
+    private final Direction outbound;
+    private final ArrayBlockingQueue<byte[]> toSocket;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private volatile Socket socket;
+    private volatile Thread writer;
+    private volatile long lastActivityNanos = System.nanoTime();
+    private volatile boolean finSent;
+    private volatile boolean finApplied;
+    // tunnel reader thread only
+    private long expectedSeqIn;
+
+    Stream(String cid, String connector, StreamTable table) {
+        this.cid = cid;
+        this.connector = connector;
+        this.table = table;
+        this.outbound = table.outbound();
+        this.toSocket = new ArrayBlockingQueue<>(table.settings().queueDepth());
+    }
+
+    /**
+     * Stream id.
+     *
+     * @return cid
+     */
+    public String cid() {
+        return cid;
+    }
+
+    /**
+     * Connector this stream belongs to.
+     *
+     * @return connector name
+     */
+    public String connector() {
+        return connector;
+    }
+
+    /**
+     * Whether the stream has ended.
+     *
+     * @return true once closed
+     */
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    /**
+     * Dial the target on the calling thread (use a virtual thread), then start pumping; RST {@code connect_failed}
+     * when the target cannot be reached within the connect timeout.
+     *
+     * @param target where to connect
+     */
+    public void dial(Target target) {
+        Socket s = new Socket();
+        long start = System.nanoTime();
+        try {
+            s.setTcpNoDelay(true);
+            s.connect(new InetSocketAddress(target.host(), target.port()),
+                      (int) table.settings().connectTimeout().toMillis());
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(s);
+            Event.of("stream_connect_failed").with("cid", cid).with("connector", connector)
+                    .with("reason", e.getClass().getSimpleName())
+                    .log(LOGGER, Level.FINE, "Target " + target + " unreachable: " + e.getMessage());
+            close(ResetReason.CONNECT_FAILED.wire(), ResetReason.CONNECT_FAILED.wire());
+            return;
+        }
+        table.observer().connectTime(connector, System.nanoTime() - start);
+        start(s);
+    }
+
+    /**
+     * Start pumping an already connected socket.
+     *
+     * @param connected the local socket
+     */
+    public void start(Socket connected) {
+        this.socket = connected;
+        if (closed.get()) {
+            // closed while connecting (RST from the peer, tunnel dropped)
+            closeQuietly(connected);
+            return;
+        }
+        touch();
+        writer = Thread.ofVirtual().name("nc-w-" + cid).start(this::writeLoop);
+        Thread.ofVirtual().name("nc-r-" + cid).start(this::readLoop);
+        if (closed.get()) {
+            // lost a race with close(): make sure nothing stays open
+            closeQuietly(connected);
+            writer.interrupt();
+        }
+    }
+
+    /**
+     * DATA from the tunnel: queue it for the socket; a full queue resets this stream with {@code queue_overflow}.
+     * Called by the tunnel's reader; never blocks.
+     *
+     * @param data frame
+     */
+    void onData(Frame.Data data) {
+        if (data.seq() != expectedSeqIn && LOGGER.isLoggable(Level.FINE)) {
+            Event.of("seq_mismatch").with("cid", cid).with("connector", connector)
+                    .log(LOGGER, Level.FINE, "DATA seq " + data.seq() + " where " + expectedSeqIn + " was expected");
+        }
+        expectedSeqIn = data.seq() + 1;
+        if (data.payload().length == 0) {
+            return;
+        }
+        if (!toSocket.offer(data.payload())) {
+            Event.of("stream_queue_overflow").with("cid", cid).with("connector", connector)
+                    .log(LOGGER, Level.FINE, "Stream queue full (" + toSocket.size() + " frames): resetting");
+            close(ResetReason.QUEUE_OVERFLOW.wire(), ResetReason.QUEUE_OVERFLOW.wire());
+        }
+    }
+
+    /** FIN from the tunnel: half-close the socket's output once the queued bytes are written. */
+    void onFin() {
+        if (!toSocket.offer(FIN)) {
+            close(ResetReason.QUEUE_OVERFLOW.wire(), ResetReason.QUEUE_OVERFLOW.wire());
+        }
+    }
+
+    /**
+     * RST from the tunnel: close at once, sending nothing back.
+     *
+     * @param err the peer's reason
+     */
+    void onRst(String err) {
+        Event.of("stream_reset_by_peer").with("cid", cid).with("connector", connector).with("reason", err)
+                .log(LOGGER, Level.FINE, "Stream reset by peer");
+        close(ResetReason.RESET.wire(), null);
+    }
+
+    /**
+     * Reset this stream: send RST with the reason, then close.
+     *
+     * @param reason reset reason
+     */
+    public void reset(ResetReason reason) {
+        close(reason.wire(), reason.wire());
+    }
+
+    /**
+     * Close the stream without telling the peer (the tunnel is gone).
+     *
+     * @param result result for metrics, e.g. {@code ws_broken}
+     */
+    void abandon(String result) {
+        close(result, null);
+    }
+
+    long idleNanos(long now) {
+        return now - lastActivityNanos;
+    }
+
+    /**
+     * End the stream once. Removes it from its table, optionally sends RST, closes the socket.
+     *
+     * @param result result for metrics ({@code ok} or a reason)
+     * @param rstErr RST reason to send, or null to send none
+     */
+    private void close(String result, String rstErr) {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        table.remove(this);
+        if (rstErr != null) {
+            try {
+                table.sink().send(new Frame.Rst(cid, rstErr));
+            } catch (IOException | RuntimeException ignored) {
+                // the tunnel is gone: the peer drops the stream with it
+            }
+        }
+        Socket s = socket;
+        if (s != null) {
+            closeQuietly(s);
+        }
+        Thread w = writer;
+        if (w != null) {
+            w.interrupt();
+        }
+        toSocket.clear();
+        table.observer().closed(connector, result);
+        Event.of("stream_closed").with("cid", cid).with("connector", connector).with("reason", result)
+                .log(LOGGER, Level.FINE, "Stream closed");
+    }
+
+    private void readLoop() {
+        byte[] buf = new byte[table.settings().maxPayload()];
+        long seq = 0;
+        try {
+            InputStream in = socket.getInputStream();
+            while (true) {
+                int n;
+                try {
+                    n = in.read(buf);
+                } catch (IOException e) {
+                    if (!closed.get()) {
+                        Event.of("stream_read_failed").with("cid", cid).with("connector", connector)
+                                .log(LOGGER, Level.FINE, "Local socket failed: " + e.getMessage());
+                        close(ResetReason.RESET.wire(), ResetReason.RESET.wire());
+                    }
+                    return;
+                }
+                if (n < 0) {
+                    break;
+                }
+                if (closed.get()) {
+                    return;
+                }
+                touch();
+                table.observer().bytes(connector, outbound, n);
+                table.sink().send(new Frame.Data(cid, seq++, Arrays.copyOf(buf, n)));
+            }
+            if (closed.get()) {
+                return;
+            }
+            table.sink().send(new Frame.Fin(cid, outbound));
+            finSent = true;
+            Event.of("stream_fin_sent").with("cid", cid).with("connector", connector).with("dir", outbound.wire())
+                    .log(LOGGER, Level.FINE, "Local side finished sending");
+            if (finApplied) {
+                close("ok", null);
+            }
+        } catch (IOException | RuntimeException e) {
+            // the tunnel refused the frame: it is gone, and every stream with it
+            close(ResetReason.WS_BROKEN.wire(), null);
+        }
+    }
+
+    private void writeLoop() {
+        try {
+            OutputStream out = socket.getOutputStream();
+            while (!closed.get()) {
+                byte[] chunk = toSocket.take();
+                if (chunk == FIN) {
+                    socket.shutdownOutput();
+                    finApplied = true;
+                    Event.of("stream_fin_applied").with("cid", cid).with("connector", connector)
+                            .with("dir", outbound.opposite().wire())
+                            .log(LOGGER, Level.FINE, "Peer finished sending: half-closed the local socket");
+                    if (finSent) {
+                        close("ok", null);
+                    }
+                    return;
+                }
+                out.write(chunk);
+                touch();
+                table.observer().bytes(connector, outbound.opposite(), chunk.length);
+            }
+        } catch (InterruptedException e) {
+            // closed
+        } catch (IOException e) {
+            if (!closed.get() && !(e instanceof SocketException && socket.isClosed())) {
+                Event.of("stream_write_failed").with("cid", cid).with("connector", connector)
+                        .log(LOGGER, Level.FINE, "Local socket failed: " + e.getMessage());
+                close(ResetReason.RESET.wire(), ResetReason.RESET.wire());
+            }
+        }
+    }
+
+    private void touch() {
+        lastActivityNanos = System.nanoTime();
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // nothing left to do
+        }
+    }
+}

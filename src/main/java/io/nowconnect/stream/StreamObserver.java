@@ -1,0 +1,65 @@
+package io.nowconnect.stream;
+
+import io.nowconnect.protocol.Direction;
+
+/**
+ * Receives stream events for metrics and logs. Called on stream threads; implementations must be thread-safe and
+ * must not block. Labels are connector names and reasons, never a {@code cid}.
+ */
+public interface StreamObserver {
+    /** Observer that ignores everything. */
+    StreamObserver NONE = new StreamObserver() { };
+
+    /**
+     * A stream was accepted and registered.
+     *
+     * @param connector connector name
+     */
+    default void opened(String connector) {
+    }
+
+    /**
+     * A stream ended.
+     *
+     * @param connector connector name
+     * @param result {@code ok} after both FINs, otherwise the reset reason ({@code connect_failed}, ...)
+     */
+    default void closed(String connector, String result) {
+    }
+
+    /**
+     * An OPEN was refused before any stream existed.
+     *
+     * @param connector connector name as received (bounded by the caller to known names or {@code other})
+     * @param result reason
+     */
+    default void refused(String connector, String result) {
+    }
+
+    /**
+     * Payload bytes moved.
+     *
+     * @param connector connector name
+     * @param direction {@code c2a} or {@code a2c}
+     * @param bytes number of bytes
+     */
+    default void bytes(String connector, Direction direction, int bytes) {
+    }
+
+    /**
+     * A target connection was established (agent side).
+     *
+     * @param connector connector name
+     * @param nanos time the connect took
+     */
+    default void connectTime(String connector, long nanos) {
+    }
+
+    /**
+     * A frame was dropped (unknown cid, malformed, ...).
+     *
+     * @param reason low-cardinality reason
+     */
+    default void dropped(String reason) {
+    }
+}

@@ -1,0 +1,193 @@
+package io.nowconnect.stream;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import io.nowconnect.log.Event;
+import io.nowconnect.protocol.Direction;
+import io.nowconnect.protocol.Frame;
+import io.nowconnect.protocol.ResetReason;
+
+/**
+ * The streams of one tunnel, by {@code cid}.
+ *
+ * <p>Thread-safe: the tunnel's reader registers streams and dispatches frames; stream threads remove themselves
+ * when they close; {@link #closeAll} and {@link #sweepIdle} may run on any thread.
+ */
+public final class StreamTable {
+    private static final Logger LOGGER = Logger.getLogger(StreamTable.class.getName());
+
+    private final ConcurrentHashMap<String, Stream> streams = new ConcurrentHashMap<>();
+    private final StreamSettings settings;
+    private final FrameSink sink;
+    private final Direction outbound;
+    private final StreamObserver observer;
+    private final StreamBudget budget;
+
+    private StreamTable(StreamSettings settings, FrameSink sink, Direction outbound, StreamObserver observer,
+                        StreamBudget budget) {
+        this.settings = settings;
+        this.sink = sink;
+        this.outbound = outbound;
+        this.observer = observer;
+        this.budget = budget;
+    }
+
+    /**
+     * Create a table for one tunnel.
+     *
+     * @param settings stream limits
+     * @param sink the tunnel's frame writer
+     * @param outbound direction of bytes read from local sockets: {@code a2c} on the agent, {@code c2a} on the hub
+     * @param observer metrics hook
+     * @param budget process-wide stream limit
+     * @return a new table
+     */
+    public static StreamTable create(StreamSettings settings, FrameSink sink, Direction outbound, StreamObserver observer,
+                                     StreamBudget budget) {
+        return new StreamTable(settings, sink, outbound, observer, budget);
+    }
+
+    /**
+     * Register a new stream, reserving a slot of the budget.
+     *
+     * @param cid stream id from the OPEN (or freshly made by the hub)
+     * @param connector connector name
+     * @return the stream, not yet started
+     * @throws StreamRefusedException with {@code duplicate_cid} or {@code too_many_streams}
+     */
+    public Stream register(String cid, String connector) throws StreamRefusedException {
+        if (streams.containsKey(cid)) {
+            throw new StreamRefusedException(ResetReason.DUPLICATE_CID);
+        }
+        if (!budget.tryAcquire()) {
+            throw new StreamRefusedException(ResetReason.TOO_MANY_STREAMS);
+        }
+        Stream stream = new Stream(cid, connector, this);
+        if (streams.putIfAbsent(cid, stream) != null) {
+            budget.release();
+            throw new StreamRefusedException(ResetReason.DUPLICATE_CID);
+        }
+        observer.opened(connector);
+        return stream;
+    }
+
+    /**
+     * Deliver a DATA, FIN or RST frame to its stream. Frames for unknown or closed streams are dropped and counted.
+     *
+     * @param frame the frame
+     */
+    public void dispatch(Frame frame) {
+        switch (frame) {
+        case Frame.Data d -> {
+            Stream s = streams.get(d.cid());
+            if (s == null) {
+                drop("unknown_cid", frame);
+            } else {
+                s.onData(d);
+            }
+        }
+        case Frame.Fin f -> {
+            Stream s = streams.get(f.cid());
+            if (s == null) {
+                drop("unknown_cid", frame);
+            } else if (f.dir() == outbound) {
+                // a FIN for the direction this side sends makes no sense from the peer
+                drop("bad_direction", frame);
+            } else {
+                s.onFin();
+            }
+        }
+        case Frame.Rst r -> {
+            Stream s = streams.get(r.cid());
+            if (s == null) {
+                drop("unknown_cid", frame);
+            } else {
+                s.onRst(r.err());
+            }
+        }
+        default -> drop("unexpected_frame", frame);
+        }
+    }
+
+    /**
+     * Close every stream without sending anything (the tunnel is gone).
+     *
+     * @param result result for metrics, e.g. {@code ws_broken}
+     */
+    public void closeAll(String result) {
+        for (Stream s : List.copyOf(streams.values())) {
+            s.abandon(result);
+        }
+    }
+
+    /** Reset every stream idle for longer than the idle timeout with {@code idle_timeout}. */
+    public void sweepIdle() {
+        Duration timeout = settings.idleTimeout();
+        if (timeout.isZero()) {
+            return;
+        }
+        long now = System.nanoTime();
+        long limit = timeout.toNanos();
+        for (Stream s : streams.values()) {
+            if (s.idleNanos(now) > limit) {
+                Event.of("stream_idle_timeout").with("cid", s.cid()).with("connector", s.connector())
+                        .log(LOGGER, Level.FINE, "Stream idle for " + timeout.toMillis() + " ms: resetting");
+                s.reset(ResetReason.IDLE_TIMEOUT);
+            }
+        }
+    }
+
+    /**
+     * Streams now open.
+     *
+     * @return count
+     */
+    public int size() {
+        return streams.size();
+    }
+
+    /**
+     * Snapshot of the open streams.
+     *
+     * @return streams
+     */
+    public Collection<Stream> streams() {
+        return new ArrayList<>(streams.values());
+    }
+
+    StreamSettings settings() {
+        return settings;
+    }
+
+    FrameSink sink() {
+        return sink;
+    }
+
+    Direction outbound() {
+        return outbound;
+    }
+
+    public StreamObserver observer() {
+        return observer;
+    }
+
+    void remove(Stream stream) {
+        if (streams.remove(stream.cid(), stream)) {
+            budget.release();
+        }
+    }
+
+    private void drop(String reason, Frame frame) {
+        observer.dropped(reason);
+        if (LOGGER.isLoggable(Level.FINE)) {
+            Event.of("frame_dropped").with("reason", reason).with("type", frame.type().wire())
+                    .log(LOGGER, Level.FINE, "Dropped " + frame.type().wire() + " frame");
+        }
+    }
+}

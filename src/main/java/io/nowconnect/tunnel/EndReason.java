@@ -1,0 +1,42 @@
+package io.nowconnect.tunnel;
+
+/** Why a tunnel connection ended, with the label used in logs and metrics ({@code reason}). */
+public enum EndReason {
+    /** The hub closed the WebSocket or the TCP connection. */
+    CLOSED("closed"),
+    /** The upgrade was refused with 401 or 403. */
+    AUTH_FAILED("auth_failed"),
+    /** The hub answered the upgrade with something other than a valid 101. */
+    HANDSHAKE_FAILED("handshake_failed"),
+    /** No TCP or TLS connection to the hub. */
+    CONNECT_FAILED("connect_failed"),
+    /** No pong within the ping timeout. */
+    PING_TIMEOUT("ping_timeout"),
+    /** No HELLO_ACK in time. */
+    HELLO_TIMEOUT("hello_timeout"),
+    /** Reading or writing the tunnel failed. */
+    IO_ERROR("io_error"),
+    /** The hub broke the WebSocket protocol (oversized or invalid frames). */
+    PROTOCOL_ERROR("protocol_error"),
+    /** The token file could not be read. */
+    TOKEN_ERROR("token_error"),
+    /** Closed by us after draining (shutdown or graceful reconnect). */
+    DRAINED("drained"),
+    /** Closed by us because the agent is stopping. */
+    SHUTDOWN("shutdown");
+
+    private final String label;
+
+    EndReason(String label) {
+        this.label = label;
+    }
+
+    /**
+     * Label for logs and metrics.
+     *
+     * @return label
+     */
+    public String label() {
+        return label;
+    }
+}

@@ -1,0 +1,605 @@
+package io.nowconnect.tunnel;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import io.helidon.common.buffers.BufferData;
+import io.helidon.common.buffers.DataReader;
+import io.helidon.http.ClientResponseHeaders;
+import io.helidon.http.HeaderNames;
+import io.helidon.webclient.api.ClientConnection;
+import io.helidon.webclient.api.HttpClientResponse;
+import io.helidon.webclient.http1.Http1Client;
+import io.helidon.webclient.http1.UpgradeResponse;
+import io.helidon.websocket.ServerWsFrame;
+import io.helidon.websocket.WsCloseCodes;
+import io.helidon.websocket.WsCloseException;
+
+import io.nowconnect.config.Target;
+import io.nowconnect.log.Event;
+import io.nowconnect.protocol.Capability;
+import io.nowconnect.protocol.Direction;
+import io.nowconnect.protocol.Frame;
+import io.nowconnect.protocol.JsonCodec;
+import io.nowconnect.protocol.ProtocolException;
+import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.stream.Stream;
+import io.nowconnect.stream.StreamBudget;
+import io.nowconnect.stream.StreamObserver;
+import io.nowconnect.stream.StreamRefusedException;
+import io.nowconnect.stream.StreamSettings;
+import io.nowconnect.stream.StreamTable;
+
+/**
+ * One tunnel to the hub: {@link #run()} connects, says HELLO, serves streams and returns why the tunnel ended. It
+ * never sleeps or retries; the {@link Supervisor} decides what comes next.
+ *
+ * <p>Helidon's HTTP/1 client performs the upgrade (TLS, host name verification, connect timeout); the WebSocket frames
+ * are then read with Helidon's frame parser on the thread that called {@link #run()} and written through
+ * {@link WsWriter} (see there why). The read timeout is set to zero after the upgrade: liveness comes from our own
+ * pings, so an idle tunnel is never silently dropped by a socket timeout.
+ *
+ * <p>Threads: the caller of {@link #run()} is the reader and dispatches frames; a maintenance virtual thread sends
+ * pings, checks pong and HELLO deadlines, sweeps idle streams and finishes a drain; stream threads send through the
+ * writer. {@link #drain}, {@link #close} and {@link #kill} may be called from any thread.
+ */
+final class TunnelConnection {
+    private static final Logger LOGGER = Logger.getLogger(TunnelConnection.class.getName());
+    private static final byte[] WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11".getBytes(StandardCharsets.US_ASCII);
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final List<String> OUR_CAPS = List.of(Capability.DRAIN);
+    private static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
+
+    private final Settings settings;
+    private final Http1Client client;
+    private final TokenSource tokens;
+    private final TunnelStatus status;
+    private final StreamTable table;
+    private final AtomicReference<EndReason> endReason = new AtomicReference<>();
+    private final CountDownLatch ended = new CountDownLatch(1);
+    private final CountDownLatch readyLatch = new CountDownLatch(1);
+
+    private volatile ClientConnection connection;
+    private volatile WsWriter writer;
+    private volatile boolean ready;
+    private volatile long readyAtNanos;
+    private volatile List<String> caps = List.of();
+    private volatile boolean draining;
+    private volatile boolean refuseOpens;
+    private volatile long drainDeadlineNanos;
+    private volatile long closeSentAtNanos;
+    private volatile long pingSentAtNanos;
+    private volatile long pingPayload;
+    private volatile boolean pingOutstanding;
+    private volatile String endDetail;
+
+    /**
+     * What one connection needs to know.
+     *
+     * @param url hub URL (ws or wss)
+     * @param agentId agent id for HELLO
+     * @param version project version for HELLO
+     * @param connectors exported connectors and their targets
+     * @param streams stream limits
+     * @param pingInterval ping interval
+     * @param pingTimeout pong deadline, also the HELLO_ACK deadline
+     * @param maxMessage largest WebSocket message accepted from the hub
+     */
+    record Settings(URI url, String agentId, String version, Map<String, Target> connectors, StreamSettings streams,
+                    Duration pingInterval, Duration pingTimeout, int maxMessage) {
+    }
+
+    TunnelConnection(Settings settings, Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
+                     StreamObserver observer) {
+        this.settings = settings;
+        this.client = client;
+        this.tokens = tokens;
+        this.status = status;
+        this.table = StreamTable.create(settings.streams(), this::send, Direction.A2C, observer, budget);
+    }
+
+    /**
+     * Connect and serve until the tunnel ends. Blocking; call on a virtual thread.
+     *
+     * @return why it ended
+     */
+    TunnelEnd run() {
+        try {
+            return runOnce();
+        } finally {
+            ended.countDown();
+        }
+    }
+
+    /**
+     * Whether the hub acknowledged HELLO.
+     *
+     * @return true once ready
+     */
+    boolean isReady() {
+        return ready;
+    }
+
+    /**
+     * Wait for the hub's ack.
+     *
+     * @param timeout how long
+     * @return whether it became ready
+     * @throws InterruptedException when interrupted
+     */
+    boolean awaitReady(Duration timeout) throws InterruptedException {
+        return readyLatch.await(timeout.toMillis(), TimeUnit.MILLISECONDS) && ready;
+    }
+
+    /**
+     * Wait until {@link #run()} returned.
+     *
+     * @param timeout how long
+     * @return whether it ended in time
+     * @throws InterruptedException when interrupted
+     */
+    boolean awaitEnd(Duration timeout) throws InterruptedException {
+        return ended.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Streams open on this tunnel.
+     *
+     * @return count
+     */
+    int activeStreams() {
+        return table.size();
+    }
+
+    /**
+     * Capabilities both sides named.
+     *
+     * @return negotiated capabilities
+     */
+    List<String> capabilities() {
+        return caps;
+    }
+
+    /**
+     * Stop taking new streams here and close once the open ones end (or the timeout passes). Sends DRAIN when the hub
+     * acknowledged the capability.
+     *
+     * @param timeout longest time open streams may go on
+     * @param refuse whether OPENs that still arrive are refused (shutdown) or served (graceful reconnect)
+     */
+    void drain(Duration timeout, boolean refuse) {
+        refuseOpens = refuse;
+        drainDeadlineNanos = System.nanoTime() + timeout.toNanos();
+        if (draining) {
+            return;
+        }
+        draining = true;
+        if (ready && caps.contains(Capability.DRAIN)) {
+            try {
+                send(new Frame.Drain());
+            } catch (IOException e) {
+                kill(EndReason.IO_ERROR, "DRAIN could not be sent");
+                return;
+            }
+        }
+        Event.of("draining").with("agent_id", settings.agentId()).with("streams", table.size())
+                .log(LOGGER, Level.INFO, "Tunnel draining: no new streams, " + table.size() + " open");
+    }
+
+    /**
+     * Close with a normal WebSocket close; the socket is dropped if the hub does not answer within a short grace.
+     *
+     * @param reason why
+     * @param detail detail for the log
+     */
+    void close(EndReason reason, String detail) {
+        endReason.compareAndSet(null, reason);
+        endDetail = endDetail == null ? detail : endDetail;
+        WsWriter w = writer;
+        if (w == null) {
+            kill(reason, detail);
+            return;
+        }
+        closeSentAtNanos = System.nanoTime();
+        try {
+            w.close(WsCloseCodes.NORMAL_CLOSE, reason.label());
+        } catch (RuntimeException e) {
+            kill(reason, detail);
+        }
+    }
+
+    /**
+     * End the tunnel at once by closing its socket.
+     *
+     * @param reason why
+     * @param detail detail for the log
+     */
+    void kill(EndReason reason, String detail) {
+        if (endReason.compareAndSet(null, reason)) {
+            endDetail = detail;
+        }
+        ClientConnection c = connection;
+        if (c != null) {
+            c.closeResource();
+        }
+    }
+
+    private TunnelEnd runOnce() {
+        Optional<String> token;
+        try {
+            token = tokens.read();
+        } catch (TokenSource.TokenException e) {
+            return new TunnelEnd(EndReason.TOKEN_ERROR, e.getMessage(), Duration.ZERO);
+        }
+        status.connecting();
+        Event.of("connecting").with("agent_id", settings.agentId()).with("hub", hubForLogs())
+                .log(LOGGER, Level.INFO, "Connecting to hub");
+
+        Optional<TunnelEnd> failed = upgrade(token);
+        if (failed.isPresent()) {
+            return failed.get();
+        }
+        if (endReason.get() != null) {
+            // killed (shutdown) while the upgrade was under way
+            connection.closeResource();
+            return new TunnelEnd(endReason.get(), endDetail == null ? endReason.get().label() : endDetail, Duration.ZERO);
+        }
+        Thread maintenance = Thread.ofVirtual().name("nc-tunnel-maintenance").start(this::maintain);
+        try {
+            send(new Frame.Hello(settings.agentId(), List.copyOf(settings.connectors().keySet()), settings.version(),
+                                 OUR_CAPS));
+            readLoop();
+        } catch (IOException | RuntimeException e) {
+            endReason.compareAndSet(null, EndReason.IO_ERROR);
+            if (endDetail == null) {
+                endDetail = describe(e);
+            }
+        } finally {
+            maintenance.interrupt();
+            connection.closeResource();
+            table.closeAll(ResetReason.WS_BROKEN.wire());
+        }
+        Duration readyFor = ready ? Duration.ofNanos(System.nanoTime() - readyAtNanos) : Duration.ZERO;
+        EndReason reason = endReason.get();
+        return new TunnelEnd(reason, endDetail == null ? reason.label() : endDetail, readyFor);
+    }
+
+    private Optional<TunnelEnd> upgrade(Optional<String> token) {
+        URI url = settings.url();
+        String scheme = "wss".equalsIgnoreCase(url.getScheme()) ? "https" : "http";
+        URI httpUri = URI.create(scheme + url.toString().substring(url.getScheme().length()));
+        byte[] nonce = new byte[16];
+        RANDOM.nextBytes(nonce);
+        String key = Base64.getEncoder().encodeToString(nonce);
+        UpgradeResponse upgrade;
+        try {
+            var request = client.get()
+                    .uri(httpUri)
+                    .header(HeaderNames.CONNECTION, "Upgrade")
+                    .header(HeaderNames.UPGRADE, "websocket")
+                    .header(HeaderNames.create("Sec-WebSocket-Key"), key)
+                    .header(HeaderNames.create("Sec-WebSocket-Version"), "13");
+            if (token.isPresent()) {
+                request.header(HeaderNames.AUTHORIZATION, "Bearer " + token.get());
+            }
+            upgrade = request.upgrade("websocket");
+        } catch (UncheckedIOException | IllegalStateException | IllegalArgumentException e) {
+            return Optional.of(new TunnelEnd(EndReason.CONNECT_FAILED, describe(e), Duration.ZERO));
+        } catch (RuntimeException e) {
+            return Optional.of(new TunnelEnd(EndReason.CONNECT_FAILED, describe(e), Duration.ZERO));
+        }
+        if (!upgrade.isUpgraded()) {
+            try (HttpClientResponse response = upgrade.response()) {
+                int code = response.status().code();
+                if (code == 401 || code == 403) {
+                    return Optional.of(new TunnelEnd(EndReason.AUTH_FAILED,
+                                                     "hub refused the token (HTTP " + code + ")", Duration.ZERO));
+                }
+                return Optional.of(new TunnelEnd(EndReason.HANDSHAKE_FAILED,
+                                                 "hub answered the upgrade with HTTP " + response.status(), Duration.ZERO));
+            }
+        }
+        ClientConnection c = upgrade.connection();
+        try (HttpClientResponse response = upgrade.response()) {
+            ClientResponseHeaders headers = response.headers();
+            String accept = headers.first(HeaderNames.create("Sec-WebSocket-Accept")).orElse("");
+            if (!accept.equals(expectedAccept(key))) {
+                c.closeResource();
+                return Optional.of(new TunnelEnd(EndReason.HANDSHAKE_FAILED, "hub sent a wrong Sec-WebSocket-Accept",
+                                                 Duration.ZERO));
+            }
+        }
+        // liveness is ours (pings); Helidon's 30 s default read timeout would silently kill an idle tunnel
+        c.readTimeout(Duration.ZERO);
+        connection = c;
+        writer = new WsWriter(c.writer());
+        return Optional.empty();
+    }
+
+    private void readLoop() {
+        DataReader reader = connection.reader();
+        ByteArrayOutputStream fragments = null;
+        boolean binaryMessage = false;
+        while (true) {
+            ServerWsFrame frame;
+            try {
+                frame = ServerWsFrame.read(connection.helidonSocket(), reader, settings.maxMessage());
+            } catch (DataReader.InsufficientDataAvailableException e) {
+                endReason.compareAndSet(null, EndReason.CLOSED);
+                if (endDetail == null) {
+                    endDetail = "hub closed the connection";
+                }
+                return;
+            } catch (WsCloseException e) {
+                endReason.compareAndSet(null, EndReason.PROTOCOL_ERROR);
+                endDetail = endDetail == null ? "hub frame refused: " + e.getMessage() : endDetail;
+                closeQuietly(e.closeCode(), "protocol error");
+                return;
+            }
+            BufferData payload = frame.payloadData();
+            switch (frame.opCode()) {
+            case TEXT, BINARY, CONTINUATION -> {
+                boolean continuation = frame.opCode() == io.helidon.websocket.WsOpCode.CONTINUATION;
+                if (!continuation) {
+                    binaryMessage = frame.opCode() == io.helidon.websocket.WsOpCode.BINARY;
+                }
+                if (frame.fin() && !continuation) {
+                    onMessage(payload, binaryMessage);
+                    continue;
+                }
+                if (fragments == null) {
+                    if (continuation) {
+                        endReason.compareAndSet(null, EndReason.PROTOCOL_ERROR);
+                        endDetail = "hub sent a continuation frame without a message";
+                        closeQuietly(WsCloseCodes.PROTOCOL_ERROR, "unexpected continuation");
+                        return;
+                    }
+                    fragments = new ByteArrayOutputStream();
+                }
+                if (fragments.size() + payload.available() > settings.maxMessage()) {
+                    endReason.compareAndSet(null, EndReason.PROTOCOL_ERROR);
+                    endDetail = "hub message larger than " + settings.maxMessage() + " bytes";
+                    closeQuietly(WsCloseCodes.TOO_BIG, "message too big");
+                    return;
+                }
+                fragments.writeBytes(payload.readBytes());
+                if (frame.fin()) {
+                    onMessage(BufferData.create(fragments.toByteArray()), binaryMessage);
+                    fragments = null;
+                }
+            }
+            case PING -> {
+                try {
+                    writer.pong(payload.readBytes());
+                } catch (RuntimeException e) {
+                    throw new UncheckedIOException(new IOException("pong failed", e));
+                }
+            }
+            case PONG -> onPong(payload);
+            case CLOSE -> {
+                int code = payload.available() >= 2 ? payload.readInt16() : 1005;
+                String reason = payload.available() > 0 ? payload.readString(payload.available()) : "";
+                endReason.compareAndSet(null, EndReason.CLOSED);
+                if (endDetail == null) {
+                    endDetail = "hub closed the tunnel (" + code + (reason.isEmpty() ? "" : " " + clip(reason)) + ")";
+                }
+                closeQuietly(code == 1005 ? WsCloseCodes.NORMAL_CLOSE : code, "bye");
+                return;
+            }
+            default -> {
+                endReason.compareAndSet(null, EndReason.PROTOCOL_ERROR);
+                endDetail = "hub sent an unknown opcode";
+                return;
+            }
+            }
+        }
+    }
+
+    private void onMessage(BufferData payload, boolean binary) {
+        if (binary) {
+            table.observer().dropped("binary_frame");
+            return;
+        }
+        Frame frame;
+        try {
+            frame = JsonCodec.decode(payload.readString(payload.available(), StandardCharsets.UTF_8));
+        } catch (ProtocolException e) {
+            table.observer().dropped(e.reason());
+            Event.of("frame_malformed").with("reason", e.reason())
+                    .log(LOGGER, Level.FINE, "Dropped malformed frame: " + e.getMessage());
+            return;
+        }
+        switch (frame) {
+        case Frame.HelloAck ack -> onAck(ack);
+        case Frame.Open open -> onOpen(open);
+        case Frame.Data d -> table.dispatch(d);
+        case Frame.Fin f -> table.dispatch(f);
+        case Frame.Rst r -> table.dispatch(r);
+        default -> {
+            table.observer().dropped("unexpected_frame");
+            Event.of("frame_unexpected").with("type", frame.type().wire())
+                    .log(LOGGER, Level.FINE, "Dropped unexpected " + frame.type().wire() + " frame");
+        }
+        }
+    }
+
+    private void onAck(Frame.HelloAck ack) {
+        if (ready) {
+            table.observer().dropped("duplicate_ack");
+            return;
+        }
+        List<String> agreed = new ArrayList<>(OUR_CAPS);
+        agreed.retainAll(ack.caps());
+        caps = List.copyOf(agreed);
+        readyAtNanos = System.nanoTime();
+        ready = true;
+        status.tunnelReady();
+        readyLatch.countDown();
+        Event.of("connected").with("agent_id", settings.agentId()).with("hub", hubForLogs())
+                .with("caps", String.join(",", caps))
+                .log(LOGGER, Level.INFO, "Tunnel ready (" + ack.type().wire() + ")");
+        if (draining && caps.contains(Capability.DRAIN)) {
+            try {
+                send(new Frame.Drain());
+            } catch (IOException e) {
+                kill(EndReason.IO_ERROR, "DRAIN could not be sent");
+            }
+        }
+    }
+
+    private void onOpen(Frame.Open open) {
+        Target target = settings.connectors().get(open.connector());
+        ResetReason refusal = null;
+        if (target == null) {
+            refusal = ResetReason.UNKNOWN_CONNECTOR;
+        } else if (refuseOpens) {
+            refusal = ResetReason.DRAINING;
+        }
+        if (refusal == null) {
+            try {
+                Stream stream = table.register(open.cid(), open.connector());
+                Event.of("stream_open").with("cid", open.cid()).with("connector", open.connector())
+                        .log(LOGGER, Level.FINE, "OPEN: dialling " + target);
+                Thread.ofVirtual().name("nc-dial-" + open.cid()).start(() -> stream.dial(target));
+                return;
+            } catch (StreamRefusedException e) {
+                refusal = e.reason();
+            }
+        }
+        // an unknown connector name is attacker-controlled: keep it out of metric labels
+        table.observer().refused(target == null ? "unknown" : open.connector(), refusal.wire());
+        Event.of("stream_refused").with("cid", open.cid()).with("connector", clip(open.connector()))
+                .with("reason", refusal.wire()).log(LOGGER, Level.FINE, "OPEN refused");
+        try {
+            send(new Frame.Rst(open.cid(), refusal.wire()));
+        } catch (IOException e) {
+            kill(EndReason.IO_ERROR, "RST could not be sent");
+        }
+    }
+
+    private void onPong(BufferData payload) {
+        if (payload.available() != 8 || !pingOutstanding) {
+            return;
+        }
+        long id = ByteBuffer.wrap(payload.readBytes()).getLong();
+        if (id == pingPayload) {
+            pingOutstanding = false;
+            status.pingRtt(System.nanoTime() - pingSentAtNanos);
+        }
+    }
+
+    private void maintain() {
+        long start = System.nanoTime();
+        long lastPing = start;
+        long lastSweep = start;
+        long tick = Math.max(20, Math.min(250, settings.pingInterval().toMillis() / 4));
+        try {
+            while (endReason.get() == null || closeSentAtNanos != 0) {
+                Thread.sleep(tick);
+                long now = System.nanoTime();
+                if (closeSentAtNanos != 0) {
+                    if (now - closeSentAtNanos > CLOSE_GRACE.toNanos()) {
+                        kill(endReason.get(), endDetail);
+                        return;
+                    }
+                    continue;
+                }
+                if (!ready && now - start > settings.pingTimeout().toNanos()) {
+                    kill(EndReason.HELLO_TIMEOUT, "no HELLO_ACK within " + settings.pingTimeout().toSeconds() + " s");
+                    return;
+                }
+                if (pingOutstanding && now - pingSentAtNanos > settings.pingTimeout().toNanos()) {
+                    kill(EndReason.PING_TIMEOUT, "no pong within " + settings.pingTimeout().toSeconds() + " s");
+                    return;
+                }
+                if (!pingOutstanding && now - lastPing >= settings.pingInterval().toNanos()) {
+                    lastPing = now;
+                    long id = RANDOM.nextLong();
+                    pingPayload = id;
+                    pingSentAtNanos = now;
+                    pingOutstanding = true;
+                    writer.ping(ByteBuffer.allocate(8).putLong(id).array());
+                }
+                if (now - lastSweep >= 1_000_000_000L) {
+                    lastSweep = now;
+                    table.sweepIdle();
+                }
+                if (draining && (table.size() == 0 || now - drainDeadlineNanos > 0)) {
+                    String detail = table.size() == 0 ? "drained" : "drain timeout with " + table.size() + " streams open";
+                    close(EndReason.DRAINED, detail);
+                }
+            }
+        } catch (InterruptedException e) {
+            // tunnel ended
+        } catch (RuntimeException e) {
+            kill(EndReason.IO_ERROR, describe(e));
+        }
+    }
+
+    private void send(Frame frame) throws IOException {
+        WsWriter w = writer;
+        if (w == null) {
+            throw new IOException("tunnel not connected");
+        }
+        try {
+            w.text(JsonCodec.encode(frame));
+        } catch (RuntimeException e) {
+            kill(EndReason.IO_ERROR, describe(e));
+            throw new IOException("tunnel write failed", e);
+        }
+    }
+
+    private void closeQuietly(int code, String reason) {
+        try {
+            writer.close(code, reason);
+        } catch (RuntimeException ignored) {
+            // the socket is going away anyway
+        }
+    }
+
+    private String hubForLogs() {
+        URI u = settings.url();
+        return u.getScheme() + "://" + u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "") + u.getRawPath();
+    }
+
+    static String expectedAccept(String key) {
+        try {
+            MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
+            sha1.update(key.getBytes(StandardCharsets.US_ASCII));
+            return Base64.getEncoder().encodeToString(sha1.digest(WS_GUID));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-1 is required by RFC 6455", e);
+        }
+    }
+
+    private static String describe(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String msg = root.getMessage();
+        return root.getClass().getSimpleName() + (msg == null ? "" : ": " + clip(msg));
+    }
+
+    private static String clip(String s) {
+        return s.length() > 120 ? s.substring(0, 120) + "…" : s;
+    }
+}

@@ -1,0 +1,175 @@
+package io.nowconnect.tunnel;
+
+import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The one state tracker of the agent: tunnel events feed it, and the TCP health port, {@code /readyz} and the metrics
+ * only read it. Thread-safe; reads never block.
+ */
+public final class TunnelStatus {
+    /** Overall state, as probes see it. */
+    public enum State {
+        /** Started, no tunnel acknowledged yet. */
+        STARTING,
+        /** Trying to reach the hub. */
+        CONNECTING,
+        /** At least one tunnel is acknowledged by the hub. */
+        READY,
+        /** The last tunnel ended; waiting to reconnect. */
+        DISCONNECTED,
+        /** Shutting down. */
+        STOPPING
+    }
+
+    /**
+     * Immutable view.
+     *
+     * @param state current state
+     * @param hub hub URL (no credentials)
+     * @param since when the state last changed
+     * @param lastError last disconnect or failure reason with detail, if any
+     * @param readyTunnels tunnels acknowledged now (two during a graceful reconnect)
+     * @param readySince when the current ready period started, if ready
+     */
+    public record Snapshot(State state, String hub, Instant since, Optional<String> lastError, int readyTunnels,
+                           Optional<Instant> readySince) {
+        /**
+         * Whether a tunnel is acknowledged by the hub.
+         *
+         * @return true when ready
+         */
+        public boolean ready() {
+            return readyTunnels > 0;
+        }
+    }
+
+    /** Notified after every change, on the thread that made it. */
+    @FunctionalInterface
+    public interface Listener {
+        /**
+         * Called after a change.
+         *
+         * @param snapshot new state
+         */
+        void changed(Snapshot snapshot);
+    }
+
+    private final String hub;
+    private final CopyOnWriteArrayList<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final AtomicLong connects = new AtomicLong();
+    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.LongAdder> endings =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile Snapshot snapshot;
+    private volatile long pingRttNanos = -1;
+
+    private TunnelStatus(String hub) {
+        this.hub = hub;
+        this.snapshot = new Snapshot(State.STARTING, hub, Instant.now(), Optional.empty(), 0, Optional.empty());
+    }
+
+    /**
+     * Create a tracker.
+     *
+     * @param hub hub URL as shown to operators
+     * @return tracker
+     */
+    public static TunnelStatus create(String hub) {
+        return new TunnelStatus(hub);
+    }
+
+    /**
+     * Current state.
+     *
+     * @return snapshot
+     */
+    public Snapshot snapshot() {
+        return snapshot;
+    }
+
+    /**
+     * Register a listener.
+     *
+     * @param listener listener
+     */
+    public void addListener(Listener listener) {
+        listeners.add(listener);
+    }
+
+    /**
+     * Tunnels acknowledged since start.
+     *
+     * @return count
+     */
+    public long connects() {
+        return connects.get();
+    }
+
+    /**
+     * Round-trip time of the last answered ping.
+     *
+     * @return nanoseconds, or -1 before the first pong
+     */
+    public long pingRttNanos() {
+        return pingRttNanos;
+    }
+
+    /**
+     * Tunnel endings by reason label since start (the {@code reason} of reconnects).
+     *
+     * @return reason to count
+     */
+    public java.util.Map<String, Long> endings() {
+        java.util.Map<String, Long> out = new java.util.TreeMap<>();
+        endings.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    void pingRtt(long nanos) {
+        pingRttNanos = nanos;
+    }
+
+    void countEnding(String reason) {
+        endings.computeIfAbsent(reason, r -> new java.util.concurrent.atomic.LongAdder()).increment();
+    }
+
+    synchronized void connecting() {
+        Snapshot s = snapshot;
+        if (s.readyTunnels() == 0 && s.state() != State.STOPPING) {
+            update(new Snapshot(State.CONNECTING, hub, Instant.now(), s.lastError(), 0, Optional.empty()));
+        }
+    }
+
+    synchronized void tunnelReady() {
+        connects.incrementAndGet();
+        Snapshot s = snapshot;
+        int ready = s.readyTunnels() + 1;
+        State state = s.state() == State.STOPPING ? State.STOPPING : State.READY;
+        Instant now = Instant.now();
+        update(new Snapshot(state, hub, ready == 1 ? now : s.since(), s.lastError(), ready,
+                            Optional.of(s.readySince().orElse(now))));
+    }
+
+    synchronized void tunnelEnded(boolean wasReady, String error) {
+        Snapshot s = snapshot;
+        int ready = Math.max(0, s.readyTunnels() - (wasReady ? 1 : 0));
+        Optional<String> lastError = error == null ? s.lastError() : Optional.of(error);
+        State state = s.state() == State.STOPPING ? State.STOPPING : ready > 0 ? State.READY : State.DISCONNECTED;
+        update(new Snapshot(state, hub, state == s.state() ? s.since() : Instant.now(), lastError, ready,
+                            ready > 0 ? s.readySince() : Optional.empty()));
+    }
+
+    synchronized void stopping() {
+        Snapshot s = snapshot;
+        update(new Snapshot(State.STOPPING, hub, Instant.now(), s.lastError(), s.readyTunnels(), s.readySince()));
+    }
+
+    private void update(Snapshot next) {
+        snapshot = next;
+        for (Listener l : listeners) {
+            l.changed(next);
+        }
+    }
+}
