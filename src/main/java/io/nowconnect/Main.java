@@ -63,7 +63,7 @@ public final class Main {
             return switch (mode) {
             case "agent" -> runAgent(rest, env, envFile, err);
             case "hub" -> Modes.hub(rest, ConfigLoader.load(env, ConfigLoader.envFile(envFile, env)), err);
-            case "demo" -> Modes.demo(rest, ConfigLoader.load(env, ConfigLoader.envFile(envFile, env)), out, err);
+            case "demo" -> Modes.demo(rest, ConfigLoader.merged(env, ConfigLoader.envFile(envFile, env)), out, err);
             case "token" -> Modes.token(rest, out, err);
             default -> {
                 err.println("nowconnect: unknown mode \"" + mode + "\"\n" + usage());

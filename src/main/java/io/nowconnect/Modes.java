@@ -2,10 +2,20 @@ package io.nowconnect;
 
 import java.io.PrintStream;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import io.helidon.config.Config;
+
+import io.nowconnect.config.ConfigLoader;
+import io.nowconnect.config.HubConfig;
+import io.nowconnect.config.LogSettings;
+import io.nowconnect.demo.Demo;
+import io.nowconnect.hub.Hub;
+import io.nowconnect.hub.auth.TokenCommand;
+import io.nowconnect.log.Logging;
 
 import sun.misc.Signal;
 
@@ -17,18 +27,40 @@ final class Modes {
     }
 
     static int hub(List<String> args, Config config, PrintStream err) {
-        err.println("nowconnect: hub mode is not available yet");
-        return 2;
+        if (!args.isEmpty()) {
+            err.println("nowconnect: unexpected arguments for hub mode: " + args);
+            return 2;
+        }
+        HubConfig hubConfig = HubConfig.create(config);
+        Logging.configure(hubConfig.log());
+        Hub hub = Hub.start(hubConfig);
+        CountDownLatch stopped = new CountDownLatch(1);
+        onStopSignal(() -> {
+            hub.close();
+            stopped.countDown();
+        });
+        awaitQuietly(stopped);
+        return 0;
     }
 
-    static int demo(List<String> args, Config config, PrintStream out, PrintStream err) {
-        err.println("nowconnect: demo mode is not available yet");
-        return 2;
+    static int demo(List<String> args, Map<String, String> vars, PrintStream out, PrintStream err) {
+        if (!args.isEmpty()) {
+            err.println("nowconnect: unexpected arguments for demo mode: " + args);
+            return 2;
+        }
+        Logging.configure(LogSettings.create(ConfigLoader.fromMaps(vars, Map.of())));
+        Demo demo = Demo.start(vars, out);
+        CountDownLatch stopped = new CountDownLatch(1);
+        onStopSignal(() -> {
+            demo.close();
+            stopped.countDown();
+        });
+        awaitQuietly(stopped);
+        return 0;
     }
 
     static int token(List<String> args, PrintStream out, PrintStream err) {
-        err.println("nowconnect: token mode is not available yet");
-        return 2;
+        return TokenCommand.run(args.toArray(String[]::new), out, err);
     }
 
     /**
@@ -54,6 +86,14 @@ final class Modes {
             } catch (IllegalArgumentException e) {
                 // this platform has no such signal
             }
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }

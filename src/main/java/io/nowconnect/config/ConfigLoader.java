@@ -48,6 +48,19 @@ public final class ConfigLoader {
     }
 
     /**
+     * The environment merged over the env file's variables, as one map (the environment wins).
+     *
+     * @param env process environment
+     * @param envFile optional env file
+     * @return merged variables
+     */
+    public static Map<String, String> merged(Map<String, String> env, Optional<Path> envFile) {
+        Map<String, String> all = new java.util.HashMap<>(envFile.map(EnvFile::read).orElse(Map.of()));
+        all.putAll(env);
+        return all;
+    }
+
+    /**
      * Merge two variable maps into a config; {@code primary} wins.
      *
      * @param primary higher priority variables (the environment)

@@ -395,13 +395,13 @@ final class TunnelConnection {
             }
             case PONG -> onPong(payload);
             case CLOSE -> {
-                int code = payload.available() >= 2 ? payload.readInt16() : 1005;
+                int code = payload.available() >= 2 ? payload.readInt16() : WsCloseCodes.NO_STATUS_CODE;
                 String reason = payload.available() > 0 ? payload.readString(payload.available()) : "";
                 endReason.compareAndSet(null, EndReason.CLOSED);
                 if (endDetail == null) {
                     endDetail = "hub closed the tunnel (" + code + (reason.isEmpty() ? "" : " " + clip(reason)) + ")";
                 }
-                closeQuietly(code == 1005 ? WsCloseCodes.NORMAL_CLOSE : code, "bye");
+                closeQuietly(code == WsCloseCodes.NO_STATUS_CODE ? WsCloseCodes.NORMAL_CLOSE : code, "bye");
                 return;
             }
             default -> {

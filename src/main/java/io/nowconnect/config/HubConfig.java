@@ -1,0 +1,161 @@
+package io.nowconnect.config;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+import io.helidon.config.Config;
+
+/**
+ * Hub configuration, validated once at start.
+ *
+ * @param host {@code NC_HUB_HOST} (0.0.0.0): bind address of the WebSocket and HTTP server
+ * @param port {@code NC_HUB_PORT} (8765): its port; {@code /tunnel}, {@code /healthz}, {@code /readyz}, {@code /metrics}
+ * @param tlsCert {@code NC_HUB_TLS_CERT}: PEM certificate chain; with {@code NC_HUB_TLS_KEY} the server speaks TLS
+ * @param tlsKey {@code NC_HUB_TLS_KEY}: PEM private key (PKCS#8 or PKCS#1)
+ * @param tlsClientCa {@code NC_HUB_TLS_CLIENT_CA}: PEM CA bundle; when set, agents must present a client certificate
+ * @param jwtSecretFile {@code NC_HUB_JWT_SECRET_FILE}: HS256 secret (file content, trimmed, taken as bytes)
+ * @param jwksFile {@code NC_HUB_JWKS_FILE}: JWKS or public key PEM for RS256/ES256 tokens
+ * @param audience {@code NC_HUB_AUDIENCE} (nowconnect): required {@code aud} of agent tokens
+ * @param listeners {@code NC_HUB_LISTENERS}: {@code connector=host:port} list; a client connection becomes a stream
+ * @param allowCidrs {@code NC_HUB_ALLOW_CIDRS}: when set, only clients from these ranges may use the listeners
+ * @param maxWsPayload {@code NC_HUB_MAX_WS_PAYLOAD} (8192): most raw bytes per DATA frame
+ * @param maxConnections {@code NC_HUB_MAX_CONNECTIONS} (2000): most concurrent client streams
+ * @param maxFrameBytes {@code NC_HUB_MAX_FRAME_BYTES} (1048576): largest WebSocket frame accepted from an agent
+ * @param pingInterval {@code NC_HUB_PING_INTERVAL_SEC} (20)
+ * @param pingTimeout {@code NC_HUB_PING_TIMEOUT_SEC} (20)
+ * @param idleTimeout {@code NC_HUB_IDLE_TIMEOUT_MS} (60000; 0 = never)
+ * @param queueDepth {@code NC_HUB_QUEUE_DEPTH_PER_CID} (100)
+ * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}
+ */
+public record HubConfig(String host,
+                        int port,
+                        Optional<Path> tlsCert,
+                        Optional<Path> tlsKey,
+                        Optional<Path> tlsClientCa,
+                        Optional<Path> jwtSecretFile,
+                        Optional<Path> jwksFile,
+                        String audience,
+                        Map<String, InetSocketAddress> listeners,
+                        List<Cidr> allowCidrs,
+                        int maxWsPayload,
+                        int maxConnections,
+                        int maxFrameBytes,
+                        Duration pingInterval,
+                        Duration pingTimeout,
+                        Duration idleTimeout,
+                        int queueDepth,
+                        LogSettings log) {
+
+    private static final Pattern CONNECTOR = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
+
+    public HubConfig {
+        listeners = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(listeners));
+        allowCidrs = List.copyOf(allowCidrs);
+    }
+
+    /**
+     * Read and validate the hub configuration.
+     *
+     * @param config merged environment and env file
+     * @return valid configuration
+     * @throws ConfigException listing every problem
+     */
+    public static HubConfig create(Config config) {
+        Settings s = new Settings(config);
+        String host = s.host("NC_HUB_HOST", "0.0.0.0");
+        int port = s.port("NC_HUB_PORT", 8765);
+        Optional<Path> cert = s.readableFile("NC_HUB_TLS_CERT");
+        Optional<Path> key = s.readableFile("NC_HUB_TLS_KEY");
+        Optional<Path> clientCa = s.readableFile("NC_HUB_TLS_CLIENT_CA");
+        if (cert.isPresent() != key.isPresent()) {
+            s.problem("NC_HUB_TLS_CERT and NC_HUB_TLS_KEY must be set together");
+        }
+        if (clientCa.isPresent() && cert.isEmpty()) {
+            s.problem("NC_HUB_TLS_CLIENT_CA needs TLS (NC_HUB_TLS_CERT and NC_HUB_TLS_KEY)");
+        }
+        Optional<Path> secret = s.readableFile("NC_HUB_JWT_SECRET_FILE");
+        Optional<Path> jwks = s.readableFile("NC_HUB_JWKS_FILE");
+        if (s.optional("NC_HUB_JWT_SECRET_FILE").isEmpty() && s.optional("NC_HUB_JWKS_FILE").isEmpty()) {
+            s.problem("NC_HUB_JWT_SECRET_FILE or NC_HUB_JWKS_FILE is required (agents are authenticated with JWTs)");
+        }
+        String audience = s.string("NC_HUB_AUDIENCE", "nowconnect");
+        Map<String, InetSocketAddress> listeners = listeners(s, s.string("NC_HUB_LISTENERS", ""));
+        List<Cidr> cidrs = new ArrayList<>();
+        for (String c : s.string("NC_HUB_ALLOW_CIDRS", "").split(",")) {
+            if (!c.isBlank()) {
+                Cidr.parse(c).ifPresentOrElse(cidrs::add,
+                                              () -> s.problem("NC_HUB_ALLOW_CIDRS: \"" + c.strip() + "\" is not a CIDR range"));
+            }
+        }
+        int maxWsPayload = s.integer("NC_HUB_MAX_WS_PAYLOAD", 8192, 256, 1 << 20);
+        int maxConnections = s.integer("NC_HUB_MAX_CONNECTIONS", 2000, 1, 1_000_000);
+        int maxFrame = s.integer("NC_HUB_MAX_FRAME_BYTES", 1 << 20, 4096, 64 << 20);
+        int pingInterval = s.integer("NC_HUB_PING_INTERVAL_SEC", 20, 1, 3600);
+        int pingTimeout = s.integer("NC_HUB_PING_TIMEOUT_SEC", 20, 1, 3600);
+        int idle = s.integer("NC_HUB_IDLE_TIMEOUT_MS", 60_000, 0, Integer.MAX_VALUE);
+        int queueDepth = s.integer("NC_HUB_QUEUE_DEPTH_PER_CID", 100, 1, 100_000);
+        if (maxFrame < maxWsPayload * 2) {
+            s.problem("NC_HUB_MAX_FRAME_BYTES must be at least twice NC_HUB_MAX_WS_PAYLOAD (DATA is base64 in JSON)");
+        }
+        LogSettings log = LogSettings.read(s);
+        s.throwIfProblems();
+        return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, listeners, cidrs, maxWsPayload,
+                             maxConnections, maxFrame, Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout),
+                             Duration.ofMillis(idle), queueDepth, log);
+    }
+
+    /**
+     * Parse {@code connector=host:port,...}.
+     *
+     * @param s problem collector
+     * @param list the variable's value
+     * @return listeners in order
+     */
+    static Map<String, InetSocketAddress> listeners(Settings s, String list) {
+        Map<String, InetSocketAddress> result = new LinkedHashMap<>();
+        for (String raw : list.split(",")) {
+            String item = raw.strip();
+            if (item.isEmpty()) {
+                continue;
+            }
+            int eq = item.indexOf('=');
+            int colon = item.lastIndexOf(':');
+            if (eq <= 0 || colon < eq) {
+                s.problem("NC_HUB_LISTENERS: \"" + item + "\" must be connector=host:port");
+                continue;
+            }
+            String name = item.substring(0, eq).strip();
+            String host = item.substring(eq + 1, colon).strip();
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1);
+            }
+            if (!CONNECTOR.matcher(name).matches()) {
+                s.problem("NC_HUB_LISTENERS: connector name \"" + name + "\" must be letters, digits, _ or -");
+                continue;
+            }
+            int port;
+            try {
+                port = Integer.parseInt(item.substring(colon + 1).strip());
+            } catch (NumberFormatException e) {
+                port = -1;
+            }
+            if (port < 0 || port > 65535) {
+                s.problem("NC_HUB_LISTENERS: \"" + item + "\" has an invalid port");
+                continue;
+            }
+            if (result.containsKey(name)) {
+                s.problem("NC_HUB_LISTENERS: connector \"" + name + "\" is listed twice");
+                continue;
+            }
+            result.put(name, InetSocketAddress.createUnresolved(host.isEmpty() ? "0.0.0.0" : host, port));
+        }
+        return result;
+    }
+}

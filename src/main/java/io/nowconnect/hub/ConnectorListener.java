@@ -1,0 +1,135 @@
+package io.nowconnect.hub;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.Optional;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import io.nowconnect.config.Cidr;
+import io.nowconnect.log.Event;
+
+/**
+ * A TCP listener for one connector: each accepted client connection becomes a stream on the least busy ready
+ * tunnel that exports the connector, or is closed at once when there is none ({@code no_agent_for_connector}).
+ *
+ * <p>Threads: one virtual thread accepts; each client is handed over on its own virtual thread.
+ */
+final class ConnectorListener implements AutoCloseable {
+    private static final Logger LOGGER = Logger.getLogger(ConnectorListener.class.getName());
+
+    private final String connector;
+    private final ServerSocket server;
+    private final AgentRegistry agents;
+    private final HubMetrics metrics;
+    private final List<Cidr> allow;
+    private volatile boolean closed;
+
+    private ConnectorListener(String connector, ServerSocket server, AgentRegistry agents, HubMetrics metrics,
+                              List<Cidr> allow) {
+        this.connector = connector;
+        this.server = server;
+        this.agents = agents;
+        this.metrics = metrics;
+        this.allow = allow;
+    }
+
+    static ConnectorListener start(String connector, InetSocketAddress bind, AgentRegistry agents, HubMetrics metrics,
+                                   List<Cidr> allow) throws IOException {
+        ServerSocket server = new ServerSocket();
+        try {
+            server.setReuseAddress(true);
+            server.bind(new InetSocketAddress(InetAddress.getByName(bind.getHostString()), bind.getPort()), 1024);
+        } catch (IOException e) {
+            server.close();
+            throw new IOException("cannot listen on " + bind.getHostString() + ":" + bind.getPort() + " for connector "
+                                          + connector + ": " + e.getMessage(), e);
+        }
+        ConnectorListener listener = new ConnectorListener(connector, server, agents, metrics, allow);
+        Thread.ofVirtual().name("nc-hub-listen-" + connector).start(listener::acceptLoop);
+        return listener;
+    }
+
+    String connector() {
+        return connector;
+    }
+
+    int port() {
+        return server.getLocalPort();
+    }
+
+    boolean isBound() {
+        return server.isBound() && !server.isClosed();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            Socket client;
+            try {
+                client = server.accept();
+            } catch (IOException e) {
+                if (!closed) {
+                    Event.of("listener_accept_failed").with("connector", connector)
+                            .log(LOGGER, Level.WARNING, "Accept failed", e);
+                    try {
+                        Thread.sleep(100);
+                    } catch (InterruptedException ie) {
+                        return;
+                    }
+                }
+                continue;
+            }
+            Thread.ofVirtual().name("nc-hub-client").start(() -> handle(client));
+        }
+    }
+
+    private void handle(Socket client) {
+        InetAddress peer = client.getInetAddress();
+        if (!allow.isEmpty() && allow.stream().noneMatch(c -> c.contains(peer))) {
+            metrics.refused(connector, "not_allowed");
+            Event.of("client_not_allowed").with("connector", connector).with("peer", peer.getHostAddress())
+                    .log(LOGGER, Level.WARNING, "Client address not in NC_HUB_ALLOW_CIDRS: closed");
+            closeQuietly(client);
+            return;
+        }
+        try {
+            client.setTcpNoDelay(true);
+        } catch (IOException e) {
+            closeQuietly(client);
+            return;
+        }
+        Optional<AgentTunnel> tunnel = agents.pick(connector);
+        if (tunnel.isEmpty()) {
+            metrics.refused(connector, "no_agent_for_connector");
+            Event.of("no_agent_for_connector").with("connector", connector)
+                    .log(LOGGER, Level.WARNING, "No agent exports connector " + connector + ": client closed");
+            closeQuietly(client);
+            return;
+        }
+        if (!tunnel.get().openStream(client, connector)) {
+            closeQuietly(client);
+        }
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // nothing to do
+        }
+    }
+}

@@ -1,0 +1,226 @@
+package io.nowconnect.hub;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import io.helidon.common.configurable.Resource;
+import io.helidon.common.pki.Keys;
+import io.helidon.common.tls.TlsClientAuth;
+import io.helidon.common.tls.TlsConfig;
+import io.helidon.health.HealthCheckResponse;
+import io.helidon.health.HealthCheckType;
+import io.helidon.http.Status;
+import io.helidon.metrics.api.Metrics;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.observe.ObserveFeature;
+import io.helidon.webserver.observe.health.HealthObserver;
+import io.helidon.webserver.observe.metrics.MetricsObserver;
+import io.helidon.webserver.websocket.WsConfig;
+import io.helidon.webserver.websocket.WsRouting;
+
+import io.nowconnect.config.ConfigException;
+import io.nowconnect.config.HubConfig;
+import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.log.Event;
+import io.nowconnect.stream.StreamBudget;
+import io.nowconnect.stream.StreamSettings;
+
+/**
+ * A running NowConnect hub: the Helidon WebServer with {@code /tunnel}, {@code /healthz}, {@code /readyz} and
+ * {@code /metrics}, plus one TCP listener per connector.
+ */
+public final class Hub implements AutoCloseable {
+    private static final Logger LOGGER = Logger.getLogger(Hub.class.getName());
+
+    private final WebServer server;
+    private final Map<String, ConnectorListener> listeners;
+    private final AgentRegistry agents;
+
+    private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents) {
+        this.server = server;
+        this.listeners = listeners;
+        this.agents = agents;
+    }
+
+    /**
+     * Start a hub.
+     *
+     * @param config validated configuration
+     * @return the running hub
+     * @throws ConfigException when key material is unusable or a port cannot be bound (all problems listed)
+     */
+    public static Hub start(HubConfig config) {
+        TokenVerifier verifier;
+        try {
+            verifier = TokenVerifier.create(config.jwtSecretFile(), config.jwksFile(), config.audience());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(List.of(e.getMessage()));
+        }
+        AgentRegistry agents = new AgentRegistry();
+        HubMetrics metrics = new HubMetrics(Metrics.globalRegistry(), agents);
+        StreamSettings streams = new StreamSettings(config.maxWsPayload(), config.queueDepth(), config.idleTimeout(),
+                                                    java.time.Duration.ofSeconds(10), config.maxConnections());
+        AgentTunnel.Context ctx = new AgentTunnel.Context(verifier, agents, metrics,
+                                                          StreamBudget.create(config.maxConnections()), streams,
+                                                          config.pingInterval(), config.pingTimeout(),
+                                                          config.maxFrameBytes());
+
+        Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, InetSocketAddress> e : config.listeners().entrySet()) {
+            try {
+                listeners.put(e.getKey(), ConnectorListener.start(e.getKey(), e.getValue(), agents, metrics,
+                                                                  config.allowCidrs()));
+            } catch (IOException ex) {
+                problems.add("NC_HUB_LISTENERS: " + ex.getMessage());
+            }
+        }
+        if (!problems.isEmpty()) {
+            listeners.values().forEach(ConnectorListener::close);
+            throw new ConfigException(problems);
+        }
+
+        WebServerConfig.Builder builder = WebServer.builder()
+                .host(config.host())
+                .port(config.port())
+                .featuresDiscoverServices(false)
+                .addProtocol(WsConfig.builder().name("websocket").maxFrameLength(config.maxFrameBytes()).build())
+                .addRouting(WsRouting.builder().endpoint("/tunnel", () -> new AgentTunnel(ctx)))
+                .addFeature(ObserveFeature.builder()
+                                    .observersDiscoverServices(false)
+                                    .endpoint("/")
+                                    .addObserver(HealthObserver.builder()
+                                                         .endpoint("/healthz")
+                                                         .useSystemServices(false)
+                                                         .addCheck(() -> HealthCheckResponse.builder().status(true).build(),
+                                                                   HealthCheckType.LIVENESS)
+                                                         .build())
+                                    .addObserver(MetricsObserver.builder().endpoint("/metrics").build())
+                                    .build());
+        Hub[] self = new Hub[1];
+        builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
+            boolean ready = self[0] != null && self[0].ready();
+            res.status(ready ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)
+                    .header("Content-Type", "application/json")
+                    .send("{\"status\":\"" + (ready ? "UP" : "DOWN") + "\",\"agents\":" + agents.size() + "}");
+        }));
+        config.tlsCert().ifPresent(cert -> builder.tls(tls(config, cert)));
+        WebServer server;
+        try {
+            server = builder.build().start();
+        } catch (RuntimeException e) {
+            listeners.values().forEach(ConnectorListener::close);
+            throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
+                                                      + ":" + config.port() + " (" + rootMessage(e) + ")"));
+        }
+        Hub hub = new Hub(server, listeners, agents);
+        self[0] = hub;
+        Map<String, Integer> ports = hub.listenerPorts();
+        Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
+                .with("listeners", ports.toString())
+                .log(LOGGER, Level.INFO, "NowConnect hub listening on " + config.host() + ":" + server.port() + " (/tunnel)");
+        return hub;
+    }
+
+    /**
+     * Port of the WebSocket/HTTP server.
+     *
+     * @return port
+     */
+    public int port() {
+        return server.port();
+    }
+
+    /**
+     * Bound port of each connector listener.
+     *
+     * @return connector to port
+     */
+    public Map<String, Integer> listenerPorts() {
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        listeners.forEach((k, v) -> ports.put(k, v.port()));
+        return ports;
+    }
+
+    /**
+     * Agent tunnels that completed HELLO.
+     *
+     * @return count
+     */
+    public int agentCount() {
+        return agents.size();
+    }
+
+    /**
+     * {@code jti} claims of the ready tunnels exporting a connector, least busy first (tests use it to see which token a
+     * stream travels on).
+     *
+     * @param connector connector
+     * @return jti values
+     */
+    public List<String> tunnelTokenIds(String connector) {
+        return agents.tunnels().stream().filter(t -> t.exports(connector)).map(t -> t.jti().orElse("")).toList();
+    }
+
+    /**
+     * Active streams per ready tunnel exporting a connector.
+     *
+     * @param connector connector
+     * @return stream counts
+     */
+    public List<Integer> tunnelStreamCounts(String connector) {
+        return agents.tunnels().stream().filter(t -> t.exports(connector)).map(AgentTunnel::activeStreams).toList();
+    }
+
+    /**
+     * Whether the WebSocket server runs and every listener is bound.
+     *
+     * @return readiness
+     */
+    public boolean ready() {
+        return server.isRunning() && listeners.values().stream().allMatch(ConnectorListener::isBound);
+    }
+
+    @Override
+    public void close() {
+        listeners.values().forEach(ConnectorListener::close);
+        server.stop();
+        Event.of("hub_stopped").log(LOGGER, Level.INFO, "NowConnect hub stopped");
+    }
+
+    private static io.helidon.common.tls.Tls tls(HubConfig config, Path cert) {
+        Path key = config.tlsKey().orElseThrow();
+        try {
+            Keys keys = Keys.builder().pem(pem -> pem.key(Resource.create(key)).certChain(Resource.create(cert))).build();
+            TlsConfig.Builder tls = TlsConfig.builder()
+                    .privateKey(keys.privateKey().orElseThrow(() -> new IllegalArgumentException("no private key")))
+                    .privateKeyCertChain(keys.certChain())
+                    .enabledProtocols(List.of("TLSv1.3", "TLSv1.2"));
+            config.tlsClientCa().ifPresent(ca -> {
+                Keys trust = Keys.builder().pem(pem -> pem.certificates(Resource.create(ca))).build();
+                tls.trust(trust.certs()).clientAuth(TlsClientAuth.REQUIRED);
+            });
+            return tls.build();
+        } catch (RuntimeException e) {
+            throw new ConfigException(List.of("NC_HUB_TLS_CERT/NC_HUB_TLS_KEY: cannot load the PEM key material ("
+                                                      + rootMessage(e) + ")"));
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
+    }
+}

@@ -1,0 +1,87 @@
+package io.nowconnect.hub;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.helidon.metrics.api.Counter;
+import io.helidon.metrics.api.Gauge;
+import io.helidon.metrics.api.MeterRegistry;
+import io.helidon.metrics.api.Tag;
+
+import io.nowconnect.protocol.Direction;
+import io.nowconnect.stream.StreamObserver;
+
+/**
+ * The hub's meters ({@code nowconnect_hub_*}). Labels are connector names from the hub's own listener list and
+ * reasons from a fixed set, never a {@code cid} or anything an agent chose freely. Thread-safe.
+ */
+final class HubMetrics implements StreamObserver {
+    private final MeterRegistry registry;
+    private final Map<String, AtomicLong> active = new ConcurrentHashMap<>();
+    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+
+    HubMetrics(MeterRegistry registry, AgentRegistry agents) {
+        this.registry = registry;
+        registry.getOrCreate(Gauge.builder("nowconnect_hub_agents_connected", agents, a -> (double) a.size())
+                                     .description("Agent tunnels that completed HELLO"));
+    }
+
+    @Override
+    public void opened(String connector) {
+        gauge(connector).incrementAndGet();
+    }
+
+    @Override
+    public void closed(String connector, String result) {
+        gauge(connector).decrementAndGet();
+        counter("nowconnect_hub_streams_total", "connector", connector, "result", result).increment();
+        if (!"ok".equals(result)) {
+            counter("nowconnect_hub_resets_total", "reason", result).increment();
+        }
+    }
+
+    @Override
+    public void refused(String connector, String result) {
+        counter("nowconnect_hub_streams_total", "connector", connector, "result", result).increment();
+    }
+
+    @Override
+    public void bytes(String connector, Direction direction, int bytes) {
+        counter("nowconnect_hub_bytes_total", "connector", connector, "direction", direction.wire()).increment(bytes);
+    }
+
+    @Override
+    public void dropped(String reason) {
+        counter("nowconnect_hub_frames_dropped_total", "reason", reason).increment();
+    }
+
+    void authFailure(String reason) {
+        counter("nowconnect_hub_auth_failures_total", "reason", reason).increment();
+    }
+
+    void tunnelEnded(String reason) {
+        counter("nowconnect_hub_tunnels_closed_total", "reason", reason).increment();
+    }
+
+    private AtomicLong gauge(String connector) {
+        return active.computeIfAbsent(connector, c -> {
+            AtomicLong v = new AtomicLong();
+            registry.getOrCreate(Gauge.builder("nowconnect_hub_streams_active", v, AtomicLong::doubleValue)
+                                         .tags(java.util.List.of(Tag.create("connector", c)))
+                                         .description("Client streams open now"));
+            return v;
+        });
+    }
+
+    private Counter counter(String name, String... labels) {
+        String key = name + String.join("\u0000", labels);
+        return counters.computeIfAbsent(key, k -> {
+            java.util.List<Tag> tags = new java.util.ArrayList<>();
+            for (int i = 0; i < labels.length; i += 2) {
+                tags.add(Tag.create(labels[i], labels[i + 1]));
+            }
+            return registry.getOrCreate(Counter.builder(name).tags(tags));
+        });
+    }
+}

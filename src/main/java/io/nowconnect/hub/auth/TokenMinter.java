@@ -1,0 +1,131 @@
+package io.nowconnect.hub.auth;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.Objects;
+import java.util.UUID;
+
+import io.helidon.security.jwt.Jwt;
+import io.helidon.security.jwt.SignedJwt;
+import io.helidon.security.jwt.jwk.Jwk;
+import io.helidon.security.jwt.jwk.JwkOctet;
+
+import jakarta.json.Json;
+
+/**
+ * Mints HS256 agent tokens from the hub's shared secret, so operators can issue credentials without an identity
+ * provider; {@link TokenVerifier} accepts what this produces.
+ *
+ * <p>The secret is used as raw bytes exactly as {@link #readSecret(Path)} returns them (not base64-decoded), so a
+ * secret generated with {@code openssl rand -base64 32 > secret} works as-is on both sides.
+ */
+public final class TokenMinter {
+    /** Claim naming the agent; required by the hub. */
+    public static final String AGENT_ID_CLAIM = "agent_id";
+    /** The only algorithm this class signs with. */
+    static final String HS256 = "HS256";
+
+    private TokenMinter() {
+    }
+
+    /**
+     * Mint a compact HS256 JWT for an agent.
+     *
+     * <p>Header {@code {"alg":"HS256","typ":"JWT"}}; claims {@code agent_id} and {@code sub} (both the agent id),
+     * {@code aud} (as a one-element array), {@code iat}, {@code exp} ({@code iat + ttl}, whole seconds) and a random
+     * UUID {@code jti}.
+     *
+     * @param secret   HMAC key bytes, not empty
+     * @param agentId  agent id, not blank
+     * @param ttl      lifetime, positive
+     * @param audience audience the hub expects, not blank
+     * @return the token
+     * @throws IllegalArgumentException if an argument is invalid
+     */
+    public static String mintHs256(byte[] secret, String agentId, Duration ttl, String audience) {
+        return mintHs256(secret, agentId, ttl, audience, Instant.now());
+    }
+
+    /**
+     * Read a shared secret: the file's bytes with surrounding ASCII whitespace (space, tab, CR, LF, FF, VT) removed.
+     * The remaining bytes are used unchanged (text is taken as its UTF-8 bytes); nothing is base64-decoded.
+     *
+     * @param file secret file
+     * @return secret bytes, never empty
+     * @throws IllegalArgumentException if the file cannot be read or holds only whitespace; the message names the
+     *                                  file, never its content
+     */
+    public static byte[] readSecret(Path file) {
+        Objects.requireNonNull(file, "file");
+        byte[] raw;
+        try {
+            raw = Files.readAllBytes(file);
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException("cannot read secret file " + file + " (" + e.getClass().getSimpleName() + ")");
+        }
+        int start = 0;
+        int end = raw.length;
+        while (start < end && isAsciiSpace(raw[start])) {
+            start++;
+        }
+        while (end > start && isAsciiSpace(raw[end - 1])) {
+            end--;
+        }
+        byte[] secret = Arrays.copyOfRange(raw, start, end);
+        Arrays.fill(raw, (byte) 0);
+        if (secret.length == 0) {
+            throw new IllegalArgumentException("secret file " + file + " has no secret contents");
+        }
+        return secret;
+    }
+
+    static String mintHs256(byte[] secret, String agentId, Duration ttl, String audience, Instant now) {
+        if (secret == null || secret.length == 0) {
+            throw new IllegalArgumentException("secret must not be empty");
+        }
+        if (agentId == null || agentId.isBlank()) {
+            throw new IllegalArgumentException("agentId must not be blank");
+        }
+        if (ttl == null || ttl.isNegative() || ttl.isZero()) {
+            throw new IllegalArgumentException("ttl must be positive");
+        }
+        if (audience == null || audience.isBlank()) {
+            throw new IllegalArgumentException("audience must not be blank");
+        }
+        Instant issuedAt = Instant.ofEpochSecond(now.getEpochSecond());
+        Jwt jwt = Jwt.builder()
+                .algorithm(HS256)
+                .type("JWT")
+                .addPayloadClaim(AGENT_ID_CLAIM, agentId)
+                .subject(agentId)
+                .addAudience(audience)
+                .issueTime(issuedAt)
+                .expirationTime(issuedAt.plus(ttl))
+                .jwtId(UUID.randomUUID().toString())
+                .build();
+        return SignedJwt.sign(jwt, hmacKey(secret)).tokenContent();
+    }
+
+    /**
+     * A Helidon HS256 JWK whose HMAC key is exactly {@code secret}. Helidon only builds octet keys from JSON, where
+     * {@code k} is the base64url of the key bytes and {@code kid} is mandatory.
+     */
+    static Jwk hmacKey(byte[] secret) {
+        return JwkOctet.create(Json.createObjectBuilder()
+                                       .add(Jwk.PARAM_KEY_TYPE, Jwk.KEY_TYPE_OCT)
+                                       .add(Jwk.PARAM_KEY_ID, "nowconnect-hs256")
+                                       .add(Jwk.PARAM_ALGORITHM, HS256)
+                                       .add(JwkOctet.PARAM_OCTET_KEY,
+                                            Base64.getUrlEncoder().withoutPadding().encodeToString(secret))
+                                       .build());
+    }
+
+    private static boolean isAsciiSpace(byte b) {
+        return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == 0x0B;
+    }
+}
