@@ -28,6 +28,8 @@ import io.helidon.config.Config;
  * @param httpHost {@code NC_HTTP_HOST} (0.0.0.0): bind address of the optional HTTP health/metrics endpoint
  * @param httpPort {@code NC_HTTP_PORT} (unset = off): port of the HTTP health/metrics endpoint
  * @param caBundle {@code NC_CA_BUNDLE}: PEM file of CA certificates that replaces the JVM trust for the hub
+ * @param clientCert {@code NC_CLIENT_CERT}: PEM client certificate (chain) for hubs that require mTLS
+ * @param clientKey {@code NC_CLIENT_KEY}: PEM private key (PKCS#8 or PKCS#1, RSA or EC) of the client certificate
  * @param maxWsPayload {@code NC_MAX_WS_PAYLOAD} (8192): most raw bytes per DATA frame
  * @param pingInterval {@code NC_PING_INTERVAL_SEC} (20): WebSocket ping interval
  * @param pingTimeout {@code NC_PING_TIMEOUT_SEC} (20): a pong later than this ends the tunnel
@@ -51,6 +53,8 @@ public record AgentConfig(URI url,
                           String httpHost,
                           Optional<Integer> httpPort,
                           Optional<Path> caBundle,
+                          Optional<Path> clientCert,
+                          Optional<Path> clientKey,
                           int maxWsPayload,
                           Duration pingInterval,
                           Duration pingTimeout,
@@ -88,7 +92,12 @@ public record AgentConfig(URI url,
         int healthPort = s.port("NC_HEALTH_PORT", 8090);
         String httpHost = s.host("NC_HTTP_HOST", "0.0.0.0");
         Optional<Integer> httpPort = s.optionalPort("NC_HTTP_PORT");
-        Optional<Path> caBundle = s.readableFile("NC_CA_BUNDLE");
+        Optional<Path> caBundle = s.certificateFile("NC_CA_BUNDLE");
+        Optional<Path> clientCert = s.certificateFile("NC_CLIENT_CERT");
+        Optional<Path> clientKey = s.readableFile("NC_CLIENT_KEY");
+        if (s.optional("NC_CLIENT_CERT").isPresent() != s.optional("NC_CLIENT_KEY").isPresent()) {
+            s.problem("NC_CLIENT_CERT and NC_CLIENT_KEY must be set together");
+        }
         int maxWsPayload = s.integer("NC_MAX_WS_PAYLOAD", 8192, 256, 1 << 20);
         int pingInterval = s.integer("NC_PING_INTERVAL_SEC", 20, 1, 3600);
         int pingTimeout = s.integer("NC_PING_TIMEOUT_SEC", 20, 1, 3600);
@@ -112,7 +121,7 @@ public record AgentConfig(URI url,
 
         s.throwIfProblems();
         return new AgentConfig(url, agentId, tokenFile, connectors, log, trustEnv, healthHost, healthPort, httpHost,
-                               httpPort, caBundle, maxWsPayload, Duration.ofSeconds(pingInterval),
+                               httpPort, caBundle, clientCert, clientKey, maxWsPayload, Duration.ofSeconds(pingInterval),
                                Duration.ofSeconds(pingTimeout), Duration.ofMillis(connectTimeout),
                                Duration.ofMillis(idleTimeout), queueDepth, maxInflight, Duration.ofMillis(reconnectMin),
                                Duration.ofMillis(reconnectMax), Duration.ofSeconds(drainTimeout), allowInsecure);

@@ -119,6 +119,26 @@ final class Settings {
         return Optional.of(p);
     }
 
+    /**
+     * A readable PEM file holding at least one X.509 certificate.
+     *
+     * @param name variable
+     * @return the path, if set
+     */
+    Optional<Path> certificateFile(String name) {
+        Optional<Path> file = readableFile(name);
+        if (file.isPresent() && Files.isReadable(file.get())) {
+            try (var in = Files.newInputStream(file.get())) {
+                if (java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in).isEmpty()) {
+                    problems.add(name + ": " + file.get() + " holds no PEM certificate");
+                }
+            } catch (java.io.IOException | java.security.cert.CertificateException e) {
+                problems.add(name + ": " + file.get() + " is not a PEM certificate file (" + e.getClass().getSimpleName() + ")");
+            }
+        }
+        return file;
+    }
+
     void problem(String problem) {
         problems.add(problem);
     }

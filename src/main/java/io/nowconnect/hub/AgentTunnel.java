@@ -11,7 +11,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -39,6 +38,8 @@ import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.stream.FrameSink;
+import io.nowconnect.stream.Outbox;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamRefusedException;
@@ -49,8 +50,9 @@ import io.nowconnect.stream.StreamTable;
  * The hub's end of one agent tunnel: authenticates the upgrade, answers HELLO, carries the streams that
  * {@link ConnectorListener}s open on it, pings the agent and notices at once when the connection ends.
  *
- * <p>Threads: Helidon calls the listener methods on the connection's virtual thread (the reader). Writes go through
- * {@link #send}, which holds one fair lock because Helidon's server session is not safe for concurrent sends. A
+ * <p>Threads: Helidon calls the listener methods on the connection's virtual thread (the reader). Every write goes
+ * through an {@link Outbox} whose single writer thread calls the session, because Helidon's server session is not safe
+ * for concurrent sends, and so the reader never waits on a write (RST, pong and the ack take the urgent lane). A
  * maintenance virtual thread pings and sweeps idle streams. A watcher virtual thread joins the connection's thread:
  * Helidon 4.2.0 gives no callback when the TCP connection just ends, but that thread does end.
  */
@@ -60,6 +62,9 @@ final class AgentTunnel implements WsListener {
     private static final List<String> HUB_CAPS = List.of(Capability.DRAIN);
     private static final int MAX_CONNECTORS = 256;
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final int PING = 0x9;
+    private static final int PONG = 0xA;
+    private static final int CLOSE = 0x8;
 
     /**
      * What every tunnel of a hub shares.
@@ -78,7 +83,6 @@ final class AgentTunnel implements WsListener {
     }
 
     private final Context ctx;
-    private final ReentrantLock sendLock = new ReentrantLock(true);
     private final AtomicBoolean ended = new AtomicBoolean();
     private final StreamTable table;
     private final StringBuilder fragments = new StringBuilder();
@@ -91,12 +95,41 @@ final class AgentTunnel implements WsListener {
     private volatile boolean draining;
     private volatile long pingPayload;
     private volatile long pingSentAtNanos;
+    private volatile long lastReceivedNanos;
     private volatile boolean pingOutstanding;
     private volatile Thread maintenance;
+    private volatile Outbox<Out> outbox;
+
+    /** What the writer thread sends through Helidon's session. */
+    private sealed interface Out {
+        int size();
+    }
+
+    private record Text(String text) implements Out {
+        public int size() {
+            return text.length();
+        }
+    }
+
+    private record Control(int opCode, byte[] payload, int code, String reason) implements Out {
+        public int size() {
+            return 16;
+        }
+    }
 
     AgentTunnel(Context ctx) {
         this.ctx = ctx;
-        this.table = StreamTable.create(ctx.streams(), this::send, Direction.C2A, ctx.metrics(), ctx.budget());
+        this.table = StreamTable.create(ctx.streams(), new FrameSink() {
+            @Override
+            public void send(Frame frame) throws IOException {
+                AgentTunnel.this.send(frame, false);
+            }
+
+            @Override
+            public void sendUrgent(Frame frame) throws IOException {
+                AgentTunnel.this.send(frame, true);
+            }
+        }, Direction.C2A, ctx.metrics(), ctx.budget());
     }
 
     @Override
@@ -125,6 +158,7 @@ final class AgentTunnel implements WsListener {
     @Override
     public void onOpen(WsSession session) {
         this.session = session;
+        this.outbox = Outbox.create("nc-hub-writer", 256, this::write, Out::size);
         Thread connectionThread = Thread.currentThread();
         Thread.ofVirtual().name("nc-hub-watch").start(() -> {
             try {
@@ -141,6 +175,7 @@ final class AgentTunnel implements WsListener {
 
     @Override
     public void onMessage(WsSession session, String text, boolean last) {
+        lastReceivedNanos = System.nanoTime();
         if (fragments.length() + text.length() > ctx.maxMessage()) {
             fragments.setLength(0);
             ctx.metrics().dropped("oversized");
@@ -175,14 +210,10 @@ final class AgentTunnel implements WsListener {
 
     @Override
     public void onPing(WsSession session, BufferData buffer) {
-        byte[] payload = buffer.readBytes();
-        sendLock.lock();
         try {
-            session.pong(BufferData.create(payload));
+            outbox.urgent(new Control(PONG, buffer.readBytes(), 0, null));
         } catch (RuntimeException e) {
             end("pong failed");
-        } finally {
-            sendLock.unlock();
         }
     }
 
@@ -242,7 +273,7 @@ final class AgentTunnel implements WsListener {
             return false;
         }
         try {
-            send(new Frame.Open(cid, connector));
+            send(new Frame.Open(cid, connector), false);
         } catch (IOException e) {
             stream.reset(ResetReason.WS_BROKEN);
             return false;
@@ -306,7 +337,7 @@ final class AgentTunnel implements WsListener {
         caps = List.copyOf(agreed);
         connectors = Set.copyOf(names);
         try {
-            send(new Frame.HelloAck(caps, -1));
+            send(new Frame.HelloAck(caps, -1), true);
         } catch (IOException e) {
             end("ack could not be sent");
             return;
@@ -333,7 +364,8 @@ final class AgentTunnel implements WsListener {
                     kill("hello timeout");
                     return;
                 }
-                if (pingOutstanding && now - pingSentAtNanos > ctx.pingTimeout().toNanos()) {
+                // any frame from the agent proves it alive: a pong queued behind bulk data must not kill a busy tunnel
+                if (pingOutstanding && now - Math.max(pingSentAtNanos, lastReceivedNanos) > ctx.pingTimeout().toNanos()) {
                     Event.of("ping_timeout").with("agent_id", agentId())
                             .log(LOGGER, Level.WARNING, "No pong from agent in time: closing");
                     kill("ping timeout");
@@ -345,12 +377,7 @@ final class AgentTunnel implements WsListener {
                     pingPayload = id;
                     pingSentAtNanos = now;
                     pingOutstanding = true;
-                    sendLock.lock();
-                    try {
-                        session.ping(BufferData.create(ByteBuffer.allocate(8).putLong(id).array()));
-                    } finally {
-                        sendLock.unlock();
-                    }
+                    outbox.urgent(new Control(PING, ByteBuffer.allocate(8).putLong(id).array(), 0, null));
                 }
                 if (now - lastSweep >= 1_000_000_000L) {
                     lastSweep = now;
@@ -364,30 +391,41 @@ final class AgentTunnel implements WsListener {
         }
     }
 
-    private void send(Frame frame) throws IOException {
-        WsSession s = session;
-        if (s == null || ended.get()) {
+    private void send(Frame frame, boolean urgent) throws IOException {
+        Outbox<Out> o = outbox;
+        if (o == null || ended.get()) {
             throw new IOException("tunnel closed");
         }
-        String text = JsonCodec.encode(frame);
-        sendLock.lock();
+        Text text = new Text(JsonCodec.encode(frame));
         try {
-            s.send(text, true);
+            if (urgent) {
+                o.urgent(text);
+            } else {
+                o.ordered(text);
+            }
         } catch (RuntimeException e) {
             throw new IOException("tunnel write failed", e);
-        } finally {
-            sendLock.unlock();
+        }
+    }
+
+    /** Writer thread only: Helidon's session is not safe for concurrent use. */
+    private void write(List<Out> batch) {
+        WsSession s = session;
+        for (Out out : batch) {
+            switch (out) {
+            case Text t -> s.send(t.text(), true);
+            case Control c when c.opCode() == PING -> s.ping(BufferData.create(c.payload()));
+            case Control c when c.opCode() == PONG -> s.pong(BufferData.create(c.payload()));
+            case Control c -> s.close(c.code(), c.reason());
+            }
         }
     }
 
     private void closeTunnel(int code, String reason) {
-        sendLock.lock();
         try {
-            session.close(code, reason);
+            outbox.last(new Control(CLOSE, null, code, reason));
         } catch (RuntimeException ignored) {
             // already gone
-        } finally {
-            sendLock.unlock();
         }
         // do not wait for a misbehaving agent to answer the close
         Thread.ofVirtual().start(() -> {
@@ -413,6 +451,10 @@ final class AgentTunnel implements WsListener {
             return;
         }
         ctx.agents().remove(this);
+        Outbox<Out> o = outbox;
+        if (o != null) {
+            o.stop();
+        }
         Thread m = maintenance;
         if (m != null) {
             m.interrupt();

@@ -44,11 +44,13 @@ public final class Hub implements AutoCloseable {
     private final WebServer server;
     private final Map<String, ConnectorListener> listeners;
     private final AgentRegistry agents;
+    private final HubMetrics metrics;
 
-    private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents) {
+    private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics) {
         this.server = server;
         this.listeners = listeners;
         this.agents = agents;
+        this.metrics = metrics;
     }
 
     /**
@@ -86,6 +88,7 @@ public final class Hub implements AutoCloseable {
         }
         if (!problems.isEmpty()) {
             listeners.values().forEach(ConnectorListener::close);
+            metrics.close();
             throw new ConfigException(problems);
         }
 
@@ -100,6 +103,9 @@ public final class Hub implements AutoCloseable {
                                     .endpoint("/")
                                     .addObserver(HealthObserver.builder()
                                                          .endpoint("/healthz")
+                                                         // 200 with a JSON body, not Helidon's default 204: load
+                                                         // balancers' health checks often accept 200 only
+                                                         .details(true)
                                                          .useSystemServices(false)
                                                          .addCheck(() -> HealthCheckResponse.builder().status(true).build(),
                                                                    HealthCheckType.LIVENESS)
@@ -119,10 +125,11 @@ public final class Hub implements AutoCloseable {
             server = builder.build().start();
         } catch (RuntimeException e) {
             listeners.values().forEach(ConnectorListener::close);
+            metrics.close();
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + rootMessage(e) + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents);
+        Hub hub = new Hub(server, listeners, agents, metrics);
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
@@ -194,6 +201,7 @@ public final class Hub implements AutoCloseable {
     public void close() {
         listeners.values().forEach(ConnectorListener::close);
         server.stop();
+        metrics.close();
         Event.of("hub_stopped").log(LOGGER, Level.INFO, "NowConnect hub stopped");
     }
 

@@ -1,11 +1,14 @@
 package io.nowconnect.hub;
 
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.helidon.metrics.api.Counter;
 import io.helidon.metrics.api.Gauge;
+import io.helidon.metrics.api.Meter;
 import io.helidon.metrics.api.MeterRegistry;
 import io.helidon.metrics.api.Tag;
 
@@ -20,11 +23,13 @@ final class HubMetrics implements StreamObserver {
     private final MeterRegistry registry;
     private final Map<String, AtomicLong> active = new ConcurrentHashMap<>();
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    // gauges read this hub's state: removed on close, or a later hub in the same JVM would report this one's values
+    private final List<Meter> gauges = new CopyOnWriteArrayList<>();
 
     HubMetrics(MeterRegistry registry, AgentRegistry agents) {
         this.registry = registry;
-        registry.getOrCreate(Gauge.builder("nowconnect_hub_agents_connected", agents, a -> (double) a.size())
-                                     .description("Agent tunnels that completed HELLO"));
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_agents_connected", agents, a -> (double) a.size())
+                                                .description("Agent tunnels that completed HELLO")));
     }
 
     @Override
@@ -60,6 +65,12 @@ final class HubMetrics implements StreamObserver {
         counter("nowconnect_hub_auth_failures_total", "reason", reason).increment();
     }
 
+    /** Remove this hub's gauges from the registry (counters stay: they are process totals). */
+    void close() {
+        gauges.forEach(registry::remove);
+        gauges.clear();
+    }
+
     void tunnelEnded(String reason) {
         counter("nowconnect_hub_tunnels_closed_total", "reason", reason).increment();
     }
@@ -67,9 +78,9 @@ final class HubMetrics implements StreamObserver {
     private AtomicLong gauge(String connector) {
         return active.computeIfAbsent(connector, c -> {
             AtomicLong v = new AtomicLong();
-            registry.getOrCreate(Gauge.builder("nowconnect_hub_streams_active", v, AtomicLong::doubleValue)
-                                         .tags(java.util.List.of(Tag.create("connector", c)))
-                                         .description("Client streams open now"));
+            gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_streams_active", v, AtomicLong::doubleValue)
+                                                    .tags(java.util.List.of(Tag.create("connector", c)))
+                                                    .description("Client streams open now")));
             return v;
         });
     }

@@ -34,6 +34,8 @@ public final class Logging {
      * @param out where log lines go
      */
     public static void configure(LogSettings settings, OutputStream out) {
+        // Helidon re-reads logging.properties when a server starts, which would undo this configuration
+        System.setProperty("io.helidon.logging.config.disabled", "true");
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
         Handler handler = new FlushingHandler(out instanceof PrintStream ps ? ps : new PrintStream(out, true));

@@ -36,6 +36,7 @@ public final class Stream {
     private final StreamTable table;
     private final Direction outbound;
     private final ArrayBlockingQueue<byte[]> toSocket;
+    private final int nearlyFull;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private volatile Socket socket;
@@ -52,6 +53,7 @@ public final class Stream {
         this.table = table;
         this.outbound = table.outbound();
         this.toSocket = new ArrayBlockingQueue<>(table.settings().queueDepth());
+        this.nearlyFull = Math.max(1, table.settings().queueDepth() / 4);
     }
 
     /**
@@ -143,10 +145,35 @@ public final class Stream {
         if (data.payload().length == 0) {
             return;
         }
-        if (!toSocket.offer(data.payload())) {
+        if (!toSocket.offer(data.payload()) && !offerWithGrace(data.payload())) {
             Event.of("stream_queue_overflow").with("cid", cid).with("connector", connector)
+                    .with("dir", outbound.opposite().wire())
                     .log(LOGGER, Level.FINE, "Stream queue full (" + toSocket.size() + " frames): resetting");
             close(ResetReason.QUEUE_OVERFLOW.wire(), ResetReason.QUEUE_OVERFLOW.wire());
+        } else if (toSocket.remainingCapacity() < nearlyFull) {
+            // let this stream's writer run before the queue overflows; a yield is not a wait on the socket
+            Thread.yield();
+        }
+    }
+
+    /**
+     * A full queue gets a short grace from the tunnel's shared wait budget before the stream is reset: a target that
+     * lags for a moment (a busy CPU) keeps its stream, one that is stuck is reset within the budget, and the reader
+     * never waits more than the budget allows in any second, so other streams are delayed by at most that much.
+     */
+    private boolean offerWithGrace(byte[] payload) {
+        long grace = table.readerGraceNanos();
+        if (grace <= 0) {
+            return false;
+        }
+        long start = System.nanoTime();
+        try {
+            return toSocket.offer(payload, grace, java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            table.readerWaited(System.nanoTime() - start);
         }
     }
 
@@ -203,7 +230,7 @@ public final class Stream {
         table.remove(this);
         if (rstErr != null) {
             try {
-                table.sink().send(new Frame.Rst(cid, rstErr));
+                table.sink().sendUrgent(new Frame.Rst(cid, rstErr));
             } catch (IOException | RuntimeException ignored) {
                 // the tunnel is gone: the peer drops the stream with it
             }
@@ -266,11 +293,40 @@ public final class Stream {
     }
 
     private void writeLoop() {
+        java.util.List<byte[]> pending = new java.util.ArrayList<>();
         try {
             OutputStream out = socket.getOutputStream();
             while (!closed.get()) {
-                byte[] chunk = toSocket.take();
-                if (chunk == FIN) {
+                pending.clear();
+                pending.add(toSocket.take());
+                // write everything already queued in one call: fewer system calls when the socket lags behind
+                toSocket.drainTo(pending);
+                int bytes = 0;
+                boolean fin = false;
+                for (byte[] chunk : pending) {
+                    if (chunk == FIN) {
+                        fin = true;
+                        break;
+                    }
+                    bytes += chunk.length;
+                }
+                if (bytes > 0) {
+                    byte[] all = pending.size() == 1 ? pending.getFirst() : new byte[bytes];
+                    if (all != pending.getFirst()) {
+                        int pos = 0;
+                        for (byte[] chunk : pending) {
+                            if (chunk == FIN) {
+                                break;
+                            }
+                            System.arraycopy(chunk, 0, all, pos, chunk.length);
+                            pos += chunk.length;
+                        }
+                    }
+                    out.write(all, 0, bytes);
+                    touch();
+                    table.observer().bytes(connector, outbound.opposite(), bytes);
+                }
+                if (fin) {
                     socket.shutdownOutput();
                     finApplied = true;
                     Event.of("stream_fin_applied").with("cid", cid).with("connector", connector)
@@ -281,9 +337,6 @@ public final class Stream {
                     }
                     return;
                 }
-                out.write(chunk);
-                touch();
-                table.observer().bytes(connector, outbound.opposite(), chunk.length);
             }
         } catch (InterruptedException e) {
             // closed

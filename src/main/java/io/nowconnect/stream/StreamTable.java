@@ -21,6 +21,8 @@ import io.nowconnect.protocol.ResetReason;
  */
 public final class StreamTable {
     private static final Logger LOGGER = Logger.getLogger(StreamTable.class.getName());
+    private static final long READER_GRACE_WINDOW_NANOS = 1_000_000_000L;
+    private static final long READER_GRACE_NANOS = 100_000_000L;
 
     private final ConcurrentHashMap<String, Stream> streams = new ConcurrentHashMap<>();
     private final StreamSettings settings;
@@ -28,6 +30,9 @@ public final class StreamTable {
     private final Direction outbound;
     private final StreamObserver observer;
     private final StreamBudget budget;
+    // tunnel reader thread only: how long it may wait on full stream queues in the current one-second window
+    private long graceWindowStart = System.nanoTime();
+    private long graceUsedNanos;
 
     private StreamTable(StreamSettings settings, FrameSink sink, Direction outbound, StreamObserver observer,
                         StreamBudget budget) {
@@ -175,6 +180,25 @@ public final class StreamTable {
 
     public StreamObserver observer() {
         return observer;
+    }
+
+    /**
+     * Most the tunnel's reader may still wait for a full stream queue in this second (10 % of the time).
+     * Reader thread only.
+     *
+     * @return nanoseconds
+     */
+    long readerGraceNanos() {
+        long now = System.nanoTime();
+        if (now - graceWindowStart > READER_GRACE_WINDOW_NANOS) {
+            graceWindowStart = now;
+            graceUsedNanos = 0;
+        }
+        return READER_GRACE_NANOS - graceUsedNanos;
+    }
+
+    void readerWaited(long nanos) {
+        graceUsedNanos += nanos;
     }
 
     void remove(Stream stream) {

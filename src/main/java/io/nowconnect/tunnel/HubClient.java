@@ -10,6 +10,8 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.helidon.common.configurable.Resource;
+import io.helidon.common.pki.Keys;
 import io.helidon.common.tls.Tls;
 import io.helidon.webclient.api.Proxy;
 import io.helidon.webclient.http1.Http1Client;
@@ -31,6 +33,10 @@ final class HubClient {
                 .enabledProtocols(List.of("TLSv1.3", "TLSv1.2"))
                 .endpointIdentificationAlgorithm("HTTPS");
         config.caBundle().ifPresent(bundle -> tls.trust(certificates(bundle)));
+        if (config.clientCert().isPresent() && config.clientKey().isPresent()) {
+            Keys keys = clientKeys(config.clientCert().get(), config.clientKey().get());
+            tls.privateKey(keys.privateKey().orElseThrow()).privateKeyCertChain(keys.certChain());
+        }
         return Http1Client.builder()
                 .connectTimeout(config.connectTimeout())
                 .readTimeout(config.pingTimeout().plus(config.connectTimeout()))
@@ -39,6 +45,27 @@ final class HubClient {
                 .followRedirects(false)
                 .shareConnectionCache(false)
                 .build();
+    }
+
+    /**
+     * Load the client certificate and key for mTLS.
+     *
+     * @param cert PEM certificate chain
+     * @param key PEM private key
+     * @return keys
+     * @throws ConfigException naming both variables when they cannot be used
+     */
+    static Keys clientKeys(Path cert, Path key) {
+        try {
+            Keys keys = Keys.builder().pem(pem -> pem.key(Resource.create(key)).certChain(Resource.create(cert))).build();
+            if (keys.privateKey().isEmpty() || keys.certChain().isEmpty()) {
+                throw new IllegalArgumentException("no key or no certificate found");
+            }
+            return keys;
+        } catch (RuntimeException e) {
+            throw new ConfigException(List.of("NC_CLIENT_CERT/NC_CLIENT_KEY: cannot load the PEM client certificate and key ("
+                                                      + e.getClass().getSimpleName() + ")"));
+        }
     }
 
     /**

@@ -33,10 +33,10 @@ public final class Supervisor {
     private final StreamObserver observer;
     private final Backoff backoff;
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final CountDownLatch stopRequested = new CountDownLatch(1);
 
     private volatile boolean stopping;
     private volatile TunnelConnection current;
-    private volatile Thread loop;
     private String lastFailure;
 
     private Supervisor(TunnelConnection.Settings settings, Http1Client client, TokenSource tokens, TunnelStatus status,
@@ -96,7 +96,7 @@ public final class Supervisor {
 
     /** Start the supervisor thread. */
     public void start() {
-        loop = Thread.ofVirtual().name("nc-supervisor").start(this::run);
+        Thread.ofVirtual().name("nc-supervisor").start(this::run);
     }
 
     /**
@@ -121,10 +121,8 @@ public final class Supervisor {
         } else if (c != null) {
             c.kill(EndReason.SHUTDOWN, "agent stopping");
         }
-        Thread t = loop;
-        if (t != null) {
-            t.interrupt();
-        }
+        // wakes a back-off wait; never interrupt the loop thread, it may be in a socket read
+        stopRequested.countDown();
         awaitStopped(drainTimeout.plusSeconds(5));
         if (c != null) {
             c.kill(EndReason.SHUTDOWN, "agent stopping");
@@ -174,11 +172,11 @@ public final class Supervisor {
                 Event.of("reconnect_delay").with("agent_id", settings.agentId()).with("delay_ms", delay.toMillis())
                         .log(LOGGER, Level.INFO, "Reconnecting in " + delay.toMillis() + " ms");
                 try {
-                    Thread.sleep(delay);
-                } catch (InterruptedException e) {
-                    if (stopping) {
+                    if (stopRequested.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
                         break;
                     }
+                } catch (InterruptedException e) {
+                    break;
                 }
             }
         } finally {
@@ -190,10 +188,8 @@ public final class Supervisor {
         if (stopping) {
             return new TunnelEnd(EndReason.SHUTDOWN, "agent stopping", Duration.ZERO);
         }
-        // a shutdown that started while this tunnel was being set up must still stop it
-        TunnelEnd end = c.run();
-        Thread.interrupted();
-        return end;
+        // a shutdown that starts while this tunnel is being set up kills it once its socket exists
+        return c.run();
     }
 
     private void logEnd(TunnelConnection c, TunnelEnd end) {

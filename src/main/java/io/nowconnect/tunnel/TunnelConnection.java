@@ -41,6 +41,7 @@ import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.stream.FrameSink;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
@@ -87,6 +88,7 @@ final class TunnelConnection {
     private volatile long drainDeadlineNanos;
     private volatile long closeSentAtNanos;
     private volatile long pingSentAtNanos;
+    private volatile long lastReceivedNanos;
     private volatile long pingPayload;
     private volatile boolean pingOutstanding;
     private volatile String endDetail;
@@ -113,7 +115,17 @@ final class TunnelConnection {
         this.client = client;
         this.tokens = tokens;
         this.status = status;
-        this.table = StreamTable.create(settings.streams(), this::send, Direction.A2C, observer, budget);
+        this.table = StreamTable.create(settings.streams(), new FrameSink() {
+            @Override
+            public void send(Frame frame) throws IOException {
+                TunnelConnection.this.send(frame, false);
+            }
+
+            @Override
+            public void sendUrgent(Frame frame) throws IOException {
+                TunnelConnection.this.send(frame, true);
+            }
+        }, Direction.A2C, observer, budget);
     }
 
     /**
@@ -194,7 +206,7 @@ final class TunnelConnection {
         draining = true;
         if (ready && caps.contains(Capability.DRAIN)) {
             try {
-                send(new Frame.Drain());
+                send(new Frame.Drain(), true);
             } catch (IOException e) {
                 kill(EndReason.IO_ERROR, "DRAIN could not be sent");
                 return;
@@ -265,7 +277,7 @@ final class TunnelConnection {
         Thread maintenance = Thread.ofVirtual().name("nc-tunnel-maintenance").start(this::maintain);
         try {
             send(new Frame.Hello(settings.agentId(), List.copyOf(settings.connectors().keySet()), settings.version(),
-                                 OUR_CAPS));
+                                 OUR_CAPS), true);
             readLoop();
         } catch (IOException | RuntimeException e) {
             endReason.compareAndSet(null, EndReason.IO_ERROR);
@@ -274,6 +286,7 @@ final class TunnelConnection {
             }
         } finally {
             maintenance.interrupt();
+            writer.stop();
             connection.closeResource();
             table.closeAll(ResetReason.WS_BROKEN.wire());
         }
@@ -342,6 +355,7 @@ final class TunnelConnection {
             ServerWsFrame frame;
             try {
                 frame = ServerWsFrame.read(connection.helidonSocket(), reader, settings.maxMessage());
+                lastReceivedNanos = System.nanoTime();
             } catch (DataReader.InsufficientDataAvailableException e) {
                 endReason.compareAndSet(null, EndReason.CLOSED);
                 if (endDetail == null) {
@@ -458,7 +472,7 @@ final class TunnelConnection {
                 .log(LOGGER, Level.INFO, "Tunnel ready (" + ack.type().wire() + ")");
         if (draining && caps.contains(Capability.DRAIN)) {
             try {
-                send(new Frame.Drain());
+                send(new Frame.Drain(), true);
             } catch (IOException e) {
                 kill(EndReason.IO_ERROR, "DRAIN could not be sent");
             }
@@ -489,7 +503,7 @@ final class TunnelConnection {
         Event.of("stream_refused").with("cid", open.cid()).with("connector", clip(open.connector()))
                 .with("reason", refusal.wire()).log(LOGGER, Level.FINE, "OPEN refused");
         try {
-            send(new Frame.Rst(open.cid(), refusal.wire()));
+            send(new Frame.Rst(open.cid(), refusal.wire()), true);
         } catch (IOException e) {
             kill(EndReason.IO_ERROR, "RST could not be sent");
         }
@@ -526,7 +540,8 @@ final class TunnelConnection {
                     kill(EndReason.HELLO_TIMEOUT, "no HELLO_ACK within " + settings.pingTimeout().toSeconds() + " s");
                     return;
                 }
-                if (pingOutstanding && now - pingSentAtNanos > settings.pingTimeout().toNanos()) {
+                // any frame from the hub proves it alive: a pong queued behind bulk data must not kill a busy tunnel
+                if (pingOutstanding && now - Math.max(pingSentAtNanos, lastReceivedNanos) > settings.pingTimeout().toNanos()) {
                     kill(EndReason.PING_TIMEOUT, "no pong within " + settings.pingTimeout().toSeconds() + " s");
                     return;
                 }
@@ -554,13 +569,17 @@ final class TunnelConnection {
         }
     }
 
-    private void send(Frame frame) throws IOException {
+    private void send(Frame frame, boolean urgent) throws IOException {
         WsWriter w = writer;
         if (w == null) {
             throw new IOException("tunnel not connected");
         }
         try {
-            w.text(JsonCodec.encode(frame));
+            if (urgent) {
+                w.urgentText(JsonCodec.encode(frame));
+            } else {
+                w.text(JsonCodec.encode(frame));
+            }
         } catch (RuntimeException e) {
             kill(EndReason.IO_ERROR, describe(e));
             throw new IOException("tunnel write failed", e);
@@ -570,6 +589,9 @@ final class TunnelConnection {
     private void closeQuietly(int code, String reason) {
         try {
             writer.close(code, reason);
+            // the reader returns and the socket is closed next: let the writer put the close frame on the wire first
+            // (RFC 6455 5.5.1: a received close must be answered with a close)
+            writer.awaitClosed(CLOSE_GRACE);
         } catch (RuntimeException ignored) {
             // the socket is going away anyway
         }

@@ -5,23 +5,27 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.List;
 
 import io.helidon.common.buffers.BufferData;
 import io.helidon.common.buffers.DataWriter;
+
+import io.nowconnect.stream.Outbox;
 
 /**
  * Writes client-to-server WebSocket frames (RFC 6455 section 5.2) on a connection that Helidon's HTTP/1 client upgraded.
  *
  * <p>Why not {@code ClientWsConnection}: in Helidon 4.2.0 its sends share one buffer without a lock (concurrent sends
  * corrupt frames), it masks one byte at a time (half the client's CPU at bulk rates) and it gives no signal when the
- * connection ends. Here every write holds one fair lock (stream threads take turns, none starves), the payload is
- * masked eight bytes at a time, and failures surface as exceptions to the caller.
+ * connection ends. Here senders build and mask their frame on their own thread, eight bytes at a time, and hand it to
+ * an {@link Outbox}, whose one writer thread writes queued frames in batches (one socket write for many frames) in
+ * arrival order, so no stream starves. Control frames and RST take the urgent lane, so a busy tunnel still answers
+ * pings in time and the tunnel's reader never waits on the writer.
  *
- * <p>Thread-safe. Each frame is written with one call to the socket while the lock is held.
+ * <p>Threads: any thread may call the send methods; ordered sends block while the lane is full (back-pressure toward
+ * the local sockets). After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.
  */
 final class WsWriter {
-    static final int OP_CONTINUATION = 0x0;
     static final int OP_TEXT = 0x1;
     static final int OP_BINARY = 0x2;
     static final int OP_CLOSE = 0x8;
@@ -29,71 +33,104 @@ final class WsWriter {
     static final int OP_PONG = 0xA;
 
     private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+    private static final int QUEUE_FRAMES = 256;
 
-    private final ReentrantLock lock = new ReentrantLock(true);
     private final DataWriter out;
     private final SecureRandom random = new SecureRandom();
-    private boolean closeSent;
+    private final Outbox<byte[]> outbox;
 
     WsWriter(DataWriter out) {
         this.out = out;
-    }
-
-    void text(String text) {
-        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
-        frame(OP_TEXT, utf8, 0, utf8.length);
-    }
-
-    void binary(byte[] data, int offset, int length) {
-        frame(OP_BINARY, data, offset, length);
-    }
-
-    void ping(byte[] payload) {
-        frame(OP_PING, payload, 0, payload.length);
-    }
-
-    void pong(byte[] payload) {
-        frame(OP_PONG, payload, 0, Math.min(payload.length, 125));
+        this.outbox = Outbox.create("nc-tunnel-writer", QUEUE_FRAMES, this::write, f -> f.length);
     }
 
     /**
-     * Send a close frame once; later calls do nothing.
+     * Send a text frame in order, blocking while the ordered lane is full.
+     *
+     * @param text frame text
+     */
+    void text(String text) {
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        outbox.ordered(frame(OP_TEXT, utf8, 0, utf8.length));
+    }
+
+    /**
+     * Send a text frame on the urgent lane; never blocks.
+     *
+     * @param text frame text
+     */
+    void urgentText(String text) {
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        outbox.urgent(frame(OP_TEXT, utf8, 0, utf8.length));
+    }
+
+    void ping(byte[] payload) {
+        outbox.urgent(frame(OP_PING, payload, 0, Math.min(payload.length, 125)));
+    }
+
+    void pong(byte[] payload) {
+        outbox.urgent(frame(OP_PONG, payload, 0, Math.min(payload.length, 125)));
+    }
+
+    /**
+     * Queue a close frame ahead of pending data; nothing queued after it is written.
      *
      * @param code close code
      * @param reason short reason, truncated to fit a control frame
      */
     void close(int code, String reason) {
-        lock.lock();
-        try {
-            if (closeSent) {
-                return;
-            }
-            byte[] r = reason.getBytes(StandardCharsets.UTF_8);
-            int len = Math.min(r.length, 123);
-            byte[] payload = new byte[2 + len];
-            payload[0] = (byte) (code >>> 8);
-            payload[1] = (byte) code;
-            System.arraycopy(r, 0, payload, 2, len);
-            writeLocked(OP_CLOSE, payload, 0, payload.length);
-            closeSent = true;
-        } finally {
-            lock.unlock();
-        }
+        byte[] r = reason.getBytes(StandardCharsets.UTF_8);
+        int len = Math.min(r.length, 123);
+        byte[] payload = new byte[2 + len];
+        payload[0] = (byte) (code >>> 8);
+        payload[1] = (byte) code;
+        System.arraycopy(r, 0, payload, 2, len);
+        outbox.last(frame(OP_CLOSE, payload, 0, payload.length));
     }
 
-    private void frame(int opCode, byte[] payload, int offset, int length) {
-        lock.lock();
-        try {
-            if (closeSent) {
-                throw new IllegalStateException("WebSocket close already sent");
-            }
-            writeLocked(opCode, payload, offset, length);
-        } finally {
-            lock.unlock();
-        }
+    /**
+     * Wait until a queued close frame is written (or the writer failed).
+     *
+     * @param timeout longest wait
+     * @return whether the writer finished in time
+     */
+    boolean awaitClosed(java.time.Duration timeout) {
+        return outbox.awaitStopped(timeout);
     }
 
-    private void writeLocked(int opCode, byte[] payload, int offset, int length) {
+    /** Stop the writer thread; pending frames are dropped. */
+    void stop() {
+        outbox.stop();
+    }
+
+    private void write(List<byte[]> batch) {
+        if (batch.size() == 1) {
+            out.writeNow(BufferData.create(batch.getFirst()));
+            return;
+        }
+        int total = 0;
+        for (byte[] b : batch) {
+            total += b.length;
+        }
+        byte[] all = new byte[total];
+        int pos = 0;
+        for (byte[] b : batch) {
+            System.arraycopy(b, 0, all, pos, b.length);
+            pos += b.length;
+        }
+        out.writeNow(BufferData.create(all));
+    }
+
+    /**
+     * Build one masked frame.
+     *
+     * @param opCode opcode, FIN set
+     * @param payload source
+     * @param offset start in the source
+     * @param length payload length
+     * @return the frame bytes
+     */
+    private byte[] frame(int opCode, byte[] payload, int offset, int length) {
         int headerLength = 2 + (length < 126 ? 0 : length < 65536 ? 2 : 8) + 4;
         byte[] frame = new byte[headerLength + length];
         frame[0] = (byte) (0x80 | opCode);
@@ -113,7 +150,10 @@ final class WsWriter {
             }
             pos = 10;
         }
-        int key = random.nextInt();
+        int key;
+        synchronized (random) {
+            key = random.nextInt();
+        }
         frame[pos] = (byte) (key >>> 24);
         frame[pos + 1] = (byte) (key >>> 16);
         frame[pos + 2] = (byte) (key >>> 8);
@@ -121,7 +161,7 @@ final class WsWriter {
         pos += 4;
         System.arraycopy(payload, offset, frame, pos, length);
         mask(frame, pos, length, key);
-        out.writeNow(BufferData.create(frame));
+        return frame;
     }
 
     /**

@@ -1,0 +1,47 @@
+@echo off
+rem NowConnect launcher (Windows cmd).  Usage: nowconnect [agent|hub|demo|token] [--env-file FILE] [options]
+rem   JAVA_HOME  Java 21+ installation to use (else java.exe on PATH)
+rem   JAVA_OPTS  JVM options; when set it replaces the defaults below
+rem Ctrl+C reaches java.exe (same console), which drains open streams before it exits.
+rem For a Windows service use deploy\windows\install-service.ps1 (NSSM runs java.exe directly).
+setlocal
+
+set "DEFAULT_JAVA_OPTS=-XX:+UseSerialGC -Xmx128m -XX:+ExitOnOutOfMemoryError"
+set "MIN_JAVA=21"
+for %%i in ("%~dp0..") do set "APP_HOME=%%~fi"
+
+if defined JAVA_HOME (
+    set "JAVA_EXE=%JAVA_HOME%\bin\java.exe"
+) else (
+    set "JAVA_EXE="
+    for /f "delims=" %%j in ('where java.exe 2^>nul') do if not defined JAVA_EXE set "JAVA_EXE=%%j"
+)
+if not defined JAVA_EXE (
+    echo nowconnect: no Java found; install Java %MIN_JAVA% or newer, or set JAVA_HOME 1>&2
+    exit /b 1
+)
+if not exist "%JAVA_EXE%" (
+    echo nowconnect: JAVA_HOME is set to "%JAVA_HOME%" but "%JAVA_EXE%" does not exist 1>&2
+    exit /b 1
+)
+
+rem First quoted string of "java -version": "21.0.4", "17.0.12", "25", "1.8.0_412".
+set "JAVA_VERSION="
+rem The ^"...^" wrapping keeps cmd /c from stripping the quotes of a path with spaces or parentheses.
+for /f tokens^=2^ delims^=^" %%v in ('^""%JAVA_EXE%" -version 2^>^&1^"') do if not defined JAVA_VERSION set "JAVA_VERSION=%%v"
+set "JAVA_MAJOR="
+for /f "tokens=1,2 delims=._-+" %%a in ("%JAVA_VERSION%") do (
+    set "JAVA_MAJOR=%%a"
+    if "%%a"=="1" set "JAVA_MAJOR=%%b"
+)
+if not defined JAVA_MAJOR set "JAVA_MAJOR=0"
+set /a JAVA_MAJOR_NUM=JAVA_MAJOR 2>nul
+if %JAVA_MAJOR_NUM% LSS %MIN_JAVA% (
+    echo nowconnect: Java %MIN_JAVA% or newer is required, but "%JAVA_EXE%" is version %JAVA_VERSION%; set JAVA_HOME to a Java %MIN_JAVA%+ installation 1>&2
+    exit /b 1
+)
+
+if defined JAVA_OPTS (set "RUN_JAVA_OPTS=%JAVA_OPTS%") else (set "RUN_JAVA_OPTS=%DEFAULT_JAVA_OPTS%")
+
+"%JAVA_EXE%" %RUN_JAVA_OPTS% -cp "%APP_HOME%\lib\nowconnect.jar;%APP_HOME%\lib\libs\*" io.nowconnect.Main %*
+exit /b %ERRORLEVEL%

@@ -1,0 +1,206 @@
+package io.nowconnect.stream;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.ToIntFunction;
+
+/**
+ * The write side of a tunnel: many producers, one writer thread that owns the socket's output.
+ *
+ * <p>Two lanes. The <em>ordered</em> lane (DATA, FIN, OPEN) is bounded: producers block while it is full, which is
+ * the back-pressure from a slow tunnel to the local sockets. The <em>urgent</em> lane (RST, pong, ping, acks, close)
+ * never blocks and is written first: the tunnel's reader uses it, so a reader can never wait on its own tunnel's
+ * writer (two peers whose readers both wait to write would deadlock). Items of one lane keep their order; urgent items
+ * may overtake ordered ones, which is harmless for RST and control frames and why FIN stays in the ordered lane.
+ *
+ * <p>The writer drains up to a batch of items per call to the batch writer, so many small frames cost one socket
+ * write. After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.
+ *
+ * @param <T> item type (encoded frames)
+ */
+public final class Outbox<T> {
+    private static final int BATCH_BYTES = 256 * 1024;
+
+    private final Object wake = new Object();
+    private final ArrayBlockingQueue<T> ordered;
+    private final ConcurrentLinkedQueue<T> urgent = new ConcurrentLinkedQueue<>();
+    private final Consumer<List<T>> batchWriter;
+    private final ToIntFunction<T> size;
+    private final Thread writer;
+    private volatile boolean lastQueued;
+    private volatile T lastItem;
+    private volatile boolean idle;
+    private volatile RuntimeException failure;
+
+    private Outbox(String name, int capacity, Consumer<List<T>> batchWriter, ToIntFunction<T> size) {
+        this.ordered = new ArrayBlockingQueue<>(capacity);
+        this.batchWriter = batchWriter;
+        this.size = size;
+        this.writer = Thread.ofVirtual().name(name).start(this::writeLoop);
+    }
+
+    /**
+     * Create an outbox and start its writer thread.
+     *
+     * @param name writer thread name
+     * @param capacity most items in the ordered lane
+     * @param batchWriter writes a batch of items to the socket (called on the writer thread only)
+     * @param size byte size of an item, for batching
+     * @param <T> item type
+     * @return outbox
+     */
+    public static <T> Outbox<T> create(String name, int capacity, Consumer<List<T>> batchWriter, ToIntFunction<T> size) {
+        return new Outbox<>(name, capacity, batchWriter, size);
+    }
+
+    /**
+     * Queue an item in order, blocking while the lane is full.
+     *
+     * @param item item
+     * @throws IllegalStateException when the outbox is closed
+     */
+    public void ordered(T item) {
+        try {
+            while (!ordered.offer(item, 100, TimeUnit.MILLISECONDS)) {
+                check();
+            }
+            check();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while sending", e);
+        }
+        signal();
+    }
+
+    /**
+     * Queue an item ahead of ordered ones; never blocks.
+     *
+     * @param item item
+     * @throws IllegalStateException when the outbox is closed
+     */
+    public void urgent(T item) {
+        check();
+        urgent.add(item);
+        signal();
+    }
+
+    /**
+     * Queue a last urgent item (a close frame): nothing queued after it is written.
+     *
+     * @param item item
+     */
+    public void last(T item) {
+        synchronized (wake) {
+            if (lastQueued || failure != null) {
+                return;
+            }
+            lastItem = item;
+            lastQueued = true;
+            wake.notifyAll();
+        }
+    }
+
+    /** Stop the writer; pending items are dropped. */
+    public void stop() {
+        if (failure == null) {
+            failure = new IllegalStateException("tunnel writer stopped");
+        }
+        writer.interrupt();
+    }
+
+    /**
+     * Wait until the writer thread ended, e.g. after it wrote the item queued with {@link #last}.
+     *
+     * @param timeout longest wait
+     * @return whether the writer ended in time
+     */
+    public boolean awaitStopped(java.time.Duration timeout) {
+        try {
+            return writer.join(timeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * Whether the writer stopped (failed, stopped or wrote its last item).
+     *
+     * @return true when no more items are written
+     */
+    public boolean isClosed() {
+        return failure != null;
+    }
+
+    private void check() {
+        RuntimeException f = failure;
+        if (f != null) {
+            throw new IllegalStateException("tunnel writer closed", f);
+        }
+        if (lastQueued) {
+            throw new IllegalStateException("tunnel closing");
+        }
+    }
+
+    private void signal() {
+        if (idle) {
+            synchronized (wake) {
+                wake.notifyAll();
+            }
+        }
+    }
+
+    private void writeLoop() {
+        List<T> batch = new ArrayList<>();
+        try {
+            while (true) {
+                synchronized (wake) {
+                    while (urgent.isEmpty() && ordered.isEmpty() && lastItem == null) {
+                        idle = true;
+                        // re-check after publishing idle: a producer that missed it has queued by now
+                        if (urgent.isEmpty() && ordered.isEmpty() && lastItem == null) {
+                            wake.wait(100);
+                        }
+                        idle = false;
+                    }
+                }
+                batch.clear();
+                T item;
+                while ((item = urgent.poll()) != null) {
+                    batch.add(item);
+                }
+                T lastOne = lastItem;
+                boolean last = lastOne != null;
+                if (last) {
+                    batch.add(lastOne);
+                }
+                int bytes = 0;
+                while (!last && bytes < BATCH_BYTES && (item = ordered.poll()) != null) {
+                    batch.add(item);
+                    bytes += size.applyAsInt(item);
+                }
+                if (!batch.isEmpty()) {
+                    batchWriter.accept(batch);
+                }
+                if (last) {
+                    failure = new IllegalStateException("tunnel closed");
+                    return;
+                }
+            }
+        } catch (InterruptedException e) {
+            // stopped
+        } catch (RuntimeException e) {
+            failure = e;
+        } finally {
+            if (failure == null) {
+                failure = new IllegalStateException("tunnel closed");
+            }
+            ordered.clear();
+            urgent.clear();
+        }
+    }
+}

@@ -1,0 +1,160 @@
+package io.nowconnect.deploy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import io.nowconnect.config.AgentConfig;
+import io.nowconnect.config.ConfigLoader;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.is;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.nullValue;
+
+/** Parses deploy/k8s/*.yaml and checks them against each other and the agent's configuration parser. */
+class KubernetesManifestTest {
+    private static final String DIR = "deploy/k8s/";
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void kustomizationListsExistingFiles() {
+        Map<String, Object> k = ProjectFiles.yaml(DIR + "kustomization.yaml");
+        List<String> resources = ProjectFiles.at(k, "resources");
+        assertThat(resources, hasItem("configmap.yaml"));
+        assertThat(resources, hasItem("deployment.yaml"));
+        for (String r : resources) {
+            assertThat(r + " listed in kustomization.yaml", Files.isRegularFile(ProjectFiles.ROOT.resolve(DIR + r)), is(true));
+        }
+    }
+
+    @Test
+    void configMapIsAValidAgentConfiguration() throws IOException {
+        AgentConfig config = agentConfig(Map.of());
+        assertThat(config.httpPort().isPresent(), is(true));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"deployment.yaml", "daemonset.yaml"})
+    void workloadMatchesConfiguration(String file) throws IOException {
+        Map<String, Object> doc = ProjectFiles.yaml(DIR + file);
+        Map<String, Object> pod = ProjectFiles.at(doc, "spec", "template", "spec");
+        Map<String, Object> container = ProjectFiles.at(pod, "containers", 0);
+        Map<String, Object> configMap = ProjectFiles.yaml(DIR + "configmap.yaml");
+
+        // config comes from the ConfigMap; explicit env entries override it
+        assertThat(ProjectFiles.at(container, "envFrom", 0, "configMapRef", "name"),
+                   equalTo(ProjectFiles.at(configMap, "metadata", "name")));
+        Map<String, String> overrides = new HashMap<>();
+        List<Map<String, Object>> env = ProjectFiles.at(container, "env");
+        if (env != null) {
+            for (Map<String, Object> e : env) {
+                overrides.put((String) e.get("name"), e.get("value") == null ? "10.0.0.1" : String.valueOf(e.get("value")));
+            }
+        }
+        AgentConfig config = agentConfig(overrides);
+
+        // probes against the ports the agent opens
+        assertThat(port(container, ProjectFiles.at(container, "livenessProbe", "tcpSocket", "port")),
+                   equalTo(config.healthPort()));
+        assertThat(ProjectFiles.at(container, "readinessProbe", "httpGet", "path"), equalTo("/readyz"));
+        assertThat(port(container, ProjectFiles.at(container, "readinessProbe", "httpGet", "port")),
+                   equalTo(config.httpPort().orElseThrow()));
+
+        // token: the Secret is mounted read-only as the directory of NC_TOKEN_FILE, never with subPath
+        Path tokenFile = Path.of(configValue(configMap, overrides, "NC_TOKEN_FILE"));
+        Map<String, Object> volume = volume(pod, "token");
+        Map<String, Object> secret = ProjectFiles.yaml(DIR + "secret.example.yaml");
+        assertThat(ProjectFiles.at(volume, "secret", "secretName"), equalTo(ProjectFiles.at(secret, "metadata", "name")));
+        Map<String, Object> stringData = ProjectFiles.at(secret, "stringData");
+        assertThat("Secret key = token file name", stringData.containsKey(tokenFile.getFileName().toString()), is(true));
+        Map<String, Object> mount = mount(container, "token");
+        assertThat(mount.get("subPath"), nullValue());
+        assertThat(mount.get("readOnly"), is(true));
+        assertThat(Path.of((String) mount.get("mountPath")), equalTo(tokenFile.getParent()));
+
+        // stop: longer than the drain
+        int grace = ((Number) pod.get("terminationGracePeriodSeconds")).intValue();
+        assertThat(grace, greaterThan((int) config.drainTimeout().toSeconds()));
+
+        // security
+        assertThat(ProjectFiles.at(pod, "securityContext", "runAsNonRoot"), is(true));
+        assertThat(ProjectFiles.at(pod, "securityContext", "runAsUser"), is(10001));
+        assertThat(ProjectFiles.at(pod, "securityContext", "seccompProfile", "type"), is("RuntimeDefault"));
+        assertThat(ProjectFiles.at(container, "securityContext", "readOnlyRootFilesystem"), is(true));
+        assertThat(ProjectFiles.at(container, "securityContext", "allowPrivilegeEscalation"), is(false));
+        assertThat(ProjectFiles.at(container, "securityContext", "runAsNonRoot"), is(true));
+        List<String> drop = ProjectFiles.at(container, "securityContext", "capabilities", "drop");
+        assertThat(drop, hasItem("ALL"));
+        // read-only root: the JVM's /tmp is an emptyDir
+        assertThat(ProjectFiles.at(volume(pod, "tmp"), "emptyDir"), notNullValue());
+        assertThat(mount(container, "tmp").get("mountPath"), is("/tmp"));
+
+        // resources and image
+        assertThat(ProjectFiles.at(container, "resources", "requests", "cpu"), is("50m"));
+        assertThat(ProjectFiles.at(container, "resources", "requests", "memory"), is("96Mi"));
+        assertThat(ProjectFiles.at(container, "resources", "limits", "memory"), is("256Mi"));
+        assertThat(container.get("image"), is("nowconnect-premise:" + ProjectFiles.projectVersion()));
+        assertThat(ProjectFiles.at(container, "args", 0), is("agent"));
+    }
+
+    @Test
+    void dockerfileUserMatchesRunAsUser() {
+        String dockerfile = ProjectFiles.read("Dockerfile");
+        Map<String, Object> pod = ProjectFiles.at(ProjectFiles.yaml(DIR + "deployment.yaml"), "spec", "template", "spec");
+        assertThat(dockerfile.contains("\nUSER " + ProjectFiles.at(pod, "securityContext", "runAsUser")), is(true));
+    }
+
+    private AgentConfig agentConfig(Map<String, String> overrides) throws IOException {
+        Map<String, Object> data = ProjectFiles.at(ProjectFiles.yaml(DIR + "configmap.yaml"), "data");
+        Map<String, String> vars = new HashMap<>();
+        data.forEach((k, v) -> vars.put(k, String.valueOf(v)));
+        Map<String, String> primary = new HashMap<>(overrides);
+        Path token = tmp.resolve("token");
+        Files.writeString(token, "a.b.c");
+        primary.put("NC_TOKEN_FILE", token.toString());   // the mounted Secret does not exist here
+        return AgentConfig.create(ConfigLoader.fromMaps(primary, vars));
+    }
+
+    private static String configValue(Map<String, Object> configMap, Map<String, String> overrides, String name) {
+        return Optional.ofNullable(overrides.get(name))
+                .orElseGet(() -> String.valueOf(ProjectFiles.<Object>at(configMap, "data", name)));
+    }
+
+    /** A probe port is a number or the name of a container port. */
+    private static int port(Map<String, Object> container, Object port) {
+        if (port instanceof Number n) {
+            return n.intValue();
+        }
+        List<Map<String, Object>> ports = ProjectFiles.at(container, "ports");
+        return ports.stream().filter(p -> port.equals(p.get("name")))
+                .map(p -> ((Number) p.get("containerPort")).intValue()).findFirst()
+                .orElseThrow(() -> new AssertionError("no container port named " + port));
+    }
+
+    private static Map<String, Object> volume(Map<String, Object> pod, String name) {
+        List<Map<String, Object>> volumes = ProjectFiles.at(pod, "volumes");
+        return volumes.stream().filter(v -> name.equals(v.get("name"))).findFirst()
+                .orElseThrow(() -> new AssertionError("no volume " + name));
+    }
+
+    private static Map<String, Object> mount(Map<String, Object> container, String name) {
+        List<Map<String, Object>> mounts = ProjectFiles.at(container, "volumeMounts");
+        return mounts.stream().filter(v -> name.equals(v.get("name"))).findFirst()
+                .orElseThrow(() -> new AssertionError("no volumeMount " + name));
+    }
+}

@@ -1,0 +1,111 @@
+package io.nowconnect.deploy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.is;
+
+/**
+ * src/dist/bin/nowconnect under /bin/sh (dash where installed) with a fake java that prints its version and
+ * arguments: version check, JAVA_HOME before PATH, JAVA_OPTS replacing the defaults, arguments passed intact.
+ */
+class LauncherTest {
+    @TempDir
+    Path tmp;
+    private Path home;
+
+    @BeforeEach
+    void install() throws IOException {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/sh")), "needs a POSIX shell");
+        home = Files.createDirectories(tmp.resolve("app"));
+        Path bin = Files.createDirectories(home.resolve("bin"));
+        executable(bin.resolve("nowconnect"), ProjectFiles.read("src/dist/bin/nowconnect"));
+        Files.createDirectories(home.resolve("lib/libs"));
+    }
+
+    @Test
+    void refusesOldJava() throws Exception {
+        Result r = launch(fakeJava("jdk17", "17.0.12"), null, "agent");
+        assertThat(r.exit, is(1));
+        assertThat(r.output, containsString("Java 21 or newer is required"));
+        assertThat(r.output, containsString("17.0.12"));
+        assertThat(launch(fakeJava("jdk8", "1.8.0_412"), null, "agent").exit, is(1));
+    }
+
+    @Test
+    void runsJava21WithDefaultsAndArguments() throws Exception {
+        Result r = launch(fakeJava("jdk21", "21.0.4"), null, "token", "--secret-file", "a file", "--agent-id", "x*");
+        assertThat(r.output, r.exit, is(0));
+        assertThat(r.output, containsString("ARG[-XX:+UseSerialGC] ARG[-Xmx128m] ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "
+                                            + "ARG[" + home.toRealPath() + "/lib/nowconnect.jar:" + home.toRealPath()
+                                            + "/lib/libs/*] ARG[io.nowconnect.Main] ARG[token] ARG[--secret-file] "
+                                            + "ARG[a file] ARG[--agent-id] ARG[x*]"));
+    }
+
+    @Test
+    void javaOptsReplaceDefaults() throws Exception {
+        Result r = launch(fakeJava("jdk25", "25"), "-Xmx64m -Dx=1", "hub");
+        assertThat(r.output, containsString("ARG[-Xmx64m] ARG[-Dx=1] ARG[-cp]"));
+        assertThat(r.output.contains("UseSerialGC"), is(false));
+    }
+
+    @Test
+    void missingJavaHomeIsReported() throws Exception {
+        Result r = launch(tmp.resolve("nowhere"), null, "agent");
+        assertThat(r.exit, is(1));
+        assertThat(r.output, containsString("JAVA_HOME"));
+    }
+
+    private Path fakeJava(String name, String version) throws IOException {
+        Path javaHome = tmp.resolve(name);
+        executable(Files.createDirectories(javaHome.resolve("bin")).resolve("java"), """
+                #!/bin/sh
+                if [ "$1" = -version ]; then
+                    echo 'openjdk version "%s" 2024-07-16' >&2
+                    exit 0
+                fi
+                for a in "$@"; do printf 'ARG[%%s] ' "$a"; done
+                echo
+                """.formatted(version));
+        return javaHome;
+    }
+
+    private Result launch(Path javaHome, String javaOpts, String... args) throws Exception {
+        String shell = Files.isExecutable(Path.of("/bin/dash")) ? "/bin/dash" : "/bin/sh";
+        List<String> command = new ArrayList<>(List.of(shell, home.resolve("bin/nowconnect").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        Map<String, String> env = pb.environment();
+        env.put("JAVA_HOME", javaHome.toString());
+        env.remove("JAVA_OPTS");
+        if (javaOpts != null) {
+            env.put("JAVA_OPTS", javaOpts);
+        }
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(30, TimeUnit.SECONDS), is(true));
+        return new Result(p.exitValue(), out);
+    }
+
+    private static void executable(Path file, String content) throws IOException {
+        Files.writeString(file, content);
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    private record Result(int exit, String output) {
+    }
+}

@@ -1,0 +1,235 @@
+package io.nowconnect.hub;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.nowconnect.Agent;
+import io.nowconnect.e2e.Harness;
+import io.nowconnect.log.Event;
+
+import static io.nowconnect.hub.HubProtocolTest.WAIT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Two real agents (same agent_id, two tokens) exporting one connector: new streams are spread to the least busy
+ * tunnel; after one agent stops (DRAIN) it gets no new stream while its open streams go on until they end.
+ *
+ * <p>Each agent's target is a tagging echo server that first sends its tag byte ({@code A} or {@code B}), so a client
+ * knows which tunnel carries its stream.
+ */
+@Timeout(60)
+class HubBalancingTest {
+    private static final String CONNECTOR = "shared";
+
+    @TempDir
+    Path dir;
+    Harness harness;
+    TagEcho targetA;
+    TagEcho targetB;
+    final List<Socket> clients = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws IOException {
+        harness = Harness.create(dir);
+        targetA = new TagEcho('A');
+        targetB = new TagEcho('B');
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        for (Socket c : clients) {
+            c.close();
+        }
+        harness.close();
+        targetA.close();
+        targetB.close();
+    }
+
+    @Test
+    void streamsAreSpreadAndDrainMovesNewStreamsToTheOtherTunnel() throws Exception {
+        Hub hub = harness.startHub(CONNECTOR);
+        Map<String, String> varsA = harness.agentVars(hub.port(), Map.of(CONNECTOR, targetA.port()));
+        Map<String, String> varsB = harness.agentVars(hub.port(), Map.of(CONNECTOR, targetB.port()));
+        assertTrue(!varsA.get("NC_TOKEN_FILE").equals(varsB.get("NC_TOKEN_FILE")), "two token files");
+        Agent agentA = harness.startAgent(varsA);
+        Agent agentB = harness.startAgent(varsB);
+        Harness.awaitReady(agentA, WAIT);
+        Harness.awaitReady(agentB, WAIT);
+        Harness.await(WAIT, () -> hub.agentCount() == 2, "two tunnels at the hub");
+        assertEquals(2, hub.tunnelTokenIds(CONNECTOR).stream().distinct().count(), "two distinct tokens");
+
+        // 20 long-lived streams, opened one after the other
+        List<Socket> onA = new ArrayList<>();
+        List<Socket> onB = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            Socket c = open(hub);
+            (tag(c) == 'A' ? onA : onB).add(c);
+        }
+        List<Integer> counts = hub.tunnelStreamCounts(CONNECTOR);
+        assertEquals(20, counts.stream().mapToInt(Integer::intValue).sum(), counts.toString());
+        assertTrue(!onA.isEmpty() && !onB.isEmpty(), "both tunnels carry streams: A=" + onA.size() + " B=" + onB.size());
+        assertTrue(Math.abs(onA.size() - onB.size()) <= 2, "least busy wins: A=" + onA.size() + " B=" + onB.size());
+
+        // stop agent A: it sends DRAIN (the hub acked the drain cap) and waits for its streams
+        try (DrainWatch drained = new DrainWatch()) {
+            Thread stopper = Thread.ofVirtual().start(() -> agentA.stop(Duration.ofSeconds(20)));
+            assertTrue(drained.await(WAIT), "the hub saw DRAIN");
+
+            for (int i = 0; i < 6; i++) {
+                Socket c = open(hub);
+                assertEquals('B', tag(c), "new stream " + i + " after DRAIN must go to the other tunnel");
+                onB.add(c);
+            }
+            // the draining tunnel's streams keep flowing
+            for (Socket c : onA) {
+                assertEchoes(c, "still flowing".getBytes());
+            }
+            assertTrue(stopper.isAlive(), "agent A waits for its streams");
+            // end A's streams: the agent finishes its drain and its tunnel closes
+            for (Socket c : onA) {
+                c.shutdownOutput();
+                assertEquals(-1, c.getInputStream().read());
+            }
+            assertTrue(stopper.join(Duration.ofSeconds(10)), "agent A stopped after its streams ended");
+            Harness.await(WAIT, () -> hub.agentCount() == 1, "draining tunnel gone");
+        }
+        // B's streams were not disturbed
+        for (Socket c : onB) {
+            assertEchoes(c, "b".getBytes());
+        }
+        assertEquals(List.of(onB.size()), hub.tunnelStreamCounts(CONNECTOR));
+    }
+
+    private Socket open(Hub hub) throws IOException {
+        Socket c = Harness.client(hub.listenerPorts().get(CONNECTOR));
+        c.setSoTimeout((int) WAIT.toMillis());
+        clients.add(c);
+        return c;
+    }
+
+    private static char tag(Socket c) throws IOException {
+        int b = c.getInputStream().read();
+        assertTrue(b == 'A' || b == 'B', "tag byte, got " + b);
+        return (char) b;
+    }
+
+    private static void assertEchoes(Socket c, byte[] bytes) throws IOException {
+        c.getOutputStream().write(bytes);
+        c.getOutputStream().flush();
+        assertEquals(new String(bytes), new String(HubProtocolTest.readExactly(c.getInputStream(), bytes.length)));
+    }
+
+    /** Waits for the hub's {@code agent_draining} log event (the only outside sign that the hub processed DRAIN). */
+    private static final class DrainWatch extends Handler implements AutoCloseable {
+        private final Logger logger = Logger.getLogger(AgentTunnel.class.getName());
+        private final Level oldLevel = logger.getLevel();
+        private final CountDownLatch seen = new CountDownLatch(1);
+
+        DrainWatch() {
+            logger.setLevel(Level.INFO);
+            logger.addHandler(this);
+        }
+
+        boolean await(Duration timeout) throws InterruptedException {
+            return seen.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        public void publish(LogRecord record) {
+            Object[] params = record.getParameters();
+            if (params != null && params.length > 0 && params[0] instanceof Event e
+                    && "agent_draining".equals(e.fields().get("event"))) {
+                seen.countDown();
+            }
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+            logger.removeHandler(this);
+            logger.setLevel(oldLevel);
+        }
+    }
+
+    /** Echo target that first writes a tag byte; closes its connections when closed. */
+    private static final class TagEcho implements AutoCloseable {
+        private final ServerSocket server = new ServerSocket();
+        private final List<Socket> accepted = new CopyOnWriteArrayList<>();
+        private final char tag;
+
+        TagEcho(char tag) throws IOException {
+            this.tag = tag;
+            server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            Thread.ofVirtual().start(this::accept);
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        private void accept() {
+            while (!server.isClosed()) {
+                try {
+                    Socket s = server.accept();
+                    accepted.add(s);
+                    Thread.ofVirtual().start(() -> serve(s));
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        }
+
+        private void serve(Socket s) {
+            try (s) {
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                out.write(tag);
+                out.flush();
+                byte[] buf = new byte[8192];
+                int n;
+                while ((n = in.read(buf)) >= 0) {
+                    out.write(buf, 0, n);
+                    out.flush();
+                }
+                s.shutdownOutput();
+            } catch (IOException ignored) {
+                // closed
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+            for (Socket s : accepted) {
+                s.close();
+            }
+        }
+    }
+}

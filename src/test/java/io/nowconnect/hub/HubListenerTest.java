@@ -1,0 +1,175 @@
+package io.nowconnect.hub;
+
+import java.io.IOException;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.nowconnect.Agent;
+import io.nowconnect.demo.EchoServer;
+import io.nowconnect.e2e.Harness;
+
+import static io.nowconnect.hub.HubProtocolTest.WAIT;
+import static io.nowconnect.hub.HubProtocolTest.awaitMetric;
+import static io.nowconnect.hub.HubProtocolTest.goodToken;
+import static io.nowconnect.hub.HubProtocolTest.metric;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** Client admission at the hub's connector listeners: no agent, source address ranges, the connection limit. */
+@Timeout(60)
+class HubListenerTest {
+    private static final String STREAMS = "nowconnect_hub_streams_total";
+
+    @TempDir
+    Path dir;
+    Harness harness;
+
+    @BeforeEach
+    void setUp() {
+        harness = Harness.create(dir);
+    }
+
+    @AfterEach
+    void tearDown() {
+        harness.close();
+    }
+
+    @Test
+    void noAgentForConnectorClosesTheClientAtOnce() throws Exception {
+        Hub hub = harness.startHub("lonely");
+        double before = metric(hub.port(), STREAMS, "connector", "lonely", "result", "no_agent_for_connector");
+        try (Socket client = Harness.client(hub.listenerPorts().get("lonely"))) {
+            client.setSoTimeout(1000);
+            long start = System.nanoTime();
+            assertEquals(-1, readOrReset(client), "closed without an agent");
+            assertTrue(System.nanoTime() - start < 1_000_000_000L);
+        }
+        awaitMetric(hub.port(), before + 1, STREAMS, "connector", "lonely", "result", "no_agent_for_connector");
+        assertEquals(before + 1, metric(hub.port(), STREAMS, "connector", "lonely", "result", "no_agent_for_connector"));
+    }
+
+    @Test
+    void clientOutsideAllowedRangesIsClosed() throws Exception {
+        Hub hub = harness.startHub(0, Map.of("NC_HUB_ALLOW_CIDRS", "10.0.0.0/8"), "fenced");
+        double before = metric(hub.port(), STREAMS, "connector", "fenced", "result", "not_allowed");
+        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(hub.port(),
+                                                                                goodToken(harness, Harness.AGENT_ID))) {
+            agent.hello("fenced");
+            try (Socket client = Harness.client(hub.listenerPorts().get("fenced"))) {
+                client.setSoTimeout(1000);
+                assertEquals(-1, readOrReset(client), "loopback is not in 10.0.0.0/8");
+            }
+            awaitMetric(hub.port(), before + 1, STREAMS, "connector", "fenced", "result", "not_allowed");
+            assertEquals(before + 1, metric(hub.port(), STREAMS, "connector", "fenced", "result", "not_allowed"));
+            assertEquals(List.of(), agent.pending(), "no OPEN for a refused client");
+        }
+    }
+
+    @Test
+    void clientInsideAllowedRangesIsServed() throws Exception {
+        Hub hub = harness.startHub(0, Map.of("NC_HUB_ALLOW_CIDRS", "10.0.0.0/8, 127.0.0.0/8"), "open");
+        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(hub.port(),
+                                                                                goodToken(harness, Harness.AGENT_ID))) {
+            agent.hello("open");
+            try (Socket client = Harness.client(hub.listenerPorts().get("open"))) {
+                String cid = agent.nextFrame("OPEN").get("cid").asText();
+                agent.send(HubProtocolTest.data(cid, 0, "hi".getBytes(StandardCharsets.US_ASCII)));
+                assertEquals("hi", new String(HubProtocolTest.readExactly(client.getInputStream(), 2),
+                                              StandardCharsets.US_ASCII));
+            }
+        }
+    }
+
+    @Test
+    void connectionLimitRefusesTheExtraClientsAndRecovers() throws Exception {
+        Hub hub = harness.startHub(0, Map.of("NC_HUB_MAX_CONNECTIONS", "5"), "limited");
+        EchoServer echo = harness.echo();
+        Agent agent = harness.startAgent(harness.agentVars(hub.port(), Map.of("limited", echo.port())));
+        Harness.awaitReady(agent, WAIT);
+        int port = hub.listenerPorts().get("limited");
+        double refusedBefore = metric(hub.port(), STREAMS, "connector", "limited", "result", "too_many_streams");
+
+        List<Socket> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < 10; i++) {
+                clients.add(Harness.client(port));
+            }
+            List<Socket> served = new ArrayList<>();
+            int refused = 0;
+            for (Socket c : clients) {
+                if (echoes(c)) {
+                    served.add(c);
+                } else {
+                    refused++;
+                }
+            }
+            assertEquals(5, served.size(), "at most NC_HUB_MAX_CONNECTIONS streams");
+            assertEquals(5, refused);
+            assertEquals(5, hub.tunnelStreamCounts("limited").getFirst());
+            assertEquals(refusedBefore + 5,
+                         metric(hub.port(), STREAMS, "connector", "limited", "result", "too_many_streams"));
+            assertEquals(200, HubProtocolTest.get(hub.port(), "/healthz").statusCode());
+
+            for (Socket c : served) {
+                c.shutdownOutput();
+                assertEquals(-1, c.getInputStream().read());
+                c.close();
+            }
+            Harness.await(WAIT, () -> hub.tunnelStreamCounts("limited").getFirst() == 0, "first streams ended");
+            for (int i = 0; i < 5; i++) {
+                try (Socket c = Harness.client(port)) {
+                    Harness.sendAndFinish(c, ("again " + i).getBytes(StandardCharsets.US_ASCII));
+                    assertEquals("again " + i, new String(Harness.readAll(c), StandardCharsets.US_ASCII));
+                }
+            }
+        } finally {
+            for (Socket c : clients) {
+                c.close();
+            }
+        }
+    }
+
+    /** Write a byte and read it back: true if echoed (stream open), false if the hub closed the connection. */
+    private static boolean echoes(Socket c) throws IOException {
+        c.setSoTimeout((int) WAIT.toMillis());
+        try {
+            c.getOutputStream().write('e');
+            c.getOutputStream().flush();
+            int b = c.getInputStream().read();
+            if (b == 'e') {
+                return true;
+            }
+            assertEquals(-1, b);
+            return false;
+        } catch (SocketTimeoutException e) {
+            fail("neither served nor closed within " + WAIT.toMillis() + " ms");
+            return false;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** -1 on EOF, also for a reset (both mean the hub closed the connection); fails on a timeout. */
+    private static int readOrReset(Socket client) throws IOException {
+        try {
+            return client.getInputStream().read();
+        } catch (SocketTimeoutException e) {
+            fail("client connection still open after " + client.getSoTimeout() + " ms");
+            return 0;
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+}
