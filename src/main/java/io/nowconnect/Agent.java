@@ -6,8 +6,12 @@ import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
+import io.helidon.metrics.api.Metrics;
+
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigException;
+import io.nowconnect.health.AgentMetrics;
+import io.nowconnect.health.HttpEndpoint;
 import io.nowconnect.health.TcpHealthServer;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.StreamObserver;
@@ -25,12 +29,17 @@ public final class Agent {
     private final TunnelStatus status;
     private final Supervisor supervisor;
     private final TcpHealthServer health;
+    private final AgentMetrics metrics;
+    private final HttpEndpoint http;
 
-    private Agent(AgentConfig config, TunnelStatus status, Supervisor supervisor, TcpHealthServer health) {
+    private Agent(AgentConfig config, TunnelStatus status, Supervisor supervisor, TcpHealthServer health,
+                  AgentMetrics metrics, HttpEndpoint http) {
         this.config = config;
         this.status = status;
         this.supervisor = supervisor;
         this.health = health;
+        this.metrics = metrics;
+        this.http = http;
     }
 
     /**
@@ -45,21 +54,37 @@ public final class Agent {
     }
 
     /**
-     * Start an agent with a stream observer (metrics).
+     * Start an agent that also reports stream events to another observer (tests, embedders).
      *
      * @param config validated configuration
-     * @param observer stream metrics hook
+     * @param observer extra stream observer, told after the metrics
      * @return the running agent
      */
     public static Agent start(AgentConfig config, StreamObserver observer) {
         TunnelStatus status = TunnelStatus.create(config.url().toString());
-        Supervisor supervisor = Supervisor.create(config, Version.current(), status, observer);
+        AgentMetrics metrics = AgentMetrics.create(Metrics.globalRegistry(), config.connectorNames(), status);
+        Supervisor supervisor;
         TcpHealthServer health;
+        HttpEndpoint http = null;
         try {
+            supervisor = Supervisor.create(config, Version.current(), status, StreamObserver.both(metrics, observer));
             health = TcpHealthServer.start(config.healthHost(), config.healthPort(), () -> status.snapshot().ready());
         } catch (IOException e) {
+            metrics.close();
             throw new ConfigException(List.of("NC_HEALTH_HOST/NC_HEALTH_PORT: cannot listen on " + config.healthHost() + ":"
                                                       + config.healthPort() + " (" + e.getMessage() + ")"));
+        } catch (RuntimeException e) {
+            metrics.close();
+            throw e;
+        }
+        if (config.httpPort().isPresent()) {
+            try {
+                http = HttpEndpoint.start(config.httpHost(), config.httpPort().get(), status, supervisor::isRunning);
+            } catch (RuntimeException e) {
+                health.close();
+                metrics.close();
+                throw e;
+            }
         }
         if (config.tokenFile().isEmpty()) {
             Event.of("no_token").with("agent_id", config.agentId())
@@ -67,9 +92,10 @@ public final class Agent {
         }
         Event.of("starting").with("agent_id", config.agentId()).with("version", Version.current())
                 .with("connectors", String.join(",", config.connectorNames())).with("health_port", health.port())
+                .with("http_port", http == null ? null : http.port())
                 .log(LOGGER, Level.INFO, "NowConnect agent starting");
         supervisor.start();
-        return new Agent(config, status, supervisor, health);
+        return new Agent(config, status, supervisor, health, metrics, http);
     }
 
     /**
@@ -91,6 +117,15 @@ public final class Agent {
     }
 
     /**
+     * Port of the HTTP endpoint, when {@code NC_HTTP_PORT} is set.
+     *
+     * @return port, or -1 when the endpoint is off
+     */
+    public int httpPort() {
+        return http == null ? -1 : http.port();
+    }
+
+    /**
      * Drain and stop: DRAIN to the hub, open streams finish for up to {@code NC_DRAIN_TIMEOUT_SEC}, normal close.
      */
     public void stop() {
@@ -105,6 +140,10 @@ public final class Agent {
     public void stop(Duration drainTimeout) {
         supervisor.shutdown(drainTimeout);
         health.close();
+        if (http != null) {
+            http.close();
+        }
+        metrics.close();
         Event.of("stopped").with("agent_id", config.agentId()).log(LOGGER, Level.INFO, "NowConnect agent stopped");
     }
 

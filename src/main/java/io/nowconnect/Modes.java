@@ -84,7 +84,8 @@ final class Modes {
                     }
                 });
             } catch (IllegalArgumentException e) {
-                // this platform has no such signal
+                // no such signal on this platform, or it is ignored (SIGINT in a background job): the JVM's default stays
+                LOGGER.log(Level.FINE, "Cannot handle SIG" + name + ": " + e.getMessage());
             }
         }
     }

@@ -110,7 +110,9 @@ public final class Hub implements AutoCloseable {
                                                          .addCheck(() -> HealthCheckResponse.builder().status(true).build(),
                                                                    HealthCheckType.LIVENESS)
                                                          .build())
-                                    .addObserver(MetricsObserver.builder().endpoint("/metrics").build())
+                                    // the registry the meters live in: without it, Helidon replaces the global registry
+                                    .addObserver(MetricsObserver.builder().endpoint("/metrics")
+                                                         .meterRegistry(Metrics.globalRegistry()).build())
                                     .build());
         Hub[] self = new Hub[1];
         builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
@@ -123,6 +125,11 @@ public final class Hub implements AutoCloseable {
         WebServer server;
         try {
             server = builder.build().start();
+            if (server.port() < 0) {
+                // Helidon 4.2.0 logs a failed bind and starts anyway; a hub without its endpoint must not run
+                server.stop();
+                throw new IllegalStateException("the port could not be bound (see the error above)");
+            }
         } catch (RuntimeException e) {
             listeners.values().forEach(ConnectorListener::close);
             metrics.close();

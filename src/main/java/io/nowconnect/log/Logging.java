@@ -14,6 +14,7 @@ import io.nowconnect.config.LogSettings;
 public final class Logging {
     // JUL holds loggers weakly: keep a reference or the level set below is lost at the next GC
     private static final Logger HELIDON = Logger.getLogger("io.helidon");
+    private static final Logger OURS = Logger.getLogger("io.nowconnect");
 
     private Logging() {
     }
@@ -42,7 +43,10 @@ public final class Logging {
         handler.setFormatter(settings.json() ? new LogFormats.Json() : new LogFormats.Plain());
         handler.setLevel(Level.ALL);
         root.addHandler(handler);
-        root.setLevel(settings.level());
+        // DEBUG is ours: libraries (the JDK's TLS and security loggers above all) stay at INFO
+        boolean debug = settings.level().intValue() < Level.INFO.intValue();
+        root.setLevel(debug ? Level.INFO : settings.level());
+        OURS.setLevel(settings.level());
         // Helidon's own start-up chatter stays out of the way unless DEBUG is asked for
         HELIDON.setLevel(settings.level().intValue() <= Level.FINE.intValue()
                                                          ? Level.INFO : Level.WARNING);

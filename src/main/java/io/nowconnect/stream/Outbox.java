@@ -24,10 +24,16 @@ import java.util.function.ToIntFunction;
  */
 public final class Outbox<T> {
     private static final int BATCH_BYTES = 256 * 1024;
+    /**
+     * Most bytes waiting in the urgent lane. It never blocks its producers (the tunnel's reader), so a peer that keeps
+     * sending but never reads would otherwise grow it without bound; beyond this the outbox fails (the tunnel ends).
+     */
+    static final long URGENT_LIMIT_BYTES = 4L << 20;
 
     private final Object wake = new Object();
     private final ArrayBlockingQueue<T> ordered;
     private final ConcurrentLinkedQueue<T> urgent = new ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicLong urgentBytes = new java.util.concurrent.atomic.AtomicLong();
     private final Consumer<List<T>> batchWriter;
     private final ToIntFunction<T> size;
     private final Thread writer;
@@ -84,6 +90,12 @@ public final class Outbox<T> {
      */
     public void urgent(T item) {
         check();
+        if (urgentBytes.addAndGet(size.applyAsInt(item)) > URGENT_LIMIT_BYTES) {
+            failure = new IllegalStateException("more than " + URGENT_LIMIT_BYTES + " bytes of urgent frames unsent: "
+                                                        + "the peer does not read");
+            writer.interrupt();
+            check();
+        }
         urgent.add(item);
         signal();
     }
@@ -171,6 +183,7 @@ public final class Outbox<T> {
                 batch.clear();
                 T item;
                 while ((item = urgent.poll()) != null) {
+                    urgentBytes.addAndGet(-size.applyAsInt(item));
                     batch.add(item);
                 }
                 T lastOne = lastItem;

@@ -11,6 +11,56 @@ public interface StreamObserver {
     StreamObserver NONE = new StreamObserver() { };
 
     /**
+     * An observer that tells both.
+     *
+     * @param first first observer
+     * @param second second observer
+     * @return combined observer
+     */
+    static StreamObserver both(StreamObserver first, StreamObserver second) {
+        if (second == NONE) {
+            return first;
+        }
+        return new StreamObserver() {
+            @Override
+            public void opened(String connector) {
+                first.opened(connector);
+                second.opened(connector);
+            }
+
+            @Override
+            public void closed(String connector, String result) {
+                first.closed(connector, result);
+                second.closed(connector, result);
+            }
+
+            @Override
+            public void refused(String connector, String result) {
+                first.refused(connector, result);
+                second.refused(connector, result);
+            }
+
+            @Override
+            public void bytes(String connector, io.nowconnect.protocol.Direction direction, int bytes) {
+                first.bytes(connector, direction, bytes);
+                second.bytes(connector, direction, bytes);
+            }
+
+            @Override
+            public void connectTime(String connector, long nanos) {
+                first.connectTime(connector, nanos);
+                second.connectTime(connector, nanos);
+            }
+
+            @Override
+            public void dropped(String reason) {
+                first.dropped(reason);
+                second.dropped(reason);
+            }
+        };
+    }
+
+    /**
      * A stream was accepted and registered.
      *
      * @param connector connector name

@@ -145,6 +145,15 @@ public final class Supervisor {
     }
 
     /**
+     * Whether the supervisor thread still runs (liveness).
+     *
+     * @return true until it stopped
+     */
+    public boolean isRunning() {
+        return stopped.getCount() > 0;
+    }
+
+    /**
      * The tracker this supervisor feeds.
      *
      * @return status

@@ -59,6 +59,7 @@ public final class TunnelStatus {
 
     private final String hub;
     private final CopyOnWriteArrayList<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<java.util.function.Consumer<String>> endingListeners = new CopyOnWriteArrayList<>();
     private final AtomicLong connects = new AtomicLong();
     private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.LongAdder> endings =
             new java.util.concurrent.ConcurrentHashMap<>();
@@ -131,8 +132,20 @@ public final class TunnelStatus {
         pingRttNanos = nanos;
     }
 
+    /**
+     * Be told the reason label of every tunnel that ends.
+     *
+     * @param listener called on the supervisor thread; must not block
+     */
+    public void addEndingListener(java.util.function.Consumer<String> listener) {
+        endingListeners.add(listener);
+    }
+
     void countEnding(String reason) {
         endings.computeIfAbsent(reason, r -> new java.util.concurrent.atomic.LongAdder()).increment();
+        for (var l : endingListeners) {
+            l.accept(reason);
+        }
     }
 
     synchronized void connecting() {

@@ -1,0 +1,149 @@
+package io.nowconnect.health;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.helidon.metrics.api.Counter;
+import io.helidon.metrics.api.FunctionalCounter;
+import io.helidon.metrics.api.Gauge;
+import io.helidon.metrics.api.Meter;
+import io.helidon.metrics.api.MeterRegistry;
+import io.helidon.metrics.api.Tag;
+import io.helidon.metrics.api.Timer;
+
+import io.nowconnect.protocol.Direction;
+import io.nowconnect.stream.StreamObserver;
+import io.nowconnect.tunnel.TunnelStatus;
+
+/**
+ * The agent's meters ({@code nowconnect_*}, documented in the README). Gauges read {@link TunnelStatus}; stream
+ * events arrive as a {@link StreamObserver}. Labels are connector names from the configuration (anything else is
+ * {@code unknown}) and reasons from fixed sets: never a {@code cid}. Thread-safe.
+ */
+public final class AgentMetrics implements StreamObserver, AutoCloseable {
+    private static final String UNKNOWN = "unknown";
+
+    private final MeterRegistry registry;
+    private final Set<String> connectors;
+    private final Map<String, AtomicLong> active = new ConcurrentHashMap<>();
+    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Map<String, Timer> connectTimers = new ConcurrentHashMap<>();
+    private final List<Meter> owned = new CopyOnWriteArrayList<>();
+
+    private AgentMetrics(MeterRegistry registry, List<String> connectors, TunnelStatus status) {
+        this.registry = registry;
+        this.connectors = Set.copyOf(connectors);
+        owned.add(registry.getOrCreate(Gauge.builder("nowconnect_tunnel_up", status,
+                                                     s -> s.snapshot().ready() ? 1.0 : 0.0)
+                                               .description("1 while a tunnel is acknowledged by the hub")));
+        owned.add(registry.getOrCreate(FunctionalCounter.builder("nowconnect_tunnel_connects_total", status,
+                                                                 TunnelStatus::connects)
+                                               .description("Tunnels acknowledged by the hub since start")));
+        owned.add(registry.getOrCreate(Gauge.builder("nowconnect_tunnel_uptime_seconds", status, AgentMetrics::uptime)
+                                               .description("Seconds since the tunnel became ready, 0 when down")));
+        owned.add(registry.getOrCreate(Gauge.builder("nowconnect_ping_rtt_seconds", status,
+                                                     s -> Math.max(0, s.pingRttNanos()) / 1e9)
+                                               .description("Round-trip time of the last answered ping")));
+        for (String c : connectors) {
+            gauge(c);
+        }
+        status.addEndingListener(reason -> counter("nowconnect_tunnel_reconnects_total", "reason", reason).increment());
+    }
+
+    /**
+     * Register the agent's meters.
+     *
+     * @param registry meter registry
+     * @param connectors configured connector names
+     * @param status the agent's state tracker
+     * @return metrics
+     */
+    public static AgentMetrics create(MeterRegistry registry, List<String> connectors, TunnelStatus status) {
+        return new AgentMetrics(registry, connectors, status);
+    }
+
+    @Override
+    public void opened(String connector) {
+        gauge(label(connector)).incrementAndGet();
+    }
+
+    @Override
+    public void closed(String connector, String result) {
+        gauge(label(connector)).decrementAndGet();
+        counter("nowconnect_streams_total", "connector", label(connector), "result", result).increment();
+    }
+
+    @Override
+    public void refused(String connector, String result) {
+        counter("nowconnect_streams_total", "connector", label(connector), "result", result).increment();
+    }
+
+    @Override
+    public void bytes(String connector, Direction direction, int bytes) {
+        counter("nowconnect_bytes_total", "connector", label(connector), "direction", direction.wire()).increment(bytes);
+    }
+
+    @Override
+    public void connectTime(String connector, long nanos) {
+        connectTimers.computeIfAbsent(label(connector), c -> {
+            Timer t = registry.getOrCreate(Timer.builder("nowconnect_target_connect_seconds")
+                                                   .tags(List.of(Tag.create("connector", c)))
+                                                   .buckets(Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(25),
+                                                            Duration.ofMillis(100), Duration.ofMillis(500), Duration.ofSeconds(1),
+                                                            Duration.ofSeconds(3))
+                                                   .description("Time to connect to a connector's target"));
+            owned.add(t);
+            return t;
+        }).record(Duration.ofNanos(nanos));
+    }
+
+    @Override
+    public void dropped(String reason) {
+        counter("nowconnect_frames_dropped_total", "reason", reason).increment();
+    }
+
+    /** Remove this agent's meters (tests and embedders start several agents in one JVM). */
+    @Override
+    public void close() {
+        owned.forEach(registry::remove);
+        counters.values().forEach(registry::remove);
+        owned.clear();
+        counters.clear();
+    }
+
+    private String label(String connector) {
+        return connectors.contains(connector) ? connector : UNKNOWN;
+    }
+
+    private static double uptime(TunnelStatus s) {
+        return s.snapshot().readySince().map(t -> Duration.between(t, Instant.now()).toMillis() / 1000.0).orElse(0.0);
+    }
+
+    private AtomicLong gauge(String connector) {
+        return active.computeIfAbsent(connector, c -> {
+            AtomicLong v = new AtomicLong();
+            owned.add(registry.getOrCreate(Gauge.builder("nowconnect_streams_active", v, AtomicLong::doubleValue)
+                                                   .tags(List.of(Tag.create("connector", c)))
+                                                   .description("Streams open now")));
+            return v;
+        });
+    }
+
+    private Counter counter(String name, String... labels) {
+        String key = name + '\u0000' + String.join("\u0000", labels);
+        return counters.computeIfAbsent(key, k -> {
+            List<Tag> tags = new ArrayList<>();
+            for (int i = 0; i < labels.length; i += 2) {
+                tags.add(Tag.create(labels[i], labels[i + 1]));
+            }
+            return registry.getOrCreate(Counter.builder(name).tags(tags));
+        });
+    }
+}

@@ -1,0 +1,128 @@
+package io.nowconnect.health;
+
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+import io.helidon.health.HealthCheckResponse;
+import io.helidon.health.HealthCheckType;
+import io.helidon.http.HeaderNames;
+import io.helidon.http.Status;
+import io.helidon.metrics.api.Metrics;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.observe.ObserveFeature;
+import io.helidon.webserver.observe.health.HealthObserver;
+import io.helidon.webserver.observe.metrics.MetricsObserver;
+
+import io.nowconnect.config.ConfigException;
+import io.nowconnect.tunnel.TunnelStatus;
+
+/**
+ * The optional HTTP endpoint ({@code NC_HTTP_HOST}/{@code NC_HTTP_PORT}): {@code /healthz} (liveness),
+ * {@code /readyz} (200 only while a tunnel is acknowledged, with a small JSON body) and {@code /metrics} (Prometheus
+ * text, JSON with {@code Accept: application/json}). Nothing else is served, and nothing here can reveal the token:
+ * every answer is read from {@link TunnelStatus} and the meter registry.
+ */
+public final class HttpEndpoint implements AutoCloseable {
+    private final WebServer server;
+
+    private HttpEndpoint(WebServer server) {
+        this.server = server;
+    }
+
+    /**
+     * Start the endpoint.
+     *
+     * @param host bind address
+     * @param port port, 0 for any free port
+     * @param status the agent's state tracker
+     * @param alive whether the tunnel supervisor is still running (liveness)
+     * @return running endpoint
+     * @throws ConfigException naming the variables when the port cannot be bound
+     */
+    public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive) {
+        WebServer server = WebServer.builder()
+                .host(host)
+                .port(port)
+                .featuresDiscoverServices(false)
+                .addFeature(ObserveFeature.builder()
+                                    .observersDiscoverServices(false)
+                                    .endpoint("/")
+                                    .addObserver(HealthObserver.builder()
+                                                         .endpoint("/healthz")
+                                                         .details(true)
+                                                         .useSystemServices(false)
+                                                         .addCheck(() -> HealthCheckResponse.builder()
+                                                                           .status(alive.getAsBoolean())
+                                                                           .detail("supervisor", alive.getAsBoolean()
+                                                                                   ? "running" : "stopped")
+                                                                           .build(),
+                                                                   HealthCheckType.LIVENESS)
+                                                         .build())
+                                    // the registry the meters live in: without it, Helidon replaces the global registry
+                                    .addObserver(MetricsObserver.builder().endpoint("/metrics")
+                                                         .meterRegistry(Metrics.globalRegistry()).build())
+                                    .build())
+                .routing(HttpRouting.builder().get("/readyz", (req, res) -> {
+                    TunnelStatus.Snapshot s = status.snapshot();
+                    res.status(s.ready() ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)
+                            .header(HeaderNames.CONTENT_TYPE, "application/json")
+                            .header(HeaderNames.CACHE_CONTROL, "no-store")
+                            .send(readiness(s));
+                }))
+                .build()
+                .start();
+        if (server.port() < 0) {
+            // Helidon 4.2.0 logs a failed bind and starts anyway
+            server.stop();
+            throw new ConfigException(List.of("NC_HTTP_HOST/NC_HTTP_PORT: cannot listen on " + host + ":" + port));
+        }
+        return new HttpEndpoint(server);
+    }
+
+    /**
+     * Bound port.
+     *
+     * @return port
+     */
+    public int port() {
+        return server.port();
+    }
+
+    @Override
+    public void close() {
+        server.stop();
+    }
+
+    static String readiness(TunnelStatus.Snapshot s) {
+        StringBuilder sb = new StringBuilder(160);
+        sb.append("{\"state\":\"").append(s.state().name().toLowerCase(java.util.Locale.ROOT)).append('"');
+        sb.append(",\"ready\":").append(s.ready());
+        sb.append(",\"hub\":");
+        json(sb, s.hub());
+        sb.append(",\"since\":\"").append(s.since()).append('"');
+        sb.append(",\"ready_tunnels\":").append(s.readyTunnels());
+        sb.append(",\"last_error\":");
+        if (s.lastError().isPresent()) {
+            json(sb, s.lastError().get());
+        } else {
+            sb.append("null");
+        }
+        return sb.append('}').toString();
+    }
+
+    private static void json(StringBuilder sb, String v) {
+        sb.append('"');
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            if (c == '"' || c == '\\') {
+                sb.append('\\').append(c);
+            } else if (c < 0x20) {
+                sb.append(String.format("\\u%04x", (int) c));
+            } else {
+                sb.append(c);
+            }
+        }
+        sb.append('"');
+    }
+}
