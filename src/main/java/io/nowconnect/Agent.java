@@ -31,6 +31,8 @@ public final class Agent {
     private final TcpHealthServer health;
     private final AgentMetrics metrics;
     private final HttpEndpoint http;
+    private volatile AgentConfig running;
+    private volatile io.nowconnect.tunnel.FileWatch envWatch;
 
     private Agent(AgentConfig config, TunnelStatus status, Supervisor supervisor, TcpHealthServer health,
                   AgentMetrics metrics, HttpEndpoint http) {
@@ -40,6 +42,7 @@ public final class Agent {
         this.health = health;
         this.metrics = metrics;
         this.http = http;
+        this.running = config;
     }
 
     /**
@@ -117,6 +120,50 @@ public final class Agent {
     }
 
     /**
+     * Watch the env file the agent was started with: a valid change of connectors, targets or tunnel settings moves to
+     * a new tunnel gracefully (streams of removed connectors drain on the old one); an invalid change is logged with
+     * every problem and changes nothing; variables that need a restart are named.
+     *
+     * @param envFile the env file
+     * @param env the process environment (wins over the file, as at start)
+     */
+    public void watchEnvFile(java.nio.file.Path envFile, java.util.Map<String, String> env) {
+        try {
+            envWatch = io.nowconnect.tunnel.FileWatch.start(List.of(envFile), p -> reload(envFile, env),
+                                                             Duration.ofMillis(200), Duration.ofSeconds(10));
+        } catch (IOException e) {
+            Event.of("config_watch_failed").log(LOGGER, Level.WARNING, "Cannot watch the env file " + envFile, e);
+        }
+    }
+
+    private void reload(java.nio.file.Path envFile, java.util.Map<String, String> env) {
+        AgentConfig next;
+        try {
+            next = AgentConfig.create(io.nowconnect.config.ConfigLoader.load(env, java.util.Optional.of(envFile)));
+        } catch (ConfigException e) {
+            Event.of("config_invalid").with("agent_id", running.agentId())
+                    .log(LOGGER, Level.WARNING, "Env file " + envFile + " changed but is invalid; keeping the running "
+                            + "configuration:\n  - " + String.join("\n  - ", e.problems()));
+            return;
+        }
+        AgentConfig current = running;
+        List<String> restart = current.restartNeeded(next);
+        if (!restart.isEmpty()) {
+            Event.of("config_restart_needed").with("agent_id", current.agentId()).with("variables", String.join(",", restart))
+                    .log(LOGGER, Level.WARNING, "Env file changed " + String.join(", ", restart)
+                            + ": restart needed for these to take effect");
+        }
+        if (current.liveSettingsDiffer(next)) {
+            AgentConfig effective = current.withLiveSettingsOf(next);
+            running = effective;
+            Event.of("config_changed").with("agent_id", current.agentId())
+                    .with("connectors", String.join(",", effective.connectorNames()))
+                    .log(LOGGER, Level.INFO, "Env file changed: moving to a new tunnel with the new settings");
+            supervisor.reconfigure(effective);
+        }
+    }
+
+    /**
      * Port of the HTTP endpoint, when {@code NC_HTTP_PORT} is set.
      *
      * @return port, or -1 when the endpoint is off
@@ -138,6 +185,10 @@ public final class Agent {
      * @param drainTimeout longest wait for open streams
      */
     public void stop(Duration drainTimeout) {
+        io.nowconnect.tunnel.FileWatch w = envWatch;
+        if (w != null) {
+            w.close();
+        }
         supervisor.shutdown(drainTimeout);
         health.close();
         if (http != null) {

@@ -81,7 +81,8 @@ public final class Main {
             err.println("nowconnect: unexpected arguments for agent mode: " + rest + "\n" + usage());
             return 2;
         }
-        Config config = ConfigLoader.load(env, ConfigLoader.envFile(envFile, env));
+        Optional<java.nio.file.Path> envFilePath = ConfigLoader.envFile(envFile, env);
+        Config config = ConfigLoader.load(env, envFilePath);
         List<String> problems = new ArrayList<>();
         LogSettings log = null;
         AgentConfig agentConfig = null;
@@ -100,6 +101,7 @@ public final class Main {
         }
         Logging.configure(log);
         Agent agent = Agent.start(agentConfig);
+        envFilePath.ifPresent(f -> agent.watchEnvFile(f, env));
         AgentConfig started = agentConfig;
         Modes.onStopSignal(() -> agent.stop(started.drainTimeout()));
         agent.awaitStopped();

@@ -136,6 +136,67 @@ public record AgentConfig(URI url,
         return List.copyOf(connectors.keySet());
     }
 
+    /**
+     * This configuration with the settings of {@code other} that a running agent can take over without a restart:
+     * connectors and their targets, and the per-tunnel settings (payload size, pings, timeouts, queue depth).
+     *
+     * @param other newly read configuration
+     * @return the configuration to move to
+     */
+    public AgentConfig withLiveSettingsOf(AgentConfig other) {
+        return new AgentConfig(url, agentId, tokenFile, other.connectors, log, trustEnv, healthHost, healthPort, httpHost,
+                               httpPort, caBundle, clientCert, clientKey, other.maxWsPayload, other.pingInterval,
+                               other.pingTimeout, other.connectTimeout, other.idleTimeout, other.queueDepth, maxInflight,
+                               reconnectMin, reconnectMax, drainTimeout, allowInsecure);
+    }
+
+    /**
+     * Variables whose new value only takes effect after a restart.
+     *
+     * @param other newly read configuration
+     * @return names of the variables that differ
+     */
+    public List<String> restartNeeded(AgentConfig other) {
+        List<String> names = new java.util.ArrayList<>();
+        diff(names, "NC_AGENT_URL", url, other.url);
+        diff(names, "NC_AGENT_ID", agentId, other.agentId);
+        diff(names, "NC_TOKEN_FILE", tokenFile, other.tokenFile);
+        diff(names, "NC_LOG_LEVEL/NC_LOG_FORMAT", log, other.log);
+        diff(names, "NC_TRUST_ENV", trustEnv, other.trustEnv);
+        diff(names, "NC_HEALTH_HOST", healthHost, other.healthHost);
+        diff(names, "NC_HEALTH_PORT", healthPort, other.healthPort);
+        diff(names, "NC_HTTP_HOST", httpHost, other.httpHost);
+        diff(names, "NC_HTTP_PORT", httpPort, other.httpPort);
+        diff(names, "NC_CA_BUNDLE", caBundle, other.caBundle);
+        diff(names, "NC_CLIENT_CERT", clientCert, other.clientCert);
+        diff(names, "NC_CLIENT_KEY", clientKey, other.clientKey);
+        diff(names, "NC_MAX_INFLIGHT_CIDS", maxInflight, other.maxInflight);
+        diff(names, "NC_RECONNECT_MIN_MS", reconnectMin, other.reconnectMin);
+        diff(names, "NC_RECONNECT_MAX_MS", reconnectMax, other.reconnectMax);
+        diff(names, "NC_DRAIN_TIMEOUT_SEC", drainTimeout, other.drainTimeout);
+        diff(names, "NC_ALLOW_INSECURE", allowInsecure, other.allowInsecure);
+        return names;
+    }
+
+    /**
+     * Whether {@code other} changes anything a running agent takes over (see {@link #withLiveSettingsOf}).
+     *
+     * @param other newly read configuration
+     * @return true when a graceful reconnect is needed
+     */
+    public boolean liveSettingsDiffer(AgentConfig other) {
+        return !connectors.equals(other.connectors) || maxWsPayload != other.maxWsPayload
+                || !pingInterval.equals(other.pingInterval) || !pingTimeout.equals(other.pingTimeout)
+                || !connectTimeout.equals(other.connectTimeout) || !idleTimeout.equals(other.idleTimeout)
+                || queueDepth != other.queueDepth;
+    }
+
+    private static void diff(List<String> names, String name, Object a, Object b) {
+        if (!java.util.Objects.equals(a, b)) {
+            names.add(name);
+        }
+    }
+
     private static URI validateUrl(Settings s, String raw, boolean allowInsecure) {
         URI uri;
         try {

@@ -22,6 +22,8 @@ public enum EndReason {
     TOKEN_ERROR("token_error"),
     /** Closed by us after draining (shutdown or graceful reconnect). */
     DRAINED("drained"),
+    /** Closed by us after draining, because a newer tunnel took over (token rotated, configuration changed). */
+    ROTATED("rotation"),
     /** Closed by us because the agent is stopping. */
     SHUTDOWN("shutdown");
 

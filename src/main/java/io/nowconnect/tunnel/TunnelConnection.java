@@ -109,8 +109,25 @@ final class TunnelConnection {
                     Duration pingInterval, Duration pingTimeout, int maxMessage) {
     }
 
+    /** Told when the hub acknowledged HELLO (on the tunnel's reader thread; must not block). */
+    @FunctionalInterface
+    interface ReadyListener {
+        void ready(TunnelConnection connection);
+    }
+
+    private final ReadyListener readyListener;
+    private volatile String tokenFingerprint;
+    private volatile Optional<TokenSource.Lifetime> tokenLifetime = Optional.empty();
+    private volatile EndReason drainReason = EndReason.DRAINED;
+
     TunnelConnection(Settings settings, Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
                      StreamObserver observer) {
+        this(settings, client, tokens, status, budget, observer, c -> { });
+    }
+
+    TunnelConnection(Settings settings, Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
+                     StreamObserver observer, ReadyListener readyListener) {
+        this.readyListener = readyListener;
         this.settings = settings;
         this.client = client;
         this.tokens = tokens;
@@ -191,6 +208,24 @@ final class TunnelConnection {
     }
 
     /**
+     * Fingerprint of the token this tunnel authenticated with ({@link TokenSource#fingerprint}), null without one.
+     *
+     * @return fingerprint
+     */
+    String tokenFingerprint() {
+        return tokenFingerprint;
+    }
+
+    /**
+     * Lifetime of the token this tunnel authenticated with, when it is a JWT with {@code exp}.
+     *
+     * @return lifetime
+     */
+    Optional<TokenSource.Lifetime> tokenLifetime() {
+        return tokenLifetime;
+    }
+
+    /**
      * Stop taking new streams here and close once the open ones end (or the timeout passes). Sends DRAIN when the hub
      * acknowledged the capability.
      *
@@ -198,6 +233,18 @@ final class TunnelConnection {
      * @param refuse whether OPENs that still arrive are refused (shutdown) or served (graceful reconnect)
      */
     void drain(Duration timeout, boolean refuse) {
+        drain(timeout, refuse, EndReason.DRAINED);
+    }
+
+    /**
+     * Drain, ending with the given reason.
+     *
+     * @param timeout longest time open streams may go on
+     * @param refuse whether OPENs that still arrive are refused
+     * @param reason end reason once drained ({@link EndReason#DRAINED} or {@link EndReason#ROTATED})
+     */
+    void drain(Duration timeout, boolean refuse, EndReason reason) {
+        drainReason = reason;
         refuseOpens = refuse;
         drainDeadlineNanos = System.nanoTime() + timeout.toNanos();
         if (draining) {
@@ -261,6 +308,8 @@ final class TunnelConnection {
         } catch (TokenSource.TokenException e) {
             return new TunnelEnd(EndReason.TOKEN_ERROR, e.getMessage(), Duration.ZERO);
         }
+        tokenFingerprint = token.map(TokenSource::fingerprint).orElse(null);
+        tokenLifetime = token.flatMap(TokenSource::lifetime);
         status.connecting();
         Event.of("connecting").with("agent_id", settings.agentId()).with("hub", hubForLogs())
                 .log(LOGGER, Level.INFO, "Connecting to hub");
@@ -467,6 +516,7 @@ final class TunnelConnection {
         ready = true;
         status.tunnelReady();
         readyLatch.countDown();
+        readyListener.ready(this);
         Event.of("connected").with("agent_id", settings.agentId()).with("hub", hubForLogs())
                 .with("caps", String.join(",", caps))
                 .log(LOGGER, Level.INFO, "Tunnel ready (" + ack.type().wire() + ")");
@@ -559,7 +609,7 @@ final class TunnelConnection {
                 }
                 if (draining && (table.size() == 0 || now - drainDeadlineNanos > 0)) {
                     String detail = table.size() == 0 ? "drained" : "drain timeout with " + table.size() + " streams open";
-                    close(EndReason.DRAINED, detail);
+                    close(drainReason, detail);
                 }
             }
         } catch (InterruptedException e) {
