@@ -101,7 +101,7 @@ public final class Outbox<T> {
     }
 
     /**
-     * Queue a last urgent item (a close frame): nothing queued after it is written.
+     * Queue a last item (a close frame): it is written after everything queued so far, and nothing queued after it is.
      *
      * @param item item
      */
@@ -188,13 +188,15 @@ public final class Outbox<T> {
                 }
                 T lastOne = lastItem;
                 boolean last = lastOne != null;
-                if (last) {
-                    batch.add(lastOne);
-                }
                 int bytes = 0;
-                while (!last && bytes < BATCH_BYTES && (item = ordered.poll()) != null) {
+                // before the last item (a close frame) everything already queued goes out: a graceful close must not
+                // lose the FIN or the final DATA of a stream; no new item is accepted once the last one is queued
+                while ((last || bytes < BATCH_BYTES) && (item = ordered.poll()) != null) {
                     batch.add(item);
                     bytes += size.applyAsInt(item);
+                }
+                if (last) {
+                    batch.add(lastOne);
                 }
                 if (!batch.isEmpty()) {
                     batchWriter.accept(batch);

@@ -28,6 +28,8 @@ import io.nowconnect.protocol.ResetReason;
  */
 public final class Stream {
     private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
+    /** How long a finished stream may still flush to its local socket after its tunnel ended. */
+    private static final long FINISH_GRACE_MILLIS = 30_000;
     /** Queue marker: the peer finished sending. */
     private static final byte[] FIN = new byte[0];
 
@@ -44,6 +46,8 @@ public final class Stream {
     private volatile long lastActivityNanos = System.nanoTime();
     private volatile boolean finSent;
     private volatile boolean finApplied;
+    private volatile boolean finQueued;
+    private volatile Thread finisher;
     // tunnel reader thread only
     private long expectedSeqIn;
 
@@ -181,6 +185,8 @@ public final class Stream {
     void onFin() {
         if (!toSocket.offer(FIN)) {
             close(ResetReason.QUEUE_OVERFLOW.wire(), ResetReason.QUEUE_OVERFLOW.wire());
+        } else {
+            finQueued = true;
         }
     }
 
@@ -210,6 +216,22 @@ public final class Stream {
      * @param result result for metrics, e.g. {@code ws_broken}
      */
     void abandon(String result) {
+        if (finSent && finQueued && !closed.get()) {
+            // both directions are complete on the wire; only our write of the last bytes to the local socket remains,
+            // which needs no tunnel: let it finish (it closes the stream), but not forever
+            finisher = Thread.ofVirtual().name("nc-finish-" + cid).start(() -> {
+                try {
+                    Thread.sleep(FINISH_GRACE_MILLIS);
+                    close(result, null);
+                } catch (InterruptedException ignored) {
+                    // the stream finished on its own
+                }
+            });
+            if (closed.get()) {
+                finisher.interrupt();
+            }
+            return;
+        }
         close(result, null);
     }
 
@@ -242,6 +264,10 @@ public final class Stream {
         Thread w = writer;
         if (w != null) {
             w.interrupt();
+        }
+        Thread f = finisher;
+        if (f != null && f != Thread.currentThread()) {
+            f.interrupt();
         }
         toSocket.clear();
         table.observer().closed(connector, result);

@@ -136,6 +136,14 @@ public final class Harness implements AutoCloseable {
         return agent;
     }
 
+    /** Start an agent configured by an env file only (watched, as {@code --env-file} does). */
+    public Agent startAgent(Map<String, String> ignoredEnv, Path envFile) {
+        Agent agent = Agent.start(AgentConfig.create(ConfigLoader.load(Map.of(), java.util.Optional.of(envFile))));
+        agent.watchEnvFile(envFile, Map.of());
+        agents.add(agent);
+        return agent;
+    }
+
     /** Start an echo target. */
     public EchoServer echo() {
         try {

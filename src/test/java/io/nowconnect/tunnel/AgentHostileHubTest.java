@@ -109,7 +109,7 @@ class AgentHostileHubTest extends ScriptedHubTestBase {
         String escaped = "a\\\"b\\\\c\\u0001";
         conn.send("{\"t\":\"OPEN\",\"cid\":\"" + escaped + "\",\"connector\":\"nope\"}");
         assertEquals("{\"t\":\"RST\",\"cid\":\"" + escaped + "\",\"err\":\"unknown_connector\"}",
-                     conn.awaitText(f -> f.startsWith("{\"t\":\"RST\",\"cid\":\"a"), WAIT));
+                     conn.awaitText(f -> f.startsWith("{\"t\":\"RST\",\"cid\":\"" + escaped), WAIT));
         assertAlive(agent, conn, "long connector name");
         roundTrip(conn, "echo");
 
