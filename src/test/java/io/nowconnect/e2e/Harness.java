@@ -144,6 +144,20 @@ public final class Harness implements AutoCloseable {
         return agent;
     }
 
+    /** Stream results counted so far by agents and hubs of this JVM ({@code name{result}} to count), for diagnostics. */
+    public static Map<String, Double> streamResults() {
+        Map<String, Double> out = new java.util.TreeMap<>();
+        for (io.helidon.metrics.api.Meter m : io.helidon.metrics.api.Metrics.globalRegistry().meters()) {
+            String name = m.id().name();
+            if ((name.equals("nowconnect_streams_total") || name.equals("nowconnect_hub_streams_total"))
+                    && m instanceof io.helidon.metrics.api.Counter c) {
+                String result = m.id().tags().iterator().hasNext() ? m.id().tagsMap().getOrDefault("result", "?") : "?";
+                out.merge(name + "{" + result + "}", (double) c.count(), Double::sum);
+            }
+        }
+        return out;
+    }
+
     /** Start an echo target. */
     public EchoServer echo() {
         try {

@@ -213,7 +213,8 @@ class RotationTest {
         pool.shutdown();
         System.out.printf("rotation (%s): new tunnel ready %d ms after the file change; %d of %d streams intact, %d cut%n",
                           how, readyMs, intact, STREAMS, STREAMS - intact);
-        assertEquals(STREAMS, intact, "streams intact across the rotation");
+        assertEquals(STREAMS, intact, "streams intact across the rotation; stream results: " + Harness.streamResults()
+                + ", tunnel endings: " + agent.status().endings());
         await(Duration.ofSeconds(10), () -> hub.tunnelTokenIds("echo").equals(List.of(jti(token))),
               "the old tunnel (" + oldJti + ") closed after its streams ended");
         await(Duration.ofSeconds(10), () -> agent.status().endings().getOrDefault("rotation", 0L) == 1L,
