@@ -3,22 +3,19 @@ package io.nowconnect.demo;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
+
+import io.nowconnect.stream.Acceptor;
 
 /**
  * A TCP echo service on loopback (RFC 862): every byte received is sent back; the client's half-close ends the echo.
  * One virtual thread per connection.
  */
 public final class EchoServer implements AutoCloseable {
-    private final ServerSocket server;
-    private volatile boolean closed;
+    private final Acceptor acceptor;
 
-    private EchoServer(ServerSocket server) {
-        this.server = server;
-        Thread.ofVirtual().name("nc-echo-accept").start(this::acceptLoop);
+    private EchoServer(Acceptor acceptor) {
+        this.acceptor = acceptor;
     }
 
     /**
@@ -28,9 +25,7 @@ public final class EchoServer implements AutoCloseable {
      * @throws IOException when no port can be bound
      */
     public static EchoServer start() throws IOException {
-        ServerSocket s = new ServerSocket();
-        s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1024);
-        return new EchoServer(s);
+        return new EchoServer(Acceptor.start("127.0.0.1", 0, 1024, "nc-echo", EchoServer::echo));
     }
 
     /**
@@ -39,30 +34,12 @@ public final class EchoServer implements AutoCloseable {
      * @return port
      */
     public int port() {
-        return server.getLocalPort();
+        return acceptor.port();
     }
 
     @Override
     public void close() {
-        closed = true;
-        try {
-            server.close();
-        } catch (IOException ignored) {
-            // closing
-        }
-    }
-
-    private void acceptLoop() {
-        while (!closed) {
-            try {
-                Socket s = server.accept();
-                Thread.ofVirtual().name("nc-echo").start(() -> echo(s));
-            } catch (IOException e) {
-                if (closed) {
-                    return;
-                }
-            }
-        }
+        acceptor.close();
     }
 
     private static void echo(Socket s) {

@@ -4,15 +4,10 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 
 import io.helidon.health.HealthCheckResponse;
-import io.helidon.health.HealthCheckType;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
-import io.helidon.metrics.api.Metrics;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
-import io.helidon.webserver.observe.ObserveFeature;
-import io.helidon.webserver.observe.health.HealthObserver;
-import io.helidon.webserver.observe.metrics.MetricsObserver;
 
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.tunnel.TunnelStatus;
@@ -45,24 +40,10 @@ public final class HttpEndpoint implements AutoCloseable {
                 .host(host)
                 .port(port)
                 .featuresDiscoverServices(false)
-                .addFeature(ObserveFeature.builder()
-                                    .observersDiscoverServices(false)
-                                    .endpoint("/")
-                                    .addObserver(HealthObserver.builder()
-                                                         .endpoint("/healthz")
-                                                         .details(true)
-                                                         .useSystemServices(false)
-                                                         .addCheck(() -> HealthCheckResponse.builder()
-                                                                           .status(alive.getAsBoolean())
-                                                                           .detail("supervisor", alive.getAsBoolean()
-                                                                                   ? "running" : "stopped")
-                                                                           .build(),
-                                                                   HealthCheckType.LIVENESS)
-                                                         .build())
-                                    // the registry the meters live in: without it, Helidon replaces the global registry
-                                    .addObserver(MetricsObserver.builder().endpoint("/metrics")
-                                                         .meterRegistry(Metrics.globalRegistry()).build())
-                                    .build())
+                .addFeature(Observe.feature(() -> HealthCheckResponse.builder()
+                        .status(alive.getAsBoolean())
+                        .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
+                        .build()))
                 .routing(HttpRouting.builder().get("/readyz", (req, res) -> {
                     TunnelStatus.Snapshot s = status.snapshot();
                     res.status(s.ready() ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)

@@ -3,7 +3,6 @@ package io.nowconnect.hub;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.List;
 import java.util.Optional;
@@ -12,27 +11,25 @@ import java.util.logging.Logger;
 
 import io.nowconnect.config.Cidr;
 import io.nowconnect.log.Event;
+import io.nowconnect.stream.Acceptor;
 
 /**
  * A TCP listener for one connector: each accepted client connection becomes a stream on the least busy ready
  * tunnel that exports the connector, or is closed at once when there is none ({@code no_agent_for_connector}).
  *
- * <p>Threads: one virtual thread accepts; each client is handed over on its own virtual thread.
+ * <p>Threads: an {@link Acceptor}; each client is handed over on its own virtual thread.
  */
 final class ConnectorListener implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(ConnectorListener.class.getName());
 
     private final String connector;
-    private final ServerSocket server;
     private final AgentRegistry agents;
     private final HubMetrics metrics;
     private final List<Cidr> allow;
-    private volatile boolean closed;
+    private volatile Acceptor acceptor;
 
-    private ConnectorListener(String connector, ServerSocket server, AgentRegistry agents, HubMetrics metrics,
-                              List<Cidr> allow) {
+    private ConnectorListener(String connector, AgentRegistry agents, HubMetrics metrics, List<Cidr> allow) {
         this.connector = connector;
-        this.server = server;
         this.agents = agents;
         this.metrics = metrics;
         this.allow = allow;
@@ -40,17 +37,13 @@ final class ConnectorListener implements AutoCloseable {
 
     static ConnectorListener start(String connector, InetSocketAddress bind, AgentRegistry agents, HubMetrics metrics,
                                    List<Cidr> allow) throws IOException {
-        ServerSocket server = new ServerSocket();
+        ConnectorListener listener = new ConnectorListener(connector, agents, metrics, allow);
         try {
-            server.setReuseAddress(true);
-            server.bind(new InetSocketAddress(InetAddress.getByName(bind.getHostString()), bind.getPort()), 1024);
+            listener.acceptor = Acceptor.start(bind.getHostString(), bind.getPort(), 1024, "nc-hub-client", listener::handle);
         } catch (IOException e) {
-            server.close();
             throw new IOException("cannot listen on " + bind.getHostString() + ":" + bind.getPort() + " for connector "
                                           + connector + ": " + e.getMessage(), e);
         }
-        ConnectorListener listener = new ConnectorListener(connector, server, agents, metrics, allow);
-        Thread.ofVirtual().name("nc-hub-listen-" + connector).start(listener::acceptLoop);
         return listener;
     }
 
@@ -59,42 +52,16 @@ final class ConnectorListener implements AutoCloseable {
     }
 
     int port() {
-        return server.getLocalPort();
+        return acceptor.port();
     }
 
     boolean isBound() {
-        return server.isBound() && !server.isClosed();
+        return acceptor.isBound();
     }
 
     @Override
     public void close() {
-        closed = true;
-        try {
-            server.close();
-        } catch (IOException ignored) {
-            // closing
-        }
-    }
-
-    private void acceptLoop() {
-        while (!closed) {
-            Socket client;
-            try {
-                client = server.accept();
-            } catch (IOException e) {
-                if (!closed) {
-                    Event.of("listener_accept_failed").with("connector", connector)
-                            .log(LOGGER, Level.WARNING, "Accept failed", e);
-                    try {
-                        Thread.sleep(100);
-                    } catch (InterruptedException ie) {
-                        return;
-                    }
-                }
-                continue;
-            }
-            Thread.ofVirtual().name("nc-hub-client").start(() -> handle(client));
-        }
+        acceptor.close();
     }
 
     private void handle(Socket client) {

@@ -15,20 +15,17 @@ import io.helidon.common.pki.Keys;
 import io.helidon.common.tls.TlsClientAuth;
 import io.helidon.common.tls.TlsConfig;
 import io.helidon.health.HealthCheckResponse;
-import io.helidon.health.HealthCheckType;
 import io.helidon.http.Status;
 import io.helidon.metrics.api.Metrics;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.HttpRouting;
-import io.helidon.webserver.observe.ObserveFeature;
-import io.helidon.webserver.observe.health.HealthObserver;
-import io.helidon.webserver.observe.metrics.MetricsObserver;
 import io.helidon.webserver.websocket.WsConfig;
 import io.helidon.webserver.websocket.WsRouting;
 
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.HubConfig;
+import io.nowconnect.health.Observe;
 import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.StreamBudget;
@@ -98,22 +95,7 @@ public final class Hub implements AutoCloseable {
                 .featuresDiscoverServices(false)
                 .addProtocol(WsConfig.builder().name("websocket").maxFrameLength(config.maxFrameBytes()).build())
                 .addRouting(WsRouting.builder().endpoint("/tunnel", () -> new AgentTunnel(ctx)))
-                .addFeature(ObserveFeature.builder()
-                                    .observersDiscoverServices(false)
-                                    .endpoint("/")
-                                    .addObserver(HealthObserver.builder()
-                                                         .endpoint("/healthz")
-                                                         // 200 with a JSON body, not Helidon's default 204: load
-                                                         // balancers' health checks often accept 200 only
-                                                         .details(true)
-                                                         .useSystemServices(false)
-                                                         .addCheck(() -> HealthCheckResponse.builder().status(true).build(),
-                                                                   HealthCheckType.LIVENESS)
-                                                         .build())
-                                    // the registry the meters live in: without it, Helidon replaces the global registry
-                                    .addObserver(MetricsObserver.builder().endpoint("/metrics")
-                                                         .meterRegistry(Metrics.globalRegistry()).build())
-                                    .build());
+                .addFeature(Observe.feature(() -> HealthCheckResponse.builder().status(true).build()));
         Hub[] self = new Hub[1];
         builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
             boolean ready = self[0] != null && self[0].ready();
