@@ -23,6 +23,8 @@ import io.helidon.config.Config;
  *                   name: the only targets the agent ever dials, in declaration order
  * @param log {@code NC_LOG_LEVEL} and {@code NC_LOG_FORMAT}
  * @param trustEnv {@code NC_TRUST_ENV} (false): use proxy settings from the environment
+ * @param proxy proxies from {@code HTTPS_PROXY}, {@code HTTP_PROXY}, {@code ALL_PROXY} and {@code NO_PROXY} (either
+ *              case, lower-case first) when {@code trustEnv}; {@link ProxySettings#NONE} otherwise
  * @param healthHost {@code NC_HEALTH_HOST} (0.0.0.0): bind address of the TCP health port
  * @param healthPort {@code NC_HEALTH_PORT} (8090): TCP health port, 0 picks a free port
  * @param httpHost {@code NC_HTTP_HOST} (0.0.0.0): bind address of the optional HTTP health/metrics endpoint
@@ -48,6 +50,7 @@ public record AgentConfig(URI url,
                           Map<String, Target> connectors,
                           LogSettings log,
                           boolean trustEnv,
+                          ProxySettings proxy,
                           String healthHost,
                           int healthPort,
                           String httpHost,
@@ -88,6 +91,13 @@ public record AgentConfig(URI url,
         Optional<Path> tokenFile = s.readableFile("NC_TOKEN_FILE");
         LogSettings log = LogSettings.read(s);
         boolean trustEnv = s.bool("NC_TRUST_ENV", false);
+        // without NC_TRUST_ENV the proxy variables are not even looked at: no proxy at all
+        ProxySettings proxy = ProxySettings.NONE;
+        if (trustEnv) {
+            List<String> proxyProblems = new java.util.ArrayList<>();
+            proxy = ProxySettings.read(s::optional, proxyProblems);
+            proxyProblems.forEach(s::problem);
+        }
         String healthHost = s.host("NC_HEALTH_HOST", "0.0.0.0");
         int healthPort = s.port("NC_HEALTH_PORT", 8090);
         String httpHost = s.host("NC_HTTP_HOST", "0.0.0.0");
@@ -120,7 +130,8 @@ public record AgentConfig(URI url,
         Map<String, Target> connectors = connectors(s, connectorList);
 
         s.throwIfProblems();
-        return new AgentConfig(url, agentId, tokenFile, connectors, log, trustEnv, healthHost, healthPort, httpHost,
+        return new AgentConfig(url, agentId, tokenFile, connectors, log, trustEnv, proxy,
+                               healthHost, healthPort, httpHost,
                                httpPort, caBundle, clientCert, clientKey, maxWsPayload, Duration.ofSeconds(pingInterval),
                                Duration.ofSeconds(pingTimeout), Duration.ofMillis(connectTimeout),
                                Duration.ofMillis(idleTimeout), queueDepth, maxInflight, Duration.ofMillis(reconnectMin),
@@ -144,7 +155,8 @@ public record AgentConfig(URI url,
      * @return the configuration to move to
      */
     public AgentConfig withLiveSettingsOf(AgentConfig other) {
-        return new AgentConfig(url, agentId, tokenFile, other.connectors, log, trustEnv, healthHost, healthPort, httpHost,
+        return new AgentConfig(url, agentId, tokenFile, other.connectors, log, trustEnv, proxy,
+                               healthHost, healthPort, httpHost,
                                httpPort, caBundle, clientCert, clientKey, other.maxWsPayload, other.pingInterval,
                                other.pingTimeout, other.connectTimeout, other.idleTimeout, other.queueDepth, maxInflight,
                                reconnectMin, reconnectMax, drainTimeout, allowInsecure);
@@ -163,6 +175,7 @@ public record AgentConfig(URI url,
         diff(names, "NC_TOKEN_FILE", tokenFile, other.tokenFile);
         diff(names, "NC_LOG_LEVEL/NC_LOG_FORMAT", log, other.log);
         diff(names, "NC_TRUST_ENV", trustEnv, other.trustEnv);
+        diff(names, "HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY", proxy, other.proxy);
         diff(names, "NC_HEALTH_HOST", healthHost, other.healthHost);
         diff(names, "NC_HEALTH_PORT", healthPort, other.healthPort);
         diff(names, "NC_HTTP_HOST", httpHost, other.httpHost);

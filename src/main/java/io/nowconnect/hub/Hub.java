@@ -204,7 +204,10 @@ public final class Hub implements AutoCloseable {
                     .enabledProtocols(List.of("TLSv1.3", "TLSv1.2"));
             config.tlsClientCa().ifPresent(ca -> {
                 Keys trust = Keys.builder().pem(pem -> pem.certificates(Resource.create(ca))).build();
-                tls.trust(trust.certs()).clientAuth(TlsClientAuth.REQUIRED);
+                // Helidon's default endpoint identification ("HTTPS") is a client-side check: on a server it fails
+                // every client certificate with certificate_unknown
+                tls.trust(trust.certs()).clientAuth(TlsClientAuth.REQUIRED)
+                        .endpointIdentificationAlgorithm(io.helidon.common.tls.Tls.ENDPOINT_IDENTIFICATION_NONE);
             });
             return tls.build();
         } catch (RuntimeException e) {

@@ -10,6 +10,10 @@ public enum EndReason {
     HANDSHAKE_FAILED("handshake_failed"),
     /** No TCP or TLS connection to the hub. */
     CONNECT_FAILED("connect_failed"),
+    /** The proxy could not be reached, refused CONNECT (e.g. 407) or could not reach the hub. */
+    PROXY_FAILED("proxy_failed"),
+    /** The TLS handshake with the hub failed: untrusted, expired or mismatching certificate, rejected client certificate. */
+    TLS_FAILED("tls_failed"),
     /** No pong within the ping timeout. */
     PING_TIMEOUT("ping_timeout"),
     /** No HELLO_ACK in time. */

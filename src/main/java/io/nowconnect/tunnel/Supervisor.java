@@ -1,6 +1,7 @@
 package io.nowconnect.tunnel;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -54,13 +55,17 @@ public final class Supervisor {
     private record Rotate(String why) implements Signal {
     }
 
+    private record TlsFilesChanged(Path file) implements Signal {
+    }
+
     private record Reconfigure(AgentConfig config) implements Signal {
     }
 
     private record Stop(Duration drainTimeout) implements Signal {
     }
 
-    private final Http1Client client;
+    // supervisor thread only: rebuilt when the client certificate, key or CA bundle change
+    private Http1Client client;
     private final TokenSource tokens;
     private final TunnelStatus status;
     private final StreamBudget budget;
@@ -90,6 +95,7 @@ public final class Supervisor {
 
     private volatile boolean stopRequested;
     private volatile FileWatch tokenWatch;
+    private volatile FileWatch tlsWatch;
 
     private Supervisor(AgentConfig config, String version, Http1Client client, TokenSource tokens, TunnelStatus status,
                        StreamBudget budget, StreamObserver observer) {
@@ -131,6 +137,18 @@ public final class Supervisor {
                                                    "Cannot watch NC_TOKEN_FILE; a new token is used at the next reconnect", e);
             }
         });
+        List<Path> tlsFiles = new ArrayList<>();
+        config.clientCert().ifPresent(tlsFiles::add);
+        config.clientKey().ifPresent(tlsFiles::add);
+        config.caBundle().ifPresent(tlsFiles::add);
+        if (!tlsFiles.isEmpty()) {
+            try {
+                tlsWatch = FileWatch.start(tlsFiles, p -> signals.add(new TlsFilesChanged(p)), WATCH_DEBOUNCE, WATCH_POLL);
+            } catch (IOException e) {
+                Event.of("tls_watch_failed").log(LOGGER, Level.WARNING,
+                                                 "Cannot watch the TLS files; changes take effect at restart", e);
+            }
+        }
         Thread.ofVirtual().name("nc-supervisor").start(this::run);
     }
 
@@ -204,9 +222,10 @@ public final class Supervisor {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
-            FileWatch w = tokenWatch;
-            if (w != null) {
-                w.close();
+            for (FileWatch w : new FileWatch[] {tokenWatch, tlsWatch}) {
+                if (w != null) {
+                    w.close();
+                }
             }
             for (TunnelConnection c : all()) {
                 c.kill(EndReason.SHUTDOWN, "agent stopping");
@@ -272,6 +291,7 @@ public final class Supervisor {
         case Ready r -> onReady(r.connection());
         case Ended e -> onEnded(e.connection(), e.end());
         case Rotate r -> requestRotation(r.why());
+        case TlsFilesChanged t -> onTlsFilesChanged(t.file());
         case Reconfigure r -> {
             config = r.config();
             settings = settings(r.config(), version);
@@ -399,6 +419,21 @@ public final class Supervisor {
             candidate = null;
             old.kill(EndReason.ROTATED, "superseded");
         }
+    }
+
+    private void onTlsFilesChanged(Path file) {
+        Http1Client fresh;
+        try {
+            fresh = HubClient.create(config);
+        } catch (RuntimeException e) {
+            // a certificate written before its key, say: keep the working client until both make sense
+            Event.of("tls_files_unusable").with("agent_id", config.agentId())
+                    .log(LOGGER, Level.WARNING, file + " changed but the TLS material cannot be used yet ("
+                            + e.getMessage() + "); the current tunnel keeps serving");
+            return;
+        }
+        client = fresh;
+        requestRotation("TLS file " + file.getFileName() + " changed");
     }
 
     private void refreshDue() {

@@ -363,10 +363,8 @@ final class TunnelConnection {
                 request.header(HeaderNames.AUTHORIZATION, "Bearer " + token.get());
             }
             upgrade = request.upgrade("websocket");
-        } catch (UncheckedIOException | IllegalStateException | IllegalArgumentException e) {
-            return Optional.of(new TunnelEnd(EndReason.CONNECT_FAILED, describe(e), Duration.ZERO));
         } catch (RuntimeException e) {
-            return Optional.of(new TunnelEnd(EndReason.CONNECT_FAILED, describe(e), Duration.ZERO));
+            return Optional.of(ConnectFailure.classify(e, client));
         }
         if (!upgrade.isUpgraded()) {
             try (HttpClientResponse response = upgrade.response()) {

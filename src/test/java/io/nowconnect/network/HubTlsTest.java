@@ -1,0 +1,96 @@
+package io.nowconnect.network;
+
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import io.nowconnect.Agent;
+import io.nowconnect.e2e.Harness;
+import io.nowconnect.hub.Hub;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The agent against the project's hub speaking TLS with certificates from a throwaway CA: trust, expiry, host name
+ * and client certificates, each failure with its own message, retried with back-off.
+ */
+@Timeout(60)
+class HubTlsTest extends NetworkTestBase {
+
+    @Test
+    void trustsTheHubThroughItsCaBundle() throws Exception {
+        Hub hub = tlsHub();
+        Agent agent = harness.startAgent(wssAgent(hub));
+        Harness.awaitReady(agent, WAIT);
+        assertEcho(hub);
+    }
+
+    @Test
+    void wrongCaIsNotTrusted() {
+        Hub hub = tlsHub();
+        Map<String, String> vars = wssAgent(hub);
+        vars.put("NC_CA_BUNDLE", pki.otherCa.toString());
+        Agent agent = harness.startAgent(vars);
+        String error = awaitError(agent, "hub certificate not trusted (is NC_CA_BUNDLE set?)");
+        assertTrue(error.startsWith("tls_failed: "), error);
+        awaitEndings(agent, "tls_failed", 3);
+        assertFalse(agent.status().snapshot().ready());
+        assertEquals(1, logs.warnings("hub certificate not trusted").size(), "logged once, then at DEBUG: " + logs.lines());
+        warningLine("hub certificate not trusted");
+    }
+
+    @Test
+    void expiredHubCertificate() {
+        Hub hub = tlsHub(pki.expiredCert, pki.expiredKey, null);
+        Agent agent = harness.startAgent(wssAgent(hub));
+        awaitError(agent, "tls_failed: certificate expired");
+        awaitEndings(agent, "tls_failed", 2);
+        warningLine("certificate expired");
+    }
+
+    @Test
+    void hostNameDoesNotMatch() {
+        Hub hub = tlsHub(pki.wrongHostCert, pki.wrongHostKey, null);
+        Agent agent = harness.startAgent(wssAgent(hub));
+        awaitError(agent, "tls_failed: host name does not match certificate");
+        awaitEndings(agent, "tls_failed", 2);
+        warningLine("host name does not match certificate");
+    }
+
+    @Test
+    void clientCertificateAccepted() throws Exception {
+        Hub hub = tlsHub(pki.serverCert, pki.serverKey, pki.clientCa);
+        Map<String, String> vars = wssAgent(hub);
+        vars.put("NC_CLIENT_CERT", pki.clientCert.toString());
+        vars.put("NC_CLIENT_KEY", pki.clientKey.toString());
+        Agent agent = harness.startAgent(vars);
+        Harness.awaitReady(agent, WAIT);
+        assertEcho(hub);
+    }
+
+    @Test
+    void missingClientCertificateRejected() {
+        Hub hub = tlsHub(pki.serverCert, pki.serverKey, pki.clientCa);
+        Agent agent = harness.startAgent(wssAgent(hub));
+        awaitError(agent, "tls_failed: client certificate rejected");
+        awaitEndings(agent, "tls_failed", 2);
+        assertFalse(agent.status().snapshot().ready());
+        warningLine("client certificate rejected");
+    }
+
+    @Test
+    void clientCertificateFromAnotherCaRejected() {
+        Hub hub = tlsHub(pki.serverCert, pki.serverKey, pki.clientCa);
+        Map<String, String> vars = wssAgent(hub);
+        vars.put("NC_CLIENT_CERT", pki.rogueClientCert.toString());
+        vars.put("NC_CLIENT_KEY", pki.rogueClientKey.toString());
+        Agent agent = harness.startAgent(vars);
+        awaitError(agent, "tls_failed: client certificate rejected");
+        awaitEndings(agent, "tls_failed", 2);
+        assertFalse(agent.status().snapshot().ready());
+        warningLine("client certificate rejected");
+    }
+}
