@@ -259,6 +259,15 @@ public final class Stream {
         }
         Socket s = socket;
         if (s != null) {
+            if (!"ok".equals(result)) {
+                // a reset must reach the local peer as a reset (RST), not as a clean end (FIN): a client or target
+                // reading to EOF would otherwise take a cut-short stream for a complete one
+                try {
+                    s.setSoLinger(true, 0);
+                } catch (IOException | RuntimeException ignored) {
+                    // already closed
+                }
+            }
             closeQuietly(s);
         }
         Thread w = writer;

@@ -1,5 +1,6 @@
 package io.nowconnect.network;
 
+import java.nio.file.Path;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
@@ -69,6 +70,39 @@ class HubTlsTest extends NetworkTestBase {
         Agent agent = harness.startAgent(vars);
         Harness.awaitReady(agent, WAIT);
         assertEcho(hub);
+    }
+
+    @Test
+    void changedClientCertificateFilesMoveToANewTunnelGracefully() throws Exception {
+        Hub hub = tlsHub(pki.serverCert, pki.serverKey, pki.clientCa);
+        Path cert = java.nio.file.Files.copy(pki.clientCert, harness.dir().resolve("client.pem"));
+        Path key = java.nio.file.Files.copy(pki.clientKey, harness.dir().resolve("client.key"));
+        Map<String, String> vars = wssAgent(hub);
+        vars.put("NC_CLIENT_CERT", cert.toString());
+        vars.put("NC_CLIENT_KEY", key.toString());
+        Agent agent = harness.startAgent(vars);
+        Harness.awaitReady(agent, WAIT);
+
+        // a certificate the hub does not trust: the new tunnel fails, the current one keeps serving
+        replace(cert, pki.rogueClientCert);
+        replace(key, pki.rogueClientKey);
+        Harness.await(WAIT, () -> agent.status().endings().getOrDefault("tls_failed", 0L) >= 1, "the new tunnel is refused");
+        assertEquals(1, agent.status().snapshot().readyTunnels(), "the current tunnel still serves");
+        assertEcho(hub);
+
+        // a good one again: the agent moves over, the old tunnel drains and closes
+        replace(cert, pki.clientCert);
+        replace(key, pki.clientKey);
+        Harness.await(WAIT, () -> agent.status().endings().getOrDefault("rotation", 0L) >= 1, "moved to a new tunnel");
+        assertTrue(agent.status().snapshot().ready());
+        assertEcho(hub);
+    }
+
+    private static void replace(Path target, Path source) throws java.io.IOException {
+        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+        java.nio.file.Files.copy(source, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        java.nio.file.Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                                 java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     @Test
