@@ -1,0 +1,390 @@
+package io.nowconnect.faults;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.stream.Collectors;
+
+/** Shared pieces of the fault tests: the hub as a child process, targets that tell how their sockets ended, gauges. */
+final class FaultKit {
+    private FaultKit() {
+    }
+
+    /** Print a measured figure the way every fault case does. */
+    static void report(String kase, String figure) {
+        System.out.println("fault: " + kase + ": " + figure);
+    }
+
+    static String javaBinary() {
+        return ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    }
+
+    /** Open file descriptors of this JVM. */
+    static int fdCount() {
+        String[] names = new java.io.File("/proc/self/fd").list();
+        return names == null ? -1 : names.length;
+    }
+
+    /** Open file descriptors of another process. */
+    static int fdCount(long pid) {
+        String[] names = new java.io.File("/proc/" + pid + "/fd").list();
+        return names == null ? -1 : names.length;
+    }
+
+    /** The soft limit of open files of this JVM, from /proc/self/limits (-1 when unknown, MAX_VALUE when unlimited). */
+    static long openFileLimit() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+                if (line.startsWith("Max open files")) {
+                    String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
+                    return soft.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(soft);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    /** Live platform threads of this JVM. */
+    static int platformThreads() {
+        return ManagementFactory.getThreadMXBean().getThreadCount();
+    }
+
+    /** Heap in use after a full collection (a few rounds, so soft garbage and finalizable objects go). */
+    static long heapUsedAfterGc() {
+        long used = Long.MAX_VALUE;
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            try {
+                Thread.sleep(30);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            used = Math.min(used, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
+        }
+        return used;
+    }
+
+    /** Threads named like per-stream or per-tunnel agent threads (platform and, via the thread dump, virtual). */
+    static long namedThreads(String prefix) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith(prefix)).count();
+    }
+
+    static int freePort() {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Whether a TCP connect to host:port succeeds now. */
+    static boolean accepts(String host, int port, int timeoutMs) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress(host, port), timeoutMs);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted");
+        }
+    }
+
+    /** Run a command, return its exit code; output goes into the returned holder. */
+    static Cmd run(List<String> command, int timeoutSec) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(timeoutSec, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return new Cmd(-1, "timeout");
+            }
+            return new Cmd(p.exitValue(), new String(out, StandardCharsets.UTF_8).strip());
+        } catch (IOException e) {
+            return new Cmd(-1, e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Cmd(-1, "interrupted");
+        }
+    }
+
+    static Cmd run(String... command) {
+        return run(List.of(command), 20);
+    }
+
+    record Cmd(int code, String output) {
+        boolean ok() {
+            return code == 0;
+        }
+    }
+
+    /** Send a signal to a process (STOP, CONT, KILL). */
+    static void signal(long pid, String sig) {
+        Cmd c = run("kill", "-" + sig, Long.toString(pid));
+        if (!c.ok() && !sig.equals("CONT") && !sig.equals("KILL")) {
+            throw new AssertionError("kill -" + sig + " " + pid + " failed: " + c.output());
+        }
+    }
+
+    /**
+     * The project's hub ({@code io.nowconnect.Main hub}) as a child process, optionally inside a network namespace
+     * ({@code ip netns exec NAME} prefix). Restartable on the same ports.
+     */
+    static final class HubProcess implements AutoCloseable {
+        private final Path dir;
+        private final Map<String, String> env;
+        private final List<String> prefix;
+        private final String host;
+        private final int port;
+        private volatile Process process;
+        private int starts;
+
+        HubProcess(Path dir, Path secret, String host, int port, Map<String, String> listeners, Map<String, String> extra,
+                   List<String> prefix) {
+            this.dir = dir;
+            this.host = host;
+            this.port = port;
+            this.prefix = prefix;
+            Map<String, String> e = new java.util.HashMap<>();
+            e.put("NC_HUB_HOST", host);
+            e.put("NC_HUB_PORT", Integer.toString(port));
+            e.put("NC_HUB_JWT_SECRET_FILE", secret.toString());
+            e.put("NC_HUB_PING_INTERVAL_SEC", "1");
+            e.put("NC_HUB_PING_TIMEOUT_SEC", "3");
+            e.put("NC_HUB_LISTENERS", listeners.entrySet().stream().map(x -> x.getKey() + "=" + x.getValue())
+                    .collect(Collectors.joining(",")));
+            e.putAll(extra);
+            this.env = e;
+        }
+
+        /** Start the hub process and wait until its port accepts; returns the nanoTime when it first accepted. */
+        long start(Duration timeout) {
+            List<String> cmd = new ArrayList<>(prefix);
+            cmd.addAll(List.of(javaBinary(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                               "-cp", System.getProperty("java.class.path"), "io.nowconnect.Main", "hub"));
+            ProcessBuilder pb = new ProcessBuilder(cmd);
+            pb.environment().keySet().removeIf(k -> k.startsWith("NC_"));
+            pb.environment().putAll(env);
+            Path log = dir.resolve("hub-" + port + "-" + (++starts) + ".log");
+            pb.redirectErrorStream(true).redirectOutput(log.toFile());
+            try {
+                process = pb.start();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (System.nanoTime() < deadline) {
+                if (!process.isAlive()) {
+                    throw new AssertionError("hub process exited with " + process.exitValue() + ": " + tail(log));
+                }
+                if (accepts(host, port, 200)) {
+                    return System.nanoTime();
+                }
+                sleep(5);
+            }
+            throw new AssertionError("hub did not accept on " + host + ":" + port + " within " + timeout + ": " + tail(log));
+        }
+
+        long pid() {
+            return process.pid();
+        }
+
+        Process process() {
+            return process;
+        }
+
+        int port() {
+            return port;
+        }
+
+        /** GET a path of the hub's HTTP endpoint, status code or -1. */
+        int get(String path) {
+            try (HttpClient c = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build()) {
+                return c.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + path))
+                                      .timeout(Duration.ofSeconds(2)).build(),
+                              HttpResponse.BodyHandlers.discarding()).statusCode();
+            } catch (IOException e) {
+                return -1;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return -1;
+            }
+        }
+
+        /** SIGKILL and wait for the process to be gone. */
+        void kill() {
+            Process p = process;
+            if (p != null) {
+                signal(p.pid(), "CONT");
+                p.destroyForcibly();
+                try {
+                    p.waitFor(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            kill();
+        }
+
+        static String tail(Path log) {
+            try {
+                List<String> lines = Files.readAllLines(log);
+                return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+            } catch (IOException e) {
+                return "(no log)";
+            }
+        }
+    }
+
+    /**
+     * A target that echoes and records how each of its connections ended: EOF (the agent closed or half-closed), an
+     * error (reset), or still open.
+     */
+    static final class TrackingTarget implements AutoCloseable {
+        private final ServerSocket server;
+        final AtomicInteger accepted = new AtomicInteger();
+        final AtomicInteger ended = new AtomicInteger();
+        final Set<Socket> open = ConcurrentHashMap.newKeySet();
+        final List<Long> endNanos = new CopyOnWriteArrayList<>();
+
+        TrackingTarget() throws IOException {
+            server = new ServerSocket();
+            server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 4096);
+            Thread.ofVirtual().start(this::acceptLoop);
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        private void acceptLoop() {
+            while (!server.isClosed()) {
+                try {
+                    Socket s = server.accept();
+                    accepted.incrementAndGet();
+                    open.add(s);
+                    Thread.ofVirtual().start(() -> serve(s));
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        }
+
+        private void serve(Socket s) {
+            try (s) {
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                byte[] buf = new byte[16384];
+                int n;
+                while ((n = in.read(buf)) >= 0) {
+                    out.write(buf, 0, n);
+                }
+            } catch (IOException ignored) {
+                // reset: counts as ended
+            } finally {
+                open.remove(s);
+                endNanos.add(System.nanoTime());
+                ended.incrementAndGet();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+            for (Socket s : open) {
+                s.close();
+            }
+        }
+    }
+
+    /** Captures JUL records of the {@code io.nowconnect} loggers. */
+    static final class LogCapture extends Handler implements AutoCloseable {
+        final List<LogRecord> records = new CopyOnWriteArrayList<>();
+        private final Logger logger = Logger.getLogger("io.nowconnect");
+
+        LogCapture() {
+            setLevel(Level.ALL);
+            logger.addHandler(this);
+        }
+
+        @Override
+        public void publish(LogRecord r) {
+            records.add(r);
+        }
+
+        /** Records logged since a mark (a size of {@link #records} taken earlier), as a snapshot. */
+        List<LogRecord> since(int mark) {
+            List<LogRecord> all = List.copyOf(records);
+            return all.subList(Math.min(mark, all.size()), all.size());
+        }
+
+        /** Messages (with thrown text) at WARNING or above. */
+        List<String> warnings() {
+            return records.stream().filter(r -> r.getLevel().intValue() >= Level.WARNING.intValue())
+                    .map(LogCapture::text).toList();
+        }
+
+        List<String> all() {
+            return records.stream().map(LogCapture::text).toList();
+        }
+
+        static String text(LogRecord r) {
+            String m = r.getMessage();
+            if (r.getParameters() != null && r.getParameters().length > 0
+                    && r.getParameters()[0] instanceof io.nowconnect.log.Event e) {
+                m = m + " " + e.fields();
+            }
+            return r.getLevel() + " " + r.getLoggerName() + ": " + m + (r.getThrown() == null ? "" : " " + r.getThrown());
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+            logger.removeHandler(this);
+        }
+    }
+}
