@@ -152,7 +152,8 @@ public final class Stream {
         if (!toSocket.offer(data.payload()) && !offerWithGrace(data.payload())) {
             Event.of("stream_queue_overflow").with("cid", cid).with("connector", connector)
                     .with("dir", outbound.opposite().wire())
-                    .log(LOGGER, Level.FINE, "Stream queue full (" + table.settings().queueDepth() + " frames, reader grace used up): resetting");
+                    .log(LOGGER, Level.FINE, "Stream queue full (" + table.settings().queueDepth()
+                            + " frames, reader grace used up): resetting");
             close(ResetReason.QUEUE_OVERFLOW.wire(), ResetReason.QUEUE_OVERFLOW.wire());
         } else if (toSocket.remainingCapacity() < nearlyFull) {
             // let this stream's writer run before the queue overflows; a yield is not a wait on the socket
