@@ -254,7 +254,8 @@ public final class Supervisor {
                     rotationPending = false;
                     rotationStartNanos = now;
                     Event.of("rotating").with("agent_id", config.agentId()).with("reason", rotationWhy)
-                            .log(LOGGER, Level.INFO, "Opening a new tunnel (" + rotationWhy + "); the current one serves until it is ready");
+                            .log(LOGGER, Level.INFO, "Opening a new tunnel (" + rotationWhy
+                                    + "); the current one serves until it is ready");
                     candidate = launch();
                 }
                 if (refreshAtNanos != 0 && now - refreshAtNanos >= 0) {
@@ -451,8 +452,9 @@ public final class Supervisor {
         String fp = token.map(TokenSource::fingerprint).orElse(null);
         if (fp != null && fp.equals(active.tokenFingerprint())) {
             Event.of("token_rotation_overdue").with("agent_id", config.agentId())
-                    .log(LOGGER, Level.WARNING, "The token expires at " + active.tokenLifetime().map(l -> l.expiresAt().toString())
-                            .orElse("?") + " and NC_TOKEN_FILE still holds it: rotation is overdue");
+                    .log(LOGGER, Level.WARNING, "The token expires at "
+                            + active.tokenLifetime().map(l -> l.expiresAt().toString()).orElse("?")
+                            + " and NC_TOKEN_FILE still holds it: rotation is overdue");
             return;
         }
         requestRotation("token expires soon");
