@@ -32,6 +32,7 @@ import io.nowconnect.hub.auth.AuthException;
 import io.nowconnect.hub.auth.Claims;
 import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.log.Event;
+import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
@@ -45,10 +46,16 @@ import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamRefusedException;
 import io.nowconnect.stream.StreamSettings;
 import io.nowconnect.stream.StreamTable;
+import io.nowconnect.stream.WireStats;
 
 /**
  * The hub's end of one agent tunnel: authenticates the upgrade, answers HELLO, carries the streams that
  * {@link ConnectorListener}s open on it, pings the agent and notices at once when the connection ends.
+ *
+ * <p>Capabilities: the ack names {@code drain} and {@code bin1} when the agent offered them. With {@code bin1} the
+ * writer sends DATA as binary messages through {@code session.send(BufferData, true)}, WINDOW frames take the urgent
+ * lane, binary messages from the agent are reassembled and decoded (malformed ones dropped and counted), and every
+ * stream is flow controlled; without it binary messages are dropped as in v1.
  *
  * <p>Threads: Helidon calls the listener methods on the connection's virtual thread (the reader). Every write goes
  * through an {@link Outbox} whose single writer thread calls the session, because Helidon's server session is not safe
@@ -59,7 +66,7 @@ import io.nowconnect.stream.StreamTable;
 final class AgentTunnel implements WsListener {
     private static final Logger LOGGER = Logger.getLogger(AgentTunnel.class.getName());
     private static final Pattern CONNECTOR = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
-    private static final List<String> HUB_CAPS = List.of(Capability.DRAIN);
+    private static final List<String> HUB_CAPS = List.of(Capability.DRAIN, Capability.BIN1);
     private static final int MAX_CONNECTORS = 256;
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int PING = 0x9;
@@ -86,12 +93,17 @@ final class AgentTunnel implements WsListener {
     private final AtomicBoolean ended = new AtomicBoolean();
     private final StreamTable table;
     private final StringBuilder fragments = new StringBuilder();
+    /** Fragments of a binary message (reader thread only). */
+    private java.io.ByteArrayOutputStream binaryFragments;
+    private final WireStats stats = WireStats.of(Direction.C2A);
 
     private volatile Claims claims;
     private volatile WsSession session;
     private volatile boolean helloDone;
     private volatile Set<String> connectors = Set.of();
     private volatile List<String> caps = List.of();
+    /** Whether {@code bin1} was agreed: DATA and WINDOW go as binary messages, streams are flow controlled. */
+    private volatile boolean bin1;
     private volatile boolean draining;
     private volatile long pingPayload;
     private volatile long pingSentAtNanos;
@@ -108,6 +120,13 @@ final class AgentTunnel implements WsListener {
     private record Text(String text) implements Out {
         public int size() {
             return text.length();
+        }
+    }
+
+    /** A binary message: header then payload, sent as one frame without joining them first. */
+    private record Binary(byte[] header, byte[] payload) implements Out {
+        public int size() {
+            return header.length + (payload == null ? 0 : payload.length);
         }
     }
 
@@ -205,7 +224,42 @@ final class AgentTunnel implements WsListener {
 
     @Override
     public void onMessage(WsSession session, BufferData buffer, boolean last) {
-        ctx.metrics().dropped("binary_frame");
+        lastReceivedNanos = System.nanoTime();
+        int size = buffer.available();
+        java.io.ByteArrayOutputStream parts = binaryFragments;
+        if ((parts == null ? 0 : parts.size()) + size > ctx.maxMessage()) {
+            binaryFragments = null;
+            ctx.metrics().dropped("oversized");
+            closeTunnel(WsCloseCodes.TOO_BIG, "message too big");
+            return;
+        }
+        if (!last || parts != null) {
+            if (parts == null) {
+                parts = new java.io.ByteArrayOutputStream(Math.max(64, size * 2));
+                binaryFragments = parts;
+            }
+            parts.writeBytes(buffer.readBytes());
+            if (!last) {
+                return;
+            }
+            binaryFragments = null;
+        }
+        if (!helloDone || !bin1) {
+            // v1: binary messages mean nothing
+            ctx.metrics().dropped("binary_frame");
+            return;
+        }
+        Frame frame;
+        try {
+            frame = BinaryCodec.decode(parts != null ? parts.toByteArray() : buffer.readBytes());
+        } catch (ProtocolException e) {
+            ctx.metrics().dropped(e.reason());
+            Event.of("frame_malformed").with("agent_id", claims.agentId()).with("reason", e.reason())
+                    .log(LOGGER, Level.FINE, "Dropped malformed binary frame: " + e.getMessage());
+            return;
+        }
+        stats.received(true, frame instanceof Frame.Window);
+        table.dispatch(frame);
     }
 
     @Override
@@ -297,7 +351,10 @@ final class AgentTunnel implements WsListener {
             return;
         }
         switch (frame) {
-        case Frame.Data d -> table.dispatch(d);
+        case Frame.Data d -> {
+            stats.received(false, false);
+            table.dispatch(d);
+        }
         case Frame.Fin f -> table.dispatch(f);
         case Frame.Rst r -> table.dispatch(r);
         case Frame.Drain ignored -> {
@@ -335,6 +392,11 @@ final class AgentTunnel implements WsListener {
         List<String> agreed = new ArrayList<>(HUB_CAPS);
         agreed.retainAll(hello.caps());
         caps = List.copyOf(agreed);
+        if (caps.contains(Capability.BIN1)) {
+            // before this tunnel can carry its first stream
+            table.enableFlowControl(BinaryCodec.INITIAL_WINDOW);
+            bin1 = true;
+        }
         connectors = Set.copyOf(names);
         try {
             send(new Frame.HelloAck(caps, -1), true);
@@ -396,12 +458,26 @@ final class AgentTunnel implements WsListener {
         if (o == null || ended.get()) {
             throw new IOException("tunnel closed");
         }
-        Text text = new Text(JsonCodec.encode(frame));
+        Out out;
+        if (bin1 && frame instanceof Frame.Data d) {
+            out = new Binary(BinaryCodec.dataHeader(d), d.payload());
+            stats.sent(true, false);
+        } else if (frame instanceof Frame.Window) {
+            out = new Binary(BinaryCodec.encode(frame), null);
+            // credit must never wait behind bulk DATA
+            urgent = true;
+            stats.sent(true, true);
+        } else {
+            out = new Text(JsonCodec.encode(frame));
+            if (frame instanceof Frame.Data) {
+                stats.sent(false, false);
+            }
+        }
         try {
             if (urgent) {
-                o.urgent(text);
+                o.urgent(out);
             } else {
-                o.ordered(text);
+                o.ordered(out);
             }
         } catch (RuntimeException e) {
             throw new IOException("tunnel write failed", e);
@@ -414,6 +490,10 @@ final class AgentTunnel implements WsListener {
         for (Out out : batch) {
             switch (out) {
             case Text t -> s.send(t.text(), true);
+            case Binary b -> s.send(b.payload() == null
+                                            ? BufferData.create(b.header())
+                                            : BufferData.create(BufferData.create(b.header()),
+                                                                BufferData.create(b.payload())), true);
             case Control c when c.opCode() == PING -> s.ping(BufferData.create(c.payload()));
             case Control c when c.opCode() == PONG -> s.pong(BufferData.create(c.payload()));
             case Control c -> s.close(c.code(), c.reason());

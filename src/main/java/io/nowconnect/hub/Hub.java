@@ -92,6 +92,8 @@ public final class Hub implements AutoCloseable {
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
+                // small frames (WINDOW, pong, one-line replies) must not wait for Nagle and a delayed ACK
+                .connectionOptions(io.helidon.common.socket.SocketOptions.builder().tcpNoDelay(true).build())
                 .featuresDiscoverServices(false)
                 .addProtocol(WsConfig.builder().name("websocket").maxFrameLength(config.maxFrameBytes()).build())
                 .addRouting(WsRouting.builder().endpoint("/tunnel", () -> new AgentTunnel(ctx)))

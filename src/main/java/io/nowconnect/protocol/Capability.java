@@ -4,6 +4,11 @@ package io.nowconnect.protocol;
 public final class Capability {
     /** {@code DRAIN} frame: the hub sends no new OPEN on a draining tunnel. */
     public static final String DRAIN = "drain";
+    /**
+     * Binary DATA frames and per-stream credit-based flow control ({@link BinaryCodec}); JSON DATA stays valid
+     * alongside.
+     */
+    public static final String BIN1 = "bin1";
 
     private Capability() {
     }

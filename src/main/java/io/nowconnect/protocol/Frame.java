@@ -120,6 +120,27 @@ public sealed interface Frame {
         }
     }
 
+    /**
+     * {@code bin1} only, both directions: the sender's local socket consumed {@code increment} more bytes of this
+     * stream, so the peer may send that many more DATA bytes. Travels as a binary frame ({@link BinaryCodec}).
+     *
+     * @param cid the stream
+     * @param increment bytes of credit returned, 1 to 2^32-1
+     */
+    record Window(String cid, long increment) implements Frame {
+        public Window {
+            Objects.requireNonNull(cid, "cid");
+            if (increment <= 0 || increment > BinaryCodec.MAX_UINT32) {
+                throw new IllegalArgumentException("WINDOW increment out of range: " + increment);
+            }
+        }
+
+        @Override
+        public FrameType type() {
+            return FrameType.WINDOW;
+        }
+    }
+
     /** Agent to hub ({@code drain} capability): send no new OPEN on this tunnel. */
     record Drain() implements Frame {
         @Override

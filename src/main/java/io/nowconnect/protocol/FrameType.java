@@ -11,7 +11,9 @@ public enum FrameType {
     DATA("DATA"),
     FIN("FIN"),
     RST("RST"),
-    DRAIN("DRAIN");
+    DRAIN("DRAIN"),
+    /** {@code bin1} only: credit returned for a stream; exists as a binary frame only, never as JSON. */
+    WINDOW("WINDOW");
 
     private final String wire;
 

@@ -85,6 +85,7 @@ public final class JsonCodec {
             case Frame.Drain ignored -> {
             }
             case Frame.Data ignored -> throw new IllegalStateException("handled above");
+            case Frame.Window ignored -> throw new IllegalArgumentException("WINDOW exists only as a binary frame (bin1)");
             }
             g.writeEndObject();
         } catch (IOException e) {
@@ -180,6 +181,8 @@ public final class JsonCodec {
         }
         case RST -> new Frame.Rst(require(cid, "cid", t), err);
         case DRAIN -> new Frame.Drain();
+        // binary only (bin1): as JSON it is a type this codec does not know
+        case WINDOW -> throw new ProtocolException("unknown_type", "unknown frame type \"WINDOW\"");
         };
     }
 

@@ -13,7 +13,11 @@ public enum ResetReason {
     TOO_MANY_STREAMS("too_many_streams"),
     DRAINING("draining"),
     IO_ERROR("io_error"),
-    RESET("reset");
+    RESET("reset"),
+    /** {@code bin1}: the peer sent more DATA bytes than the stream's window allowed. */
+    FLOW_CONTROL("flow_control"),
+    /** {@code bin1}: an OPEN whose cid does not fit a binary frame (more than 255 UTF-8 bytes). */
+    BAD_CID("bad_cid");
 
     private final String wire;
 

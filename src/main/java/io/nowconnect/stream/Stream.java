@@ -8,12 +8,18 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.util.Arrays;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import io.nowconnect.config.Target;
 import io.nowconnect.log.Event;
+import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
@@ -25,6 +31,13 @@ import io.nowconnect.protocol.ResetReason;
  * never touch the socket. A <em>writer</em> virtual thread drains the bounded queue into the socket (and applies the
  * remote FIN as a half-close); a <em>reader</em> virtual thread reads the socket and sends DATA, then FIN at EOF.
  * {@link #close} is idempotent and may be called from any thread; it closes the socket, which unblocks both pumps.
+ *
+ * <p>v1: the queue holds at most {@code queueDepth} frames; a peer that outruns the socket gets RST
+ * {@code queue_overflow}. {@code bin1} (a window &gt; 0): credit-based flow control. The reader thread sends DATA only
+ * within the credit the peer granted (the window at the start, then every WINDOW increment) and waits for more when it
+ * runs out; the queue then has no frame limit, because the peer may never have more than the window unreturned: the
+ * writer thread returns credit with a WINDOW once it has written half a window of bytes to the socket, and a peer that
+ * exceeds the window gets RST {@code flow_control}.
  */
 public final class Stream {
     private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
@@ -37,8 +50,19 @@ public final class Stream {
     private final String connector;
     private final StreamTable table;
     private final Direction outbound;
-    private final ArrayBlockingQueue<byte[]> toSocket;
+    private final BlockingQueue<byte[]> toSocket;
     private final int nearlyFull;
+    /** bin1 window in bytes (both directions), 0 for v1. */
+    private final int window;
+    /** bin1: bytes received from the peer and not yet returned with WINDOW; at most {@link #window}. */
+    private final AtomicLong unreturned = new AtomicLong();
+    /** bin1: guards {@link #credit}; the reader thread waits on {@link #creditChanged}. */
+    private final ReentrantLock creditLock;
+    private final Condition creditChanged;
+    /** bin1: bytes the peer still lets us send. Guarded by {@link #creditLock}. */
+    private long credit;
+    /** bin1, writer thread only: bytes written to the socket since the last WINDOW. */
+    private long consumedSinceWindow;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private volatile Socket socket;
@@ -56,8 +80,19 @@ public final class Stream {
         this.connector = connector;
         this.table = table;
         this.outbound = table.outbound();
-        this.toSocket = new ArrayBlockingQueue<>(table.settings().queueDepth());
+        this.window = table.flowWindow();
         this.nearlyFull = Math.max(1, table.settings().queueDepth() / 4);
+        if (window > 0) {
+            // the window bounds the queued bytes; a frame count limit would reset a stream that stays within it
+            this.toSocket = new LinkedBlockingQueue<>();
+            this.creditLock = new ReentrantLock();
+            this.creditChanged = creditLock.newCondition();
+            this.credit = window;
+        } else {
+            this.toSocket = new ArrayBlockingQueue<>(table.settings().queueDepth());
+            this.creditLock = null;
+            this.creditChanged = null;
+        }
     }
 
     /**
@@ -135,18 +170,40 @@ public final class Stream {
     }
 
     /**
-     * DATA from the tunnel: queue it for the socket; a full queue resets this stream with {@code queue_overflow}.
-     * Called by the tunnel's reader; never blocks.
+     * Whether this stream uses {@code bin1} flow control.
+     *
+     * @return true with a window
+     */
+    public boolean flowControlled() {
+        return window > 0;
+    }
+
+    /**
+     * DATA from the tunnel: queue it for the socket. v1: a full queue resets this stream with {@code queue_overflow};
+     * bin1: DATA beyond the window resets it with {@code flow_control}. Called by the tunnel's reader; never blocks.
      *
      * @param data frame
      */
     void onData(Frame.Data data) {
-        if (data.seq() != expectedSeqIn && LOGGER.isLoggable(Level.FINE)) {
+        // bin1 carries seq modulo 2^32
+        if (((data.seq() - expectedSeqIn) & BinaryCodec.MAX_UINT32) != 0 && LOGGER.isLoggable(Level.FINE)) {
             Event.of("seq_mismatch").with("cid", cid).with("connector", connector)
                     .log(LOGGER, Level.FINE, "DATA seq " + data.seq() + " where " + expectedSeqIn + " was expected");
         }
         expectedSeqIn = data.seq() + 1;
         if (data.payload().length == 0) {
+            return;
+        }
+        if (window > 0) {
+            if (unreturned.addAndGet(data.payload().length) > window) {
+                table.stats().flowControlResets.increment();
+                Event.of("stream_flow_control").with("cid", cid).with("connector", connector)
+                        .with("dir", outbound.opposite().wire())
+                        .log(LOGGER, Level.FINE, "Peer sent more than the " + window + " byte window: resetting");
+                close(ResetReason.FLOW_CONTROL.wire(), ResetReason.FLOW_CONTROL.wire());
+                return;
+            }
+            toSocket.add(data.payload());
             return;
         }
         if (!toSocket.offer(data.payload()) && !offerWithGrace(data.payload())) {
@@ -179,6 +236,49 @@ public final class Stream {
             return false;
         } finally {
             table.readerWaited(System.nanoTime() - start);
+        }
+    }
+
+    /**
+     * WINDOW from the tunnel (bin1): the peer's socket consumed more bytes, so we may send that many more. Called by
+     * the tunnel's reader; never blocks for long (the lock is only held to add and signal).
+     *
+     * @param increment bytes of credit
+     */
+    void onWindow(long increment) {
+        if (window == 0) {
+            table.observer().dropped("unexpected_window");
+            return;
+        }
+        boolean overflow;
+        creditLock.lock();
+        try {
+            credit += increment;
+            overflow = credit > BinaryCodec.MAX_UINT32;
+            creditChanged.signalAll();
+        } finally {
+            creditLock.unlock();
+        }
+        if (overflow) {
+            table.stats().flowControlResets.increment();
+            close(ResetReason.FLOW_CONTROL.wire(), ResetReason.FLOW_CONTROL.wire());
+        }
+    }
+
+    /**
+     * Credit left to send (bin1), for tests and diagnostics.
+     *
+     * @return bytes, or -1 without flow control
+     */
+    long credit() {
+        if (window == 0) {
+            return -1;
+        }
+        creditLock.lock();
+        try {
+            return credit;
+        } finally {
+            creditLock.unlock();
         }
     }
 
@@ -220,6 +320,8 @@ public final class Stream {
         if (finSent && finQueued && !closed.get()) {
             // both directions are complete on the wire; only our write of the last bytes to the local socket remains,
             // which needs no tunnel: let it finish (it closes the stream), but not forever
+            Event.of("stream_finishing").with("cid", cid).with("connector", connector)
+                    .log(LOGGER, Level.FINE, "Tunnel gone: letting the stream flush to its local socket");
             finisher = Thread.ofVirtual().name("nc-finish-" + cid).start(() -> {
                 try {
                     Thread.sleep(FINISH_GRACE_MILLIS);
@@ -280,6 +382,15 @@ public final class Stream {
             f.interrupt();
         }
         toSocket.clear();
+        if (creditLock != null) {
+            // wake a reader waiting for credit
+            creditLock.lock();
+            try {
+                creditChanged.signalAll();
+            } finally {
+                creditLock.unlock();
+            }
+        }
         table.observer().closed(connector, result);
         Event.of("stream_closed").with("cid", cid).with("connector", connector).with("reason", result)
                 .log(LOGGER, Level.FINE, "Stream closed");
@@ -291,9 +402,17 @@ public final class Stream {
         try {
             InputStream in = socket.getInputStream();
             while (true) {
+                int room = buf.length;
+                if (window > 0) {
+                    long c = awaitCredit();
+                    if (c <= 0) {
+                        return;
+                    }
+                    room = (int) Math.min(room, c);
+                }
                 int n;
                 try {
-                    n = in.read(buf);
+                    n = in.read(buf, 0, room);
                 } catch (IOException e) {
                     if (!closed.get()) {
                         Event.of("stream_read_failed").with("cid", cid).with("connector", connector)
@@ -309,6 +428,9 @@ public final class Stream {
                     return;
                 }
                 touch();
+                if (window > 0) {
+                    takeCredit(n);
+                }
                 table.observer().bytes(connector, outbound, n);
                 table.sink().send(new Frame.Data(cid, seq++, Arrays.copyOf(buf, n)));
             }
@@ -361,6 +483,9 @@ public final class Stream {
                     out.write(all, 0, bytes);
                     touch();
                     table.observer().bytes(connector, outbound.opposite(), bytes);
+                    if (window > 0 && !fin) {
+                        returnCredit(bytes);
+                    }
                 }
                 if (fin) {
                     socket.shutdownOutput();
@@ -382,6 +507,58 @@ public final class Stream {
                         .log(LOGGER, Level.FINE, "Local socket failed: " + e.getMessage());
                 close(ResetReason.RESET.wire(), ResetReason.RESET.wire());
             }
+        }
+    }
+
+    /**
+     * Reader thread: wait until the peer lets us send (bin1).
+     *
+     * @return credit in bytes, or -1 once the stream is closed
+     */
+    private long awaitCredit() {
+        creditLock.lock();
+        try {
+            if (credit <= 0) {
+                table.stats().creditWaits.increment();
+            }
+            while (credit <= 0 && !closed.get()) {
+                creditChanged.await();
+            }
+            return closed.get() ? -1 : credit;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        } finally {
+            creditLock.unlock();
+        }
+    }
+
+    private void takeCredit(int n) {
+        creditLock.lock();
+        try {
+            credit -= n;
+        } finally {
+            creditLock.unlock();
+        }
+    }
+
+    /**
+     * Writer thread: bytes reached the socket; once half a window has, return it to the peer with one WINDOW (on the
+     * urgent lane, so credit never waits behind bulk DATA). The count is lowered before the WINDOW leaves, so DATA the
+     * peer sends on the new credit can never look like a violation.
+     */
+    private void returnCredit(int bytes) {
+        consumedSinceWindow += bytes;
+        if (consumedSinceWindow < Math.max(1, window / 2)) {
+            return;
+        }
+        long increment = consumedSinceWindow;
+        consumedSinceWindow = 0;
+        unreturned.addAndGet(-increment);
+        try {
+            table.sink().sendUrgent(new Frame.Window(cid, increment));
+        } catch (IOException | RuntimeException ignored) {
+            // the tunnel is gone, and the stream with it
         }
     }
 

@@ -30,6 +30,9 @@ public final class StreamTable {
     private final Direction outbound;
     private final StreamObserver observer;
     private final StreamBudget budget;
+    private final WireStats stats;
+    /** bin1 flow-control window in bytes for streams registered from now on; 0 = v1, no flow control. */
+    private volatile int flowWindow;
     // tunnel reader thread only: how long it may wait on full stream queues in the current one-second window
     private long graceWindowStart = System.nanoTime();
     private long graceUsedNanos;
@@ -41,6 +44,7 @@ public final class StreamTable {
         this.outbound = outbound;
         this.observer = observer;
         this.budget = budget;
+        this.stats = WireStats.of(outbound);
     }
 
     /**
@@ -56,6 +60,38 @@ public final class StreamTable {
     public static StreamTable create(StreamSettings settings, FrameSink sink, Direction outbound, StreamObserver observer,
                                      StreamBudget budget) {
         return new StreamTable(settings, sink, outbound, observer, budget);
+    }
+
+    /**
+     * Turn on {@code bin1} credit-based flow control for every stream registered from now on: each side may send a
+     * stream at most {@code window} bytes beyond what the other side returned with WINDOW frames. Call once the
+     * capability is agreed, before the first stream.
+     *
+     * @param window initial window per stream and direction, in bytes; 0 turns flow control off
+     */
+    public void enableFlowControl(int window) {
+        if (window < 0) {
+            throw new IllegalArgumentException("window must not be negative: " + window);
+        }
+        this.flowWindow = window;
+    }
+
+    /**
+     * The flow-control window of new streams.
+     *
+     * @return bytes, 0 without flow control (v1)
+     */
+    public int flowWindow() {
+        return flowWindow;
+    }
+
+    /**
+     * This side's wire counters.
+     *
+     * @return counters
+     */
+    public WireStats stats() {
+        return stats;
     }
 
     /**
@@ -83,7 +119,8 @@ public final class StreamTable {
     }
 
     /**
-     * Deliver a DATA, FIN or RST frame to its stream. Frames for unknown or closed streams are dropped and counted.
+     * Deliver a DATA, WINDOW, FIN or RST frame to its stream. Frames for unknown or closed streams are dropped and
+     * counted.
      *
      * @param frame the frame
      */
@@ -106,6 +143,14 @@ public final class StreamTable {
                 drop("bad_direction", frame);
             } else {
                 s.onFin();
+            }
+        }
+        case Frame.Window w -> {
+            Stream s = streams.get(w.cid());
+            if (s == null) {
+                drop("unknown_cid", frame);
+            } else {
+                s.onWindow(w.increment());
             }
         }
         case Frame.Rst r -> {

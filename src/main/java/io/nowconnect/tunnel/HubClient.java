@@ -59,6 +59,12 @@ final class HubClient {
         var builder = Http1Client.builder()
                 .connectTimeout(config.connectTimeout())
                 .readTimeout(config.pingTimeout().plus(config.connectTimeout()))
+                // small frames (WINDOW, pong, one-line requests) must not wait for Nagle and a delayed ACK
+                .socketOptions(io.helidon.common.socket.SocketOptions.builder()
+                                       .connectTimeout(config.connectTimeout())
+                                       .readTimeout(config.pingTimeout().plus(config.connectTimeout()))
+                                       .tcpNoDelay(true)
+                                       .build())
                 .tls(tls.build())
                 .proxy(Proxy.noProxy())
                 // origin-form request line also through a proxy: the upgrade travels inside a CONNECT tunnel

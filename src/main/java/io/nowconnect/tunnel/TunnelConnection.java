@@ -35,6 +35,7 @@ import io.helidon.websocket.WsCloseException;
 
 import io.nowconnect.config.Target;
 import io.nowconnect.log.Event;
+import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
@@ -58,6 +59,11 @@ import io.nowconnect.stream.StreamTable;
  * {@link WsWriter} (see there why). The read timeout is set to zero after the upgrade: liveness comes from our own
  * pings, so an idle tunnel is never silently dropped by a socket timeout.
  *
+ * <p>Capabilities: HELLO offers {@code drain} and {@code bin1}; only what the ack names is used. With {@code bin1}
+ * DATA goes out as binary messages ({@link BinaryCodec}), WINDOW frames return credit on the urgent lane, binary
+ * messages from the hub are decoded (malformed ones dropped and counted) and every stream is flow controlled;
+ * without it the tunnel is plain v1 and binary messages are dropped.
+ *
  * <p>Threads: the caller of {@link #run()} is the reader and dispatches frames; a maintenance virtual thread sends
  * pings, checks pong and HELLO deadlines, sweeps idle streams and finishes a drain; stream threads send through the
  * writer. {@link #drain}, {@link #close} and {@link #kill} may be called from any thread.
@@ -66,7 +72,11 @@ final class TunnelConnection {
     private static final Logger LOGGER = Logger.getLogger(TunnelConnection.class.getName());
     private static final byte[] WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11".getBytes(StandardCharsets.US_ASCII);
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final List<String> OUR_CAPS = List.of(Capability.DRAIN);
+    /**
+     * System property that turns {@code bin1} off in the agent's HELLO ({@code -Dnowconnect.bin1=false}): the agent then
+     * speaks plain v1 JSON DATA even to a hub that supports binary frames (benchmarks, troubleshooting).
+     */
+    static final String BIN1_PROPERTY = "nowconnect.bin1";
     private static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
 
     private final Settings settings;
@@ -83,6 +93,10 @@ final class TunnelConnection {
     private volatile boolean ready;
     private volatile long readyAtNanos;
     private volatile List<String> caps = List.of();
+    /** Whether {@code bin1} was agreed: DATA and WINDOW go as binary messages, streams are flow controlled. */
+    private volatile boolean bin1;
+    private final List<String> ourCaps;
+    private final io.nowconnect.stream.WireStats stats = io.nowconnect.stream.WireStats.of(Direction.A2C);
     private volatile boolean draining;
     private volatile boolean refuseOpens;
     private volatile long drainDeadlineNanos;
@@ -128,6 +142,9 @@ final class TunnelConnection {
     TunnelConnection(Settings settings, Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
                      StreamObserver observer, ReadyListener readyListener) {
         this.readyListener = readyListener;
+        this.ourCaps = Boolean.parseBoolean(System.getProperty(BIN1_PROPERTY, "true"))
+                ? List.of(Capability.DRAIN, Capability.BIN1)
+                : List.of(Capability.DRAIN);
         this.settings = settings;
         this.client = client;
         this.tokens = tokens;
@@ -326,7 +343,7 @@ final class TunnelConnection {
         Thread maintenance = Thread.ofVirtual().name("nc-tunnel-maintenance").start(this::maintain);
         try {
             send(new Frame.Hello(settings.agentId(), List.copyOf(settings.connectors().keySet()), settings.version(),
-                                 OUR_CAPS), true);
+                                 ourCaps), true);
             readLoop();
         } catch (IOException | RuntimeException e) {
             endReason.compareAndSet(null, EndReason.IO_ERROR);
@@ -475,13 +492,15 @@ final class TunnelConnection {
     }
 
     private void onMessage(BufferData payload, boolean binary) {
-        if (binary) {
+        if (binary && !bin1) {
             table.observer().dropped("binary_frame");
             return;
         }
         Frame frame;
         try {
-            frame = JsonCodec.decode(payload.readString(payload.available(), StandardCharsets.UTF_8));
+            frame = binary
+                    ? BinaryCodec.decode(payload.readBytes())
+                    : JsonCodec.decode(payload.readString(payload.available(), StandardCharsets.UTF_8));
         } catch (ProtocolException e) {
             table.observer().dropped(e.reason());
             Event.of("frame_malformed").with("reason", e.reason())
@@ -491,7 +510,14 @@ final class TunnelConnection {
         switch (frame) {
         case Frame.HelloAck ack -> onAck(ack);
         case Frame.Open open -> onOpen(open);
-        case Frame.Data d -> table.dispatch(d);
+        case Frame.Data d -> {
+            stats.received(binary, false);
+            table.dispatch(d);
+        }
+        case Frame.Window w -> {
+            stats.received(true, true);
+            table.dispatch(w);
+        }
         case Frame.Fin f -> table.dispatch(f);
         case Frame.Rst r -> table.dispatch(r);
         default -> {
@@ -507,9 +533,14 @@ final class TunnelConnection {
             table.observer().dropped("duplicate_ack");
             return;
         }
-        List<String> agreed = new ArrayList<>(OUR_CAPS);
+        List<String> agreed = new ArrayList<>(ourCaps);
         agreed.retainAll(ack.caps());
         caps = List.copyOf(agreed);
+        if (caps.contains(Capability.BIN1)) {
+            // before any OPEN can arrive: every stream of this tunnel is flow controlled
+            table.enableFlowControl(BinaryCodec.INITIAL_WINDOW);
+            bin1 = true;
+        }
         readyAtNanos = System.nanoTime();
         ready = true;
         status.tunnelReady();
@@ -534,6 +565,8 @@ final class TunnelConnection {
             refusal = ResetReason.UNKNOWN_CONNECTOR;
         } else if (refuseOpens) {
             refusal = ResetReason.DRAINING;
+        } else if (bin1 && !BinaryCodec.fits(open.cid())) {
+            refusal = ResetReason.BAD_CID;
         }
         if (refusal == null) {
             try {
@@ -623,10 +656,19 @@ final class TunnelConnection {
             throw new IOException("tunnel not connected");
         }
         try {
-            if (urgent) {
+            if (bin1 && frame instanceof Frame.Data d) {
+                w.binary(BinaryCodec.dataHeader(d), d.payload());
+                stats.sent(true, false);
+            } else if (frame instanceof Frame.Window) {
+                w.urgentBinary(BinaryCodec.encode(frame));
+                stats.sent(true, true);
+            } else if (urgent) {
                 w.urgentText(JsonCodec.encode(frame));
             } else {
                 w.text(JsonCodec.encode(frame));
+                if (frame instanceof Frame.Data) {
+                    stats.sent(false, false);
+                }
             }
         } catch (RuntimeException e) {
             kill(EndReason.IO_ERROR, describe(e));

@@ -64,6 +64,26 @@ final class WsWriter {
         outbox.urgent(frame(OP_TEXT, utf8, 0, utf8.length));
     }
 
+    /**
+     * Send a binary message in order (a {@code bin1} DATA), blocking while the ordered lane is full. The header and
+     * the payload are copied once, straight into the masked frame.
+     *
+     * @param header bytes before the payload
+     * @param payload payload
+     */
+    void binary(byte[] header, byte[] payload) {
+        outbox.ordered(frame(OP_BINARY, header, payload, 0, payload.length));
+    }
+
+    /**
+     * Send a binary message on the urgent lane (a {@code bin1} WINDOW); never blocks.
+     *
+     * @param message the message
+     */
+    void urgentBinary(byte[] message) {
+        outbox.urgent(frame(OP_BINARY, message, 0, message.length));
+    }
+
     void ping(byte[] payload) {
         outbox.urgent(frame(OP_PING, payload, 0, Math.min(payload.length, 125)));
     }
@@ -131,6 +151,22 @@ final class WsWriter {
      * @return the frame bytes
      */
     private byte[] frame(int opCode, byte[] payload, int offset, int length) {
+        return frame(opCode, null, payload, offset, length);
+    }
+
+    /**
+     * Build one masked frame whose payload is an optional prefix followed by part of an array.
+     *
+     * @param opCode opcode, FIN set
+     * @param prefix bytes before the payload, or null
+     * @param payload source
+     * @param offset start in the source
+     * @param payloadLength bytes taken from the source
+     * @return the frame bytes
+     */
+    private byte[] frame(int opCode, byte[] prefix, byte[] payload, int offset, int payloadLength) {
+        int prefixLength = prefix == null ? 0 : prefix.length;
+        int length = prefixLength + payloadLength;
         int headerLength = 2 + (length < 126 ? 0 : length < 65536 ? 2 : 8) + 4;
         byte[] frame = new byte[headerLength + length];
         frame[0] = (byte) (0x80 | opCode);
@@ -159,7 +195,10 @@ final class WsWriter {
         frame[pos + 2] = (byte) (key >>> 8);
         frame[pos + 3] = (byte) key;
         pos += 4;
-        System.arraycopy(payload, offset, frame, pos, length);
+        if (prefixLength > 0) {
+            System.arraycopy(prefix, 0, frame, pos, prefixLength);
+        }
+        System.arraycopy(payload, offset, frame, pos + prefixLength, payloadLength);
         mask(frame, pos, length, key);
         return frame;
     }

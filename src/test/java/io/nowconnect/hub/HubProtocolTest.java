@@ -332,6 +332,8 @@ class HubProtocolTest {
         static final int ABNORMAL = 1006;
 
         private final LinkedBlockingQueue<String> messages = new LinkedBlockingQueue<>();
+        /** Binary messages from the hub (reassembled); each is also noted in the text queue as "<binary N bytes>". */
+        final LinkedBlockingQueue<byte[]> binaries = new LinkedBlockingQueue<>();
         private final CompletableFuture<Integer> closed = new CompletableFuture<>();
         private final HttpClient http;
         private WebSocket ws;
@@ -399,9 +401,18 @@ class HubProtocolTest {
                     return null;
                 }
 
+                private final java.io.ByteArrayOutputStream binaryParts = new java.io.ByteArrayOutputStream();
+
                 @Override
                 public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
-                    messages.add("<binary " + data.remaining() + " bytes>");
+                    byte[] chunk = new byte[data.remaining()];
+                    data.get(chunk);
+                    binaryParts.writeBytes(chunk);
+                    if (last) {
+                        binaries.add(binaryParts.toByteArray());
+                        binaryParts.reset();
+                    }
+                    messages.add("<binary " + chunk.length + " bytes>");
                     webSocket.request(1);
                     return null;
                 }
@@ -422,6 +433,11 @@ class HubProtocolTest {
         /** Send one text frame (waits until it is written). */
         synchronized void send(String text) throws Exception {
             ws.sendText(text, true).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        /** Send one binary frame (waits until it is written). */
+        synchronized void sendBinary(byte[] bytes) throws Exception {
+            ws.sendBinary(ByteBuffer.wrap(bytes), true).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
         }
 
         /** HELLO with caps ["drain"] exporting the connectors; asserts the ack. */

@@ -164,11 +164,15 @@ final class ScriptedHub implements AutoCloseable {
         final BlockingQueue<byte[]> pings = new LinkedBlockingQueue<>();
         final BlockingQueue<byte[]> pongs = new LinkedBlockingQueue<>();
         final AtomicInteger binaryFrames = new AtomicInteger();
+        /** Every binary message from the agent (reassembled), in order. */
+        final BlockingQueue<byte[]> binaries = new LinkedBlockingQueue<>();
+        private final java.io.ByteArrayOutputStream binaryParts = new java.io.ByteArrayOutputStream();
         /** Close frame from the agent: {status, reason}. */
         final CompletableFuture<Map.Entry<Integer, String>> closeFrame = new CompletableFuture<>();
         final CountDownLatch ended = new CountDownLatch(1);
         final List<Throwable> errors = new CopyOnWriteArrayList<>();
         private final Map<String, BlockingQueue<String>> byCid = new ConcurrentHashMap<>();
+        private final Map<String, BlockingQueue<byte[]>> binByCid = new ConcurrentHashMap<>();
         private final ReentrantLock lock = new ReentrantLock(true);
         private final StringBuilder fragments = new StringBuilder();
         private volatile WsSession session;
@@ -237,6 +241,17 @@ final class ScriptedHub implements AutoCloseable {
         public void onMessage(WsSession session, BufferData buffer, boolean last) {
             checkDrop();
             binaryFrames.incrementAndGet();
+            binaryParts.writeBytes(buffer.readBytes());
+            if (last) {
+                byte[] message = binaryParts.toByteArray();
+                binaryParts.reset();
+                binaries.add(message);
+                // bin1 layout: type, cid length, cid
+                if (message.length >= 2 && message.length >= 2 + (message[1] & 0xFF)) {
+                    String cid = new String(message, 2, message[1] & 0xFF, StandardCharsets.UTF_8);
+                    binaryQueue(cid).add(message);
+                }
+            }
         }
 
         @Override
@@ -410,6 +425,21 @@ final class ScriptedHub implements AutoCloseable {
                     return s;
                 }
             }
+        }
+
+        /**
+         * Next binary message of one stream (bin1 DATA or WINDOW, by the cid in its header).
+         *
+         * @param cid stream id
+         * @param timeout how long
+         * @return the message, or null when none came in time
+         */
+        byte[] pollBinaryFor(String cid, Duration timeout) throws InterruptedException {
+            return binaryQueue(cid).poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        BlockingQueue<byte[]> binaryQueue(String cid) {
+            return binByCid.computeIfAbsent(cid, k -> new LinkedBlockingQueue<>());
         }
 
         BlockingQueue<String> queue(String cid) {
