@@ -143,8 +143,15 @@ public final class Stream {
             close(ResetReason.CONNECT_FAILED.wire(), ResetReason.CONNECT_FAILED.wire());
             return;
         }
-        table.observer().connectTime(connector, System.nanoTime() - start);
-        start(s);
+        try {
+            table.observer().connectTime(connector, System.nanoTime() - start);
+            start(s);
+        } catch (RuntimeException e) {
+            // nothing may leave a connected socket without its stream: close both
+            closeQuietly(s);
+            close(ResetReason.RESET.wire(), ResetReason.RESET.wire());
+            throw e;
+        }
     }
 
     /**
