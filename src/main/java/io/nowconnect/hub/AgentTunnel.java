@@ -39,7 +39,6 @@ import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
-import io.nowconnect.stream.FrameSink;
 import io.nowconnect.stream.Outbox;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
@@ -138,17 +137,7 @@ final class AgentTunnel implements WsListener {
 
     AgentTunnel(Context ctx) {
         this.ctx = ctx;
-        this.table = StreamTable.create(ctx.streams(), new FrameSink() {
-            @Override
-            public void send(Frame frame) throws IOException {
-                AgentTunnel.this.send(frame, false);
-            }
-
-            @Override
-            public void sendUrgent(Frame frame) throws IOException {
-                AgentTunnel.this.send(frame, true);
-            }
-        }, Direction.C2A, ctx.metrics(), ctx.budget());
+        this.table = StreamTable.create(ctx.streams(), this::send, Direction.C2A, ctx.metrics(), ctx.budget());
     }
 
     @Override

@@ -42,7 +42,6 @@ import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
-import io.nowconnect.stream.FrameSink;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
@@ -149,17 +148,7 @@ final class TunnelConnection {
         this.client = client;
         this.tokens = tokens;
         this.status = status;
-        this.table = StreamTable.create(settings.streams(), new FrameSink() {
-            @Override
-            public void send(Frame frame) throws IOException {
-                TunnelConnection.this.send(frame, false);
-            }
-
-            @Override
-            public void sendUrgent(Frame frame) throws IOException {
-                TunnelConnection.this.send(frame, true);
-            }
-        }, Direction.A2C, observer, budget);
+        this.table = StreamTable.create(settings.streams(), this::send, Direction.A2C, observer, budget);
     }
 
     /**
