@@ -145,6 +145,10 @@ public final class Stream {
         }
         try {
             table.observer().connectTime(connector, System.nanoTime() - start);
+            if (LOGGER.isLoggable(Level.FINE)) {
+                Event.of("stream_connected").with("cid", cid).with("connector", connector).with("local_port", s.getLocalPort())
+                        .log(LOGGER, Level.FINE, "Connected to " + target);
+            }
             start(s);
         } catch (RuntimeException e) {
             // nothing may leave a connected socket without its stream: close both

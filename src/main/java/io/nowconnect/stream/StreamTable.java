@@ -194,6 +194,16 @@ public final class StreamTable {
     }
 
     /**
+     * The open stream with this id, if any.
+     *
+     * @param cid stream id
+     * @return the stream
+     */
+    public java.util.Optional<Stream> get(String cid) {
+        return java.util.Optional.ofNullable(streams.get(cid));
+    }
+
+    /**
      * Streams now open.
      *
      * @return count

@@ -566,6 +566,18 @@ final class TunnelConnection {
                 return;
             } catch (StreamRefusedException e) {
                 refusal = e.reason();
+                if (refusal == ResetReason.DUPLICATE_CID) {
+                    // the RST we answer names a live cid: the hub will take that stream for dead, so end it here too
+                    // rather than keep a target connection that nobody will ever use
+                    Optional<Stream> live = table.get(open.cid());
+                    if (live.isPresent()) {
+                        table.observer().refused(open.connector(), refusal.wire());
+                        Event.of("stream_refused").with("cid", open.cid()).with("connector", clip(open.connector()))
+                                .with("reason", refusal.wire()).log(LOGGER, Level.FINE, "Duplicate OPEN: resetting the stream");
+                        live.get().reset(ResetReason.DUPLICATE_CID);
+                        return;
+                    }
+                }
             }
         }
         // an unknown connector name is attacker-controlled: keep it out of metric labels
