@@ -1,8 +1,11 @@
 package io.nowconnect;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -10,11 +13,13 @@ import io.helidon.metrics.api.Metrics;
 
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigException;
+import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.health.AgentMetrics;
 import io.nowconnect.health.HttpEndpoint;
 import io.nowconnect.health.TcpHealthServer;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.StreamObserver;
+import io.nowconnect.tunnel.FileWatch;
 import io.nowconnect.tunnel.Supervisor;
 import io.nowconnect.tunnel.TunnelStatus;
 
@@ -32,7 +37,7 @@ public final class Agent {
     private final AgentMetrics metrics;
     private final HttpEndpoint http;
     private volatile AgentConfig running;
-    private volatile io.nowconnect.tunnel.FileWatch envWatch;
+    private volatile FileWatch envWatch;
 
     private Agent(AgentConfig config, TunnelStatus status, Supervisor supervisor, TcpHealthServer health,
                   AgentMetrics metrics, HttpEndpoint http) {
@@ -127,19 +132,19 @@ public final class Agent {
      * @param envFile the env file
      * @param env the process environment (wins over the file, as at start)
      */
-    public void watchEnvFile(java.nio.file.Path envFile, java.util.Map<String, String> env) {
+    public void watchEnvFile(Path envFile, Map<String, String> env) {
         try {
-            envWatch = io.nowconnect.tunnel.FileWatch.start(List.of(envFile), p -> reload(envFile, env),
+            envWatch = FileWatch.start(List.of(envFile), p -> reload(envFile, env),
                                                              Duration.ofMillis(200), Duration.ofSeconds(10));
         } catch (IOException e) {
             Event.of("config_watch_failed").log(LOGGER, Level.WARNING, "Cannot watch the env file " + envFile, e);
         }
     }
 
-    private void reload(java.nio.file.Path envFile, java.util.Map<String, String> env) {
+    private void reload(Path envFile, Map<String, String> env) {
         AgentConfig next;
         try {
-            next = AgentConfig.create(io.nowconnect.config.ConfigLoader.load(env, java.util.Optional.of(envFile)));
+            next = AgentConfig.create(ConfigLoader.load(env, Optional.of(envFile)));
         } catch (ConfigException e) {
             Event.of("config_invalid").with("agent_id", running.agentId())
                     .log(LOGGER, Level.WARNING, "Env file " + envFile + " changed but is invalid; keeping the running "
@@ -185,7 +190,7 @@ public final class Agent {
      * @param drainTimeout longest wait for open streams
      */
     public void stop(Duration drainTimeout) {
-        io.nowconnect.tunnel.FileWatch w = envWatch;
+        FileWatch w = envWatch;
         if (w != null) {
             w.close();
         }

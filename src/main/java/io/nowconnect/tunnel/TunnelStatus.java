@@ -1,9 +1,14 @@
 package io.nowconnect.tunnel;
 
 import java.time.Instant;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 
 /**
  * The one state tracker of the agent: tunnel events feed it, and the TCP health port, {@code /readyz} and the metrics
@@ -59,10 +64,10 @@ public final class TunnelStatus {
 
     private final String hub;
     private final CopyOnWriteArrayList<Listener> listeners = new CopyOnWriteArrayList<>();
-    private final CopyOnWriteArrayList<java.util.function.Consumer<String>> endingListeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<Consumer<String>> endingListeners = new CopyOnWriteArrayList<>();
     private final AtomicLong connects = new AtomicLong();
-    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.LongAdder> endings =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, LongAdder> endings =
+            new ConcurrentHashMap<>();
     private volatile Snapshot snapshot;
     private volatile long pingRttNanos = -1;
 
@@ -122,8 +127,8 @@ public final class TunnelStatus {
      *
      * @return reason to count
      */
-    public java.util.Map<String, Long> endings() {
-        java.util.Map<String, Long> out = new java.util.TreeMap<>();
+    public Map<String, Long> endings() {
+        Map<String, Long> out = new TreeMap<>();
         endings.forEach((k, v) -> out.put(k, v.sum()));
         return out;
     }
@@ -137,12 +142,12 @@ public final class TunnelStatus {
      *
      * @param listener called on the supervisor thread; must not block
      */
-    public void addEndingListener(java.util.function.Consumer<String> listener) {
+    public void addEndingListener(Consumer<String> listener) {
         endingListeners.add(listener);
     }
 
     void countEnding(String reason) {
-        endings.computeIfAbsent(reason, r -> new java.util.concurrent.atomic.LongAdder()).increment();
+        endings.computeIfAbsent(reason, r -> new LongAdder()).increment();
         for (var l : endingListeners) {
             l.accept(reason);
         }
