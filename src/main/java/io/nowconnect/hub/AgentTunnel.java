@@ -15,22 +15,13 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 
-import io.helidon.common.buffers.BufferData;
-import io.helidon.http.DirectHandler;
-import io.helidon.http.HeaderNames;
-import io.helidon.http.HeaderValues;
-import io.helidon.http.Headers;
-import io.helidon.http.HttpPrologue;
-import io.helidon.http.RequestException;
-import io.helidon.http.Status;
-import io.helidon.webserver.websocket.WsConnection;
+import io.helidon.common.buffers.DataReader;
+import io.helidon.common.buffers.DataWriter;
+import io.helidon.common.concurrency.limits.Limit;
+import io.helidon.webserver.spi.ServerConnection;
 import io.helidon.websocket.WsCloseCodes;
-import io.helidon.websocket.WsListener;
-import io.helidon.websocket.WsSession;
 
-import io.nowconnect.hub.auth.AuthException;
 import io.nowconnect.hub.auth.Claims;
-import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.log.Event;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Capability;
@@ -39,65 +30,62 @@ import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
-import io.nowconnect.stream.Outbox;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamRefusedException;
 import io.nowconnect.stream.StreamSettings;
 import io.nowconnect.stream.StreamTable;
 import io.nowconnect.stream.WireStats;
+import io.nowconnect.ws.WsProtocolException;
+import io.nowconnect.ws.WsReader;
+import io.nowconnect.ws.WsWriter;
 
 /**
- * The hub's end of one agent tunnel: authenticates the upgrade, answers HELLO, carries the streams that
- * {@link ConnectorListener}s open on it, pings the agent and notices at once when the connection ends.
+ * The hub's end of one agent tunnel, the Helidon server connection that {@link TunnelUpgrader} hands the upgraded
+ * socket to: answers HELLO, carries the streams that {@link ConnectorListener}s open on it, pings the agent and ends at
+ * once when the connection does.
  *
- * <p>Capabilities: the ack names {@code drain} and {@code bin1} when the agent offered them. With {@code bin1} the
- * writer sends DATA as binary messages through {@code session.send(BufferData, true)}, WINDOW frames take the urgent
- * lane, binary messages from the agent are reassembled and decoded (malformed ones dropped and counted), and every
- * stream is flow controlled; without it binary messages are dropped as in v1.
+ * <p>Capabilities: the ack names {@code drain} and {@code bin1} when the agent offered them. With {@code bin1} DATA
+ * goes out as binary messages, WINDOW frames take the urgent lane, binary messages from the agent are decoded
+ * (malformed ones dropped and counted) and every stream is flow controlled; without it binary messages are dropped as
+ * in v1.
  *
- * <p>Threads: Helidon calls the listener methods on the connection's virtual thread (the reader). Every write goes
- * through an {@link Outbox} whose single writer thread calls the session, because Helidon's server session is not safe
- * for concurrent sends, and so the reader never waits on a write (RST, pong and the ack take the urgent lane). A
- * maintenance virtual thread pings and sweeps idle streams. A watcher virtual thread joins the connection's thread:
- * Helidon 4.2.0 gives no callback when the TCP connection just ends, but that thread does end.
+ * <p>Threads: Helidon's connection thread runs {@link #handle} and is the reader (frames through {@link WsReader});
+ * when it returns, the tunnel has ended. Every write goes through a {@link WsWriter}, whose one writer thread owns the
+ * socket's output, so the reader never waits on a write (RST, pong and the ack take the urgent lane). A maintenance
+ * virtual thread pings and sweeps idle streams.
  */
-final class AgentTunnel implements WsListener {
+final class AgentTunnel implements ServerConnection {
     private static final Logger LOGGER = Logger.getLogger(AgentTunnel.class.getName());
     private static final Pattern CONNECTOR = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
     private static final List<String> HUB_CAPS = List.of(Capability.DRAIN, Capability.BIN1);
     private static final int MAX_CONNECTORS = 256;
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final int PING = 0x9;
-    private static final int PONG = 0xA;
-    private static final int CLOSE = 0x8;
+    private static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
 
     /**
      * What every tunnel of a hub shares.
      *
-     * @param verifier JWT verification
      * @param agents registry of ready tunnels
      * @param metrics hub meters
      * @param budget stream limit ({@code NC_HUB_MAX_CONNECTIONS})
      * @param streams stream limits
      * @param pingInterval ping interval
      * @param pingTimeout pong and HELLO deadline
-     * @param maxMessage largest text message accepted (fragments included)
+     * @param maxMessage largest message accepted (fragments included)
      */
-    record Context(TokenVerifier verifier, AgentRegistry agents, HubMetrics metrics, StreamBudget budget,
-                   StreamSettings streams, Duration pingInterval, Duration pingTimeout, int maxMessage) {
+    record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, StreamSettings streams,
+                   Duration pingInterval, Duration pingTimeout, int maxMessage) {
     }
 
     private final Context ctx;
+    private final Claims claims;
+    private final DataReader in;
+    private final WsWriter writer;
     private final AtomicBoolean ended = new AtomicBoolean();
     private final StreamTable table;
-    private final StringBuilder fragments = new StringBuilder();
-    /** Fragments of a binary message (reader thread only). */
-    private java.io.ByteArrayOutputStream binaryFragments;
     private final WireStats stats = WireStats.of(Direction.C2A);
 
-    private volatile Claims claims;
-    private volatile WsSession session;
     private volatile boolean helloDone;
     private volatile Set<String> connectors = Set.of();
     private volatile List<String> caps = List.of();
@@ -106,99 +94,107 @@ final class AgentTunnel implements WsListener {
     private volatile boolean draining;
     private volatile long pingPayload;
     private volatile long pingSentAtNanos;
-    private volatile long lastReceivedNanos;
+    private volatile long lastReceivedNanos = System.nanoTime();
     private volatile boolean pingOutstanding;
     private volatile Thread maintenance;
-    private volatile Outbox<Out> outbox;
+    private volatile Thread reader;
 
-    /** What the writer thread sends through Helidon's session. */
-    private sealed interface Out {
-        int size();
-    }
-
-    private record Text(String text) implements Out {
-        public int size() {
-            return text.length();
-        }
-    }
-
-    /** A binary message: header then payload, sent as one frame without joining them first. */
-    private record Binary(byte[] header, byte[] payload) implements Out {
-        public int size() {
-            return header.length + (payload == null ? 0 : payload.length);
-        }
-    }
-
-    private record Control(int opCode, byte[] payload, int code, String reason) implements Out {
-        public int size() {
-            return 16;
-        }
-    }
-
-    AgentTunnel(Context ctx) {
+    /**
+     * A tunnel on a connection just upgraded for an authenticated agent; starts its writer thread.
+     *
+     * @param ctx what the hub's tunnels share
+     * @param claims the verified token's claims
+     * @param in the connection's reader
+     * @param out the connection's writer
+     */
+    AgentTunnel(Context ctx, Claims claims, DataReader in, DataWriter out) {
         this.ctx = ctx;
+        this.claims = claims;
+        this.in = in;
+        this.writer = WsWriter.server(out, "nc-hub-writer");
         this.table = StreamTable.create(ctx.streams(), this::send, Direction.C2A, ctx.metrics(), ctx.budget());
     }
 
     @Override
-    public Optional<Headers> onHttpUpgrade(HttpPrologue prologue, Headers headers) {
-        Optional<String> token = headers.first(HeaderNames.AUTHORIZATION).flatMap(TokenVerifier::bearer);
-        try {
-            if (token.isEmpty()) {
-                throw AuthException.unauthorized("missing_token", "no bearer token");
-            }
-            claims = ctx.verifier().verify(token.get());
-            return Optional.empty();
-        } catch (AuthException e) {
-            ctx.metrics().authFailure(e.reason());
-            Event.of("auth_failed").with("reason", e.reason())
-                    .log(LOGGER, Level.WARNING, "Agent refused at upgrade: " + e.getMessage());
-            throw RequestException.builder()
-                    .type(DirectHandler.EventType.OTHER)
-                    .status(e.status() == 403 ? Status.FORBIDDEN_403 : Status.UNAUTHORIZED_401)
-                    .header(HeaderValues.create(HeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"nowconnect\""))
-                    .message(e.status() == 403 ? "Forbidden" : "Unauthorized")
-                    .safeMessage(true)
-                    .build();
-        }
-    }
-
-    @Override
-    public void onOpen(WsSession session) {
-        this.session = session;
-        this.outbox = Outbox.create("nc-hub-writer", 256, this::write, Out::size);
-        Thread connectionThread = Thread.currentThread();
-        Thread.ofVirtual().name("nc-hub-watch").start(() -> {
-            try {
-                connectionThread.join();
-            } catch (InterruptedException ignored) {
-                // hub stopping
-            }
-            end("connection closed");
-        });
+    public void handle(Limit limit) {
+        reader = Thread.currentThread();
         maintenance = Thread.ofVirtual().name("nc-hub-maintenance").start(this::maintain);
         Event.of("agent_upgraded").with("agent_id", claims.agentId()).with("jti", claims.jti().orElse(null))
                 .log(LOGGER, Level.FINE, "Agent WebSocket open, waiting for HELLO");
+        String reason = "connection closed";
+        try {
+            reason = readLoop();
+        } catch (RuntimeException e) {
+            // the socket failed, or kill() interrupted the read
+            reason = ended.get() ? "ended" : "connection lost: " + e.getClass().getSimpleName();
+        } finally {
+            end(reason);
+        }
     }
 
     @Override
-    public void onMessage(WsSession session, String text, boolean last) {
-        lastReceivedNanos = System.nanoTime();
-        if (fragments.length() + text.length() > ctx.maxMessage()) {
-            fragments.setLength(0);
-            ctx.metrics().dropped("oversized");
-            closeTunnel(WsCloseCodes.TOO_BIG, "message too big");
-            return;
+    public Duration idleTime() {
+        return Duration.ofNanos(System.nanoTime() - lastReceivedNanos);
+    }
+
+    /**
+     * Helidon closes the connection (the hub stops, or it was idle too long): say so to the agent, then end.
+     *
+     * @param interrupt whether to interrupt the reader even while it handles a frame
+     */
+    @Override
+    public void close(boolean interrupt) {
+        if (!ended.get()) {
+            try {
+                writer.close(WsCloseCodes.GOING_AWAY, "hub stopping");
+                writer.awaitClosed(Duration.ofMillis(500));
+            } catch (RuntimeException ignored) {
+                // going away anyway
+            }
         }
-        if (!last) {
-            fragments.append(text);
-            return;
+        kill("hub stopping");
+    }
+
+    private String readLoop() {
+        WsReader frames = WsReader.server(in, ctx.maxMessage());
+        while (!ended.get()) {
+            WsReader.Event event;
+            try {
+                event = frames.next();
+            } catch (WsProtocolException e) {
+                ctx.metrics().dropped(e.closeCode() == WsProtocolException.MESSAGE_TOO_BIG ? "oversized" : "bad_frame");
+                Event.of("protocol_violation").with("agent_id", agentId()).with("reason", e.getMessage())
+                        .log(LOGGER, Level.WARNING, "Agent broke the WebSocket protocol (" + e.getMessage() + "): closing");
+                closeAndWait(e.closeCode(), e.closeCode() == WsProtocolException.MESSAGE_TOO_BIG
+                        ? "message too big" : "protocol error");
+                return e.getMessage();
+            }
+            if (event == null) {
+                return "connection closed";
+            }
+            lastReceivedNanos = System.nanoTime();
+            switch (event) {
+            case WsReader.Message m when m.binary() -> onBinary(m.payload());
+            case WsReader.Message m -> onText(m.text());
+            case WsReader.Ping p -> {
+                try {
+                    writer.pong(p.payload());
+                } catch (RuntimeException e) {
+                    return "pong failed";
+                }
+            }
+            case WsReader.Pong p -> onPong(p.payload());
+            case WsReader.Close c -> {
+                // RFC 6455 5.5.1: answer with a close, then the connection ends
+                closeAndWait(c.code() == WsProtocolException.NO_STATUS ? WsCloseCodes.NORMAL_CLOSE : c.code(), "bye");
+                return "closed by agent (" + c.code() + ")";
+            }
+            }
         }
-        String message = text;
-        if (!fragments.isEmpty()) {
-            message = fragments.append(text).toString();
-            fragments.setLength(0);
-        }
+        return "ended";
+    }
+
+    private void onText(String message) {
         Frame frame;
         try {
             frame = JsonCodec.decode(message);
@@ -211,28 +207,7 @@ final class AgentTunnel implements WsListener {
         onFrame(frame);
     }
 
-    @Override
-    public void onMessage(WsSession session, BufferData buffer, boolean last) {
-        lastReceivedNanos = System.nanoTime();
-        int size = buffer.available();
-        java.io.ByteArrayOutputStream parts = binaryFragments;
-        if ((parts == null ? 0 : parts.size()) + size > ctx.maxMessage()) {
-            binaryFragments = null;
-            ctx.metrics().dropped("oversized");
-            closeTunnel(WsCloseCodes.TOO_BIG, "message too big");
-            return;
-        }
-        if (!last || parts != null) {
-            if (parts == null) {
-                parts = new java.io.ByteArrayOutputStream(Math.max(64, size * 2));
-                binaryFragments = parts;
-            }
-            parts.writeBytes(buffer.readBytes());
-            if (!last) {
-                return;
-            }
-            binaryFragments = null;
-        }
+    private void onBinary(byte[] message) {
         if (!helloDone || !bin1) {
             // v1: binary messages mean nothing
             ctx.metrics().dropped("binary_frame");
@@ -240,7 +215,7 @@ final class AgentTunnel implements WsListener {
         }
         Frame frame;
         try {
-            frame = BinaryCodec.decode(parts != null ? parts.toByteArray() : buffer.readBytes());
+            frame = BinaryCodec.decode(message);
         } catch (ProtocolException e) {
             ctx.metrics().dropped(e.reason());
             Event.of("frame_malformed").with("agent_id", claims.agentId()).with("reason", e.reason())
@@ -251,30 +226,10 @@ final class AgentTunnel implements WsListener {
         table.dispatch(frame);
     }
 
-    @Override
-    public void onPing(WsSession session, BufferData buffer) {
-        try {
-            outbox.urgent(new Control(PONG, buffer.readBytes(), 0, null));
-        } catch (RuntimeException e) {
-            end("pong failed");
-        }
-    }
-
-    @Override
-    public void onPong(WsSession session, BufferData buffer) {
-        if (buffer.available() == 8 && ByteBuffer.wrap(buffer.readBytes()).getLong() == pingPayload) {
+    private void onPong(byte[] payload) {
+        if (payload.length == 8 && ByteBuffer.wrap(payload).getLong() == pingPayload) {
             pingOutstanding = false;
         }
-    }
-
-    @Override
-    public void onClose(WsSession session, int status, String reason) {
-        end("closed by agent (" + status + ")");
-    }
-
-    @Override
-    public void onError(WsSession session, Throwable t) {
-        end("error: " + t.getClass().getSimpleName());
     }
 
     boolean exports(String connector) {
@@ -290,11 +245,11 @@ final class AgentTunnel implements WsListener {
     }
 
     String agentId() {
-        return claims == null ? "" : claims.agentId();
+        return claims.agentId();
     }
 
     Optional<String> jti() {
-        return claims == null ? Optional.empty() : claims.jti();
+        return claims.jti();
     }
 
     /**
@@ -428,7 +383,7 @@ final class AgentTunnel implements WsListener {
                     pingPayload = id;
                     pingSentAtNanos = now;
                     pingOutstanding = true;
-                    outbox.urgent(new Control(PING, ByteBuffer.allocate(8).putLong(id).array(), 0, null));
+                    writer.ping(ByteBuffer.allocate(8).putLong(id).array());
                 }
                 if (now - lastSweep >= 1_000_000_000L) {
                     lastSweep = now;
@@ -443,63 +398,44 @@ final class AgentTunnel implements WsListener {
     }
 
     private void send(Frame frame, boolean urgent) throws IOException {
-        Outbox<Out> o = outbox;
-        if (o == null || ended.get()) {
+        if (ended.get()) {
             throw new IOException("tunnel closed");
         }
-        Out out;
-        if (bin1 && frame instanceof Frame.Data d) {
-            out = new Binary(BinaryCodec.dataHeader(d), d.payload());
-            stats.sent(true, false);
-        } else if (frame instanceof Frame.Window) {
-            out = new Binary(BinaryCodec.encode(frame), null);
-            // credit must never wait behind bulk DATA
-            urgent = true;
-            stats.sent(true, true);
-        } else {
-            out = new Text(JsonCodec.encode(frame));
-            if (frame instanceof Frame.Data) {
-                stats.sent(false, false);
-            }
-        }
         try {
-            if (urgent) {
-                o.urgent(out);
+            if (bin1 && frame instanceof Frame.Data d) {
+                stats.sent(true, false);
+                writer.binary(BinaryCodec.dataHeader(d), d.payload());
+            } else if (frame instanceof Frame.Window) {
+                // credit must never wait behind bulk DATA
+                stats.sent(true, true);
+                writer.urgentBinary(BinaryCodec.encode(frame));
             } else {
-                o.ordered(out);
+                if (frame instanceof Frame.Data) {
+                    stats.sent(false, false);
+                }
+                String text = JsonCodec.encode(frame);
+                if (urgent) {
+                    writer.urgentText(text);
+                } else {
+                    writer.text(text);
+                }
             }
         } catch (RuntimeException e) {
             throw new IOException("tunnel write failed", e);
         }
     }
 
-    /** Writer thread only: Helidon's session is not safe for concurrent use. */
-    private void write(List<Out> batch) {
-        WsSession s = session;
-        for (Out out : batch) {
-            switch (out) {
-            case Text t -> s.send(t.text(), true);
-            case Binary b -> s.send(b.payload() == null
-                                            ? BufferData.create(b.header())
-                                            : BufferData.create(BufferData.create(b.header()),
-                                                                BufferData.create(b.payload())), true);
-            case Control c when c.opCode() == PING -> s.ping(BufferData.create(c.payload()));
-            case Control c when c.opCode() == PONG -> s.pong(BufferData.create(c.payload()));
-            case Control c -> s.close(c.code(), c.reason());
-            }
-        }
-    }
-
+    /** Queue a close frame after what is queued, and end the tunnel if the agent has not closed within the grace. */
     private void closeTunnel(int code, String reason) {
         try {
-            outbox.last(new Control(CLOSE, null, code, reason));
+            writer.close(code, reason);
         } catch (RuntimeException ignored) {
             // already gone
         }
         // do not wait for a misbehaving agent to answer the close
         Thread.ofVirtual().start(() -> {
             try {
-                Thread.sleep(2000);
+                Thread.sleep(CLOSE_GRACE.toMillis());
             } catch (InterruptedException ignored) {
                 // fall through
             }
@@ -507,12 +443,23 @@ final class AgentTunnel implements WsListener {
         });
     }
 
-    private void kill(String reason) {
-        WsSession s = session;
-        if (s instanceof WsConnection c) {
-            c.close(true);
+    /** Reader thread: queue a close frame and let it reach the wire before the connection is closed. */
+    private void closeAndWait(int code, String reason) {
+        try {
+            writer.close(code, reason);
+            writer.awaitClosed(CLOSE_GRACE);
+        } catch (RuntimeException ignored) {
+            // the socket is going away anyway
         }
+    }
+
+    /** End now: interrupting the reader makes Helidon close the socket once {@link #handle} returns. */
+    private void kill(String reason) {
         end(reason);
+        Thread r = reader;
+        if (r != null && r != Thread.currentThread()) {
+            r.interrupt();
+        }
     }
 
     private void end(String reason) {
@@ -520,10 +467,7 @@ final class AgentTunnel implements WsListener {
             return;
         }
         ctx.agents().remove(this);
-        Outbox<Out> o = outbox;
-        if (o != null) {
-            o.stop();
-        }
+        writer.stop();
         Thread m = maintenance;
         if (m != null) {
             m.interrupt();
@@ -531,9 +475,7 @@ final class AgentTunnel implements WsListener {
         int open = table.size();
         table.closeAll(ResetReason.WS_BROKEN.wire());
         ctx.metrics().tunnelEnded(helloDone ? "closed" : "before_hello");
-        if (claims != null) {
-            Event.of("agent_disconnected").with("agent_id", agentId()).with("reason", reason).with("streams", open)
-                    .log(LOGGER, helloDone ? Level.INFO : Level.FINE, "Agent tunnel ended: " + reason);
-        }
+        Event.of("agent_disconnected").with("agent_id", agentId()).with("reason", reason).with("streams", open)
+                .log(LOGGER, helloDone ? Level.INFO : Level.FINE, "Agent tunnel ended: " + reason);
     }
 }

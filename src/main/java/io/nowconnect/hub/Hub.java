@@ -3,6 +3,7 @@ package io.nowconnect.hub;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,6 +13,7 @@ import java.util.logging.Logger;
 
 import io.helidon.common.configurable.Resource;
 import io.helidon.common.pki.Keys;
+import io.helidon.common.socket.SocketOptions;
 import io.helidon.common.tls.TlsClientAuth;
 import io.helidon.common.tls.TlsConfig;
 import io.helidon.health.HealthCheckResponse;
@@ -20,8 +22,8 @@ import io.helidon.metrics.api.Metrics;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.HttpRouting;
-import io.helidon.webserver.websocket.WsConfig;
-import io.helidon.webserver.websocket.WsRouting;
+import io.helidon.webserver.http1.Http1Config;
+import io.helidon.webserver.http1.Http1ConnectionSelector;
 
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.HubConfig;
@@ -67,10 +69,9 @@ public final class Hub implements AutoCloseable {
         AgentRegistry agents = new AgentRegistry();
         HubMetrics metrics = new HubMetrics(Metrics.globalRegistry(), agents);
         StreamSettings streams = new StreamSettings(config.maxWsPayload(), config.queueDepth(), config.idleTimeout(),
-                                                    java.time.Duration.ofSeconds(10), config.maxConnections());
-        AgentTunnel.Context ctx = new AgentTunnel.Context(verifier, agents, metrics,
-                                                          StreamBudget.create(config.maxConnections()), streams,
-                                                          config.pingInterval(), config.pingTimeout(),
+                                                    Duration.ofSeconds(10), config.maxConnections());
+        AgentTunnel.Context ctx = new AgentTunnel.Context(agents, metrics, StreamBudget.create(config.maxConnections()),
+                                                          streams, config.pingInterval(), config.pingTimeout(),
                                                           config.maxFrameBytes());
 
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
@@ -93,10 +94,14 @@ public final class Hub implements AutoCloseable {
                 .host(config.host())
                 .port(config.port())
                 // small frames (WINDOW, pong, one-line replies) must not wait for Nagle and a delayed ACK
-                .connectionOptions(io.helidon.common.socket.SocketOptions.builder().tcpNoDelay(true).build())
+                .connectionOptions(SocketOptions.builder().tcpNoDelay(true).build())
                 .featuresDiscoverServices(false)
-                .addProtocol(WsConfig.builder().name("websocket").maxFrameLength(config.maxFrameBytes()).build())
-                .addRouting(WsRouting.builder().endpoint("/tunnel", () -> new AgentTunnel(ctx)))
+                // one HTTP/1.1 handler whose only upgrade is ours (not Helidon's WebSocket upgrader, see TunnelUpgrader)
+                .protocolsDiscoverServices(false)
+                .addConnectionSelector(Http1ConnectionSelector.builder()
+                                               .config(Http1Config.create())
+                                               .addUpgrader(new TunnelUpgrader(verifier, ctx))
+                                               .build())
                 .addFeature(Observe.feature(() -> HealthCheckResponse.builder().status(true).build()));
         Hub[] self = new Hub[1];
         builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {

@@ -1,17 +1,12 @@
 package io.nowconnect.tunnel;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -21,17 +16,13 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-import io.helidon.common.buffers.BufferData;
-import io.helidon.common.buffers.DataReader;
 import io.helidon.http.ClientResponseHeaders;
 import io.helidon.http.HeaderNames;
 import io.helidon.webclient.api.ClientConnection;
 import io.helidon.webclient.api.HttpClientResponse;
 import io.helidon.webclient.http1.Http1Client;
 import io.helidon.webclient.http1.UpgradeResponse;
-import io.helidon.websocket.ServerWsFrame;
 import io.helidon.websocket.WsCloseCodes;
-import io.helidon.websocket.WsCloseException;
 
 import io.nowconnect.config.Target;
 import io.nowconnect.log.Event;
@@ -48,14 +39,18 @@ import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamRefusedException;
 import io.nowconnect.stream.StreamSettings;
 import io.nowconnect.stream.StreamTable;
+import io.nowconnect.ws.Handshake;
+import io.nowconnect.ws.WsProtocolException;
+import io.nowconnect.ws.WsReader;
+import io.nowconnect.ws.WsWriter;
 
 /**
  * One tunnel to the hub: {@link #run()} connects, says HELLO, serves streams and returns why the tunnel ended. It
  * never sleeps or retries; the {@link Supervisor} decides what comes next.
  *
  * <p>Helidon's HTTP/1 client performs the upgrade (TLS, host name verification, connect timeout); the WebSocket frames
- * are then read with Helidon's frame parser on the thread that called {@link #run()} and written through
- * {@link WsWriter} (see there why). The read timeout is set to zero after the upgrade: liveness comes from our own
+ * are then read by {@link WsReader} on the thread that called {@link #run()} and written through {@link WsWriter}
+ * (package {@code io.nowconnect.ws} says why). The read timeout is set to zero after the upgrade: liveness comes from our own
  * pings, so an idle tunnel is never silently dropped by a socket timeout.
  *
  * <p>Capabilities: HELLO offers {@code drain} and {@code bin1}; only what the ack names is used. With {@code bin1}
@@ -69,7 +64,6 @@ import io.nowconnect.stream.StreamTable;
  */
 final class TunnelConnection {
     private static final Logger LOGGER = Logger.getLogger(TunnelConnection.class.getName());
-    private static final byte[] WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11".getBytes(StandardCharsets.US_ASCII);
     private static final SecureRandom RANDOM = new SecureRandom();
     /**
      * System property that turns {@code bin1} off in the agent's HELLO ({@code -Dnowconnect.bin1=false}): the agent then
@@ -354,9 +348,7 @@ final class TunnelConnection {
         URI url = settings.url();
         String scheme = "wss".equalsIgnoreCase(url.getScheme()) ? "https" : "http";
         URI httpUri = URI.create(scheme + url.toString().substring(url.getScheme().length()));
-        byte[] nonce = new byte[16];
-        RANDOM.nextBytes(nonce);
-        String key = Base64.getEncoder().encodeToString(nonce);
+        String key = Handshake.newKey();
         UpgradeResponse upgrade;
         try {
             var request = client.get()
@@ -387,7 +379,7 @@ final class TunnelConnection {
         try (HttpClientResponse response = upgrade.response()) {
             ClientResponseHeaders headers = response.headers();
             String accept = headers.first(HeaderNames.create("Sec-WebSocket-Accept")).orElse("");
-            if (!accept.equals(expectedAccept(key))) {
+            if (!accept.equals(Handshake.accept(key))) {
                 c.closeResource();
                 return Optional.of(new TunnelEnd(EndReason.HANDSHAKE_FAILED, "hub sent a wrong Sec-WebSocket-Accept",
                                                  Duration.ZERO));
@@ -396,100 +388,63 @@ final class TunnelConnection {
         // liveness is ours (pings); Helidon's 30 s default read timeout would silently kill an idle tunnel
         c.readTimeout(Duration.ZERO);
         connection = c;
-        writer = new WsWriter(c.writer());
+        writer = WsWriter.client(c.writer(), "nc-tunnel-writer");
         return Optional.empty();
     }
 
     private void readLoop() {
-        DataReader reader = connection.reader();
-        ByteArrayOutputStream fragments = null;
-        boolean binaryMessage = false;
+        WsReader reader = WsReader.client(connection.reader(), settings.maxMessage());
         while (true) {
-            ServerWsFrame frame;
+            WsReader.Event event;
             try {
-                frame = ServerWsFrame.read(connection.helidonSocket(), reader, settings.maxMessage());
-                lastReceivedNanos = System.nanoTime();
-            } catch (DataReader.InsufficientDataAvailableException e) {
+                event = reader.next();
+            } catch (WsProtocolException e) {
+                endReason.compareAndSet(null, EndReason.PROTOCOL_ERROR);
+                endDetail = endDetail == null ? "hub frame refused: " + e.getMessage() : endDetail;
+                closeQuietly(e.closeCode(), e.closeCode() == WsProtocolException.MESSAGE_TOO_BIG
+                        ? "message too big" : "protocol error");
+                return;
+            }
+            if (event == null) {
                 endReason.compareAndSet(null, EndReason.CLOSED);
                 if (endDetail == null) {
                     endDetail = "hub closed the connection";
                 }
                 return;
-            } catch (WsCloseException e) {
-                endReason.compareAndSet(null, EndReason.PROTOCOL_ERROR);
-                endDetail = endDetail == null ? "hub frame refused: " + e.getMessage() : endDetail;
-                closeQuietly(e.closeCode(), "protocol error");
-                return;
             }
-            BufferData payload = frame.payloadData();
-            switch (frame.opCode()) {
-            case TEXT, BINARY, CONTINUATION -> {
-                boolean continuation = frame.opCode() == io.helidon.websocket.WsOpCode.CONTINUATION;
-                if (!continuation) {
-                    binaryMessage = frame.opCode() == io.helidon.websocket.WsOpCode.BINARY;
-                }
-                if (frame.fin() && !continuation) {
-                    onMessage(payload, binaryMessage);
-                    continue;
-                }
-                if (fragments == null) {
-                    if (continuation) {
-                        endReason.compareAndSet(null, EndReason.PROTOCOL_ERROR);
-                        endDetail = "hub sent a continuation frame without a message";
-                        closeQuietly(WsCloseCodes.PROTOCOL_ERROR, "unexpected continuation");
-                        return;
-                    }
-                    fragments = new ByteArrayOutputStream();
-                }
-                if (fragments.size() + payload.available() > settings.maxMessage()) {
-                    endReason.compareAndSet(null, EndReason.PROTOCOL_ERROR);
-                    endDetail = "hub message larger than " + settings.maxMessage() + " bytes";
-                    closeQuietly(WsCloseCodes.TOO_BIG, "message too big");
-                    return;
-                }
-                fragments.writeBytes(payload.readBytes());
-                if (frame.fin()) {
-                    onMessage(BufferData.create(fragments.toByteArray()), binaryMessage);
-                    fragments = null;
-                }
-            }
-            case PING -> {
+            lastReceivedNanos = System.nanoTime();
+            switch (event) {
+            case WsReader.Message m -> onMessage(m);
+            case WsReader.Ping p -> {
                 try {
-                    writer.pong(payload.readBytes());
+                    writer.pong(p.payload());
                 } catch (RuntimeException e) {
                     throw new UncheckedIOException(new IOException("pong failed", e));
                 }
             }
-            case PONG -> onPong(payload);
-            case CLOSE -> {
-                int code = payload.available() >= 2 ? payload.readInt16() : WsCloseCodes.NO_STATUS_CODE;
-                String reason = payload.available() > 0 ? payload.readString(payload.available()) : "";
+            case WsReader.Pong p -> onPong(p.payload());
+            case WsReader.Close c -> {
                 endReason.compareAndSet(null, EndReason.CLOSED);
                 if (endDetail == null) {
-                    endDetail = "hub closed the tunnel (" + code + (reason.isEmpty() ? "" : " " + clip(reason)) + ")";
+                    endDetail = "hub closed the tunnel (" + c.code() + (c.reason().isEmpty() ? "" : " " + clip(c.reason()))
+                            + ")";
                 }
-                closeQuietly(code == WsCloseCodes.NO_STATUS_CODE ? WsCloseCodes.NORMAL_CLOSE : code, "bye");
-                return;
-            }
-            default -> {
-                endReason.compareAndSet(null, EndReason.PROTOCOL_ERROR);
-                endDetail = "hub sent an unknown opcode";
+                closeQuietly(c.code() == WsProtocolException.NO_STATUS ? WsCloseCodes.NORMAL_CLOSE : c.code(), "bye");
                 return;
             }
             }
         }
     }
 
-    private void onMessage(BufferData payload, boolean binary) {
+    private void onMessage(WsReader.Message message) {
+        boolean binary = message.binary();
         if (binary && !bin1) {
             table.observer().dropped("binary_frame");
             return;
         }
         Frame frame;
         try {
-            frame = binary
-                    ? BinaryCodec.decode(payload.readBytes())
-                    : JsonCodec.decode(payload.readString(payload.available(), StandardCharsets.UTF_8));
+            frame = binary ? BinaryCodec.decode(message.payload()) : JsonCodec.decode(message.text());
         } catch (ProtocolException e) {
             table.observer().dropped(e.reason());
             Event.of("frame_malformed").with("reason", e.reason())
@@ -591,11 +546,11 @@ final class TunnelConnection {
         }
     }
 
-    private void onPong(BufferData payload) {
-        if (payload.available() != 8 || !pingOutstanding) {
+    private void onPong(byte[] payload) {
+        if (payload.length != 8 || !pingOutstanding) {
             return;
         }
-        long id = ByteBuffer.wrap(payload.readBytes()).getLong();
+        long id = ByteBuffer.wrap(payload).getLong();
         if (id == pingPayload) {
             pingOutstanding = false;
             status.pingRtt(System.nanoTime() - pingSentAtNanos);
@@ -691,16 +646,6 @@ final class TunnelConnection {
     private String hubForLogs() {
         URI u = settings.url();
         return u.getScheme() + "://" + u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "") + u.getRawPath();
-    }
-
-    static String expectedAccept(String key) {
-        try {
-            MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
-            sha1.update(key.getBytes(StandardCharsets.US_ASCII));
-            return Base64.getEncoder().encodeToString(sha1.digest(WS_GUID));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-1 is required by RFC 6455", e);
-        }
     }
 
     private static String describe(Throwable e) {

@@ -1,8 +1,5 @@
-package io.nowconnect.tunnel;
+package io.nowconnect.ws;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.List;
@@ -13,35 +10,58 @@ import io.helidon.common.buffers.DataWriter;
 import io.nowconnect.stream.Outbox;
 
 /**
- * Writes client-to-server WebSocket frames (RFC 6455 section 5.2) on a connection that Helidon's HTTP/1 client upgraded.
+ * Writes WebSocket frames (RFC 6455 section 5.2) on an upgraded connection: masked from a client, plain from a server.
  *
- * <p>Why not {@code ClientWsConnection}: in Helidon 4.2.0 its sends share one buffer without a lock (concurrent sends
- * corrupt frames), it masks one byte at a time (half the client's CPU at bulk rates) and it gives no signal when the
- * connection ends. Here senders build and mask their frame on their own thread, eight bytes at a time, and hand it to
- * an {@link Outbox}, whose one writer thread writes queued frames in batches (one socket write for many frames) in
- * arrival order, so no stream starves. Control frames and RST take the urgent lane, so a busy tunnel still answers
+ * <p>Why not Helidon's sessions: in Helidon 4.2.0 their sends share one buffer without a lock (concurrent sends
+ * corrupt frames) and the client masks one byte at a time (half its CPU at bulk rates). Here senders build (and mask,
+ * eight bytes at a time) their frame on their own thread and hand it to an {@link Outbox}, whose one writer thread
+ * writes queued frames in batches (one socket write for many frames) in arrival order, so no stream starves. Control frames and RST take the urgent lane, so a busy tunnel still answers
  * pings in time and the tunnel's reader never waits on the writer.
  *
  * <p>Threads: any thread may call the send methods; ordered sends block while the lane is full (back-pressure toward
  * the local sockets). After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.
  */
-final class WsWriter {
-    static final int OP_TEXT = 0x1;
-    static final int OP_BINARY = 0x2;
-    static final int OP_CLOSE = 0x8;
-    static final int OP_PING = 0x9;
-    static final int OP_PONG = 0xA;
+public final class WsWriter {
+    private static final int OP_TEXT = 0x1;
+    private static final int OP_BINARY = 0x2;
+    private static final int OP_CLOSE = 0x8;
+    private static final int OP_PING = 0x9;
+    private static final int OP_PONG = 0xA;
 
-    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
     private static final int QUEUE_FRAMES = 256;
 
     private final DataWriter out;
-    private final SecureRandom random = new SecureRandom();
+    private final boolean client;
+    private final SecureRandom random;
     private final Outbox<byte[]> outbox;
 
-    WsWriter(DataWriter out) {
+    private WsWriter(DataWriter out, boolean client, String threadName) {
         this.out = out;
-        this.outbox = Outbox.create("nc-tunnel-writer", QUEUE_FRAMES, this::write, f -> f.length);
+        this.client = client;
+        this.random = client ? new SecureRandom() : null;
+        this.outbox = Outbox.create(threadName, QUEUE_FRAMES, this::write, f -> f.length);
+    }
+
+    /**
+     * Writer for the client end (frames masked); starts its writer thread.
+     *
+     * @param out the upgraded connection's writer
+     * @param threadName name of the writer thread
+     * @return writer
+     */
+    public static WsWriter client(DataWriter out, String threadName) {
+        return new WsWriter(out, true, threadName);
+    }
+
+    /**
+     * Writer for the server end (frames not masked); starts its writer thread.
+     *
+     * @param out the upgraded connection's writer
+     * @param threadName name of the writer thread
+     * @return writer
+     */
+    public static WsWriter server(DataWriter out, String threadName) {
+        return new WsWriter(out, false, threadName);
     }
 
     /**
@@ -49,7 +69,7 @@ final class WsWriter {
      *
      * @param text frame text
      */
-    void text(String text) {
+    public void text(String text) {
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
         outbox.ordered(frame(OP_TEXT, utf8, 0, utf8.length));
     }
@@ -59,7 +79,7 @@ final class WsWriter {
      *
      * @param text frame text
      */
-    void urgentText(String text) {
+    public void urgentText(String text) {
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
         outbox.urgent(frame(OP_TEXT, utf8, 0, utf8.length));
     }
@@ -71,7 +91,7 @@ final class WsWriter {
      * @param header bytes before the payload
      * @param payload payload
      */
-    void binary(byte[] header, byte[] payload) {
+    public void binary(byte[] header, byte[] payload) {
         outbox.ordered(frame(OP_BINARY, header, payload, 0, payload.length));
     }
 
@@ -80,15 +100,25 @@ final class WsWriter {
      *
      * @param message the message
      */
-    void urgentBinary(byte[] message) {
+    public void urgentBinary(byte[] message) {
         outbox.urgent(frame(OP_BINARY, message, 0, message.length));
     }
 
-    void ping(byte[] payload) {
+    /**
+     * Send a ping on the urgent lane (payload cut to 125 bytes); never blocks.
+     *
+     * @param payload application data
+     */
+    public void ping(byte[] payload) {
         outbox.urgent(frame(OP_PING, payload, 0, Math.min(payload.length, 125)));
     }
 
-    void pong(byte[] payload) {
+    /**
+     * Answer a ping on the urgent lane (payload cut to 125 bytes); never blocks.
+     *
+     * @param payload the ping's application data
+     */
+    public void pong(byte[] payload) {
         outbox.urgent(frame(OP_PONG, payload, 0, Math.min(payload.length, 125)));
     }
 
@@ -98,7 +128,7 @@ final class WsWriter {
      * @param code close code
      * @param reason short reason, truncated to fit a control frame
      */
-    void close(int code, String reason) {
+    public void close(int code, String reason) {
         byte[] r = reason.getBytes(StandardCharsets.UTF_8);
         int len = Math.min(r.length, 123);
         byte[] payload = new byte[2 + len];
@@ -114,12 +144,12 @@ final class WsWriter {
      * @param timeout longest wait
      * @return whether the writer finished in time
      */
-    boolean awaitClosed(java.time.Duration timeout) {
+    public boolean awaitClosed(java.time.Duration timeout) {
         return outbox.awaitStopped(timeout);
     }
 
     /** Stop the writer thread; pending frames are dropped. */
-    void stop() {
+    public void stop() {
         outbox.stop();
     }
 
@@ -167,60 +197,44 @@ final class WsWriter {
     private byte[] frame(int opCode, byte[] prefix, byte[] payload, int offset, int payloadLength) {
         int prefixLength = prefix == null ? 0 : prefix.length;
         int length = prefixLength + payloadLength;
-        int headerLength = 2 + (length < 126 ? 0 : length < 65536 ? 2 : 8) + 4;
+        int headerLength = 2 + (length < 126 ? 0 : length < 65536 ? 2 : 8) + (client ? 4 : 0);
         byte[] frame = new byte[headerLength + length];
         frame[0] = (byte) (0x80 | opCode);
+        int maskBit = client ? 0x80 : 0;
         int pos;
         if (length < 126) {
-            frame[1] = (byte) (0x80 | length);
+            frame[1] = (byte) (maskBit | length);
             pos = 2;
         } else if (length < 65536) {
-            frame[1] = (byte) (0x80 | 126);
+            frame[1] = (byte) (maskBit | 126);
             frame[2] = (byte) (length >>> 8);
             frame[3] = (byte) length;
             pos = 4;
         } else {
-            frame[1] = (byte) (0x80 | 127);
+            frame[1] = (byte) (maskBit | 127);
             for (int i = 0; i < 8; i++) {
                 frame[2 + i] = (byte) ((long) length >>> (56 - 8 * i));
             }
             pos = 10;
         }
-        int key;
-        synchronized (random) {
-            key = random.nextInt();
+        int key = 0;
+        if (client) {
+            synchronized (random) {
+                key = random.nextInt();
+            }
+            frame[pos] = (byte) (key >>> 24);
+            frame[pos + 1] = (byte) (key >>> 16);
+            frame[pos + 2] = (byte) (key >>> 8);
+            frame[pos + 3] = (byte) key;
+            pos += 4;
         }
-        frame[pos] = (byte) (key >>> 24);
-        frame[pos + 1] = (byte) (key >>> 16);
-        frame[pos + 2] = (byte) (key >>> 8);
-        frame[pos + 3] = (byte) key;
-        pos += 4;
         if (prefixLength > 0) {
             System.arraycopy(prefix, 0, frame, pos, prefixLength);
         }
         System.arraycopy(payload, offset, frame, pos + prefixLength, payloadLength);
-        mask(frame, pos, length, key);
+        if (client) {
+            Masking.mask(frame, pos, length, key);
+        }
         return frame;
-    }
-
-    /**
-     * XOR {@code length} bytes at {@code offset} with the 4-byte masking key, eight bytes per step.
-     *
-     * @param data buffer
-     * @param offset start of the payload (the key applies from here)
-     * @param length payload length
-     * @param key masking key, big-endian
-     */
-    static void mask(byte[] data, int offset, int length, int key) {
-        long mask = ((long) key << 32) | (key & 0xFFFFFFFFL);
-        int i = 0;
-        int limit = length - 7;
-        for (; i < limit; i += 8) {
-            long v = (long) LONGS.get(data, offset + i);
-            LONGS.set(data, offset + i, v ^ mask);
-        }
-        for (; i < length; i++) {
-            data[offset + i] ^= (byte) (key >>> (24 - 8 * (i & 3)));
-        }
     }
 }

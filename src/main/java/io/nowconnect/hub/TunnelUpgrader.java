@@ -1,0 +1,95 @@
+package io.nowconnect.hub;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import io.helidon.common.buffers.BufferData;
+import io.helidon.http.DirectHandler;
+import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
+import io.helidon.http.HttpPrologue;
+import io.helidon.http.Method;
+import io.helidon.http.RequestException;
+import io.helidon.http.Status;
+import io.helidon.http.WritableHeaders;
+import io.helidon.webserver.ConnectionContext;
+import io.helidon.webserver.http1.spi.Http1Upgrader;
+import io.helidon.webserver.spi.ServerConnection;
+
+import io.nowconnect.hub.auth.AuthException;
+import io.nowconnect.hub.auth.Claims;
+import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.log.Event;
+import io.nowconnect.ws.Handshake;
+
+/**
+ * Upgrades {@code GET /tunnel} to a WebSocket for an agent whose bearer token verifies, and hands the connection to a
+ * new {@link AgentTunnel}. It takes the place of Helidon's WebSocket upgrader so that the tunnel's frames go through
+ * {@link io.nowconnect.ws} (see there why); Helidon still parses the request, does TLS and serves every other path.
+ *
+ * <p>Answers: 401 (no or bad token) or 403 (token not valid for this hub) with {@code WWW-Authenticate: Bearer}, 400
+ * for a malformed WebSocket request; another path is not upgraded (Helidon's routing answers it, 404).
+ */
+final class TunnelUpgrader implements Http1Upgrader {
+    static final String PATH = "/tunnel";
+    private static final Logger LOGGER = Logger.getLogger(TunnelUpgrader.class.getName());
+
+    private final TokenVerifier verifier;
+    private final AgentTunnel.Context tunnels;
+
+    TunnelUpgrader(TokenVerifier verifier, AgentTunnel.Context tunnels) {
+        this.verifier = verifier;
+        this.tunnels = tunnels;
+    }
+
+    @Override
+    public String supportedProtocol() {
+        return "websocket";
+    }
+
+    @Override
+    public ServerConnection upgrade(ConnectionContext ctx, HttpPrologue prologue, WritableHeaders<?> headers) {
+        if (!PATH.equals(prologue.uriPath().path()) || !Method.GET.equals(prologue.method())) {
+            return null;
+        }
+        String key = headers.first(HeaderNames.create("Sec-WebSocket-Key")).orElse("");
+        String version = headers.first(HeaderNames.create("Sec-WebSocket-Version")).orElse("");
+        if (!Handshake.validKey(key) || !"13".equals(version.trim())) {
+            throw RequestException.builder()
+                    .type(DirectHandler.EventType.BAD_REQUEST)
+                    .status(Status.BAD_REQUEST_400)
+                    .header(HeaderValues.create(HeaderNames.create("Sec-WebSocket-Version"), "13"))
+                    .message("WebSocket version 13 with a valid Sec-WebSocket-Key required")
+                    .safeMessage(true)
+                    .build();
+        }
+        Claims claims = authenticate(headers);
+        String response = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                + "Sec-WebSocket-Accept: " + Handshake.accept(key) + "\r\n\r\n";
+        ctx.dataWriter().writeNow(BufferData.create(response.getBytes(StandardCharsets.US_ASCII)));
+        return new AgentTunnel(tunnels, claims, ctx.dataReader(), ctx.dataWriter());
+    }
+
+    private Claims authenticate(WritableHeaders<?> headers) {
+        Optional<String> token = headers.first(HeaderNames.AUTHORIZATION).flatMap(TokenVerifier::bearer);
+        try {
+            if (token.isEmpty()) {
+                throw AuthException.unauthorized("missing_token", "no bearer token");
+            }
+            return verifier.verify(token.get());
+        } catch (AuthException e) {
+            tunnels.metrics().authFailure(e.reason());
+            Event.of("auth_failed").with("reason", e.reason())
+                    .log(LOGGER, Level.WARNING, "Agent refused at upgrade: " + e.getMessage());
+            throw RequestException.builder()
+                    .type(DirectHandler.EventType.OTHER)
+                    .status(e.status() == 403 ? Status.FORBIDDEN_403 : Status.UNAUTHORIZED_401)
+                    .header(HeaderValues.create(HeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"nowconnect\""))
+                    .message(e.status() == 403 ? "Forbidden" : "Unauthorized")
+                    .safeMessage(true)
+                    .build();
+        }
+    }
+}

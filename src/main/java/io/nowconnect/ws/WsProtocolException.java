@@ -1,0 +1,29 @@
+package io.nowconnect.ws;
+
+/**
+ * The peer broke RFC 6455; the connection is closed with {@link #closeCode()}.
+ */
+public final class WsProtocolException extends RuntimeException {
+    /** Close code 1002: protocol error. */
+    public static final int PROTOCOL_ERROR = 1002;
+    /** Close code 1009: message too big. */
+    public static final int MESSAGE_TOO_BIG = 1009;
+    /** Close code 1005, never sent: the close frame carried no code. */
+    public static final int NO_STATUS = 1005;
+
+    private final int closeCode;
+
+    WsProtocolException(int closeCode, String message) {
+        super(message);
+        this.closeCode = closeCode;
+    }
+
+    /**
+     * Close code to answer with.
+     *
+     * @return close code
+     */
+    public int closeCode() {
+        return closeCode;
+    }
+}
