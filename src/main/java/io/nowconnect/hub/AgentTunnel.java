@@ -334,6 +334,10 @@ final class AgentTunnel implements ServerConnection {
             }
         }
         List<String> agreed = new ArrayList<>(HUB_CAPS);
+        if (ctx.maxMessage() < BinaryCodec.MAX_MESSAGE) {
+            // NC_HUB_MAX_FRAME_BYTES below a full bin1 DATA frame: stay with JSON DATA
+            agreed.remove(Capability.BIN1);
+        }
         agreed.retainAll(hello.caps());
         caps = List.copyOf(agreed);
         if (caps.contains(Capability.BIN1)) {

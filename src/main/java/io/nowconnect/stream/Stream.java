@@ -37,7 +37,11 @@ import io.nowconnect.protocol.ResetReason;
  * within the credit the peer granted (the window at the start, then every WINDOW increment) and waits for more when it
  * runs out; the queue then has no frame limit, because the peer may never have more than the window unreturned: the
  * writer thread returns credit with a WINDOW once it has written half a window of bytes to the socket, and a peer that
- * exceeds the window gets RST {@code flow_control}.
+ * exceeds the window gets RST {@code flow_control}. The receive window starts at {@link BinaryCodec#INITIAL_WINDOW} and
+ * doubles (up to {@link BinaryCodec#MAX_WINDOW}, within the tunnel's growth budget) each time credit is returned while
+ * the socket has written everything queued: the local side keeps up, so the credit's round trip is what limits the
+ * stream. A stream whose local side lags never grows. The reader reads into a small buffer while the stream is quiet
+ * and into a {@link BinaryCodec#MAX_DATA_PAYLOAD} one while reads fill it (bulk), so idle streams stay cheap.
  */
 public final class Stream {
     private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
@@ -54,7 +58,9 @@ public final class Stream {
     private final int nearlyFull;
     /** bin1 window in bytes (both directions), 0 for v1. */
     private final int window;
-    /** bin1: bytes received from the peer and not yet returned with WINDOW; at most {@link #window}. */
+    /** bin1: how many unreturned bytes the peer may send; grows from {@link #window}. Set by the writer thread. */
+    private volatile int receiveWindow;
+    /** bin1: bytes received from the peer and not yet returned with WINDOW; at most {@link #receiveWindow}. */
     private final AtomicLong unreturned = new AtomicLong();
     /** bin1: guards {@link #credit}; the reader thread waits on {@link #creditChanged}. */
     private final ReentrantLock creditLock;
@@ -81,6 +87,7 @@ public final class Stream {
         this.table = table;
         this.outbound = table.outbound();
         this.window = table.flowWindow();
+        this.receiveWindow = window;
         this.nearlyFull = Math.max(1, table.settings().queueDepth() / 4);
         if (window > 0) {
             // the window bounds the queued bytes; a frame count limit would reset a stream that stays within it
@@ -206,11 +213,11 @@ public final class Stream {
             return;
         }
         if (window > 0) {
-            if (unreturned.addAndGet(data.payload().length) > window) {
+            if (unreturned.addAndGet(data.payload().length) > receiveWindow) {
                 table.stats().flowControlResets.increment();
                 Event.of("stream_flow_control").with("cid", cid).with("connector", connector)
                         .with("dir", outbound.opposite().wire())
-                        .log(LOGGER, Level.FINE, "Peer sent more than the " + window + " byte window: resetting");
+                        .log(LOGGER, Level.FINE, "Peer sent more than the " + receiveWindow + " byte window: resetting");
                 close(ResetReason.FLOW_CONTROL.wire(), ResetReason.FLOW_CONTROL.wire());
                 return;
             }
@@ -293,6 +300,15 @@ public final class Stream {
         }
     }
 
+    /**
+     * Current receive window (bin1), for tests and diagnostics.
+     *
+     * @return bytes, 0 without flow control
+     */
+    int receiveWindow() {
+        return receiveWindow;
+    }
+
     /** FIN from the tunnel: half-close the socket's output once the queued bytes are written. */
     void onFin() {
         if (!toSocket.offer(FIN)) {
@@ -364,6 +380,7 @@ public final class Stream {
             return;
         }
         table.remove(this);
+        releaseGrowth();
         if (rstErr != null) {
             try {
                 table.sink().sendUrgent(new Frame.Rst(cid, rstErr));
@@ -408,7 +425,9 @@ public final class Stream {
     }
 
     private void readLoop() {
-        byte[] buf = new byte[table.settings().maxPayload()];
+        int small = table.settings().maxPayload();
+        int large = window > 0 ? Math.max(small, BinaryCodec.MAX_DATA_PAYLOAD) : small;
+        byte[] buf = new byte[small];
         long seq = 0;
         try {
             InputStream in = socket.getInputStream();
@@ -444,6 +463,11 @@ public final class Stream {
                 }
                 table.observer().bytes(connector, outbound, n);
                 table.sink().send(new Frame.Data(cid, seq++, Arrays.copyOf(buf, n)));
+                if (n == buf.length && buf.length < large) {
+                    buf = new byte[large]; // bulk: fewer reads and frames
+                } else if (n < small && buf.length > small) {
+                    buf = new byte[small]; // quiet again: do not hold a large buffer while blocked in read
+                }
             }
             if (closed.get()) {
                 return;
@@ -495,7 +519,7 @@ public final class Stream {
                     touch();
                     table.observer().bytes(connector, outbound.opposite(), bytes);
                     if (window > 0 && !fin) {
-                        returnCredit(bytes);
+                        returnCredit(bytes, toSocket.isEmpty());
                     }
                 }
                 if (fin) {
@@ -558,18 +582,42 @@ public final class Stream {
      * urgent lane, so credit never waits behind bulk DATA). The count is lowered before the WINDOW leaves, so DATA the
      * peer sends on the new credit can never look like a violation.
      */
-    private void returnCredit(int bytes) {
+    private void returnCredit(int bytes, boolean drained) {
         consumedSinceWindow += bytes;
-        if (consumedSinceWindow < Math.max(1, window / 2)) {
+        int current = receiveWindow;
+        if (consumedSinceWindow < Math.max(1, current / 2)) {
             return;
         }
         long increment = consumedSinceWindow;
         consumedSinceWindow = 0;
         unreturned.addAndGet(-increment);
+        if (drained && current < BinaryCodec.MAX_WINDOW && grow(current)) {
+            increment += current;
+        }
         try {
             table.sink().sendUrgent(new Frame.Window(cid, increment));
         } catch (IOException | RuntimeException ignored) {
             // the tunnel is gone, and the stream with it
+        }
+    }
+
+    /**
+     * Double the receive window if the tunnel's growth budget allows; it grows before the WINDOW that grants it leaves,
+     * so the peer's use of the extra credit is never taken for a violation.
+     */
+    private synchronized boolean grow(int current) {
+        if (closed.get() || !table.reserveWindowGrowth(current)) {
+            return false;
+        }
+        receiveWindow = current * 2;
+        return true;
+    }
+
+    /** Closing: give the growth back to the tunnel's budget (once; no growth after closed is set). */
+    private synchronized void releaseGrowth() {
+        if (receiveWindow > window) {
+            table.releaseWindowGrowth(receiveWindow - window);
+            receiveWindow = window;
         }
     }
 

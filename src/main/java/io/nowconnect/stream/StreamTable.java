@@ -5,10 +5,12 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import io.nowconnect.log.Event;
+import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
@@ -33,6 +35,8 @@ public final class StreamTable {
     private final WireStats stats;
     /** bin1 flow-control window in bytes for streams registered from now on; 0 = v1, no flow control. */
     private volatile int flowWindow;
+    /** bin1: bytes by which this side's streams may still grow their receive windows, tunnel-wide. */
+    private final AtomicLong windowGrowthLeft = new AtomicLong(BinaryCodec.WINDOW_GROWTH_BUDGET);
     // tunnel reader thread only: how long it may wait on full stream queues in the current one-second window
     private long graceWindowStart = System.nanoTime();
     private long graceUsedNanos;
@@ -254,6 +258,32 @@ public final class StreamTable {
 
     void readerWaited(long nanos) {
         graceUsedNanos += nanos;
+    }
+
+    /**
+     * Take bytes of window growth from the tunnel's budget (bin1 auto-tuning).
+     *
+     * @param bytes growth wanted
+     * @return whether the budget had them
+     */
+    boolean reserveWindowGrowth(long bytes) {
+        long left;
+        do {
+            left = windowGrowthLeft.get();
+            if (left < bytes) {
+                return false;
+            }
+        } while (!windowGrowthLeft.compareAndSet(left, left - bytes));
+        return true;
+    }
+
+    /**
+     * Give window growth back when a grown stream ends.
+     *
+     * @param bytes growth returned
+     */
+    void releaseWindowGrowth(long bytes) {
+        windowGrowthLeft.addAndGet(bytes);
     }
 
     void remove(Stream stream) {

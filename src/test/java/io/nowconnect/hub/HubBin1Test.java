@@ -189,7 +189,7 @@ class HubBin1Test {
             Frame.Data d = (Frame.Data) f;
             assertEquals(cid, d.cid());
             assertEquals(seq[0]++, d.seq());
-            assertTrue(d.payload().length > 0 && d.payload().length <= 8192);
+            assertTrue(d.payload().length > 0 && d.payload().length <= BinaryCodec.MAX_DATA_PAYLOAD);
             into.writeBytes(d.payload());
         }
         assertEquals(total, into.size(), "more bytes than the credit allowed");

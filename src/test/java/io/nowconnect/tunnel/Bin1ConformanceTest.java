@@ -170,8 +170,10 @@ class Bin1ConformanceTest extends ScriptedHubTestBase {
             credit -= n;
         }
         reader.join(WAIT.toMillis());
-        assertTrue(windows >= 3, "1 MiB through a 256 KiB window needs at least 3 WINDOWs, got " + windows);
-        assertTrue(returned <= sent.length, "never more credit than bytes consumed: " + returned);
+        assertTrue(windows >= 2, "1 MiB through a 256 KiB window needs at least 2 WINDOWs, got " + windows);
+        // a receiver may grow its window (auto-tuning) by granting more than was consumed, up to the maximum window
+        assertTrue(returned <= sent.length - WINDOW + BinaryCodec.MAX_WINDOW,
+                   "credit beyond consumption only up to the largest window: " + returned);
         conn.send(finC2a(cid));
         assertEquals(-1, readOutcome(s), "FIN c2a half-closes the target");
     }
@@ -278,7 +280,7 @@ class Bin1ConformanceTest extends ScriptedHubTestBase {
             assertTrue(f instanceof Frame.Data, "DATA expected, got " + f);
             Frame.Data d = (Frame.Data) f;
             assertEquals(seq[0]++, d.seq(), "seq counts DATA frames from 0");
-            assertTrue(d.payload().length > 0 && d.payload().length <= 8192, "payload of " + d.payload().length);
+            assertTrue(d.payload().length > 0 && d.payload().length <= BinaryCodec.MAX_DATA_PAYLOAD, "payload of " + d.payload().length);
             assertArrayEquals(BinaryCodec.encode(d), m, "canonical encoding");
             into.writeBytes(d.payload());
         }
