@@ -29,6 +29,7 @@ public final class WsWriter {
     private static final int OP_PONG = 0xA;
 
     private static final int QUEUE_FRAMES = 256;
+    private static final int LARGE_FRAME = 16 * 1024;
 
     private final DataWriter out;
     private final boolean client;
@@ -153,22 +154,44 @@ public final class WsWriter {
         outbox.stop();
     }
 
+    /**
+     * Writer thread: small frames are joined so that many cost one socket write; a large frame is written as it is
+     * (joining it would copy it once more for no saved system call).
+     */
     private void write(List<byte[]> batch) {
         if (batch.size() == 1) {
             out.writeNow(BufferData.create(batch.getFirst()));
             return;
         }
-        int total = 0;
-        for (byte[] b : batch) {
-            total += b.length;
+        int from = 0;
+        int joined = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            byte[] frame = batch.get(i);
+            if (frame.length >= LARGE_FRAME) {
+                writeJoined(batch, from, i, joined);
+                out.writeNow(BufferData.create(frame));
+                from = i + 1;
+                joined = 0;
+            } else {
+                joined += frame.length;
+            }
         }
-        byte[] all = new byte[total];
-        int pos = 0;
-        for (byte[] b : batch) {
-            System.arraycopy(b, 0, all, pos, b.length);
-            pos += b.length;
+        writeJoined(batch, from, batch.size(), joined);
+    }
+
+    private void writeJoined(List<byte[]> batch, int from, int to, int bytes) {
+        if (to - from == 1) {
+            out.writeNow(BufferData.create(batch.get(from)));
+        } else if (to - from > 1) {
+            byte[] all = new byte[bytes];
+            int pos = 0;
+            for (int i = from; i < to; i++) {
+                byte[] b = batch.get(i);
+                System.arraycopy(b, 0, all, pos, b.length);
+                pos += b.length;
+            }
+            out.writeNow(BufferData.create(all));
         }
-        out.writeNow(BufferData.create(all));
     }
 
     /**
