@@ -462,11 +462,15 @@ public final class Stream {
                     takeCredit(n);
                 }
                 table.observer().bytes(connector, outbound, n);
-                table.sink().send(new Frame.Data(cid, seq++, Arrays.copyOf(buf, n)));
-                if (n == buf.length && buf.length < large) {
-                    buf = new byte[large]; // bulk: fewer reads and frames
-                } else if (n < small && buf.length > small) {
-                    buf = new byte[small]; // quiet again: do not hold a large buffer while blocked in read
+                if (n == buf.length) {
+                    // a full read hands its buffer over (no copy) and, bulk as it is, reads larger next time
+                    table.sink().send(new Frame.Data(cid, seq++, buf));
+                    buf = new byte[large];
+                } else {
+                    table.sink().send(new Frame.Data(cid, seq++, Arrays.copyOf(buf, n)));
+                    if (n < small && buf.length > small) {
+                        buf = new byte[small]; // quiet again: do not hold a large buffer while blocked in read
+                    }
                 }
             }
             if (closed.get()) {

@@ -30,16 +30,22 @@ public final class WsWriter {
 
     private static final int QUEUE_FRAMES = 256;
     private static final int LARGE_FRAME = 16 * 1024;
+    private static final int KEY_BLOCK = 1024;
 
     private final DataWriter out;
     private final boolean client;
     private final SecureRandom random;
+    /** Masking keys drawn from {@link #random} in blocks (one call per 256 frames, not one per frame). */
+    private final byte[] keys;
+    private int keyPos;
     private final Outbox<byte[]> outbox;
 
     private WsWriter(DataWriter out, boolean client, String threadName) {
         this.out = out;
         this.client = client;
         this.random = client ? new SecureRandom() : null;
+        this.keys = client ? new byte[KEY_BLOCK] : null;
+        this.keyPos = KEY_BLOCK;
         this.outbox = Outbox.create(threadName, QUEUE_FRAMES, this::write, f -> f.length);
     }
 
@@ -154,6 +160,20 @@ public final class WsWriter {
         outbox.stop();
     }
 
+    /** A fresh masking key (RFC 6455 5.3: unpredictable, from a strong source of entropy). */
+    private int nextMaskingKey() {
+        synchronized (keys) {
+            if (keyPos == KEY_BLOCK) {
+                random.nextBytes(keys);
+                keyPos = 0;
+            }
+            int k = ((keys[keyPos] & 0xFF) << 24) | ((keys[keyPos + 1] & 0xFF) << 16) | ((keys[keyPos + 2] & 0xFF) << 8)
+                    | (keys[keyPos + 3] & 0xFF);
+            keyPos += 4;
+            return k;
+        }
+    }
+
     /**
      * Writer thread: small frames are joined so that many cost one socket write; a large frame is written as it is
      * (joining it would copy it once more for no saved system call).
@@ -242,9 +262,7 @@ public final class WsWriter {
         }
         int key = 0;
         if (client) {
-            synchronized (random) {
-                key = random.nextInt();
-            }
+            key = nextMaskingKey();
             frame[pos] = (byte) (key >>> 24);
             frame[pos + 1] = (byte) (key >>> 16);
             frame[pos + 2] = (byte) (key >>> 8);
