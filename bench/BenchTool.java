@@ -2,7 +2,9 @@
 // bench/run compiles it once (javac --release 21) and runs its subcommands:
 //   echo PORT                                  echo server (one virtual thread per connection) on 127.0.0.1:PORT
 //   setup HOST PORT THREADS SECONDS            connect, one echoed byte, close, in a loop from THREADS threads
-//   ldap HOST PORT CLIENTS PER_CLIENT USERS    CLIENTS JNDI connections, PER_CLIENT uid searches each, at once
+//   ldap HOST PORT CLIENTS PER_CLIENT USERS [RATE]  CLIENTS JNDI connections, PER_CLIENT uid searches each, at once;
+//                                               with RATE (searches/s in all) the searches are paced: an open-loop
+//                                               schedule, latency counted from each search's scheduled time
 //   hold HOST PORT COUNT THREADS RELEASE_FILE  open COUNT connections, echo one byte on each, keep them open until
 //                                              RELEASE_FILE exists, then close them
 //   report RESULTS_TSV JSON_OUT key=value...   print the table and write the JSON
@@ -48,8 +50,8 @@ public class BenchTool {
             case "echo" -> echo(Integer.parseInt(args[1]));
             case "setup" -> setup(args[1], Integer.parseInt(args[2]), Integer.parseInt(args[3]),
                     Double.parseDouble(args[4]));
-            case "ldap" -> ldap(args[1], Integer.parseInt(args[2]), Integer.parseInt(args[3]),
-                    Integer.parseInt(args[4]), Integer.parseInt(args[5]));
+            case "ldap" -> ldap(args.length > 6 ? Double.parseDouble(args[6]) : 0, args[1], Integer.parseInt(args[2]),
+                    Integer.parseInt(args[3]), Integer.parseInt(args[4]), Integer.parseInt(args[5]));
             case "hold" -> hold(args[1], Integer.parseInt(args[2]), Integer.parseInt(args[3]),
                     Integer.parseInt(args[4]), Path.of(args[5]));
             case "report" -> report(Path.of(args[1]), Path.of(args[2]), Arrays.copyOfRange(args, 3, args.length));
@@ -155,7 +157,7 @@ public class BenchTool {
 
     // ---------------------------------------------------------------- LDAP searches
 
-    static void ldap(String host, int port, int clients, int perClient, int users) throws Exception {
+    static void ldap(double rate, String host, int port, int clients, int perClient, int users) throws Exception {
         Hashtable<String, Object> env = new Hashtable<>();
         env.put(Context.INITIAL_CONTEXT_FACTORY, "com.sun.jndi.ldap.LdapCtxFactory");
         env.put(Context.PROVIDER_URL, "ldap://" + host + ":" + port + "/dc=bench,dc=local");
@@ -170,6 +172,7 @@ public class BenchTool {
         String[] firstError = new String[1];
         LongList[] lat = new LongList[clients];
         CyclicBarrier start = new CyclicBarrier(clients + 1);
+        long[] startNanos = new long[1];
         CountDownLatch done = new CountDownLatch(clients);
         for (int c = 0; c < clients; c++) {
             int client = c;
@@ -197,6 +200,17 @@ public class BenchTool {
                     if (ctx != null) {
                         for (int i = 0; i < perClient; i++) {
                             long t0 = System.nanoTime();
+                            if (rate > 0) {
+                                // search i of client c is due at (i * clients + c) / rate after the start; waiting
+                                // until then, and counting from then, keeps a slow answer from hiding the queue
+                                // behind it (no coordinated omission)
+                                long due = startNanos[0] + (long) ((i * (double) clients + client) / rate * 1e9);
+                                long wait = due - System.nanoTime();
+                                if (wait > 0) {
+                                    java.util.concurrent.locks.LockSupport.parkNanos(wait);
+                                }
+                                t0 = due;
+                            }
                             try {
                                 if (search(ctx, controls, (client * 131 + i * 17) % users) != 1) {
                                     throw new IllegalStateException("search did not return exactly one entry");
@@ -220,8 +234,9 @@ public class BenchTool {
                 }
             });
         }
+        startNanos[0] = System.nanoTime() + 20_000_000L;
         start.await();
-        long t0 = System.nanoTime();
+        long t0 = rate > 0 ? startNanos[0] : System.nanoTime();
         done.await();
         double wall = (System.nanoTime() - t0) / 1e9;
         long[] all = LongList.merge(lat);
@@ -481,7 +496,7 @@ public class BenchTool {
                 r.goal = ">= 0.4x direct";
                 r.goalMet = ratio == null ? null : ratio >= 0.4;
             }
-            case "ldap search x50|p99" -> {
+            case "ldap paced x50|p99" -> {
                 r.goal = "<= 10 ms";
                 r.goalMet = r.tunnel == null ? null : r.tunnel <= 10.0;
             }
