@@ -47,6 +47,8 @@ public final class Stream {
     private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
     /** How long a finished stream may still flush to its local socket after its tunnel ended. */
     private static final long FINISH_GRACE_MILLIS = 30_000;
+    /** Read buffer of a quiet stream: requests and answers of most protocols fit; a full read grows it. */
+    private static final int IDLE_READ_BUFFER = 2048;
     /** Queue marker: the peer finished sending. */
     private static final byte[] FIN = new byte[0];
 
@@ -425,8 +427,11 @@ public final class Stream {
     }
 
     private void readLoop() {
-        int small = table.settings().maxPayload();
-        int large = window > 0 ? Math.max(small, BinaryCodec.MAX_DATA_PAYLOAD) : small;
+        // idle streams (most of them, at scale) hold a small buffer while blocked in read; one full read makes it
+        // the largest frame payload
+        int payload = table.settings().maxPayload();
+        int small = Math.min(IDLE_READ_BUFFER, payload);
+        int large = window > 0 ? Math.max(payload, BinaryCodec.MAX_DATA_PAYLOAD) : payload;
         byte[] buf = new byte[small];
         long seq = 0;
         try {
