@@ -2,7 +2,6 @@ package io.nowconnect.health;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -33,12 +32,13 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
     private final MeterRegistry registry;
     private final Set<String> connectors;
     private final Map<String, AtomicLong> active = new ConcurrentHashMap<>();
-    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Counters counters;
     private final Map<String, Timer> connectTimers = new ConcurrentHashMap<>();
     private final List<Meter> owned = new CopyOnWriteArrayList<>();
 
     private AgentMetrics(MeterRegistry registry, List<String> connectors, TunnelStatus status) {
         this.registry = registry;
+        this.counters = new Counters(registry, "nowconnect_bytes_total");
         this.connectors = Set.copyOf(connectors);
         owned.add(registry.getOrCreate(Gauge.builder("nowconnect_tunnel_up", status,
                                                      s -> s.snapshot().ready() ? 1.0 : 0.0)
@@ -87,7 +87,7 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
 
     @Override
     public void bytes(String connector, Direction direction, int bytes) {
-        counter("nowconnect_bytes_total", "connector", label(connector), "direction", direction.wire()).increment(bytes);
+        counters.bytes(label(connector), direction, bytes);
     }
 
     @Override
@@ -113,9 +113,8 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
     @Override
     public void close() {
         owned.forEach(registry::remove);
-        counters.values().forEach(registry::remove);
+        counters.removeAll();
         owned.clear();
-        counters.clear();
     }
 
     private String label(String connector) {
@@ -137,13 +136,6 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
     }
 
     private Counter counter(String name, String... labels) {
-        String key = name + '\u0000' + String.join("\u0000", labels);
-        return counters.computeIfAbsent(key, k -> {
-            List<Tag> tags = new ArrayList<>();
-            for (int i = 0; i < labels.length; i += 2) {
-                tags.add(Tag.create(labels[i], labels[i + 1]));
-            }
-            return registry.getOrCreate(Counter.builder(name).tags(tags));
-        });
+        return counters.counter(name, labels);
     }
 }

@@ -12,6 +12,7 @@ import io.helidon.metrics.api.Meter;
 import io.helidon.metrics.api.MeterRegistry;
 import io.helidon.metrics.api.Tag;
 
+import io.nowconnect.health.Counters;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.stream.StreamObserver;
 
@@ -22,12 +23,13 @@ import io.nowconnect.stream.StreamObserver;
 final class HubMetrics implements StreamObserver {
     private final MeterRegistry registry;
     private final Map<String, AtomicLong> active = new ConcurrentHashMap<>();
-    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Counters counters;
     // gauges read this hub's state: removed on close, or a later hub in the same JVM would report this one's values
     private final List<Meter> gauges = new CopyOnWriteArrayList<>();
 
     HubMetrics(MeterRegistry registry, AgentRegistry agents) {
         this.registry = registry;
+        this.counters = new Counters(registry, "nowconnect_hub_bytes_total");
         gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_agents_connected", agents, a -> (double) a.size())
                                                 .description("Agent tunnels that completed HELLO")));
     }
@@ -53,7 +55,7 @@ final class HubMetrics implements StreamObserver {
 
     @Override
     public void bytes(String connector, Direction direction, int bytes) {
-        counter("nowconnect_hub_bytes_total", "connector", connector, "direction", direction.wire()).increment(bytes);
+        counters.bytes(connector, direction, bytes);
     }
 
     @Override
@@ -86,13 +88,6 @@ final class HubMetrics implements StreamObserver {
     }
 
     private Counter counter(String name, String... labels) {
-        String key = name + String.join("\u0000", labels);
-        return counters.computeIfAbsent(key, k -> {
-            java.util.List<Tag> tags = new java.util.ArrayList<>();
-            for (int i = 0; i < labels.length; i += 2) {
-                tags.add(Tag.create(labels[i], labels[i + 1]));
-            }
-            return registry.getOrCreate(Counter.builder(name).tags(tags));
-        });
+        return counters.counter(name, labels);
     }
 }
