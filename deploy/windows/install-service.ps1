@@ -46,9 +46,9 @@ function Quote([string]$value) { if ($value -match '\s') { return '"' + $value +
 
 # Default JVM options as in bin\nowconnect.cmd; java.exe runs directly so NSSM's Ctrl+C reaches it.
 # With the default C:\nowconnect this is:
-#   -XX:+UseSerialGC -Xms16m -Xmx128m -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError
+#   -XX:+UseSerialGC -Xms24m -XX:NewSize=12m -XX:SurvivorRatio=4 -Xmx128m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError
 #   -cp C:\nowconnect\lib\nowconnect.jar;C:\nowconnect\lib\libs\* io.nowconnect.Main agent --env-file C:\nowconnect\agent.env
-$appParameters = '-XX:+UseSerialGC -Xms16m -Xmx128m -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError ' +
+$appParameters = '-XX:+UseSerialGC -Xms24m -XX:NewSize=12m -XX:SurvivorRatio=4 -Xmx128m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError ' +
     '-cp ' + (Quote "$InstallDir\lib\nowconnect.jar;$InstallDir\lib\libs\*") + ' io.nowconnect.Main ' +
     'agent --env-file ' + (Quote "$InstallDir\agent.env")
 # PowerShell before 7.3 does not escape embedded quotes when it calls nssm.exe.

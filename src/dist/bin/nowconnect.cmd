@@ -6,7 +6,7 @@ rem Ctrl+C reaches java.exe (same console), which drains open streams before it 
 rem For a Windows service use deploy\windows\install-service.ps1 (NSSM runs java.exe directly).
 setlocal
 
-set "DEFAULT_JAVA_OPTS=-XX:+UseSerialGC -Xms16m -Xmx128m -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError"
+set "DEFAULT_JAVA_OPTS=-XX:+UseSerialGC -Xms24m -XX:NewSize=12m -XX:SurvivorRatio=4 -Xmx128m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError"
 set "MIN_JAVA=21"
 for %%i in ("%~dp0..") do set "APP_HOME=%%~fi"
 

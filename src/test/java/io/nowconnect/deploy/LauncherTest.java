@@ -49,7 +49,7 @@ class LauncherTest {
     void runsJava21WithDefaultsAndArguments() throws Exception {
         Result r = launch(fakeJava("jdk21", "21.0.4"), null, "token", "--secret-file", "a file", "--agent-id", "x*");
         assertThat(r.output, r.exit, is(0));
-        assertThat(r.output, containsString("ARG[-XX:+UseSerialGC] ARG[-Xms16m] ARG[-Xmx128m] ARG[-XX:TieredStopAtLevel=1] ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "
+        assertThat(r.output, containsString("ARG[-XX:+UseSerialGC] ARG[-Xms24m] ARG[-XX:NewSize=12m] ARG[-XX:SurvivorRatio=4] ARG[-Xmx128m] ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "
                                             + "ARG[" + home.toRealPath() + "/lib/nowconnect.jar:" + home.toRealPath()
                                             + "/lib/libs/*] ARG[io.nowconnect.Main] ARG[token] ARG[--secret-file] "
                                             + "ARG[a file] ARG[--agent-id] ARG[x*]"));

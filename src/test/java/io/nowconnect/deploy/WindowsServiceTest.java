@@ -80,7 +80,7 @@ class WindowsServiceTest {
     void cmdLauncherUsesTheSameClassPathAndCrlf() {
         String cmd = ProjectFiles.read("src/dist/bin/nowconnect.cmd");
         assertThat(cmd, containsString("-cp \"%APP_HOME%\\lib\\nowconnect.jar;%APP_HOME%\\lib\\libs\\*\" io.nowconnect.Main %*"));
-        assertThat(cmd, containsString("-XX:+UseSerialGC -Xms16m -Xmx128m -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError"));
+        assertThat(cmd, containsString("-XX:+UseSerialGC -Xms24m -XX:NewSize=12m -XX:SurvivorRatio=4 -Xmx128m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError"));
         assertThat("cmd.exe needs CRLF", cmd.replace("\r\n", "").contains("\n"), is(false));
     }
 }
