@@ -8,9 +8,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 import io.helidon.config.Config;
+
+import io.nowconnect.protocol.ConnectorName;
 
 /**
  * Premise agent configuration, validated once at start.
@@ -70,7 +71,6 @@ public record AgentConfig(URI url,
                           Duration drainTimeout,
                           boolean allowInsecure) {
 
-    private static final Pattern CONNECTOR = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
 
     public AgentConfig {
         connectors = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(connectors));
@@ -250,7 +250,7 @@ public record AgentConfig(URI url,
             if (name.isEmpty()) {
                 continue;
             }
-            if (!CONNECTOR.matcher(name).matches()) {
+            if (!ConnectorName.isValid(name)) {
                 s.problem("NC_CONNECTORS: connector name \"" + name + "\" must be letters, digits, _ or - (at most 63)");
                 continue;
             }

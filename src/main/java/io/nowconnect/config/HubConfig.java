@@ -8,9 +8,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 import io.helidon.config.Config;
+
+import io.nowconnect.protocol.ConnectorName;
 
 /**
  * Hub configuration, validated once at start.
@@ -53,7 +54,6 @@ public record HubConfig(String host,
                         int queueDepth,
                         LogSettings log) {
 
-    private static final Pattern CONNECTOR = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
 
     public HubConfig {
         listeners = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(listeners));
@@ -136,7 +136,7 @@ public record HubConfig(String host,
             if (host.startsWith("[") && host.endsWith("]")) {
                 host = host.substring(1, host.length() - 1);
             }
-            if (!CONNECTOR.matcher(name).matches()) {
+            if (!ConnectorName.isValid(name)) {
                 s.problem("NC_HUB_LISTENERS: connector name \"" + name + "\" must be letters, digits, _ or -");
                 continue;
             }

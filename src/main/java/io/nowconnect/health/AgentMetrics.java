@@ -19,6 +19,7 @@ import io.helidon.metrics.api.Timer;
 
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.stream.StreamObserver;
+import io.nowconnect.stream.WireEvent;
 import io.nowconnect.tunnel.TunnelStatus;
 
 /**
@@ -102,6 +103,11 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
             owned.add(t);
             return t;
         }).record(Duration.ofNanos(nanos));
+    }
+
+    @Override
+    public void wire(WireEvent event) {
+        counters.wire("nowconnect_wire_frames_total", event);
     }
 
     @Override

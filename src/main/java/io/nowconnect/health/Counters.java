@@ -1,6 +1,7 @@
 package io.nowconnect.health;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -10,6 +11,7 @@ import io.helidon.metrics.api.MeterRegistry;
 import io.helidon.metrics.api.Tag;
 
 import io.nowconnect.protocol.Direction;
+import io.nowconnect.stream.WireEvent;
 
 /**
  * Labelled counters of one agent or hub, created on first use and looked up cheaply after that: the byte counters
@@ -20,6 +22,7 @@ public final class Counters {
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     private final Map<String, Counter[]> bytes = new ConcurrentHashMap<>();
     private final String bytesName;
+    private final Counter[] wire = new Counter[WireEvent.values().length];
 
     /**
      * Counters registered with a registry.
@@ -68,10 +71,27 @@ public final class Counters {
         c.increment(n);
     }
 
+    /**
+     * Count a wire event in the family {@code name} (label {@code kind}); the lookup builds no strings.
+     *
+     * @param name counter family, e.g. {@code nowconnect_wire_frames_total}
+     * @param event what happened
+     */
+    public void wire(String name, WireEvent event) {
+        Counter c = wire[event.ordinal()];
+        if (c == null) {
+            // a race here only looks the same counter up twice
+            c = counter(name, "kind", event.label());
+            wire[event.ordinal()] = c;
+        }
+        c.increment();
+    }
+
     /** Remove every counter made here from the registry (tests and embedders run several in one JVM). */
     public void removeAll() {
         counters.values().forEach(registry::remove);
         counters.clear();
         bytes.clear();
+        Arrays.fill(wire, null);
     }
 }

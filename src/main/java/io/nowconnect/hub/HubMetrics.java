@@ -15,6 +15,7 @@ import io.helidon.metrics.api.Tag;
 import io.nowconnect.health.Counters;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.stream.StreamObserver;
+import io.nowconnect.stream.WireEvent;
 
 /**
  * The hub's meters ({@code nowconnect_hub_*}). Labels are connector names from the hub's own listener list and
@@ -56,6 +57,11 @@ final class HubMetrics implements StreamObserver {
     @Override
     public void bytes(String connector, Direction direction, int bytes) {
         counters.bytes(connector, direction, bytes);
+    }
+
+    @Override
+    public void wire(WireEvent event) {
+        counters.wire("nowconnect_hub_wire_frames_total", event);
     }
 
     @Override

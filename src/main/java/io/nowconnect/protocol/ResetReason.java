@@ -1,7 +1,9 @@
 package io.nowconnect.protocol;
 
 /**
- * Known {@code err} values of RST. A receiver accepts any string; these are the ones this project sends.
+ * Why a stream ended other than cleanly: the {@code err} values of RST that this project sends (a receiver accepts any
+ * string), and the same values as the {@code result} label of stream metrics. Two are also local results: {@link #RESET}
+ * when the peer reset the stream, and {@link #WS_BROKEN} when the tunnel ended under it (nothing can be sent then).
  */
 public enum ResetReason {
     CONNECT_FAILED("connect_failed"),
@@ -12,7 +14,6 @@ public enum ResetReason {
     DUPLICATE_CID("duplicate_cid"),
     TOO_MANY_STREAMS("too_many_streams"),
     DRAINING("draining"),
-    IO_ERROR("io_error"),
     RESET("reset"),
     /** {@code bin1}: the peer sent more DATA bytes than the stream's window allowed. */
     FLOW_CONTROL("flow_control"),

@@ -32,6 +32,10 @@ import io.nowconnect.protocol.ResetReason;
  * remote FIN as a half-close); a <em>reader</em> virtual thread reads the socket and sends DATA, then FIN at EOF.
  * {@link #close} is idempotent and may be called from any thread; it closes the socket, which unblocks both pumps.
  *
+ * <p>Locks: one, {@link #creditLock}, guards the send credit and the growth of the receive window; nothing else is
+ * locked. Whether the stream ended is the {@link #closed} flag (set once); the rest is volatile, or owned by one of
+ * the two pump threads as marked.
+ *
  * <p>v1: the queue holds at most {@code queueDepth} frames; a peer that outruns the socket gets RST
  * {@code queue_overflow}. {@code bin1} (a window &gt; 0): credit-based flow control. The reader thread sends DATA only
  * within the credit the peer granted (the window at the start, then every WINDOW increment) and waits for more when it
@@ -64,9 +68,9 @@ public final class Stream {
     private volatile int receiveWindow;
     /** bin1: bytes received from the peer and not yet returned with WINDOW; at most {@link #receiveWindow}. */
     private final AtomicLong unreturned = new AtomicLong();
-    /** bin1: guards {@link #credit}; the reader thread waits on {@link #creditChanged}. */
-    private final ReentrantLock creditLock;
-    private final Condition creditChanged;
+    /** Guards {@link #credit} and window growth; the reader thread waits on {@link #creditChanged} (bin1). */
+    private final ReentrantLock creditLock = new ReentrantLock();
+    private final Condition creditChanged = creditLock.newCondition();
     /** bin1: bytes the peer still lets us send. Guarded by {@link #creditLock}. */
     private long credit;
     /** bin1, writer thread only: bytes written to the socket since the last WINDOW. */
@@ -94,13 +98,9 @@ public final class Stream {
         if (window > 0) {
             // the window bounds the queued bytes; a frame count limit would reset a stream that stays within it
             this.toSocket = new LinkedBlockingQueue<>();
-            this.creditLock = new ReentrantLock();
-            this.creditChanged = creditLock.newCondition();
             this.credit = window;
         } else {
             this.toSocket = new ArrayBlockingQueue<>(table.settings().queueDepth());
-            this.creditLock = null;
-            this.creditChanged = null;
         }
     }
 
@@ -149,7 +149,7 @@ public final class Stream {
             Event.of("stream_connect_failed").with("cid", cid).with("connector", connector)
                     .with("reason", e.getClass().getSimpleName())
                     .log(LOGGER, Level.FINE, "Target " + target + " unreachable: " + e.getMessage());
-            close(ResetReason.CONNECT_FAILED.wire(), ResetReason.CONNECT_FAILED.wire());
+            close(ResetReason.CONNECT_FAILED, true);
             return;
         }
         try {
@@ -162,7 +162,7 @@ public final class Stream {
         } catch (RuntimeException e) {
             // nothing may leave a connected socket without its stream: close both
             closeQuietly(s);
-            close(ResetReason.RESET.wire(), ResetReason.RESET.wire());
+            close(ResetReason.RESET, true);
             throw e;
         }
     }
@@ -216,11 +216,11 @@ public final class Stream {
         }
         if (window > 0) {
             if (unreturned.addAndGet(data.payload().length) > receiveWindow) {
-                table.stats().flowControlResets.increment();
+                table.observer().wire(WireEvent.FLOW_CONTROL_RESET);
                 Event.of("stream_flow_control").with("cid", cid).with("connector", connector)
                         .with("dir", outbound.opposite().wire())
                         .log(LOGGER, Level.FINE, "Peer sent more than the " + receiveWindow + " byte window: resetting");
-                close(ResetReason.FLOW_CONTROL.wire(), ResetReason.FLOW_CONTROL.wire());
+                close(ResetReason.FLOW_CONTROL, true);
                 return;
             }
             toSocket.add(data.payload());
@@ -231,7 +231,7 @@ public final class Stream {
                     .with("dir", outbound.opposite().wire())
                     .log(LOGGER, Level.FINE, "Stream queue full (" + table.settings().queueDepth()
                             + " frames, reader grace used up): resetting");
-            close(ResetReason.QUEUE_OVERFLOW.wire(), ResetReason.QUEUE_OVERFLOW.wire());
+            close(ResetReason.QUEUE_OVERFLOW, true);
         } else if (toSocket.remainingCapacity() < nearlyFull) {
             // let this stream's writer run before the queue overflows; a yield is not a wait on the socket
             Thread.yield();
@@ -280,8 +280,8 @@ public final class Stream {
             creditLock.unlock();
         }
         if (overflow) {
-            table.stats().flowControlResets.increment();
-            close(ResetReason.FLOW_CONTROL.wire(), ResetReason.FLOW_CONTROL.wire());
+            table.observer().wire(WireEvent.FLOW_CONTROL_RESET);
+            close(ResetReason.FLOW_CONTROL, true);
         }
     }
 
@@ -314,7 +314,7 @@ public final class Stream {
     /** FIN from the tunnel: half-close the socket's output once the queued bytes are written. */
     void onFin() {
         if (!toSocket.offer(FIN)) {
-            close(ResetReason.QUEUE_OVERFLOW.wire(), ResetReason.QUEUE_OVERFLOW.wire());
+            close(ResetReason.QUEUE_OVERFLOW, true);
         } else {
             finQueued = true;
         }
@@ -328,7 +328,7 @@ public final class Stream {
     void onRst(String err) {
         Event.of("stream_reset_by_peer").with("cid", cid).with("connector", connector).with("reason", err)
                 .log(LOGGER, Level.FINE, "Stream reset by peer");
-        close(ResetReason.RESET.wire(), null);
+        close(ResetReason.RESET, false);
     }
 
     /**
@@ -337,7 +337,7 @@ public final class Stream {
      * @param reason reset reason
      */
     public void reset(ResetReason reason) {
-        close(reason.wire(), reason.wire());
+        close(reason, true);
     }
 
     /**
@@ -345,7 +345,7 @@ public final class Stream {
      *
      * @param result result for metrics, e.g. {@code ws_broken}
      */
-    void abandon(String result) {
+    void abandon(ResetReason result) {
         if (finSent && finQueued && !closed.get()) {
             // both directions are complete on the wire; only our write of the last bytes to the local socket remains,
             // which needs no tunnel: let it finish (it closes the stream), but not forever
@@ -354,7 +354,7 @@ public final class Stream {
             finisher = Thread.ofVirtual().name("nc-finish-" + cid).start(() -> {
                 try {
                     Thread.sleep(FINISH_GRACE_MILLIS);
-                    close(result, null);
+                    close(result, false);
                 } catch (InterruptedException ignored) {
                     // the stream finished on its own
                 }
@@ -364,7 +364,7 @@ public final class Stream {
             }
             return;
         }
-        close(result, null);
+        close(result, false);
     }
 
     long idleNanos(long now) {
@@ -374,25 +374,26 @@ public final class Stream {
     /**
      * End the stream once. Removes it from its table, optionally sends RST, closes the socket.
      *
-     * @param result result for metrics ({@code ok} or a reason)
-     * @param rstErr RST reason to send, or null to send none
+     * @param reason why, null for a clean end (both FINs); the result in metrics is its wire value or {@code ok}
+     * @param sendRst whether to tell the peer with RST (false when the peer reset it or the tunnel is gone)
      */
-    private void close(String result, String rstErr) {
+    private void close(ResetReason reason, boolean sendRst) {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        String result = reason == null ? "ok" : reason.wire();
         table.remove(this);
         releaseGrowth();
-        if (rstErr != null) {
+        if (sendRst && reason != null) {
             try {
-                table.sink().sendUrgent(new Frame.Rst(cid, rstErr));
+                table.sink().sendUrgent(new Frame.Rst(cid, reason.wire()));
             } catch (IOException | RuntimeException ignored) {
                 // the tunnel is gone: the peer drops the stream with it
             }
         }
         Socket s = socket;
         if (s != null) {
-            if (!"ok".equals(result)) {
+            if (reason != null) {
                 // a reset must reach the local peer as a reset (RST), not as a clean end (FIN): a client or target
                 // reading to EOF would otherwise take a cut-short stream for a complete one
                 try {
@@ -412,14 +413,12 @@ public final class Stream {
             f.interrupt();
         }
         toSocket.clear();
-        if (creditLock != null) {
-            // wake a reader waiting for credit
-            creditLock.lock();
-            try {
-                creditChanged.signalAll();
-            } finally {
-                creditLock.unlock();
-            }
+        // wake a reader waiting for credit
+        creditLock.lock();
+        try {
+            creditChanged.signalAll();
+        } finally {
+            creditLock.unlock();
         }
         table.observer().closed(connector, result);
         Event.of("stream_closed").with("cid", cid).with("connector", connector).with("reason", result)
@@ -431,7 +430,8 @@ public final class Stream {
         // the largest frame payload
         int payload = table.settings().maxPayload();
         int small = Math.min(IDLE_READ_BUFFER, payload);
-        int large = window > 0 ? Math.max(payload, BinaryCodec.MAX_DATA_PAYLOAD) : payload;
+        // bin1 DATA carries at most MAX_DATA_PAYLOAD bytes, whatever NC_MAX_WS_PAYLOAD says
+        int large = window > 0 ? BinaryCodec.MAX_DATA_PAYLOAD : payload;
         byte[] buf = new byte[small];
         long seq = 0;
         try {
@@ -452,7 +452,7 @@ public final class Stream {
                     if (!closed.get()) {
                         Event.of("stream_read_failed").with("cid", cid).with("connector", connector)
                                 .log(LOGGER, Level.FINE, "Local socket failed: " + e.getMessage());
-                        close(ResetReason.RESET.wire(), ResetReason.RESET.wire());
+                        close(ResetReason.RESET, true);
                     }
                     return;
                 }
@@ -486,11 +486,11 @@ public final class Stream {
             Event.of("stream_fin_sent").with("cid", cid).with("connector", connector).with("dir", outbound.wire())
                     .log(LOGGER, Level.FINE, "Local side finished sending");
             if (finApplied) {
-                close("ok", null);
+                close(null, false);
             }
         } catch (IOException | RuntimeException e) {
             // the tunnel refused the frame: it is gone, and every stream with it
-            close(ResetReason.WS_BROKEN.wire(), null);
+            close(ResetReason.WS_BROKEN, false);
         }
     }
 
@@ -538,7 +538,7 @@ public final class Stream {
                             .with("dir", outbound.opposite().wire())
                             .log(LOGGER, Level.FINE, "Peer finished sending: half-closed the local socket");
                     if (finSent) {
-                        close("ok", null);
+                        close(null, false);
                     }
                     return;
                 }
@@ -549,7 +549,7 @@ public final class Stream {
             if (!closed.get() && !(e instanceof SocketException && socket.isClosed())) {
                 Event.of("stream_write_failed").with("cid", cid).with("connector", connector)
                         .log(LOGGER, Level.FINE, "Local socket failed: " + e.getMessage());
-                close(ResetReason.RESET.wire(), ResetReason.RESET.wire());
+                close(ResetReason.RESET, true);
             }
         }
     }
@@ -563,7 +563,7 @@ public final class Stream {
         creditLock.lock();
         try {
             if (credit <= 0) {
-                table.stats().creditWaits.increment();
+                table.observer().wire(WireEvent.CREDIT_WAIT);
             }
             while (credit <= 0 && !closed.get()) {
                 creditChanged.await();
@@ -614,19 +614,29 @@ public final class Stream {
      * Double the receive window if the tunnel's growth budget allows; it grows before the WINDOW that grants it leaves,
      * so the peer's use of the extra credit is never taken for a violation.
      */
-    private synchronized boolean grow(int current) {
-        if (closed.get() || !table.reserveWindowGrowth(current)) {
-            return false;
+    private boolean grow(int current) {
+        creditLock.lock();
+        try {
+            if (closed.get() || !table.reserveWindowGrowth(current)) {
+                return false;
+            }
+            receiveWindow = current * 2;
+            return true;
+        } finally {
+            creditLock.unlock();
         }
-        receiveWindow = current * 2;
-        return true;
     }
 
     /** Closing: give the growth back to the tunnel's budget (once; no growth after closed is set). */
-    private synchronized void releaseGrowth() {
-        if (receiveWindow > window) {
-            table.releaseWindowGrowth(receiveWindow - window);
-            receiveWindow = window;
+    private void releaseGrowth() {
+        creditLock.lock();
+        try {
+            if (receiveWindow > window) {
+                table.releaseWindowGrowth(receiveWindow - window);
+                receiveWindow = window;
+            }
+        } finally {
+            creditLock.unlock();
         }
     }
 

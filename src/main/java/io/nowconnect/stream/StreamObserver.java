@@ -41,7 +41,7 @@ public interface StreamObserver {
             }
 
             @Override
-            public void bytes(String connector, io.nowconnect.protocol.Direction direction, int bytes) {
+            public void bytes(String connector, Direction direction, int bytes) {
                 first.bytes(connector, direction, bytes);
                 second.bytes(connector, direction, bytes);
             }
@@ -56,6 +56,12 @@ public interface StreamObserver {
             public void dropped(String reason) {
                 first.dropped(reason);
                 second.dropped(reason);
+            }
+
+            @Override
+            public void wire(WireEvent event) {
+                first.wire(event);
+                second.wire(event);
             }
         };
     }
@@ -111,5 +117,14 @@ public interface StreamObserver {
      * @param reason low-cardinality reason
      */
     default void dropped(String reason) {
+    }
+
+    /**
+     * A stream frame travelled, or flow control acted (see {@link WireEvent}). Called for every DATA frame: must be
+     * cheap.
+     *
+     * @param event what happened
+     */
+    default void wire(WireEvent event) {
     }
 }

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
@@ -32,7 +33,6 @@ public final class StreamTable {
     private final Direction outbound;
     private final StreamObserver observer;
     private final StreamBudget budget;
-    private final WireStats stats;
     /** bin1 flow-control window in bytes for streams registered from now on; 0 = v1, no flow control. */
     private volatile int flowWindow;
     /** bin1: bytes by which this side's streams may still grow their receive windows, tunnel-wide. */
@@ -48,7 +48,6 @@ public final class StreamTable {
         this.outbound = outbound;
         this.observer = observer;
         this.budget = budget;
-        this.stats = WireStats.of(outbound);
     }
 
     /**
@@ -87,15 +86,6 @@ public final class StreamTable {
      */
     public int flowWindow() {
         return flowWindow;
-    }
-
-    /**
-     * This side's wire counters.
-     *
-     * @return counters
-     */
-    public WireStats stats() {
-        return stats;
     }
 
     /**
@@ -172,9 +162,9 @@ public final class StreamTable {
     /**
      * Close every stream without sending anything (the tunnel is gone).
      *
-     * @param result result for metrics, e.g. {@code ws_broken}
+     * @param result result for metrics, e.g. {@link ResetReason#WS_BROKEN}
      */
-    public void closeAll(String result) {
+    public void closeAll(ResetReason result) {
         for (Stream s : List.copyOf(streams.values())) {
             s.abandon(result);
         }
@@ -203,8 +193,8 @@ public final class StreamTable {
      * @param cid stream id
      * @return the stream
      */
-    public java.util.Optional<Stream> get(String cid) {
-        return java.util.Optional.ofNullable(streams.get(cid));
+    public Optional<Stream> get(String cid) {
+        return Optional.ofNullable(streams.get(cid));
     }
 
     /**
@@ -237,6 +227,11 @@ public final class StreamTable {
         return outbound;
     }
 
+    /**
+     * Where stream events go.
+     *
+     * @return observer
+     */
     public StreamObserver observer() {
         return observer;
     }

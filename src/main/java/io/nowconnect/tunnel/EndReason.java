@@ -1,7 +1,10 @@
 package io.nowconnect.tunnel;
 
+import io.nowconnect.mux.End;
+import io.nowconnect.mux.MuxReason;
+
 /** Why a tunnel connection ended, with the label used in logs and metrics ({@code reason}). */
-public enum EndReason {
+public enum EndReason implements End.Reason {
     /** The hub closed the WebSocket or the TCP connection. */
     CLOSED("closed"),
     /** The upgrade was refused with 401 or 403. */
@@ -42,7 +45,27 @@ public enum EndReason {
      *
      * @return label
      */
+    @Override
     public String label() {
         return label;
+    }
+
+    /**
+     * The agent's reason for how a tunnel ended.
+     *
+     * @param reason the multiplexer's or one of ours
+     * @return the reason
+     */
+    public static EndReason of(End.Reason reason) {
+        if (reason instanceof EndReason e) {
+            return e;
+        }
+        return switch ((MuxReason) reason) {
+        case CLOSED -> CLOSED;
+        case PROTOCOL_ERROR -> PROTOCOL_ERROR;
+        case IO_ERROR -> IO_ERROR;
+        case HELLO_TIMEOUT -> HELLO_TIMEOUT;
+        case PING_TIMEOUT -> PING_TIMEOUT;
+        };
     }
 }

@@ -16,12 +16,6 @@ import io.helidon.common.buffers.DataReader;
  * <p>Threads: one reader thread; {@link #next()} blocks until a whole message or a control frame is in.
  */
 public final class WsReader {
-    private static final int OP_CONTINUATION = 0x0;
-    private static final int OP_TEXT = 0x1;
-    private static final int OP_BINARY = 0x2;
-    private static final int OP_CLOSE = 0x8;
-    private static final int OP_PING = 0x9;
-    private static final int OP_PONG = 0xA;
 
     /** What {@link #next()} returns. */
     public sealed interface Event {
@@ -129,7 +123,7 @@ public final class WsReader {
         int b0 = in.read() & 0xFF;
         int b1 = in.read() & 0xFF;
         boolean fin = (b0 & 0x80) != 0;
-        int opCode = b0 & 0x0F;
+        Opcode opCode = Opcode.of(b0);
         if ((b0 & 0x70) != 0) {
             throw new WsProtocolException(WsProtocolException.PROTOCOL_ERROR, "RSV bit set without an extension");
         }
@@ -150,7 +144,10 @@ public final class WsReader {
                 throw new WsProtocolException(WsProtocolException.PROTOCOL_ERROR, "negative frame length");
             }
         }
-        boolean control = opCode >= 0x8;
+        if (opCode == null) {
+            throw new WsProtocolException(WsProtocolException.PROTOCOL_ERROR, "unknown opcode " + (b0 & 0x0F));
+        }
+        boolean control = opCode.control();
         if (control && (!fin || length > 125)) {
             throw new WsProtocolException(WsProtocolException.PROTOCOL_ERROR,
                                           "control frame fragmented or longer than 125 bytes");
@@ -169,20 +166,20 @@ public final class WsReader {
             Masking.mask(payload, 0, payload.length, key);
         }
         return switch (opCode) {
-        case OP_TEXT, OP_BINARY -> {
+        case TEXT, BINARY -> {
             if (fragments != null) {
                 throw new WsProtocolException(WsProtocolException.PROTOCOL_ERROR,
                                               "new message before the last one's final fragment");
             }
             if (fin) {
-                yield new Message(opCode == OP_BINARY, payload);
+                yield new Message(opCode == Opcode.BINARY, payload);
             }
             fragments = new ByteArrayOutputStream(Math.max(256, payload.length * 2));
             fragments.writeBytes(payload);
-            fragmentsBinary = opCode == OP_BINARY;
+            fragmentsBinary = opCode == Opcode.BINARY;
             yield null;
         }
-        case OP_CONTINUATION -> {
+        case CONTINUATION -> {
             if (fragments == null) {
                 throw new WsProtocolException(WsProtocolException.PROTOCOL_ERROR, "continuation without a message");
             }
@@ -194,10 +191,9 @@ public final class WsReader {
             fragments = null;
             yield message;
         }
-        case OP_PING -> new Ping(payload);
-        case OP_PONG -> new Pong(payload);
-        case OP_CLOSE -> close(payload);
-        default -> throw new WsProtocolException(WsProtocolException.PROTOCOL_ERROR, "unknown opcode " + opCode);
+        case PING -> new Ping(payload);
+        case PONG -> new Pong(payload);
+        case CLOSE -> close(payload);
         };
     }
 

@@ -7,8 +7,6 @@ import java.util.List;
 import io.helidon.common.buffers.BufferData;
 import io.helidon.common.buffers.DataWriter;
 
-import io.nowconnect.stream.Outbox;
-
 /**
  * Writes WebSocket frames (RFC 6455 section 5.2) on an upgraded connection: masked from a client, plain from a server.
  *
@@ -22,12 +20,6 @@ import io.nowconnect.stream.Outbox;
  * the local sockets). After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.
  */
 public final class WsWriter {
-    private static final int OP_TEXT = 0x1;
-    private static final int OP_BINARY = 0x2;
-    private static final int OP_CLOSE = 0x8;
-    private static final int OP_PING = 0x9;
-    private static final int OP_PONG = 0xA;
-
     private static final int QUEUE_FRAMES = 256;
     private static final int LARGE_FRAME = 16 * 1024;
     private static final int KEY_BLOCK = 1024;
@@ -78,7 +70,7 @@ public final class WsWriter {
      */
     public void text(String text) {
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
-        outbox.ordered(frame(OP_TEXT, utf8, 0, utf8.length));
+        outbox.ordered(frame(Opcode.TEXT, utf8, 0, utf8.length));
     }
 
     /**
@@ -88,7 +80,7 @@ public final class WsWriter {
      */
     public void urgentText(String text) {
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
-        outbox.urgent(frame(OP_TEXT, utf8, 0, utf8.length));
+        outbox.urgent(frame(Opcode.TEXT, utf8, 0, utf8.length));
     }
 
     /**
@@ -99,7 +91,7 @@ public final class WsWriter {
      * @param payload payload
      */
     public void binary(byte[] header, byte[] payload) {
-        outbox.ordered(frame(OP_BINARY, header, payload, 0, payload.length));
+        outbox.ordered(frame(Opcode.BINARY, header, payload, 0, payload.length));
     }
 
     /**
@@ -108,7 +100,7 @@ public final class WsWriter {
      * @param message the message
      */
     public void urgentBinary(byte[] message) {
-        outbox.urgent(frame(OP_BINARY, message, 0, message.length));
+        outbox.urgent(frame(Opcode.BINARY, message, 0, message.length));
     }
 
     /**
@@ -117,7 +109,7 @@ public final class WsWriter {
      * @param payload application data
      */
     public void ping(byte[] payload) {
-        outbox.urgent(frame(OP_PING, payload, 0, Math.min(payload.length, 125)));
+        outbox.urgent(frame(Opcode.PING, payload, 0, Math.min(payload.length, 125)));
     }
 
     /**
@@ -126,7 +118,7 @@ public final class WsWriter {
      * @param payload the ping's application data
      */
     public void pong(byte[] payload) {
-        outbox.urgent(frame(OP_PONG, payload, 0, Math.min(payload.length, 125)));
+        outbox.urgent(frame(Opcode.PONG, payload, 0, Math.min(payload.length, 125)));
     }
 
     /**
@@ -142,7 +134,7 @@ public final class WsWriter {
         payload[0] = (byte) (code >>> 8);
         payload[1] = (byte) code;
         System.arraycopy(r, 0, payload, 2, len);
-        outbox.last(frame(OP_CLOSE, payload, 0, payload.length));
+        outbox.last(frame(Opcode.CLOSE, payload, 0, payload.length));
     }
 
     /**
@@ -223,7 +215,7 @@ public final class WsWriter {
      * @param length payload length
      * @return the frame bytes
      */
-    private byte[] frame(int opCode, byte[] payload, int offset, int length) {
+    private byte[] frame(Opcode opCode, byte[] payload, int offset, int length) {
         return frame(opCode, null, payload, offset, length);
     }
 
@@ -237,12 +229,12 @@ public final class WsWriter {
      * @param payloadLength bytes taken from the source
      * @return the frame bytes
      */
-    private byte[] frame(int opCode, byte[] prefix, byte[] payload, int offset, int payloadLength) {
+    private byte[] frame(Opcode opCode, byte[] prefix, byte[] payload, int offset, int payloadLength) {
         int prefixLength = prefix == null ? 0 : prefix.length;
         int length = prefixLength + payloadLength;
         int headerLength = 2 + (length < 126 ? 0 : length < 65536 ? 2 : 8) + (client ? 4 : 0);
         byte[] frame = new byte[headerLength + length];
-        frame[0] = (byte) (0x80 | opCode);
+        frame[0] = (byte) (0x80 | opCode.code());
         int maskBit = client ? 0x80 : 0;
         int pos;
         if (length < 126) {

@@ -22,7 +22,7 @@ import io.nowconnect.demo.EchoServer;
 import io.nowconnect.hub.Hub;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Direction;
-import io.nowconnect.stream.WireStats;
+import io.nowconnect.stream.WireEvent;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -45,8 +45,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class Bin1EndToEndTest {
-    private static final WireStats AGENT = WireStats.of(Direction.A2C);
-    private static final WireStats HUB = WireStats.of(Direction.C2A);
+    private static final WireCounts AGENT = new WireCounts("nowconnect_wire_frames_total");
+    private static final WireCounts HUB = new WireCounts("nowconnect_hub_wire_frames_total");
+
+    /** The agent's or the hub's wire counters ({@link WireEvent}) as served in {@code /metrics}. */
+    private record WireCounts(String family) {
+        Map<String, Long> snapshot() {
+            Map<String, Long> out = new java.util.TreeMap<>();
+            for (WireEvent e : WireEvent.values()) {
+                out.put(e.label(), 0L);
+            }
+            for (io.helidon.metrics.api.Meter m : io.helidon.metrics.api.Metrics.globalRegistry().meters()) {
+                if (m.id().name().equals(family) && m instanceof io.helidon.metrics.api.Counter c) {
+                    out.merge(m.id().tagsMap().getOrDefault("kind", "?"), c.count(), Long::sum);
+                }
+            }
+            return out;
+        }
+    }
 
     @TempDir
     Path dir;

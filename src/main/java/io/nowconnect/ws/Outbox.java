@@ -1,17 +1,18 @@
-package io.nowconnect.stream;
+package io.nowconnect.ws;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.ToIntFunction;
 
 /**
- * The write side of a tunnel: many producers, one writer thread that owns the socket's output.
+ * The write side of a tunnel: many producers, and whoever holds the write lock owns the socket's output.
  *
  * <p>Two lanes. The <em>ordered</em> lane (DATA, FIN, OPEN) is bounded: producers block while it is full, which is
  * the back-pressure from a slow tunnel to the local sockets. The <em>urgent</em> lane (RST, pong, ping, acks, close)
@@ -19,14 +20,17 @@ import java.util.function.ToIntFunction;
  * writer (two peers whose readers both wait to write would deadlock). Items of one lane keep their order; urgent items
  * may overtake ordered ones, which is harmless for RST and control frames and why FIN stays in the ordered lane.
  *
- * <p>The writer drains up to a batch of items per call to the batch writer, so many small frames cost one socket
- * write. When both lanes are empty and nothing is being written, an ordered item is written on the producer's own
- * thread instead (one thread switch less each way for a small request); a lock held around every write keeps the
- * order. After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.
+ * <p>Threads and locks: the socket's output is written only while holding {@link #writing}. Usually the writer thread
+ * holds it, draining up to a batch of queued items per call to the batch writer (many small frames, one socket
+ * write). When both lanes are empty and the lock is free, a producer of an ordered item takes the lock and writes its
+ * item on its own thread (one thread switch less each way for a small request); since nothing is queued at that
+ * moment, nothing is overtaken. Urgent items and the last item are always written by the writer thread, so the
+ * tunnel's reader never writes to the socket. {@link #lastLock} guards queuing the last item. After a write failure or
+ * {@link #stop()}, every send throws {@link IllegalStateException}.
  *
  * @param <T> item type (encoded frames)
  */
-public final class Outbox<T> {
+final class Outbox<T> {
     private static final int BATCH_BYTES = 256 * 1024;
     private static final long IDLE_PARK_NANOS = 100_000_000L;
     /**
@@ -41,7 +45,7 @@ public final class Outbox<T> {
     private final ReentrantLock writing = new ReentrantLock();
     private final ArrayBlockingQueue<T> ordered;
     private final ConcurrentLinkedQueue<T> urgent = new ConcurrentLinkedQueue<>();
-    private final java.util.concurrent.atomic.AtomicLong urgentBytes = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong urgentBytes = new AtomicLong();
     private final Consumer<List<T>> batchWriter;
     private final ToIntFunction<T> size;
     private final Thread writer;
@@ -67,7 +71,7 @@ public final class Outbox<T> {
      * @param <T> item type
      * @return outbox
      */
-    public static <T> Outbox<T> create(String name, int capacity, Consumer<List<T>> batchWriter, ToIntFunction<T> size) {
+    static <T> Outbox<T> create(String name, int capacity, Consumer<List<T>> batchWriter, ToIntFunction<T> size) {
         return new Outbox<>(name, capacity, batchWriter, size);
     }
 
@@ -77,7 +81,7 @@ public final class Outbox<T> {
      * @param item item
      * @throws IllegalStateException when the outbox is closed
      */
-    public void ordered(T item) {
+    void ordered(T item) {
         check();
         if (urgent.isEmpty() && ordered.isEmpty() && writing.tryLock()) {
             // nothing waits and the writer is not writing: write on this thread and save the hand-off (a thread
@@ -111,7 +115,7 @@ public final class Outbox<T> {
      * @param item item
      * @throws IllegalStateException when the outbox is closed
      */
-    public void urgent(T item) {
+    void urgent(T item) {
         check();
         if (urgentBytes.addAndGet(size.applyAsInt(item)) > URGENT_LIMIT_BYTES) {
             failure = new IllegalStateException("more than " + URGENT_LIMIT_BYTES + " bytes of urgent frames unsent: "
@@ -128,7 +132,7 @@ public final class Outbox<T> {
      *
      * @param item item
      */
-    public void last(T item) {
+    void last(T item) {
         synchronized (lastLock) {
             if (lastQueued || failure != null) {
                 return;
@@ -140,7 +144,7 @@ public final class Outbox<T> {
     }
 
     /** Stop the writer; pending items are dropped. */
-    public void stop() {
+    void stop() {
         if (failure == null) {
             failure = new IllegalStateException("tunnel writer stopped");
         }
@@ -153,7 +157,7 @@ public final class Outbox<T> {
      * @param timeout longest wait
      * @return whether the writer ended in time
      */
-    public boolean awaitStopped(java.time.Duration timeout) {
+    boolean awaitStopped(java.time.Duration timeout) {
         try {
             return writer.join(timeout);
         } catch (InterruptedException e) {
@@ -167,7 +171,7 @@ public final class Outbox<T> {
      *
      * @return true when no more items are written
      */
-    public boolean isClosed() {
+    boolean isClosed() {
         return failure != null;
     }
 

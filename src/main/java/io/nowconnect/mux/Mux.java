@@ -1,0 +1,620 @@
+package io.nowconnect.mux;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import io.helidon.common.buffers.DataReader;
+import io.helidon.common.buffers.DataWriter;
+import io.helidon.websocket.WsCloseCodes;
+
+import io.nowconnect.log.Event;
+import io.nowconnect.protocol.BinaryCodec;
+import io.nowconnect.protocol.Capability;
+import io.nowconnect.protocol.Direction;
+import io.nowconnect.protocol.Frame;
+import io.nowconnect.protocol.JsonCodec;
+import io.nowconnect.protocol.ProtocolException;
+import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.stream.StreamBudget;
+import io.nowconnect.stream.StreamObserver;
+import io.nowconnect.stream.StreamSettings;
+import io.nowconnect.stream.StreamTable;
+import io.nowconnect.stream.WireEvent;
+import io.nowconnect.ws.WsProtocolException;
+import io.nowconnect.ws.WsReader;
+import io.nowconnect.ws.WsWriter;
+
+/**
+ * One tunnel's multiplexer, the same on both ends: it reads and decodes the peer's frames, hands stream frames to
+ * the {@link StreamTable} and the rest (HELLO, HELLO_ACK, OPEN, DRAIN) to its {@link Role}, sends frames on the two
+ * lanes of a {@link WsWriter} in the agreed encoding (v1 JSON, or {@code bin1} binary DATA and WINDOW), pings the
+ * peer and ends the tunnel when it falls silent, runs the close handshake with its grace, and finishes a drain.
+ * The agent ({@code tunnel.TunnelConnection}) and the hub ({@code hub.AgentTunnel}) differ only in their role.
+ *
+ * <p>Lifecycle: {@link #create} before the socket exists (so that {@link #kill} during the upgrade is remembered),
+ * {@link #attach} once the upgrade succeeded, then {@link #run} on the thread that owns the socket's input: it returns
+ * when the tunnel has ended, after every stream was abandoned and the socket closed. How it ended is set once
+ * ({@link #end()}); the first cause wins.
+ *
+ * <p>Threads: the caller of {@link #run} is the reader and calls the role; the role must not block there (the reader
+ * sends only on the urgent lane). Pings, the HELLO and pong deadlines, idle-stream sweeps, the close grace and drains
+ * are checked by a task on the process-wide {@link MuxTimer}, which never blocks either: closing a socket happens on
+ * a virtual thread of its own. Stream threads send through {@link #send}. {@link #close}, {@link #kill},
+ * {@link #drain} and the accessors may be called from any thread. All mutable state is volatile or atomic; there is
+ * no lock here (the writer has its own).
+ */
+public final class Mux {
+    private static final Logger LOGGER = Logger.getLogger(Mux.class.getName());
+    private static final SecureRandom RANDOM = new SecureRandom();
+    /** How long a peer has to answer our close frame before the socket is dropped. */
+    static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
+
+    /** What differs between the two ends of a tunnel. Methods run on the reader thread and must not block. */
+    public interface Role {
+        /**
+         * A frame that is not a stream's (HELLO, HELLO_ACK, WELCOME, OPEN, DRAIN) arrived.
+         *
+         * @param frame the frame
+         */
+        void onControl(Frame frame);
+
+        /**
+         * The first thing on a new tunnel, on the reader thread before the first read (the agent says HELLO).
+         *
+         * @throws IOException when a frame could not be sent
+         */
+        default void started() throws IOException {
+        }
+
+        /**
+         * A ping of ours was answered.
+         *
+         * @param rttNanos round-trip time
+         */
+        default void pingAnswered(long rttNanos) {
+        }
+
+        /**
+         * Fields that identify the tunnel in log events (e.g. the agent id).
+         *
+         * @param event event to complete
+         * @return the event
+         */
+        default Event tag(Event event) {
+            return event;
+        }
+    }
+
+    /**
+     * Which end of the tunnel this is.
+     *
+     * @param server whether this is the hub's end (frames unmasked, HELLO expected first)
+     * @param peer the peer's name in messages ({@code hub} or {@code agent})
+     * @param threadName prefix of the writer thread's name
+     */
+    public record Side(boolean server, String peer, String threadName) {
+        /** The agent's end: talks to a hub. */
+        public static final Side AGENT = new Side(false, "hub", "nc-tunnel-writer");
+        /** The hub's end: talks to an agent. */
+        public static final Side HUB = new Side(true, "agent", "nc-hub-writer");
+    }
+
+    /**
+     * A tunnel's settings.
+     *
+     * @param side which end
+     * @param streams stream limits
+     * @param pingInterval how often to ping
+     * @param pingTimeout how long a ping may go unanswered (with nothing else received), and the HELLO deadline
+     * @param maxMessage largest message accepted from the peer
+     */
+    public record Settings(Side side, StreamSettings streams, Duration pingInterval, Duration pingTimeout, int maxMessage) {
+    }
+
+    private final Settings settings;
+    private final Role role;
+    private final StreamTable table;
+    private final StreamObserver observer;
+    private final AtomicReference<End> end = new AtomicReference<>();
+    private final long createdNanos = System.nanoTime();
+
+    private volatile DataReader in;
+    private volatile WsWriter writer;
+    private volatile Runnable closeSocket;
+    private volatile ScheduledFuture<?> tick;
+    private volatile List<String> caps = List.of();
+    /** Whether {@code bin1} was agreed: DATA and WINDOW go as binary messages, streams are flow controlled. */
+    private volatile boolean bin1;
+    private volatile boolean ready;
+    private volatile long readyAtNanos;
+    private volatile long lastReceivedNanos = System.nanoTime();
+    private volatile long closeSentAtNanos;
+    private volatile long drainDeadlineNanos;
+    private volatile End drainEnd;
+    // timer task only
+    private long lastPingNanos = System.nanoTime();
+    private long lastSweepNanos = System.nanoTime();
+    private long pingPayload;
+    private long pingSentAtNanos;
+    private volatile boolean pingOutstanding;
+
+    private Mux(Settings settings, Role role, StreamObserver observer, StreamBudget budget) {
+        this.settings = settings;
+        this.role = role;
+        this.observer = observer;
+        this.table = StreamTable.create(settings.streams(), this::send,
+                                        settings.side().server() ? Direction.C2A
+                                                : Direction.A2C,
+                                        observer, budget);
+    }
+
+    /**
+     * A multiplexer for a tunnel about to be connected.
+     *
+     * @param settings settings
+     * @param role what this end does with control frames
+     * @param observer metrics and logs of streams and frames
+     * @param budget the process-wide stream limit
+     * @return the multiplexer, not yet attached to a socket
+     */
+    public static Mux create(Settings settings, Role role, StreamObserver observer, StreamBudget budget) {
+        return new Mux(settings, role, observer, budget);
+    }
+
+    /**
+     * Attach the upgraded connection and start the writer. When the tunnel already ended (killed during the upgrade),
+     * the socket is closed at once and {@link #run} returns straight away.
+     *
+     * @param in the connection's reader
+     * @param out the connection's writer
+     * @param closeSocket closes the connection (must be safe to call more than once, from any thread)
+     */
+    public void attach(DataReader in, DataWriter out, Runnable closeSocket) {
+        this.in = in;
+        this.closeSocket = closeSocket;
+        this.writer = settings.side().server() ? WsWriter.server(out, settings.side().threadName())
+                : WsWriter.client(out, settings.side().threadName());
+        if (end.get() != null) {
+            closeSocket.run();
+        }
+    }
+
+    /**
+     * Serve the tunnel until it ends. Blocking; the caller becomes the reader.
+     *
+     * @return how it ended
+     */
+    public End run() {
+        if (writer == null) {
+            throw new IllegalStateException("attach() first");
+        }
+        long tickMillis = Math.max(20, Math.min(250, settings.pingInterval().toMillis() / 4));
+        tick = MuxTimer.schedule(this::tick, tickMillis);
+        try {
+            if (end.get() == null) {
+                role.started();
+                readLoop();
+            }
+        } catch (IOException | RuntimeException e) {
+            end(MuxReason.IO_ERROR, describe(e));
+        } finally {
+            tick.cancel(false);
+            writer.stop();
+            closeSocket.run();
+            table.closeAll(ResetReason.WS_BROKEN);
+        }
+        return end.get();
+    }
+
+    /**
+     * Agree on capabilities: ours that the peer named too. With {@code bin1}, every stream of this tunnel is flow
+     * controlled from now on (call before the first stream).
+     *
+     * @param ours what this end supports
+     * @param theirs what the peer named
+     * @return the agreed capabilities
+     */
+    public List<String> agree(List<String> ours, List<String> theirs) {
+        List<String> agreed = new ArrayList<>(ours);
+        agreed.retainAll(theirs);
+        caps = List.copyOf(agreed);
+        if (caps.contains(Capability.BIN1)) {
+            table.enableFlowControl(BinaryCodec.INITIAL_WINDOW);
+            bin1 = true;
+        }
+        return caps;
+    }
+
+    /** HELLO was answered: the tunnel may carry streams, the HELLO deadline is off. */
+    public void ready() {
+        readyAtNanos = System.nanoTime();
+        ready = true;
+    }
+
+    /**
+     * Whether HELLO was answered.
+     *
+     * @return true once ready
+     */
+    public boolean isReady() {
+        return ready;
+    }
+
+    /**
+     * How long the tunnel has been ready.
+     *
+     * @return time since {@link #ready()}, zero if it never was
+     */
+    public Duration readyFor() {
+        return ready ? Duration.ofNanos(System.nanoTime() - readyAtNanos) : Duration.ZERO;
+    }
+
+    /**
+     * Capabilities both ends named.
+     *
+     * @return agreed capabilities, empty before the agreement
+     */
+    public List<String> caps() {
+        return caps;
+    }
+
+    /**
+     * Whether a capability was agreed.
+     *
+     * @param cap capability name
+     * @return true when agreed
+     */
+    public boolean has(String cap) {
+        return caps.contains(cap);
+    }
+
+    /**
+     * This tunnel's streams.
+     *
+     * @return the stream table
+     */
+    public StreamTable streams() {
+        return table;
+    }
+
+    /**
+     * How the tunnel ended.
+     *
+     * @return the end, null while it lives
+     */
+    public End end() {
+        return end.get();
+    }
+
+    /**
+     * Whether the tunnel has ended or is closing.
+     *
+     * @return true once an end was set
+     */
+    public boolean isEnded() {
+        return end.get() != null;
+    }
+
+    /**
+     * Time since the peer last sent anything.
+     *
+     * @return idle time
+     */
+    public Duration idleTime() {
+        return Duration.ofNanos(System.nanoTime() - lastReceivedNanos);
+    }
+
+    /**
+     * Send a frame: DATA in the agreed encoding, WINDOW always binary and urgent.
+     *
+     * @param frame frame
+     * @param urgent whether it may overtake queued frames (never blocks) or goes in order (blocks while the lane is
+     *               full)
+     * @throws IOException when the tunnel is gone
+     */
+    public void send(Frame frame, boolean urgent) throws IOException {
+        WsWriter w = writer;
+        if (w == null) {
+            throw new IOException("tunnel not connected");
+        }
+        try {
+            if (bin1 && frame instanceof Frame.Data d) {
+                w.binary(BinaryCodec.dataHeader(d), d.payload());
+                observer.wire(WireEvent.BINARY_DATA_SENT);
+            } else if (frame instanceof Frame.Window) {
+                // credit must never wait behind bulk DATA
+                w.urgentBinary(BinaryCodec.encode(frame));
+                observer.wire(WireEvent.WINDOW_SENT);
+            } else if (urgent) {
+                w.urgentText(JsonCodec.encode(frame));
+            } else {
+                w.text(JsonCodec.encode(frame));
+                if (frame instanceof Frame.Data) {
+                    observer.wire(WireEvent.JSON_DATA_SENT);
+                }
+            }
+        } catch (RuntimeException e) {
+            kill(MuxReason.IO_ERROR, describe(e));
+            throw new IOException("tunnel write failed", e);
+        }
+    }
+
+    /**
+     * Send a control frame on the urgent lane; a tunnel that cannot take it is ended.
+     *
+     * @param frame frame
+     * @return whether it was queued
+     */
+    public boolean sendUrgent(Frame frame) {
+        try {
+            send(frame, true);
+            return true;
+        } catch (IOException e) {
+            kill(MuxReason.IO_ERROR, frame.type().wire() + " could not be sent");
+            return false;
+        }
+    }
+
+    /**
+     * Close the tunnel once no stream is open, or when the timeout passes; new streams are the role's to refuse.
+     * A second call moves the deadline and the end.
+     *
+     * @param timeout longest time open streams may go on
+     * @param reason end reason once drained
+     */
+    public void drain(Duration timeout, End.Reason reason) {
+        drainEnd = new End(reason, null);
+        drainDeadlineNanos = System.nanoTime() + timeout.toNanos();
+    }
+
+    /**
+     * Whether {@link #drain} was called.
+     *
+     * @return true while draining
+     */
+    public boolean draining() {
+        return drainEnd != null;
+    }
+
+    /**
+     * Close with a WebSocket close frame after what is queued; the socket is dropped if the peer does not answer
+     * within a short grace.
+     *
+     * @param code close code
+     * @param text reason text of the close frame
+     * @param reason why
+     * @param detail detail for logs and status
+     */
+    public void close(int code, String text, End.Reason reason, String detail) {
+        end(reason, detail);
+        WsWriter w = writer;
+        if (w == null) {
+            kill(reason, detail);
+            return;
+        }
+        closeSentAtNanos = System.nanoTime();
+        try {
+            w.close(code, text);
+        } catch (RuntimeException e) {
+            kill(reason, detail);
+        }
+    }
+
+    /**
+     * Say goodbye with a close frame and wait a little for it to leave, then drop the socket (the process stops).
+     *
+     * @param code close code
+     * @param reason why
+     * @param wait longest wait for the close frame to be written
+     */
+    public void goAway(int code, End.Reason reason, Duration wait) {
+        WsWriter w = writer;
+        if (end.get() == null && w != null) {
+            try {
+                w.close(code, reason.label());
+                w.awaitClosed(wait);
+            } catch (RuntimeException ignored) {
+                // going away anyway
+            }
+        }
+        kill(reason, reason.label());
+    }
+
+    /**
+     * End the tunnel now by closing its socket; {@link #run} returns.
+     *
+     * @param reason why
+     * @param detail detail for logs and status
+     */
+    public void kill(End.Reason reason, String detail) {
+        end(reason, detail);
+        Runnable c = closeSocket;
+        if (c != null) {
+            c.run();
+        }
+    }
+
+    private void killAsync(End.Reason reason, String detail) {
+        end(reason, detail);
+        // closing a TLS socket may write: never on the shared timer
+        Thread.ofVirtual().name("nc-mux-close").start(() -> kill(reason, detail));
+    }
+
+    private void end(End.Reason reason, String detail) {
+        end.compareAndSet(null, new End(reason, detail == null ? reason.label() : detail));
+    }
+
+    private void readLoop() throws IOException {
+        WsReader reader = settings.side().server() ? WsReader.server(in, settings.maxMessage())
+                : WsReader.client(in, settings.maxMessage());
+        String peer = settings.side().peer();
+        while (true) {
+            WsReader.Event event;
+            try {
+                event = reader.next();
+            } catch (WsProtocolException e) {
+                observer.dropped(e.closeCode() == WsCloseCodes.TOO_BIG ? "oversized" : "bad_frame");
+                role.tag(Event.of("protocol_violation")).with("reason", e.getMessage())
+                        .log(LOGGER, Level.WARNING, "The " + peer + " broke the WebSocket protocol (" + e.getMessage()
+                                + "): closing");
+                end(MuxReason.PROTOCOL_ERROR, peer + " frame refused: " + e.getMessage());
+                closeAndWait(e.closeCode(), e.closeCode() == WsCloseCodes.TOO_BIG
+                        ? "message too big" : "protocol error");
+                return;
+            }
+            if (event == null) {
+                end(MuxReason.CLOSED, peer + " closed the connection");
+                return;
+            }
+            lastReceivedNanos = System.nanoTime();
+            switch (event) {
+            case WsReader.Message m -> onMessage(m);
+            case WsReader.Ping p -> writer.pong(p.payload());
+            case WsReader.Pong p -> onPong(p.payload());
+            case WsReader.Close c -> {
+                end(MuxReason.CLOSED, peer + " closed the tunnel (" + c.code()
+                        + (c.reason().isEmpty() ? "" : " " + clip(c.reason())) + ")");
+                // RFC 6455 5.5.1: a received close is answered with a close
+                closeAndWait(c.code() == WsCloseCodes.NO_STATUS_CODE ? WsCloseCodes.NORMAL_CLOSE : c.code(), "bye");
+                return;
+            }
+            }
+        }
+    }
+
+    private void onMessage(WsReader.Message message) {
+        boolean binary = message.binary();
+        if (binary && !bin1) {
+            // v1: binary messages mean nothing
+            observer.dropped("binary_frame");
+            return;
+        }
+        Frame frame;
+        try {
+            frame = binary ? BinaryCodec.decode(message.payload()) : JsonCodec.decode(message.text());
+        } catch (ProtocolException e) {
+            observer.dropped(e.reason());
+            role.tag(Event.of("frame_malformed")).with("reason", e.reason())
+                    .log(LOGGER, Level.FINE, "Dropped malformed frame: " + e.getMessage());
+            return;
+        }
+        if (settings.side().server() && !ready && !(frame instanceof Frame.Hello)) {
+            observer.dropped("before_hello");
+            role.tag(Event.of("protocol_violation")).with("reason", "before_hello")
+                    .log(LOGGER, Level.WARNING, frame.type().wire() + " before HELLO: closing the tunnel");
+            close(WsCloseCodes.VIOLATED_POLICY, "HELLO expected", MuxReason.PROTOCOL_ERROR, "HELLO expected");
+            return;
+        }
+        switch (frame) {
+        case Frame.Data d -> {
+            observer.wire(binary ? WireEvent.BINARY_DATA_RECEIVED : WireEvent.JSON_DATA_RECEIVED);
+            table.dispatch(d);
+        }
+        case Frame.Window w -> {
+            observer.wire(WireEvent.WINDOW_RECEIVED);
+            table.dispatch(w);
+        }
+        case Frame.Fin f -> table.dispatch(f);
+        case Frame.Rst r -> table.dispatch(r);
+        default -> role.onControl(frame);
+        }
+    }
+
+    private void onPong(byte[] payload) {
+        if (payload.length != 8 || !pingOutstanding) {
+            return;
+        }
+        if (ByteBuffer.wrap(payload).getLong() == pingPayload) {
+            pingOutstanding = false;
+            role.pingAnswered(System.nanoTime() - pingSentAtNanos);
+        }
+    }
+
+    /** Timer task: deadlines, pings, sweeps and drains. Never blocks. */
+    private void tick() {
+        long now = System.nanoTime();
+        try {
+            if (closeSentAtNanos != 0) {
+                if (now - closeSentAtNanos > CLOSE_GRACE.toNanos()) {
+                    tick.cancel(false);
+                    End e = end.get();
+                    killAsync(e.reason(), e.detail());
+                }
+                return;
+            }
+            if (end.get() != null) {
+                return;
+            }
+            Duration timeout = settings.pingTimeout();
+            if (!ready && now - createdNanos > timeout.toNanos()) {
+                tick.cancel(false);
+                killAsync(MuxReason.HELLO_TIMEOUT, "no " + (settings.side().server() ? "HELLO" : "HELLO_ACK") + " within "
+                        + timeout.toSeconds() + " s");
+                return;
+            }
+            // any frame from the peer proves it alive: a pong queued behind bulk data must not kill a busy tunnel
+            if (pingOutstanding && now - Math.max(pingSentAtNanos, lastReceivedNanos) > timeout.toNanos()) {
+                tick.cancel(false);
+                killAsync(MuxReason.PING_TIMEOUT, "no pong within " + timeout.toSeconds() + " s");
+                return;
+            }
+            if (!pingOutstanding && now - lastPingNanos >= settings.pingInterval().toNanos()) {
+                lastPingNanos = now;
+                pingPayload = RANDOM.nextLong();
+                pingSentAtNanos = now;
+                pingOutstanding = true;
+                writer.ping(ByteBuffer.allocate(8).putLong(pingPayload).array());
+            }
+            if (now - lastSweepNanos >= 1_000_000_000L) {
+                lastSweepNanos = now;
+                table.sweepIdle();
+            }
+            End drained = drainEnd;
+            if (drained != null && (table.size() == 0 || now - drainDeadlineNanos > 0)) {
+                String detail = table.size() == 0 ? "drained" : "drain timeout with " + table.size() + " streams open";
+                close(WsCloseCodes.NORMAL_CLOSE, drained.reason().label(), drained.reason(), detail);
+            }
+        } catch (RuntimeException e) {
+            tick.cancel(false);
+            killAsync(MuxReason.IO_ERROR, describe(e));
+        }
+    }
+
+    /** Reader thread: queue a close frame and let it reach the wire before the socket is closed. */
+    private void closeAndWait(int code, String reason) {
+        try {
+            writer.close(code, reason);
+            writer.awaitClosed(CLOSE_GRACE);
+        } catch (RuntimeException ignored) {
+            // the socket is going away anyway
+        }
+    }
+
+    /**
+     * A short description of a failure for logs: the root cause's class and message.
+     *
+     * @param e failure
+     * @return description
+     */
+    public static String describe(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String msg = root.getMessage();
+        return root.getClass().getSimpleName() + (msg == null ? "" : ": " + clip(msg));
+    }
+
+    private static String clip(String s) {
+        return s.length() > 120 ? s.substring(0, 120) + "…" : s;
+    }
+}
