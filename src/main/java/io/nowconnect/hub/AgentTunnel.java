@@ -46,7 +46,7 @@ import io.nowconnect.stream.StreamSettings;
  */
 final class AgentTunnel implements ServerConnection, Mux.Role {
     private static final Logger LOGGER = Logger.getLogger(AgentTunnel.class.getName());
-    private static final List<String> HUB_CAPS = List.of(Capability.DRAIN, Capability.BIN1);
+    private static final List<String> HUB_CAPS = List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS);
     private static final int MAX_CONNECTORS = 256;
 
     /**
@@ -241,7 +241,8 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
         // before this tunnel can carry its first stream
         List<String> caps = mux.agree(offered, hello.caps());
         connectors = Set.copyOf(names);
-        if (!mux.sendUrgent(new Frame.HelloAck(caps, -1))) {
+        int limit = caps.contains(Capability.LIMITS) ? ctx.maxMessage() : 0;
+        if (!mux.sendUrgent(new Frame.HelloAck(caps, -1, limit))) {
             return;
         }
         mux.ready();

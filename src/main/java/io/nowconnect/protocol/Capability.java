@@ -9,6 +9,11 @@ public final class Capability {
      * alongside.
      */
     public static final String BIN1 = "bin1";
+    /**
+     * The ack carries {@code max_message}, the largest WebSocket message the hub accepts; the agent keeps its frames
+     * within it (JSON DATA payloads shrink to fit), so differing limits never close the tunnel with 1009.
+     */
+    public static final String LIMITS = "limits";
 
     private Capability() {
     }

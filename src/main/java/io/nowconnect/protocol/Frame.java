@@ -35,10 +35,22 @@ public sealed interface Frame {
      *
      * @param caps capabilities the hub agreed to, empty for a plain v1 hub
      * @param epoch epoch of a {@code WELCOME}, or {@code -1} for {@code HELLO_ACK}
+     * @param maxMessage with the {@code limits} capability: the largest WebSocket message the hub accepts
+     *                   ({@code max_message}); 0 when not given
      */
-    record HelloAck(List<String> caps, long epoch) implements Frame {
+    record HelloAck(List<String> caps, long epoch, int maxMessage) implements Frame {
         public HelloAck {
             caps = List.copyOf(caps);
+        }
+
+        /**
+         * An ack without limits.
+         *
+         * @param caps agreed capabilities
+         * @param epoch epoch, or {@code -1}
+         */
+        public HelloAck(List<String> caps, long epoch) {
+            this(caps, epoch, 0);
         }
 
         @Override

@@ -25,6 +25,10 @@ public final class JsonCodec {
             .build();
     private static final Base64.Encoder B64 = Base64.getEncoder();
     private static final Base64.Decoder B64_DECODER = Base64.getDecoder();
+    /** Longest cid accepted in a frame, in characters (a UUID has 36); longer ones are refused as malformed. */
+    public static final int MAX_CID_CHARS = 128;
+    /** Most bytes of a JSON DATA frame besides its base64 payload, for a cid of up to {@link #MAX_CID_CHARS}. */
+    static final int DATA_OVERHEAD = 192;
 
     private JsonCodec() {
     }
@@ -69,6 +73,9 @@ public final class JsonCodec {
                 if (!a.caps().isEmpty()) {
                     writeCaps(g, a.caps());
                 }
+                if (a.maxMessage() > 0) {
+                    g.writeNumberField("max_message", a.maxMessage());
+                }
             }
             case Frame.Open o -> {
                 g.writeStringField("cid", o.cid());
@@ -95,6 +102,18 @@ public final class JsonCodec {
     }
 
     /**
+     * The largest DATA payload whose JSON frame fits in a WebSocket message of {@code maxMessage} bytes, for a cid of
+     * up to {@link #MAX_CID_CHARS} plain characters: base64 takes 4 bytes for every 3, and the rest of the frame at most
+     * {@value #DATA_OVERHEAD} bytes.
+     *
+     * @param maxMessage largest message the peer accepts
+     * @return payload bytes (at least 1)
+     */
+    public static int maxDataPayload(int maxMessage) {
+        return Math.max(1, (maxMessage - DATA_OVERHEAD) / 4 * 3);
+    }
+
+    /**
      * Decode one v1 JSON text frame.
      *
      * @param text the text frame
@@ -112,6 +131,7 @@ public final class JsonCodec {
         String ver = null;
         long seq = -1;
         long epoch = -1;
+        long maxMessage = 0;
         List<String> connectors = null;
         List<String> caps = List.of();
         try (JsonParser p = FACTORY.createParser(text)) {
@@ -133,6 +153,7 @@ public final class JsonCodec {
                         ? p.getText() : string(p, v, name);
                 case "seq" -> seq = number(p, v, name);
                 case "epoch" -> epoch = number(p, v, name);
+                case "max_message" -> maxMessage = number(p, v, name);
                 case "connectors" -> connectors = strings(p, v, name);
                 case "caps" -> caps = strings(p, v, name);
                 default -> p.skipChildren();
@@ -147,6 +168,9 @@ public final class JsonCodec {
         if (t == null) {
             throw new ProtocolException("missing_field", "frame has no \"t\" field");
         }
+        if (cid != null && cid.length() > MAX_CID_CHARS) {
+            throw new ProtocolException("bad_cid", "cid longer than " + MAX_CID_CHARS + " characters");
+        }
         String typeName = t;
         FrameType type = FrameType.fromWire(typeName)
                 .orElseThrow(() -> new ProtocolException("unknown_type", "unknown frame type \"" + clip(typeName) + "\""));
@@ -155,8 +179,8 @@ public final class JsonCodec {
                                       connectors == null ? List.of() : connectors,
                                       ver == null ? "" : ver,
                                       caps);
-        case HELLO_ACK -> new Frame.HelloAck(caps, -1);
-        case WELCOME -> new Frame.HelloAck(caps, Math.max(epoch, 0));
+        case HELLO_ACK -> new Frame.HelloAck(caps, -1, (int) Math.min(maxMessage, Integer.MAX_VALUE));
+        case WELCOME -> new Frame.HelloAck(caps, Math.max(epoch, 0), (int) Math.min(maxMessage, Integer.MAX_VALUE));
         case OPEN -> new Frame.Open(require(cid, "cid", t), require(connector, "connector", t));
         case DATA -> {
             require(cid, "cid", t);

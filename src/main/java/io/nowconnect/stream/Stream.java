@@ -428,7 +428,7 @@ public final class Stream {
     private void readLoop() {
         // idle streams (most of them, at scale) hold a small buffer while blocked in read; one full read makes it
         // the largest frame payload
-        int payload = table.settings().maxPayload();
+        int payload = table.maxPayload();
         int small = Math.min(IDLE_READ_BUFFER, payload);
         // bin1 DATA carries at most MAX_DATA_PAYLOAD bytes, whatever NC_MAX_WS_PAYLOAD says
         int large = window > 0 ? BinaryCodec.MAX_DATA_PAYLOAD : payload;

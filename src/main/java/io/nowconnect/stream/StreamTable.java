@@ -33,6 +33,8 @@ public final class StreamTable {
     private final Direction outbound;
     private final StreamObserver observer;
     private final StreamBudget budget;
+    /** Most payload bytes per DATA frame for streams registered from now on; at most the settings' value. */
+    private volatile int maxPayload;
     /** bin1 flow-control window in bytes for streams registered from now on; 0 = v1, no flow control. */
     private volatile int flowWindow;
     /** bin1: bytes by which this side's streams may still grow their receive windows, tunnel-wide. */
@@ -48,6 +50,7 @@ public final class StreamTable {
         this.outbound = outbound;
         this.observer = observer;
         this.budget = budget;
+        this.maxPayload = settings.maxPayload();
     }
 
     /**
@@ -77,6 +80,25 @@ public final class StreamTable {
             throw new IllegalArgumentException("window must not be negative: " + window);
         }
         this.flowWindow = window;
+    }
+
+    /**
+     * Lower the DATA payload of streams registered from now on (the peer accepts smaller messages than configured).
+     * Call before the first stream.
+     *
+     * @param bytes most payload bytes per DATA frame; values above the configured maximum are ignored
+     */
+    public void limitPayload(int bytes) {
+        maxPayload = Math.max(1, Math.min(bytes, settings.maxPayload()));
+    }
+
+    /**
+     * Most payload bytes per DATA frame.
+     *
+     * @return bytes
+     */
+    public int maxPayload() {
+        return maxPayload;
     }
 
     /**

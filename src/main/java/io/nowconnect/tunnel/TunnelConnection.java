@@ -23,6 +23,7 @@ import io.nowconnect.mux.Mux;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.Frame;
+import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
@@ -99,8 +100,8 @@ final class TunnelConnection implements Mux.Role {
                      StreamObserver observer, ReadyListener readyListener) {
         this.readyListener = readyListener;
         this.ourCaps = Boolean.parseBoolean(System.getProperty(BIN1_PROPERTY, "true"))
-                ? List.of(Capability.DRAIN, Capability.BIN1)
-                : List.of(Capability.DRAIN);
+                ? List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS)
+                : List.of(Capability.DRAIN, Capability.LIMITS);
         this.settings = settings;
         this.client = client;
         this.tokens = tokens;
@@ -297,6 +298,10 @@ final class TunnelConnection implements Mux.Role {
         }
         // before any OPEN can arrive: with bin1 every stream of this tunnel is flow controlled
         List<String> caps = mux.agree(ourCaps, ack.caps());
+        if (caps.contains(Capability.LIMITS) && ack.maxMessage() > 0 && !caps.contains(Capability.BIN1)) {
+            // JSON DATA must fit the hub's message limit (bin1 frames always fit: the hub offers bin1 only then)
+            mux.streams().limitPayload(JsonCodec.maxDataPayload(ack.maxMessage()));
+        }
         mux.ready();
         status.tunnelReady();
         readyLatch.countDown();

@@ -10,11 +10,10 @@ import io.helidon.common.buffers.DataWriter;
 /**
  * Writes WebSocket frames (RFC 6455 section 5.2) on an upgraded connection: masked from a client, plain from a server.
  *
- * <p>Why not Helidon's sessions: in Helidon 4.2.0 their sends share one buffer without a lock (concurrent sends
- * corrupt frames) and the client masks one byte at a time (half its CPU at bulk rates). Here senders build (and mask,
- * eight bytes at a time) their frame on their own thread and hand it to an {@link Outbox}, whose one writer thread
- * writes queued frames in batches (one socket write for many frames) in arrival order, so no stream starves. Control frames and RST take the urgent lane, so a busy tunnel still answers
- * pings in time and the tunnel's reader never waits on the writer.
+ * <p>Senders build (and mask, eight bytes at a time) their frame on their own thread and hand it to an {@link Outbox}
+ * (its header states who writes to the socket and when); control frames and RST take its urgent lane, so a busy tunnel
+ * still answers pings in time and the tunnel's reader never waits on a write. Why this is ours and not Helidon's:
+ * {@code package-info} of this package.
  *
  * <p>Threads: any thread may call the send methods; ordered sends block while the lane is full (back-pressure toward
  * the local sockets). After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.

@@ -1,6 +1,6 @@
 /**
  * RFC 6455 framing on a connection that Helidon upgraded: {@link io.nowconnect.ws.WsReader} reads frames and
- * reassembles messages, {@link io.nowconnect.ws.WsWriter} writes them through its outbox (one writer thread, an ordered
+ * reassembles messages, {@link io.nowconnect.ws.WsWriter} writes them through its {@link io.nowconnect.ws.Outbox} (an ordered
  * lane for data and an urgent lane for control frames), {@link io.nowconnect.ws.Handshake} computes the opening
  * handshake's values. The agent uses them on the client side of its tunnel, the hub on the server side.
  *

@@ -101,16 +101,25 @@ class JsonCodecFuzzTest {
         case 0 -> new Frame.Hello(str(rnd), strings(rnd), str(rnd), strings(rnd));
         case 1 -> new Frame.HelloAck(strings(rnd), -1);
         case 2 -> new Frame.HelloAck(strings(rnd), rnd.nextBoolean() ? rnd.nextInt(1000) : rnd.nextLong() & Long.MAX_VALUE);
-        case 3 -> new Frame.Open(str(rnd), str(rnd));
+        case 3 -> new Frame.Open(cid(rnd), str(rnd));
         case 4 -> {
             byte[] b = new byte[rnd.nextInt(4) == 0 ? rnd.nextInt(9000) : rnd.nextInt(64)];
             rnd.nextBytes(b);
-            yield new Frame.Data(str(rnd), rnd.nextInt(3) == 0 ? rnd.nextLong() & Long.MAX_VALUE : rnd.nextInt(100_000), b);
+            yield new Frame.Data(cid(rnd), rnd.nextInt(3) == 0 ? rnd.nextLong() & Long.MAX_VALUE : rnd.nextInt(100_000), b);
         }
-        case 5 -> new Frame.Fin(str(rnd), rnd.nextBoolean() ? Direction.A2C : Direction.C2A);
-        case 6 -> new Frame.Rst(str(rnd), rnd.nextInt(5) == 0 ? "" : str(rnd));
+        case 5 -> new Frame.Fin(cid(rnd), rnd.nextBoolean() ? Direction.A2C : Direction.C2A);
+        case 6 -> new Frame.Rst(cid(rnd), rnd.nextInt(5) == 0 ? "" : str(rnd));
         default -> new Frame.Drain();
         };
+    }
+
+    /** A random cid within the codec's limit ({@link io.nowconnect.protocol.JsonCodec#MAX_CID_CHARS}). */
+    private static String cid(Random rnd) {
+        String s = str(rnd);
+        while (s.length() > io.nowconnect.protocol.JsonCodec.MAX_CID_CHARS) {
+            s = str(rnd);
+        }
+        return s;
     }
 
     private static List<String> strings(Random rnd) {

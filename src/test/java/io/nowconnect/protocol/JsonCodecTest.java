@@ -11,6 +11,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** v1 frames in and out, byte for byte, and malformed input. */
 class JsonCodecTest {
@@ -43,6 +44,30 @@ class JsonCodecTest {
         assertEquals("{\"t\":\"DATA\",\"cid\":\"a\\\"b\\\\c\\u0001\",\"seq\":1,\"b64\":\"AA==\"}",
                      JsonCodec.encode(new Frame.Data(cid, 1, new byte[1])));
         assertEquals(new Frame.Data(cid, 1, new byte[1]), decode(JsonCodec.encode(new Frame.Data(cid, 1, new byte[1]))));
+    }
+
+    @Test
+    void limitsAckCarriesMaxMessageAndDataFramesFitIt() {
+        Frame.HelloAck ack = new Frame.HelloAck(List.of("limits"), -1, 20000);
+        assertEquals("{\"t\":\"HELLO_ACK\",\"caps\":[\"limits\"],\"max_message\":20000}", JsonCodec.encode(ack));
+        assertEquals(ack, decode(JsonCodec.encode(ack)));
+        assertEquals("{\"t\":\"HELLO_ACK\"}", JsonCodec.encode(new Frame.HelloAck(List.of(), -1)), "v1 ack unchanged");
+        for (int limit : new int[] {1024, 20000, 65536, 1 << 20}) {
+            String cid = "c".repeat(JsonCodec.MAX_CID_CHARS);
+            int payload = JsonCodec.maxDataPayload(limit);
+            String frame = JsonCodec.encode(new Frame.Data(cid, Long.MAX_VALUE, new byte[payload]));
+            assertTrue(frame.length() <= limit, "a DATA frame of the largest payload fits " + limit + ": " + frame.length());
+            assertTrue(frame.length() > limit - 200, "and uses the room: " + frame.length());
+        }
+    }
+
+    @Test
+    void aCidLongerThan128CharactersIsRefused() {
+        String ok = "{\"t\":\"OPEN\",\"cid\":\"" + "a".repeat(128) + "\",\"connector\":\"db\"}";
+        assertEquals(new Frame.Open("a".repeat(128), "db"), decode(ok));
+        ProtocolException e = assertThrows(ProtocolException.class, () -> JsonCodec.decode(
+                "{\"t\":\"DATA\",\"cid\":\"" + "a".repeat(129) + "\",\"seq\":0,\"b64\":\"\"}"));
+        assertEquals("bad_cid", e.reason());
     }
 
     @Test
