@@ -62,7 +62,7 @@ import io.nowconnect.ws.WsWriter;
  * pings, checks pong and HELLO deadlines, sweeps idle streams and finishes a drain; stream threads send through the
  * writer. {@link #drain}, {@link #close} and {@link #kill} may be called from any thread.
  */
-final class TunnelConnection {
+final class TunnelConnection implements Tunnel {
     private static final Logger LOGGER = Logger.getLogger(TunnelConnection.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
     /**
@@ -150,7 +150,8 @@ final class TunnelConnection {
      *
      * @return why it ended
      */
-    TunnelEnd run() {
+    @Override
+    public TunnelEnd run() {
         try {
             return runOnce();
         } finally {
@@ -163,7 +164,8 @@ final class TunnelConnection {
      *
      * @return true once ready
      */
-    boolean isReady() {
+    @Override
+    public boolean isReady() {
         return ready;
     }
 
@@ -194,7 +196,8 @@ final class TunnelConnection {
      *
      * @return count
      */
-    int activeStreams() {
+    @Override
+    public int activeStreams() {
         return table.size();
     }
 
@@ -212,7 +215,8 @@ final class TunnelConnection {
      *
      * @return fingerprint
      */
-    String tokenFingerprint() {
+    @Override
+    public String tokenFingerprint() {
         return tokenFingerprint;
     }
 
@@ -221,7 +225,8 @@ final class TunnelConnection {
      *
      * @return lifetime
      */
-    Optional<TokenSource.Lifetime> tokenLifetime() {
+    @Override
+    public Optional<TokenSource.Lifetime> tokenLifetime() {
         return tokenLifetime;
     }
 
@@ -243,7 +248,8 @@ final class TunnelConnection {
      * @param refuse whether OPENs that still arrive are refused
      * @param reason end reason once drained ({@link EndReason#DRAINED} or {@link EndReason#ROTATED})
      */
-    void drain(Duration timeout, boolean refuse, EndReason reason) {
+    @Override
+    public void drain(Duration timeout, boolean refuse, EndReason reason) {
         drainReason = reason;
         refuseOpens = refuse;
         drainDeadlineNanos = System.nanoTime() + timeout.toNanos();
@@ -291,7 +297,8 @@ final class TunnelConnection {
      * @param reason why
      * @param detail detail for the log
      */
-    void kill(EndReason reason, String detail) {
+    @Override
+    public void kill(EndReason reason, String detail) {
         if (endReason.compareAndSet(null, reason)) {
             endDetail = detail;
         }
