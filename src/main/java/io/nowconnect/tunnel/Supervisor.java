@@ -45,8 +45,6 @@ public final class Supervisor {
     private static final Duration WATCH_POLL = Duration.ofSeconds(10);
     /** Longest wait for a signal when nothing is due sooner. */
     private static final long IDLE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
-    /** While stopping: how often the drain deadline is looked at. */
-    private static final long STOPPING_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
     /** The token check before {@code exp} comes at least this long after a tunnel is ready. */
     private static final long MIN_REFRESH_DELAY_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** A refresh further away than this (about 73 years) is not scheduled; keeps the arithmetic from overflowing. */
@@ -244,12 +242,16 @@ public final class Supervisor {
         }
     }
 
-    /** Open the next tunnel after its back-off, a candidate for a pending graceful reconnect, check the token before exp. */
+    /** Open the next tunnel after its back-off, a candidate for a pending graceful reconnect; check the token before exp. */
     private void startWhatIsDue(long now) {
         if (active == null && candidate == null && now - nextConnectNanos >= 0) {
             active = launch();
         }
-        if (rotationPending && candidate == null && active != null && active.isReady() && now - nextRotationNanos >= 0) {
+        if (refreshScheduled && now - refreshAtNanos >= 0) {
+            refreshScheduled = false;
+            refreshDue();
+        }
+        if (mayRotate() && now - nextRotationNanos >= 0) {
             rotationPending = false;
             rotationStartNanos = now;
             Event.of("rotating").with("agent_id", config.agentId()).with("reason", rotationCause.describe())
@@ -257,27 +259,29 @@ public final class Supervisor {
                             + "); the current one serves until it is ready");
             candidate = launch();
         }
-        if (refreshScheduled && now - refreshAtNanos >= 0) {
-            refreshScheduled = false;
-            refreshDue();
-        }
     }
 
+    private boolean mayRotate() {
+        return rotationPending && candidate == null && active != null && active.isReady();
+    }
+
+    /** Until the next due time of what may start now; a tunnel that ends or becomes ready posts a signal anyway. */
     private long waitNanos(long now) {
         if (stopping) {
-            return STOPPING_WAIT_NANOS;
+            // tunnels that end post a signal; otherwise wake just after the deadline
+            return Math.max(0, stopDeadlineNanos - now + 1);
         }
         long wait = IDLE_WAIT_NANOS;
         if (active == null && candidate == null) {
             wait = Math.min(wait, nextConnectNanos - now);
         }
-        if (rotationPending) {
+        if (mayRotate()) {
             wait = Math.min(wait, nextRotationNanos - now);
         }
         if (refreshScheduled) {
             wait = Math.min(wait, refreshAtNanos - now);
         }
-        return Math.max(TimeUnit.MILLISECONDS.toNanos(1), wait);
+        return Math.max(0, wait);
     }
 
     private void handle(Signal signal) {
@@ -355,7 +359,8 @@ public final class Supervisor {
             active = candidate;
             candidate = null;
             if (active == null) {
-                Duration delay = backoff.next(end.readyFor());
+                // killed while connecting because a new token or settings arrived: no reason to wait
+                Duration delay = end.reason() == EndReason.ROTATED ? Duration.ZERO : backoff.next(end.readyFor());
                 nextConnectNanos = time.nanoTime() + delay.toNanos();
                 Event.of("reconnect_delay").with("agent_id", config.agentId()).with("delay_ms", delay.toMillis())
                         .log(LOGGER, Level.INFO, "Reconnecting in " + delay.toMillis() + " ms");
@@ -421,23 +426,20 @@ public final class Supervisor {
         if (active == null) {
             return;
         }
-        Optional<String> token;
         try {
-            token = tokens.read();
-        } catch (TokenSource.TokenException e) {
-            Event.of("token_refresh_failed").with("agent_id", config.agentId())
-                    .log(LOGGER, Level.WARNING, "Token expires soon and the token file cannot be read: " + e.getMessage());
-            return;
-        }
-        String fp = token.map(TokenSource::fingerprint).orElse(null);
-        if (fp != null && fp.equals(active.tokenFingerprint())) {
+            String fp = tokens.read().map(TokenSource::fingerprint).orElse(null);
+            if (fp == null || !fp.equals(active.tokenFingerprint())) {
+                requestRotation(ReconnectCause.TOKEN_EXPIRING);
+                return;
+            }
             Event.of("token_rotation_overdue").with("agent_id", config.agentId())
                     .log(LOGGER, Level.WARNING, "The token expires at "
                             + active.tokenLifetime().map(l -> l.expiresAt().toString()).orElse("?")
                             + " and NC_TOKEN_FILE still holds it: rotation is overdue");
-            return;
+        } catch (TokenSource.TokenException e) {
+            Event.of("token_refresh_failed").with("agent_id", config.agentId())
+                    .log(LOGGER, Level.WARNING, "Token expires soon and the token file cannot be read: " + e.getMessage());
         }
-        requestRotation(ReconnectCause.TOKEN_EXPIRING);
     }
 
     private void scheduleRefresh(Tunnel t) {
