@@ -53,5 +53,4 @@ sealed interface ReconnectCause {
             return "TLS file " + file.getFileName() + " changed";
         }
     }
-
 }

@@ -33,7 +33,7 @@ import io.nowconnect.stream.StreamObserver;
  * nothing; it is retried with its own back-off, and the failure is logged once.
  *
  * <p>Threads: every decision is taken on the supervisor thread, which owns all the mutable fields; tunnels, the file
- * watches and callers of the public methods only post a {@link Signal} to its queue. Each tunnel runs on its own
+ * watches and callers of the public methods only post a signal to its queue. Each tunnel runs on its own
  * virtual thread. Tunnels come from a {@link Tunnel.Factory}, and time is read from (and every wait taken on) a
  * {@link TimeSource}, so tests drive the supervisor with fakes of both.
  */
