@@ -11,30 +11,31 @@ import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-
-import io.helidon.webclient.http1.Http1Client;
+import java.util.random.RandomGenerator;
 
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
-import io.nowconnect.stream.StreamSettings;
 
 /**
  * Keeps the agent connected, and the only place that decides to connect, wait, move to a new tunnel or stop.
  *
  * <p>One tunnel is <em>active</em>. When it ends, the next one is started after a back-off. A graceful reconnect
- * (the token file changed, the token is about to expire, the configuration changed) is make-before-break: a
- * <em>candidate</em> tunnel is opened with the new token or settings while the active one keeps serving; once the hub
- * acknowledges the candidate it becomes active and the old tunnel <em>drains</em>: it sends DRAIN where the hub supports
- * it, keeps serving its open streams (and OPENs that still arrive) until they end or the drain timeout passes, then
- * closes normally. A candidate that fails (a refused token, a half-written file) changes nothing; it is retried with
- * its own back-off, and the failure is logged once.
+ * ({@link ReconnectCause}: the token file changed, the token is about to expire, the configuration or the TLS files
+ * changed) is make-before-break: a <em>candidate</em> tunnel is opened with the new token or settings while the active
+ * one keeps serving; once the hub acknowledges the candidate it becomes active and the old tunnel <em>drains</em>: it
+ * sends DRAIN where the hub supports it, keeps serving its open streams (and OPENs that still arrive) until they end or
+ * the drain timeout passes, then closes normally. A candidate that fails (a refused token, a half-written file) changes
+ * nothing; it is retried with its own back-off, and the failure is logged once.
  *
- * <p>Threads: every decision is taken on the supervisor thread, which owns all the fields below; tunnels, the file
- * watch and signal handlers only post events to its queue. Each tunnel runs on its own virtual thread.
+ * <p>Threads: every decision is taken on the supervisor thread, which owns all the mutable fields; tunnels, the file
+ * watches and callers of the public methods only post a signal to its queue. Each tunnel runs on its own
+ * virtual thread. Tunnels come from a {@link Tunnel.Factory}, and time is read from (and every wait taken on) a
+ * {@link TimeSource}, so tests drive the supervisor with fakes of both.
  */
 public final class Supervisor {
     private static final Logger LOGGER = Logger.getLogger(Supervisor.class.getName());
@@ -42,20 +43,23 @@ public final class Supervisor {
     private static final Duration HEALTHY_AFTER = Duration.ofSeconds(5);
     private static final Duration WATCH_DEBOUNCE = Duration.ofMillis(200);
     private static final Duration WATCH_POLL = Duration.ofSeconds(10);
+    /** Longest wait for a signal when nothing is due sooner. */
+    private static final long IDLE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** The token check before {@code exp} comes at least this long after a tunnel is ready. */
+    private static final long MIN_REFRESH_DELAY_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** A refresh further away than this (about 73 years) is not scheduled; keeps the arithmetic from overflowing. */
+    private static final long MAX_REFRESH_DELAY_NANOS = Long.MAX_VALUE / 4;
 
     private sealed interface Signal {
     }
 
-    private record Ended(TunnelConnection connection, TunnelEnd end) implements Signal {
+    private record Ended(Tunnel tunnel, TunnelEnd end) implements Signal {
     }
 
-    private record Ready(TunnelConnection connection) implements Signal {
+    private record Ready(Tunnel tunnel) implements Signal {
     }
 
-    private record Rotate(String why) implements Signal {
-    }
-
-    private record TlsFilesChanged(Path file) implements Signal {
+    private record Rotate(ReconnectCause cause) implements Signal {
     }
 
     private record Reconfigure(AgentConfig config) implements Signal {
@@ -64,51 +68,60 @@ public final class Supervisor {
     private record Stop(Duration drainTimeout) implements Signal {
     }
 
-    // supervisor thread only: rebuilt when the client certificate, key or CA bundle change
-    private Http1Client client;
     private final TokenSource tokens;
     private final TunnelStatus status;
-    private final StreamBudget budget;
-    private final StreamObserver observer;
+    private final Tunnel.Factory factory;
+    private final TimeSource time;
     private final String version;
     private final Backoff backoff;
     private final Backoff rotationBackoff;
     private final LinkedBlockingQueue<Signal> signals = new LinkedBlockingQueue<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    /** Filled by {@link #start()} before the supervisor thread starts, closed by that thread. */
+    private final List<FileWatch> watches = new ArrayList<>();
 
     // supervisor thread only
     private AgentConfig config;
     private TunnelConnection.Settings settings;
-    private TunnelConnection active;
-    private TunnelConnection candidate;
-    private final List<TunnelConnection> draining = new ArrayList<>();
+    private Tunnel active;
+    private Tunnel candidate;
+    private final List<Tunnel> draining = new ArrayList<>();
     private long nextConnectNanos;
     private boolean rotationPending;
-    private String rotationWhy;
+    private ReconnectCause rotationCause;
     private long nextRotationNanos;
+    private long rotationStartNanos;
+    private boolean refreshScheduled;
     private long refreshAtNanos;
     private String lastFailure;
     private String lastRotationFailure;
     private boolean stopping;
     private long stopDeadlineNanos;
-    private long rotationStartNanos;
 
-    private volatile boolean stopRequested;
-    private volatile FileWatch tokenWatch;
-    private volatile FileWatch tlsWatch;
-
-    private Supervisor(AgentConfig config, String version, Http1Client client, TokenSource tokens, TunnelStatus status,
-                       StreamBudget budget, StreamObserver observer) {
+    /**
+     * A supervisor with its parts given (tests give fakes).
+     *
+     * @param config agent configuration
+     * @param version project version, sent in HELLO
+     * @param tokens the token file, read to tell whether it holds a new token
+     * @param status state tracker to feed
+     * @param factory makes the tunnels
+     * @param time clock and waits
+     * @param random jitter of the back-off
+     */
+    Supervisor(AgentConfig config, String version, TokenSource tokens, TunnelStatus status, Tunnel.Factory factory,
+               TimeSource time, RandomGenerator random) {
         this.config = config;
         this.version = version;
-        this.settings = settings(config, version);
-        this.client = client;
+        this.settings = ConnectionFactory.settings(config, version);
         this.tokens = tokens;
         this.status = status;
-        this.budget = budget;
-        this.observer = observer;
-        this.backoff = Backoff.create(config.reconnectMin(), config.reconnectMax(), HEALTHY_AFTER, new Random());
-        this.rotationBackoff = Backoff.create(config.reconnectMin(), config.reconnectMax(), Duration.ofDays(1), new Random());
+        this.factory = factory;
+        this.time = time;
+        this.backoff = Backoff.create(config.reconnectMin(), config.reconnectMax(), HEALTHY_AFTER, random);
+        this.rotationBackoff = Backoff.create(config.reconnectMin(), config.reconnectMax(), Duration.ofDays(1), random);
+        this.nextConnectNanos = time.nanoTime();
+        this.nextRotationNanos = nextConnectNanos;
     }
 
     /**
@@ -122,43 +135,23 @@ public final class Supervisor {
      * @throws io.nowconnect.config.ConfigException when the TLS material cannot be used
      */
     public static Supervisor create(AgentConfig config, String version, TunnelStatus status, StreamObserver observer) {
-        return new Supervisor(config, version, HubClient.create(config), TokenSource.create(config.tokenFile()), status,
-                              StreamBudget.create(config.maxInflight()), observer);
+        TokenSource tokens = TokenSource.create(config.tokenFile());
+        ConnectionFactory connections = new ConnectionFactory(HubClient.create(config), tokens, status,
+                                                              StreamBudget.create(config.maxInflight()), observer);
+        return new Supervisor(config, version, tokens, status, connections, TimeSource.SYSTEM, new Random());
     }
 
-    /** Start the supervisor thread and, with a token file, the watch on it. */
+    /** Start the supervisor thread and the watches on the token file and the TLS files, when there are such files. */
     public void start() {
-        tokens.file().ifPresent(file -> {
-            try {
-                tokenWatch = FileWatch.start(List.of(file), p -> signals.add(new Rotate("token file changed")),
-                                             WATCH_DEBOUNCE, WATCH_POLL);
-            } catch (IOException e) {
-                Event.of("token_watch_failed").log(LOGGER, Level.WARNING,
-                                                   "Cannot watch NC_TOKEN_FILE; a new token is used at the next reconnect", e);
-            }
-        });
-        List<Path> tlsFiles = new ArrayList<>();
-        config.clientCert().ifPresent(tlsFiles::add);
-        config.clientKey().ifPresent(tlsFiles::add);
-        config.caBundle().ifPresent(tlsFiles::add);
+        tokens.file().ifPresent(file -> watch(List.of(file), p -> ReconnectCause.TOKEN_FILE_CHANGED, "token_watch_failed",
+                                              "Cannot watch NC_TOKEN_FILE; a new token is used at the next reconnect"));
+        List<Path> tlsFiles = java.util.stream.Stream.of(config.clientCert(), config.clientKey(), config.caBundle())
+                .flatMap(Optional::stream).toList();
         if (!tlsFiles.isEmpty()) {
-            try {
-                tlsWatch = FileWatch.start(tlsFiles, p -> signals.add(new TlsFilesChanged(p)), WATCH_DEBOUNCE, WATCH_POLL);
-            } catch (IOException e) {
-                Event.of("tls_watch_failed").log(LOGGER, Level.WARNING,
-                                                 "Cannot watch the TLS files; changes take effect at restart", e);
-            }
+            watch(tlsFiles, ReconnectCause.TlsFileChanged::new, "tls_watch_failed",
+                  "Cannot watch the TLS files; changes take effect at restart");
         }
         Thread.ofVirtual().name("nc-supervisor").start(this::run);
-    }
-
-    /**
-     * Move to a new tunnel gracefully (make-before-break), for example after a token rotation.
-     *
-     * @param why reason for the log
-     */
-    public void rotate(String why) {
-        signals.add(new Rotate(why));
     }
 
     /**
@@ -177,7 +170,6 @@ public final class Supervisor {
      * @param drainTimeout longest wait for open streams
      */
     public void shutdown(Duration drainTimeout) {
-        stopRequested = true;
         status.stopping();
         signals.add(new Stop(drainTimeout));
         awaitStopped(drainTimeout.plusSeconds(5));
@@ -186,7 +178,7 @@ public final class Supervisor {
     /**
      * Wait for the supervisor to stop.
      *
-     * @param timeout how long
+     * @param timeout how long (real time)
      * @return whether it stopped
      */
     public boolean awaitStopped(Duration timeout) {
@@ -207,13 +199,12 @@ public final class Supervisor {
         return stopped.getCount() > 0;
     }
 
-    /**
-     * The tracker this supervisor feeds.
-     *
-     * @return status
-     */
-    public TunnelStatus status() {
-        return status;
+    private void watch(List<Path> files, Function<Path, ReconnectCause> cause, String failEvent, String failMessage) {
+        try {
+            watches.add(FileWatch.start(files, p -> signals.add(new Rotate(cause.apply(p))), WATCH_DEBOUNCE, WATCH_POLL));
+        } catch (IOException e) {
+            Event.of(failEvent).log(LOGGER, Level.WARNING, failMessage, e);
+        }
     }
 
     private void run() {
@@ -222,13 +213,9 @@ public final class Supervisor {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
-            for (FileWatch w : new FileWatch[] {tokenWatch, tlsWatch}) {
-                if (w != null) {
-                    w.close();
-                }
-            }
-            for (TunnelConnection c : all()) {
-                c.kill(EndReason.SHUTDOWN, "agent stopping");
+            watches.forEach(FileWatch::close);
+            for (Tunnel t : all()) {
+                t.kill(EndReason.SHUTDOWN, "agent stopping");
             }
             stopped.countDown();
         }
@@ -236,7 +223,7 @@ public final class Supervisor {
 
     private void loop() throws InterruptedException {
         while (true) {
-            long now = System.nanoTime();
+            long now = time.nanoTime();
             if (stopping) {
                 if (all().isEmpty()) {
                     return;
@@ -246,77 +233,85 @@ public final class Supervisor {
                     return;
                 }
             } else {
-                if (active == null && candidate == null && now - nextConnectNanos >= 0) {
-                    active = launch();
-                }
-                if (rotationPending && candidate == null && active != null && active.isReady()
-                        && now - nextRotationNanos >= 0) {
-                    rotationPending = false;
-                    rotationStartNanos = now;
-                    Event.of("rotating").with("agent_id", config.agentId()).with("reason", rotationWhy)
-                            .log(LOGGER, Level.INFO, "Opening a new tunnel (" + rotationWhy
-                                    + "); the current one serves until it is ready");
-                    candidate = launch();
-                }
-                if (refreshAtNanos != 0 && now - refreshAtNanos >= 0) {
-                    refreshAtNanos = 0;
-                    refreshDue();
-                }
+                startWhatIsDue(now);
             }
-            Signal signal = signals.poll(waitMillis(now), TimeUnit.MILLISECONDS);
+            Signal signal = time.poll(signals, waitNanos(now));
             if (signal != null) {
                 handle(signal);
             }
         }
     }
 
-    private long waitMillis(long now) {
-        long wait = 1000;
+    /** Open the next tunnel after its back-off, a candidate for a pending graceful reconnect; check the token before exp. */
+    private void startWhatIsDue(long now) {
+        if (active == null && candidate == null && now - nextConnectNanos >= 0) {
+            active = launch();
+        }
+        if (refreshScheduled && now - refreshAtNanos >= 0) {
+            refreshScheduled = false;
+            refreshDue();
+        }
+        if (mayRotate() && now - nextRotationNanos >= 0) {
+            rotationPending = false;
+            rotationStartNanos = now;
+            Event.of("rotating").with("agent_id", config.agentId()).with("reason", rotationCause.describe())
+                    .log(LOGGER, Level.INFO, "Opening a new tunnel (" + rotationCause.describe()
+                            + "); the current one serves until it is ready");
+            candidate = launch();
+        }
+    }
+
+    private boolean mayRotate() {
+        return rotationPending && candidate == null && active != null && active.isReady();
+    }
+
+    /** Until the next due time of what may start now; a tunnel that ends or becomes ready posts a signal anyway. */
+    private long waitNanos(long now) {
         if (stopping) {
-            return 50;
+            // tunnels that end post a signal; otherwise wake just after the deadline
+            return Math.max(0, stopDeadlineNanos - now + 1);
         }
+        long wait = IDLE_WAIT_NANOS;
         if (active == null && candidate == null) {
-            wait = Math.min(wait, (nextConnectNanos - now) / 1_000_000);
+            wait = Math.min(wait, nextConnectNanos - now);
         }
-        if (rotationPending) {
-            wait = Math.min(wait, (nextRotationNanos - now) / 1_000_000);
+        if (mayRotate()) {
+            wait = Math.min(wait, nextRotationNanos - now);
         }
-        if (refreshAtNanos != 0) {
-            wait = Math.min(wait, (refreshAtNanos - now) / 1_000_000);
+        if (refreshScheduled) {
+            wait = Math.min(wait, refreshAtNanos - now);
         }
-        return Math.max(1, wait);
+        return Math.max(0, wait);
     }
 
     private void handle(Signal signal) {
         switch (signal) {
-        case Ready r -> onReady(r.connection());
-        case Ended e -> onEnded(e.connection(), e.end());
-        case Rotate r -> requestRotation(r.why());
-        case TlsFilesChanged t -> onTlsFilesChanged(t.file());
+        case Ready r -> onReady(r.tunnel());
+        case Ended e -> onEnded(e.tunnel(), e.end());
+        case Rotate r -> requestRotation(r.cause());
         case Reconfigure r -> {
             config = r.config();
-            settings = settings(r.config(), version);
-            requestRotation("configuration changed");
+            settings = ConnectionFactory.settings(r.config(), version);
+            requestRotation(ReconnectCause.CONFIG_CHANGED);
         }
         case Stop s -> onStop(s.drainTimeout());
         }
     }
 
-    private TunnelConnection launch() {
-        TunnelConnection c = new TunnelConnection(settings, client, tokens, status, budget, observer,
-                                                  ready -> signals.add(new Ready(ready)));
-        Thread.ofVirtual().name("nc-tunnel").start(() -> signals.add(new Ended(c, c.run())));
-        return c;
+    private Tunnel launch() {
+        Tunnel t = factory.open(settings, ready -> signals.add(new Ready(ready)));
+        Thread.ofVirtual().name("nc-tunnel").start(() -> signals.add(new Ended(t, t.run())));
+        return t;
     }
 
-    private void onReady(TunnelConnection c) {
-        if (c == candidate) {
-            TunnelConnection old = active;
-            active = c;
+    private void onReady(Tunnel t) {
+        if (t == candidate) {
+            Tunnel old = active;
+            active = t;
             candidate = null;
             rotationBackoff.reset();
             lastRotationFailure = null;
-            long ms = (System.nanoTime() - rotationStartNanos) / 1_000_000;
+            long ms = TimeUnit.NANOSECONDS.toMillis(time.nanoTime() - rotationStartNanos);
             if (old != null) {
                 old.drain(config.drainTimeout(), false, EndReason.ROTATED);
                 draining.add(old);
@@ -325,171 +320,157 @@ public final class Supervisor {
                     .with("draining_streams", old == null ? 0 : old.activeStreams())
                     .log(LOGGER, Level.INFO, "New tunnel ready in " + ms + " ms; the previous one drains");
         }
-        if (c == active) {
-            scheduleRefresh(c);
+        if (t == active) {
+            scheduleRefresh(t);
         }
         if (stopping) {
-            c.drain(Duration.ofNanos(Math.max(0, stopDeadlineNanos - System.nanoTime())), true);
+            t.drain(Duration.ofNanos(Math.max(0, stopDeadlineNanos - time.nanoTime())), true, EndReason.DRAINED);
         }
     }
 
-    private void onEnded(TunnelConnection c, TunnelEnd end) {
-        boolean wasReady = !end.readyFor().isZero() || c.isReady();
+    private void onEnded(Tunnel t, TunnelEnd end) {
+        boolean wasReady = !end.readyFor().isZero() || t.isReady();
+        String failure = end.reason().label() + ": " + end.detail();
         status.countEnding(end.reason().label());
-        status.tunnelEnded(wasReady, end.reason().label() + ": " + end.detail());
-        if (draining.remove(c)) {
-            Event.of("disconnected").with("agent_id", config.agentId()).with("reason", end.reason().label())
-                    .log(LOGGER, Level.INFO, "Previous tunnel closed: " + end.detail());
-            return;
-        }
-        if (stopping) {
-            if (c == active) {
+        status.tunnelEnded(wasReady, failure);
+        boolean wasDraining = draining.remove(t);
+        if (wasDraining || stopping) {
+            if (t == active) {
                 active = null;
-            }
-            if (c == candidate) {
+            } else if (t == candidate) {
                 candidate = null;
             }
             Event.of("disconnected").with("agent_id", config.agentId()).with("reason", end.reason().label())
-                    .log(LOGGER, Level.INFO, "Tunnel closed: " + end.detail());
-            return;
-        }
-        if (c == candidate) {
+                    .log(LOGGER, Level.INFO, (wasDraining ? "Previous tunnel closed: " : "Tunnel closed: ") + end.detail());
+        } else if (t == candidate) {
             candidate = null;
             rotationPending = true;
             Duration delay = rotationBackoff.next(Duration.ZERO);
-            nextRotationNanos = System.nanoTime() + delay.toNanos();
-            String failure = end.reason().label() + ": " + end.detail();
+            nextRotationNanos = time.nanoTime() + delay.toNanos();
             if (!failure.equals(lastRotationFailure)) {
                 lastRotationFailure = failure;
                 Event.of("rotation_failed").with("agent_id", config.agentId()).with("reason", end.reason().label())
                         .log(LOGGER, Level.WARNING, "New tunnel failed (" + end.detail() + "); the current tunnel keeps "
                                 + "serving, retrying in " + delay.toMillis() + " ms");
             }
-            return;
-        }
-        if (c == active) {
-            active = null;
-            logEnd(c, end);
-            if (candidate != null) {
-                // the replacement is on its way: it becomes the active tunnel when (if) it is ready
-                active = candidate;
-                candidate = null;
-                return;
+        } else if (t == active) {
+            logEnd(t, end);
+            // a replacement on its way becomes the active tunnel when (if) it is ready
+            active = candidate;
+            candidate = null;
+            if (active == null) {
+                // killed while connecting because a new token or settings arrived: no reason to wait
+                Duration delay = end.reason() == EndReason.ROTATED ? Duration.ZERO : backoff.next(end.readyFor());
+                nextConnectNanos = time.nanoTime() + delay.toNanos();
+                Event.of("reconnect_delay").with("agent_id", config.agentId()).with("delay_ms", delay.toMillis())
+                        .log(LOGGER, Level.INFO, "Reconnecting in " + delay.toMillis() + " ms");
             }
-            Duration delay = backoff.next(end.readyFor());
-            nextConnectNanos = System.nanoTime() + delay.toNanos();
-            Event.of("reconnect_delay").with("agent_id", config.agentId()).with("delay_ms", delay.toMillis())
-                    .log(LOGGER, Level.INFO, "Reconnecting in " + delay.toMillis() + " ms");
         }
     }
 
-    private void requestRotation(String why) {
-        if (stopping) {
+    private void requestRotation(ReconnectCause cause) {
+        if (stopping || cause instanceof ReconnectCause.TlsFileChanged tls && !reloadTls(tls.file())) {
             return;
         }
         if (active == null || !active.isReady()) {
             // nothing to keep alive: the next connect uses the new token or settings; do not wait out a back-off
-            nextConnectNanos = System.nanoTime();
-            if (active != null && !active.isReady() && candidate == null) {
-                active.kill(EndReason.ROTATED, why + " while connecting");
+            nextConnectNanos = time.nanoTime();
+            if (active != null && candidate == null) {
+                active.kill(EndReason.ROTATED, cause.describe() + " while connecting");
             }
             return;
         }
-        if (why.equals("token file changed")) {
-            Optional<String> token;
-            try {
-                token = tokens.read();
-            } catch (TokenSource.TokenException e) {
-                // half-written, emptied or unreadable: keep the current tunnel, wait for the next change
-                Event.of("token_unusable").with("agent_id", config.agentId())
-                        .log(LOGGER, Level.WARNING, "Token file changed but cannot be used yet: " + e.getMessage()
-                                + "; the current tunnel keeps serving");
-                return;
-            }
-            String fp = token.map(TokenSource::fingerprint).orElse(null);
-            if (fp != null && fp.equals(active.tokenFingerprint()) && (candidate == null)) {
-                return;
-            }
+        if (cause instanceof ReconnectCause.TokenFileChanged && !newTokenInFile()) {
+            return;
         }
         rotationPending = true;
-        rotationWhy = why;
-        nextRotationNanos = Math.min(nextRotationNanos, System.nanoTime());
+        rotationCause = cause;
+        nextRotationNanos = time.nanoTime();
         if (candidate != null) {
             // a candidate with the previous token or settings is on its way: replace it
-            TunnelConnection old = candidate;
+            Tunnel old = candidate;
             candidate = null;
             old.kill(EndReason.ROTATED, "superseded");
         }
     }
 
-    private void onTlsFilesChanged(Path file) {
-        Http1Client fresh;
+    /** Whether a tunnel opened now would use a token other than the active one's; false (logged) if the file is unusable. */
+    private boolean newTokenInFile() {
         try {
-            fresh = HubClient.create(config);
+            String fp = tokens.read().map(TokenSource::fingerprint).orElse(null);
+            // a candidate on its way may hold an older token than the file: replace it even with the active one's token
+            return fp == null || !fp.equals(active.tokenFingerprint()) || candidate != null;
+        } catch (TokenSource.TokenException e) {
+            // half-written, emptied or unreadable: keep the current tunnel, wait for the next change
+            Event.of("token_unusable").with("agent_id", config.agentId())
+                    .log(LOGGER, Level.WARNING, "Token file changed but cannot be used yet: " + e.getMessage()
+                            + "; the current tunnel keeps serving");
+            return false;
+        }
+    }
+
+    private boolean reloadTls(Path file) {
+        try {
+            factory.reloadTls(config);
+            return true;
         } catch (RuntimeException e) {
             // a certificate written before its key, say: keep the working client until both make sense
             Event.of("tls_files_unusable").with("agent_id", config.agentId())
                     .log(LOGGER, Level.WARNING, file + " changed but the TLS material cannot be used yet ("
                             + e.getMessage() + "); the current tunnel keeps serving");
-            return;
+            return false;
         }
-        client = fresh;
-        requestRotation("TLS file " + file.getFileName() + " changed");
     }
 
     private void refreshDue() {
         if (active == null) {
             return;
         }
-        Optional<String> token;
         try {
-            token = tokens.read();
-        } catch (TokenSource.TokenException e) {
-            Event.of("token_refresh_failed").with("agent_id", config.agentId())
-                    .log(LOGGER, Level.WARNING, "Token expires soon and the token file cannot be read: " + e.getMessage());
-            return;
-        }
-        String fp = token.map(TokenSource::fingerprint).orElse(null);
-        if (fp != null && fp.equals(active.tokenFingerprint())) {
+            String fp = tokens.read().map(TokenSource::fingerprint).orElse(null);
+            if (fp == null || !fp.equals(active.tokenFingerprint())) {
+                requestRotation(ReconnectCause.TOKEN_EXPIRING);
+                return;
+            }
             Event.of("token_rotation_overdue").with("agent_id", config.agentId())
                     .log(LOGGER, Level.WARNING, "The token expires at "
                             + active.tokenLifetime().map(l -> l.expiresAt().toString()).orElse("?")
                             + " and NC_TOKEN_FILE still holds it: rotation is overdue");
-            return;
+        } catch (TokenSource.TokenException e) {
+            Event.of("token_refresh_failed").with("agent_id", config.agentId())
+                    .log(LOGGER, Level.WARNING, "Token expires soon and the token file cannot be read: " + e.getMessage());
         }
-        requestRotation("token expires soon");
     }
 
-    private void scheduleRefresh(TunnelConnection c) {
-        refreshAtNanos = 0;
-        c.tokenLifetime().ifPresent(life -> {
-            Instant now = Instant.now();
-            Instant at = life.refreshAt(now);
-            long delayNanos = Math.max(0, Duration.between(now, at).toNanos());
-            refreshAtNanos = System.nanoTime() + Math.max(delayNanos, 1_000_000_000L);
+    private void scheduleRefresh(Tunnel t) {
+        refreshScheduled = false;
+        t.tokenLifetime().ifPresent(life -> {
+            Instant now = time.now();
+            Duration delay = Duration.between(now, life.refreshAt(now));
+            if (delay.compareTo(Duration.ofNanos(MAX_REFRESH_DELAY_NANOS)) < 0) {
+                refreshAtNanos = time.nanoTime() + Math.max(delay.toNanos(), MIN_REFRESH_DELAY_NANOS);
+                refreshScheduled = true;
+            }
         });
     }
 
     private void onStop(Duration drainTimeout) {
         stopping = true;
-        stopDeadlineNanos = System.nanoTime() + drainTimeout.plusSeconds(3).toNanos();
-        if (candidate != null) {
-            candidate.kill(EndReason.SHUTDOWN, "agent stopping");
-        }
-        for (TunnelConnection c : all()) {
-            if (c.isReady()) {
-                Event.of("shutdown").with("streams", c.activeStreams())
-                        .log(LOGGER, Level.INFO, "Shutting down: draining " + c.activeStreams() + " streams for up to "
+        stopDeadlineNanos = time.nanoTime() + drainTimeout.plusSeconds(3).toNanos();
+        for (Tunnel t : all()) {
+            if (t != candidate && t.isReady()) {
+                Event.of("shutdown").with("streams", t.activeStreams())
+                        .log(LOGGER, Level.INFO, "Shutting down: draining " + t.activeStreams() + " streams for up to "
                                 + drainTimeout.toSeconds() + " s");
-                c.drain(drainTimeout, true);
+                t.drain(drainTimeout, true, EndReason.DRAINED);
             } else {
-                c.kill(EndReason.SHUTDOWN, "agent stopping");
+                t.kill(EndReason.SHUTDOWN, "agent stopping");
             }
         }
     }
 
-    private List<TunnelConnection> all() {
-        List<TunnelConnection> all = new ArrayList<>(draining);
+    private List<Tunnel> all() {
+        List<Tunnel> all = new ArrayList<>(draining);
         if (active != null) {
             all.add(active);
         }
@@ -499,26 +480,17 @@ public final class Supervisor {
         return all;
     }
 
-    private void logEnd(TunnelConnection c, TunnelEnd end) {
+    private void logEnd(Tunnel t, TunnelEnd end) {
         String failure = end.reason().label() + ": " + end.detail();
-        boolean repeated = failure.equals(lastFailure) && !c.isReady();
-        lastFailure = c.isReady() ? null : failure;
-        Level level = c.isReady() ? Level.INFO : repeated ? Level.FINE : Level.WARNING;
+        boolean repeated = failure.equals(lastFailure) && !t.isReady();
+        lastFailure = t.isReady() ? null : failure;
+        Level level = t.isReady() ? Level.INFO : repeated ? Level.FINE : Level.WARNING;
         String message = switch (end.reason()) {
         case AUTH_FAILED -> "Authentication failed: " + end.detail() + " (check NC_TOKEN_FILE and NC_AGENT_ID)";
         case TOKEN_ERROR -> "Token unavailable: " + end.detail();
-        default -> (c.isReady() ? "Tunnel lost: " : "Connection failed: ") + end.detail();
+        default -> (t.isReady() ? "Tunnel lost: " : "Connection failed: ") + end.detail();
         };
         Event.of("disconnected").with("agent_id", config.agentId()).with("reason", end.reason().label())
                 .log(LOGGER, level, message);
-    }
-
-    static TunnelConnection.Settings settings(AgentConfig config, String version) {
-        StreamSettings streams = new StreamSettings(config.maxWsPayload(), config.queueDepth(), config.idleTimeout(),
-                                                    config.connectTimeout(), config.maxInflight());
-        // a DATA frame of max payload is about 4/3 of it in base64 plus JSON; leave room for hubs with larger chunks
-        int maxMessage = Math.max(1 << 20, config.maxWsPayload() * 4);
-        return new TunnelConnection.Settings(config.url(), config.agentId(), version, config.connectors(), streams,
-                                             config.pingInterval(), config.pingTimeout(), maxMessage);
     }
 }

@@ -45,7 +45,7 @@ import io.nowconnect.stream.StreamTable;
  * {@link #kill} may be called from any thread. DRAIN is sent once, by whichever of {@link #drain} and the ack comes
  * second ({@link #drainSent}).
  */
-final class TunnelConnection implements Mux.Role {
+final class TunnelConnection implements Tunnel, Mux.Role {
     private static final Logger LOGGER = Logger.getLogger(TunnelConnection.class.getName());
     /**
      * System property that turns {@code bin1} off in the agent's HELLO ({@code -Dnowconnect.bin1=false}): the agent then
@@ -116,7 +116,8 @@ final class TunnelConnection implements Mux.Role {
      *
      * @return why it ended
      */
-    TunnelEnd run() {
+    @Override
+    public TunnelEnd run() {
         try {
             return runOnce();
         } finally {
@@ -129,7 +130,8 @@ final class TunnelConnection implements Mux.Role {
      *
      * @return true once ready
      */
-    boolean isReady() {
+    @Override
+    public boolean isReady() {
         return mux.isReady();
     }
 
@@ -160,7 +162,8 @@ final class TunnelConnection implements Mux.Role {
      *
      * @return count
      */
-    int activeStreams() {
+    @Override
+    public int activeStreams() {
         return mux.streams().size();
     }
 
@@ -178,7 +181,8 @@ final class TunnelConnection implements Mux.Role {
      *
      * @return fingerprint
      */
-    String tokenFingerprint() {
+    @Override
+    public String tokenFingerprint() {
         return tokenFingerprint;
     }
 
@@ -187,7 +191,8 @@ final class TunnelConnection implements Mux.Role {
      *
      * @return lifetime
      */
-    Optional<TokenSource.Lifetime> tokenLifetime() {
+    @Override
+    public Optional<TokenSource.Lifetime> tokenLifetime() {
         return tokenLifetime;
     }
 
@@ -209,7 +214,8 @@ final class TunnelConnection implements Mux.Role {
      * @param refuse whether OPENs that still arrive are refused
      * @param reason end reason once drained ({@link EndReason#DRAINED} or {@link EndReason#ROTATED})
      */
-    void drain(Duration timeout, boolean refuse, EndReason reason) {
+    @Override
+    public void drain(Duration timeout, boolean refuse, EndReason reason) {
         refuseOpens = refuse;
         boolean first = !mux.draining();
         mux.drain(timeout, reason);
@@ -236,7 +242,8 @@ final class TunnelConnection implements Mux.Role {
      * @param reason why
      * @param detail detail for the log
      */
-    void kill(EndReason reason, String detail) {
+    @Override
+    public void kill(EndReason reason, String detail) {
         mux.kill(reason, detail);
     }
 

@@ -12,7 +12,12 @@ import java.util.function.Consumer;
 
 /**
  * The one state tracker of the agent: tunnel events feed it, and the TCP health port, {@code /readyz} and the metrics
- * only read it. Thread-safe; reads never block.
+ * only read it.
+ *
+ * <p>Threads and lock: reads never block ({@link #snapshot()} is one volatile read of an immutable record; counters are
+ * atomic). The object's monitor serialises the read-modify-write of the snapshot and is held by nothing else:
+ * {@code ...Locked} methods need it held, and no outside code (no listener) is called while it is. Ending listeners are
+ * called on the supervisor thread, without the lock.
  */
 public final class TunnelStatus {
     /** Overall state, as probes see it. */
@@ -51,19 +56,7 @@ public final class TunnelStatus {
         }
     }
 
-    /** Notified after every change, on the thread that made it. */
-    @FunctionalInterface
-    public interface Listener {
-        /**
-         * Called after a change.
-         *
-         * @param snapshot new state
-         */
-        void changed(Snapshot snapshot);
-    }
-
     private final String hub;
-    private final CopyOnWriteArrayList<Listener> listeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<String>> endingListeners = new CopyOnWriteArrayList<>();
     private final AtomicLong connects = new AtomicLong();
     private final ConcurrentHashMap<String, LongAdder> endings =
@@ -93,15 +86,6 @@ public final class TunnelStatus {
      */
     public Snapshot snapshot() {
         return snapshot;
-    }
-
-    /**
-     * Register a listener.
-     *
-     * @param listener listener
-     */
-    public void addListener(Listener listener) {
-        listeners.add(listener);
     }
 
     /**
@@ -156,7 +140,7 @@ public final class TunnelStatus {
     synchronized void connecting() {
         Snapshot s = snapshot;
         if (s.readyTunnels() == 0 && s.state() != State.STOPPING) {
-            update(new Snapshot(State.CONNECTING, hub, Instant.now(), s.lastError(), 0, Optional.empty()));
+            updateLocked(new Snapshot(State.CONNECTING, hub, Instant.now(), s.lastError(), 0, Optional.empty()));
         }
     }
 
@@ -166,8 +150,8 @@ public final class TunnelStatus {
         int ready = s.readyTunnels() + 1;
         State state = s.state() == State.STOPPING ? State.STOPPING : State.READY;
         Instant now = Instant.now();
-        update(new Snapshot(state, hub, ready == 1 ? now : s.since(), s.lastError(), ready,
-                            Optional.of(s.readySince().orElse(now))));
+        updateLocked(new Snapshot(state, hub, ready == 1 ? now : s.since(), s.lastError(), ready,
+                                  Optional.of(s.readySince().orElse(now))));
     }
 
     synchronized void tunnelEnded(boolean wasReady, String error) {
@@ -175,19 +159,17 @@ public final class TunnelStatus {
         int ready = Math.max(0, s.readyTunnels() - (wasReady ? 1 : 0));
         Optional<String> lastError = error == null ? s.lastError() : Optional.of(error);
         State state = s.state() == State.STOPPING ? State.STOPPING : ready > 0 ? State.READY : State.DISCONNECTED;
-        update(new Snapshot(state, hub, state == s.state() ? s.since() : Instant.now(), lastError, ready,
-                            ready > 0 ? s.readySince() : Optional.empty()));
+        updateLocked(new Snapshot(state, hub, state == s.state() ? s.since() : Instant.now(), lastError, ready,
+                                  ready > 0 ? s.readySince() : Optional.empty()));
     }
 
     synchronized void stopping() {
         Snapshot s = snapshot;
-        update(new Snapshot(State.STOPPING, hub, Instant.now(), s.lastError(), s.readyTunnels(), s.readySince()));
+        updateLocked(new Snapshot(State.STOPPING, hub, Instant.now(), s.lastError(), s.readyTunnels(), s.readySince()));
     }
 
-    private void update(Snapshot next) {
+    private void updateLocked(Snapshot next) {
+        assert Thread.holdsLock(this);
         snapshot = next;
-        for (Listener l : listeners) {
-            l.changed(next);
-        }
     }
 }
