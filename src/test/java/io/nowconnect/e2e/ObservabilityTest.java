@@ -43,7 +43,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ObservabilityTest {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-
     @Test
     void probesFollowTheHubDownAndBack(Harness harness) throws Exception {
         EchoServer echo = harness.echo();

@@ -34,7 +34,6 @@ class HubFreezeTest {
     private static final int PING_TIMEOUT_SEC = 2;
     private static final long MARGIN_MS = 1500;
 
-
     @Test
     void frozenHubIsNoticedWithinPingIntervalPlusTimeoutAndRecoveredAfterSigcont(Harness h) throws Exception {
         try (FaultKit.TrackingTarget target = new FaultKit.TrackingTarget()) {

@@ -40,7 +40,6 @@ class HubKillRestartTest {
     private static final int STREAMS = 20;
     private static final int CYCLES = 3;
 
-
     @Test
     void hubKilledMidStreamAndRestartedOnTheSamePort(Harness h) throws Exception {
         try (FaultKit.TrackingTarget target = new FaultKit.TrackingTarget()) {

@@ -51,7 +51,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ManyStreamsTest {
     private static final int STREAMS = 10_000;
 
-
     @Test
     void tenThousandConcurrentStreamsThenAllClosedReturnToBaseline(Harness h) throws Exception {
         long limit = FaultKit.openFileLimit();

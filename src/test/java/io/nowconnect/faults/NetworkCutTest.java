@@ -49,7 +49,6 @@ class NetworkCutTest {
     private static String nsAddr;
     private static String unavailable;
 
-
     @BeforeAll
     static void createNamespace() {
         String id = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x100000, 0xffffff));

@@ -51,7 +51,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class TargetMisbehaviourTest {
     private static final int CONNECT_TIMEOUT_MS = 1000;
 
-
     @Test
     void refusedHangingAndResettingTargetsEndOnlyTheirOwnStreams(Harness harness) throws Exception {
         EchoServer echo = harness.echo();

@@ -49,7 +49,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class StreamFuzzTest {
     private static final int OPS = 3000;
 
-
     /** Hub-side model of one stream. */
     private static final class Model {
         final String cid;

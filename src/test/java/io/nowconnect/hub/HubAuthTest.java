@@ -14,7 +14,6 @@ import io.nowconnect.testkit.Harness;
 import io.nowconnect.testkit.RawAgent;
 import io.nowconnect.testkit.TestKit;
 
-
 import static io.nowconnect.hub.HubProtocolTest.WAIT;
 import static io.nowconnect.hub.HubProtocolTest.awaitMetric;
 import static io.nowconnect.hub.HubProtocolTest.claims;
@@ -49,8 +48,7 @@ class HubAuthTest {
     @Test
     void handBuiltTokenIsAccepted() throws Exception {
         // the control for the refusals below: each of them differs from this token in one thing only
-        try (RawAgent agent = RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {
             agent.hello("auth");
             Harness.await(WAIT, () -> hub.agentCount() == 1, "tunnel ready");
         }
@@ -115,8 +113,7 @@ class HubAuthTest {
     @Test
     void helloWithAnotherAgentIdIsClosedWithPolicyViolation() throws Exception {
         double before = metric(hub.port(), FAILURES, "reason", "agent_id_mismatch");
-        try (RawAgent agent = RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {
             agent.send("{\"t\":\"HELLO\",\"agent_id\":\"premise-99\",\"connectors\":[\"auth\"],\"ver\":\"1.5\"}");
             assertEquals(1008, agent.awaitClose(WAIT));
             assertEquals(java.util.List.of(), agent.pending(), "no HELLO_ACK before the close");

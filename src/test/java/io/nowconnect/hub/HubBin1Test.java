@@ -41,13 +41,11 @@ class HubBin1Test {
     private static final int WINDOW = BinaryCodec.INITIAL_WINDOW;
     private static final String DROPPED = "nowconnect_hub_frames_dropped_total";
 
-
     @Test
     void withoutBin1InHelloTheHubSendsJsonAndDropsBinary(Harness harness) throws Exception {
         Hub hub = harness.startHub("v1");
         double before = metric(hub.port(), DROPPED, "reason", "binary_frame");
-        try (RawAgent agent = RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID));
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID));
              Socket client = clientAfter(hub, agent, "v1", false)) {
             String cid = agent.nextFrame("OPEN").get("cid").asText();
             agent.sendBinary(BinaryCodec.encode(new Frame.Data(cid, 0, "hi".getBytes(StandardCharsets.US_ASCII))));
@@ -65,8 +63,7 @@ class HubBin1Test {
     @Test
     void theHubSendsWithinTheCreditAndAcceptsBothEncodings(Harness harness) throws Exception {
         Hub hub = harness.startHub("b1");
-        try (RawAgent agent = RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID));
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID));
              Socket client = clientAfter(hub, agent, "b1", true)) {
             client.setSoTimeout(10_000);
             String cid = agent.nextFrame("OPEN").get("cid").asText();
@@ -102,8 +99,7 @@ class HubBin1Test {
     @Test
     void dataBeyondTheWindowResetsThatStreamWithFlowControl(Harness harness) throws Exception {
         Hub hub = harness.startHub("b2");
-        try (RawAgent agent = RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID));
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID));
              Socket client = clientAfter(hub, agent, "b2", true)) {
             client.setSoTimeout(10_000);
             String cid = agent.nextFrame("OPEN").get("cid").asText();
@@ -128,8 +124,7 @@ class HubBin1Test {
                 {"0500", "bin_unknown_type"},
                 {"02016300000000", "bin_bad_window"},
         };
-        try (RawAgent agent = RawAgent.connect(port,
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(port,goodToken(harness, Harness.AGENT_ID))) {
             hello(agent, "b3", true);
             for (String[] c : cases) {
                 double before = metric(port, DROPPED, "reason", c[1]);

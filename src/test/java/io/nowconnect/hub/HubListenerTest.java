@@ -32,7 +32,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 class HubListenerTest {
     private static final String STREAMS = "nowconnect_hub_streams_total";
 
-
     @Test
     void noAgentForConnectorClosesTheClientAtOnce(Harness harness) throws Exception {
         Hub hub = harness.startHub("lonely");
@@ -51,8 +50,7 @@ class HubListenerTest {
     void clientOutsideAllowedRangesIsClosed(Harness harness) throws Exception {
         Hub hub = harness.startHub(0, Map.of("NC_HUB_ALLOW_CIDRS", "10.0.0.0/8"), "fenced");
         double before = metric(hub.port(), STREAMS, "connector", "fenced", "result", "not_allowed");
-        try (RawAgent agent = RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {
             agent.hello("fenced");
             try (Socket client = Harness.client(hub.listenerPorts().get("fenced"))) {
                 client.setSoTimeout(1000);
@@ -67,8 +65,7 @@ class HubListenerTest {
     @Test
     void clientInsideAllowedRangesIsServed(Harness harness) throws Exception {
         Hub hub = harness.startHub(0, Map.of("NC_HUB_ALLOW_CIDRS", "10.0.0.0/8, 127.0.0.0/8"), "open");
-        try (RawAgent agent = RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {
             agent.hello("open");
             try (Socket client = Harness.client(hub.listenerPorts().get("open"))) {
                 String cid = agent.nextFrame("OPEN").get("cid").asText();

@@ -45,14 +45,14 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Protocol v1 at the hub, spoken by a hand-scripted agent (the JDK's own WebSocket client, independent of the
  * project's agent): HELLO_ACK shapes, frames before HELLO, HELLO twice, bad frames, oversized frames.
  *
- * <p>Also holds the small kit the other hub tests share: {@link RawAgent}, hand-built JWTs and a Prometheus scraper.
+ * <p>Also holds what the other hub tests share: hand-built JWTs and a Prometheus scraper ({@link RawAgent} is in the
+ * test kit).
  */
 @Timeout(60)
 @ExtendWith(TestKit.class)
 class HubProtocolTest {
     static final Duration WAIT = Duration.ofSeconds(5);
     static final ObjectMapper JSON = new ObjectMapper();
-
 
     @Test
     void helloAckListsDrainWhenTheAgentOffersIt(Harness harness) throws Exception {

@@ -19,7 +19,6 @@ import io.nowconnect.testkit.Harness;
 import io.nowconnect.testkit.RawAgent;
 import io.nowconnect.testkit.TestKit;
 
-
 import static io.nowconnect.hub.HubProtocolTest.WAIT;
 import static io.nowconnect.hub.HubProtocolTest.concat;
 import static io.nowconnect.hub.HubProtocolTest.data;

@@ -15,7 +15,6 @@ import java.util.concurrent.TimeUnit;
 
 import io.nowconnect.testkit.Harness;
 
-
 /**
  * A real tinyproxy (Debian package {@code tinyproxy-bin}) in the foreground on a free loopback port, with its own
  * config, log and pid file in a test directory. {@link #close()} kills it.
