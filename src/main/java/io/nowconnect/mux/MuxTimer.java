@@ -7,7 +7,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * One timer thread for every tunnel of the process: pings, deadlines, idle sweeps and drains are short, non-blocking
  * checks, so a hub with thousands of mostly idle tunnels needs no thread (and no stack) per tunnel for them. A
- * scheduled task costs a few dozen bytes; a cancelled one is removed from the queue at once.
+ * scheduled task costs a few dozen bytes; a cancelled one is removed from the queue at once. The timer is a virtual
+ * thread, scheduled like the readers whose progress it judges.
  */
 final class MuxTimer {
     private static final ScheduledThreadPoolExecutor TIMER = create();
@@ -27,11 +28,10 @@ final class MuxTimer {
     }
 
     private static ScheduledThreadPoolExecutor create() {
-        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "nc-mux-timer");
-            t.setDaemon(true);
-            return t;
-        });
+        // a virtual thread, like the tunnels' readers: when the carriers are saturated, a platform timer would run on
+        // time while the reader that records the peer's pong waits for a carrier, and take a busy tunnel for a dead one
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, Thread.ofVirtual().name("nc-mux-timer")
+                .factory());
         timer.setRemoveOnCancelPolicy(true);
         timer.setContinueExistingPeriodicTasksAfterShutdownPolicy(false);
         return timer;

@@ -6,13 +6,11 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -21,38 +19,25 @@ import java.util.concurrent.TimeUnit;
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
 import io.nowconnect.hub.Hub;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-import static io.nowconnect.e2e.Harness.await;
-import static io.nowconnect.e2e.Harness.awaitReady;
-import static io.nowconnect.e2e.Harness.client;
-import static io.nowconnect.e2e.Harness.health;
+import static io.nowconnect.testkit.Harness.await;
+import static io.nowconnect.testkit.Harness.awaitReady;
+import static io.nowconnect.testkit.Harness.client;
+import static io.nowconnect.testkit.Harness.health;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The project's hub, agent and real targets on loopback: the flows of the agent issue end to end. */
+@ExtendWith(TestKit.class)
 class AgentHubEndToEndTest {
-    @TempDir
-    Path dir;
-    private Harness harness;
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
-    }
-
     @Test
-    void twoHundredConcurrentStreamsMoveOneMebibyteEachWayIntact() throws Exception {
+    void twoHundredConcurrentStreamsMoveOneMebibyteEachWayIntact(Harness harness) throws Exception {
         int streams = 200;
         int size = 1 << 20;
         try (BulkTarget target = new BulkTarget(size)) {
@@ -92,7 +77,7 @@ class AgentHubEndToEndTest {
     }
 
     @Test
-    void twoHundredConcurrentEchoStreamsComeBackIntact() throws Exception {
+    void twoHundredConcurrentEchoStreamsComeBackIntact(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         Hub hub = harness.startHub("echo");
         Agent agent = harness.startAgent(harness.agentVars(hub.port(), Map.of("echo", echo.port())));
@@ -120,7 +105,7 @@ class AgentHubEndToEndTest {
     }
 
     @Test
-    void halfCloseFromTheClientStillDeliversTheTargetsReply() throws Exception {
+    void halfCloseFromTheClientStillDeliversTheTargetsReply(Harness harness) throws Exception {
         // target reads until EOF, then answers and closes: needs the client's FIN (c2a) to reach it as a half-close
         try (ServerSocket target = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             Thread.ofVirtual().start(() -> {
@@ -142,7 +127,7 @@ class AgentHubEndToEndTest {
     }
 
     @Test
-    void halfCloseFromTheTargetKeepsTheClientsDirectionOpen() throws Exception {
+    void halfCloseFromTheTargetKeepsTheClientsDirectionOpen(Harness harness) throws Exception {
         // target greets and half-closes at once, then keeps reading: the client must still be able to send
         try (ServerSocket target = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             byte[][] received = new byte[1][];
@@ -172,7 +157,7 @@ class AgentHubEndToEndTest {
     }
 
     @Test
-    void unreachableTargetClosesTheClient() throws Exception {
+    void unreachableTargetClosesTheClient(Harness harness) throws Exception {
         int closedPort = Harness.freePort();
         Hub hub = harness.startHub("down");
         Agent agent = harness.startAgent(harness.agentVars(hub.port(), Map.of("down", closedPort)));
@@ -186,7 +171,7 @@ class AgentHubEndToEndTest {
     }
 
     @Test
-    void hubRestartIsNoticedAndTheAgentIsReadyAgainWithinTwoSeconds() throws Exception {
+    void hubRestartIsNoticedAndTheAgentIsReadyAgainWithinTwoSeconds(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         int hubPort = Harness.freePort();
         Hub hub = harness.startHub(hubPort, Map.of(), "echo");
@@ -220,7 +205,7 @@ class AgentHubEndToEndTest {
     }
 
     @Test
-    void aThousandStreamsLeaveNoThreadOrSocketBehind() throws Exception {
+    void aThousandStreamsLeaveNoThreadOrSocketBehind(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         Hub hub = harness.startHub("echo");
         Agent agent = harness.startAgent(harness.agentVars(hub.port(), Map.of("echo", echo.port())));

@@ -4,7 +4,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,16 +22,17 @@ import io.nowconnect.hub.Hub;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.stream.WireEvent;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-import static io.nowconnect.e2e.Harness.await;
-import static io.nowconnect.e2e.Harness.awaitReady;
-import static io.nowconnect.e2e.Harness.client;
+import static io.nowconnect.testkit.Harness.await;
+import static io.nowconnect.testkit.Harness.awaitReady;
+import static io.nowconnect.testkit.Harness.client;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -44,6 +44,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * starve each other.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class Bin1EndToEndTest {
     private static final WireCounts AGENT = new WireCounts("nowconnect_wire_frames_total");
     private static final WireCounts HUB = new WireCounts("nowconnect_hub_wire_frames_total");
@@ -64,21 +65,14 @@ class Bin1EndToEndTest {
         }
     }
 
-    @TempDir
-    Path dir;
     private Harness harness;
     private ExecutorService pool;
 
     @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
+    void setUp(Harness harness) {
+        this.harness = harness;
         pool = Executors.newVirtualThreadPerTaskExecutor();
-    }
-
-    @AfterEach
-    void tearDown() {
-        pool.shutdownNow();
-        harness.close();
+        harness.closeLater(() -> pool.shutdownNow());
     }
 
     @Test

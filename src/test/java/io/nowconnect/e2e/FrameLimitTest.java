@@ -1,7 +1,6 @@
 package io.nowconnect.e2e;
 
 import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Random;
@@ -13,14 +12,14 @@ import java.util.concurrent.TimeUnit;
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
 import io.nowconnect.hub.Hub;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-import static io.nowconnect.e2e.Harness.awaitReady;
-import static io.nowconnect.e2e.Harness.client;
+import static io.nowconnect.testkit.Harness.awaitReady;
+import static io.nowconnect.testkit.Harness.client;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -30,23 +29,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * frames, so a large transfer neither closes the tunnel with 1009 nor resets any stream.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class FrameLimitTest {
-    @TempDir
-    Path dir;
-    private Harness harness;
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
-    }
-
     @Test
-    void theAgentKeepsItsFramesWithinTheHubsLimit() throws Exception {
+    void theAgentKeepsItsFramesWithinTheHubsLimit(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         Hub hub = harness.startHub(0, Map.of("NC_HUB_MAX_FRAME_BYTES", "20000"), "echo");
         Map<String, String> vars = new java.util.HashMap<>(harness.agentVars(hub.port(), Map.of("echo", echo.port())));

@@ -22,42 +22,29 @@ import io.nowconnect.config.LogSettings;
 import io.nowconnect.demo.EchoServer;
 import io.nowconnect.hub.Hub;
 import io.nowconnect.log.Logging;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-import static io.nowconnect.e2e.Harness.await;
-import static io.nowconnect.e2e.Harness.awaitReady;
-import static io.nowconnect.e2e.Harness.client;
-import static io.nowconnect.e2e.Harness.health;
+import static io.nowconnect.testkit.Harness.await;
+import static io.nowconnect.testkit.Harness.awaitReady;
+import static io.nowconnect.testkit.Harness.client;
+import static io.nowconnect.testkit.Harness.health;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The agent's HTTP health, readiness and metrics, and what its logs may never contain. */
+@ExtendWith(TestKit.class)
 class ObservabilityTest {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-    @TempDir
-    Path dir;
-    private Harness harness;
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
-    }
-
     @Test
-    void probesFollowTheHubDownAndBack() throws Exception {
+    void probesFollowTheHubDownAndBack(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         int hubPort = Harness.freePort();
         Hub hub = harness.startHub(hubPort, Map.of(), "echo");
@@ -98,7 +85,7 @@ class ObservabilityTest {
     }
 
     @Test
-    void metricsAfterAKnownWorkloadAreExact() throws Exception {
+    void metricsAfterAKnownWorkloadAreExact(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         Hub hub = harness.startHub("metered");
         Map<String, String> vars = harness.agentVars(hub.port(), Map.of("metered", echo.port()));
@@ -140,7 +127,7 @@ class ObservabilityTest {
     }
 
     @Test
-    void httpEndpointStaysOffWithoutAPort() {
+    void httpEndpointStaysOffWithoutAPort(Harness harness) {
         EchoServer echo = harness.echo();
         Hub hub = harness.startHub("echo");
         Agent agent = harness.startAgent(harness.agentVars(hub.port(), Map.of("echo", echo.port())));
@@ -150,7 +137,7 @@ class ObservabilityTest {
     }
 
     @Test
-    void debugJsonLogsOfAFullRunHoldNoTokenAndNoPayload() throws Exception {
+    void debugJsonLogsOfAFullRunHoldNoTokenAndNoPayload(Harness harness) throws Exception {
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(captured, true, StandardCharsets.UTF_8);
         Logging.configure(LogSettings.create(ConfigLoader.fromMaps(Map.of("NC_LOG_LEVEL", "DEBUG", "NC_LOG_FORMAT", "json"),

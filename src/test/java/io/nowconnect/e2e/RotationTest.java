@@ -23,43 +23,30 @@ import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
 import io.nowconnect.hub.Hub;
 import io.nowconnect.hub.auth.TokenMinter;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-import static io.nowconnect.e2e.Harness.await;
-import static io.nowconnect.e2e.Harness.awaitReady;
-import static io.nowconnect.e2e.Harness.client;
-import static io.nowconnect.e2e.Harness.health;
+import static io.nowconnect.testkit.Harness.await;
+import static io.nowconnect.testkit.Harness.awaitReady;
+import static io.nowconnect.testkit.Harness.client;
+import static io.nowconnect.testkit.Harness.health;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Token rotation and env-file changes move to a new tunnel without cutting a stream. */
+@ExtendWith(TestKit.class)
 class RotationTest {
     private static final int STREAMS = 50;
     private static final int SIZE = 1 << 20;
 
-    @TempDir
-    Path dir;
-    private Harness harness;
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
-    }
-
     @Test
-    void rotationByRenameCutsNoStream() throws Exception {
-        rotateDuringTransfer((tokenFile, token) -> {
+    void rotationByRenameCutsNoStream(Harness harness) throws Exception {
+        rotateDuringTransfer(harness, (tokenFile, token) -> {
             Path tmp = tokenFile.resolveSibling(".token.tmp");
             Files.writeString(tmp, token + "\n");
             Files.move(tmp, tokenFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -67,13 +54,13 @@ class RotationTest {
     }
 
     @Test
-    void rotationByInPlaceWriteCutsNoStream() throws Exception {
-        rotateDuringTransfer((tokenFile, token) -> Files.writeString(tokenFile, token + "\n"), "in-place write");
+    void rotationByInPlaceWriteCutsNoStream(Harness harness) throws Exception {
+        rotateDuringTransfer(harness, (tokenFile, token) -> Files.writeString(tokenFile, token + "\n"), "in-place write");
     }
 
     @Test
-    void rotationByKubernetesSymlinkSwapCutsNoStream() throws Exception {
-        rotateDuringTransfer((tokenFile, token) -> {
+    void rotationByKubernetesSymlinkSwapCutsNoStream(Harness harness) throws Exception {
+        rotateDuringTransfer(harness, (tokenFile, token) -> {
             // the kubelet's atomic writer: a new timestamped directory, then ..data swapped to it by a rename
             Path secretDir = tokenFile.getParent();
             Path fresh = secretDir.resolve("..2026_11_28_b");
@@ -86,7 +73,7 @@ class RotationTest {
     }
 
     @Test
-    void aRefusedNewTokenKeepsTheOldTunnelUntilAGoodOneArrives() throws Exception {
+    void aRefusedNewTokenKeepsTheOldTunnelUntilAGoodOneArrives(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         Hub hub = harness.startHub("echo");
         Map<String, String> vars = harness.agentVars(hub.port(), Map.of("echo", echo.port()));
@@ -113,13 +100,13 @@ class RotationTest {
     }
 
     @Test
-    void aShortLivedTokenIsReplacedBeforeItExpires() throws Exception {
+    void aShortLivedTokenIsReplacedBeforeItExpires(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         Hub hub = harness.startHub("echo");
         // the token path is a symlink into another directory: the watch sees no event there, only the refresh before
         // expiry (or the 10 s backup poll, later than the expiry) can pick up the new token
-        Path real = Files.createDirectories(dir.resolve("real"));
-        Path watched = Files.createDirectories(dir.resolve("watched"));
+        Path real = Files.createDirectories(harness.dir().resolve("real"));
+        Path watched = Files.createDirectories(harness.dir().resolve("watched"));
         String shortLived = TokenMinter.mintHs256(TokenMinter.readSecret(harness.secret()), Harness.AGENT_ID,
                                                   Duration.ofSeconds(6), "nowconnect");
         Files.writeString(real.resolve("token"), shortLived + "\n");
@@ -139,12 +126,12 @@ class RotationTest {
     }
 
     @Test
-    void envFileChangeAddsAConnectorAndAnInvalidEditChangesNothing() throws Exception {
+    void envFileChangeAddsAConnectorAndAnInvalidEditChangesNothing(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         EchoServer echo2 = harness.echo();
         Hub hub = harness.startHub("echo", "echo2");
         Map<String, String> vars = harness.agentVars(hub.port(), Map.of("echo", echo.port()));
-        Path envFile = dir.resolve("agent.env");
+        Path envFile = harness.dir().resolve("agent.env");
         Files.writeString(envFile, envFileText(vars));
         Agent agent = harness.startAgent(vars, envFile);
         awaitReady(agent, Duration.ofSeconds(10));
@@ -169,7 +156,7 @@ class RotationTest {
     }
 
     /** Start 50 streams of 1 MiB each, rotate the token while they run, check every byte and the tunnels. */
-    private void rotateDuringTransfer(Rotation rotation, String how) throws Exception {
+    private void rotateDuringTransfer(Harness harness, Rotation rotation, String how) throws Exception {
         EchoServer echo = harness.echo();
         // what is tested is the rotation: deep queues keep v1's lack of flow control (a queue_overflow when this
         // shared 2-core machine starves a client's reader) out of the picture; overflow has its own tests
@@ -177,7 +164,7 @@ class RotationTest {
         Map<String, String> vars = harness.agentVars(hub.port(), Map.of("echo", echo.port()));
         vars.put("NC_QUEUE_DEPTH_PER_CID", "1000");
         if (how.contains("symlink")) {
-            Path secretDir = Files.createDirectories(dir.resolve("secret"));
+            Path secretDir = Files.createDirectories(harness.dir().resolve("secret"));
             Path first = Files.createDirectory(secretDir.resolve("..2026_11_28_a"));
             Files.copy(Path.of(vars.get("NC_TOKEN_FILE")), first.resolve("token"));
             Files.createSymbolicLink(secretDir.resolve("..data"), first.getFileName());

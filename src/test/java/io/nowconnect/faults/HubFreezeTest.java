@@ -1,19 +1,19 @@
 package io.nowconnect.faults;
 
 import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.nowconnect.Agent;
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.freePort;
 import static io.nowconnect.faults.FaultKit.report;
@@ -28,20 +28,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("faults")
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class HubFreezeTest {
     private static final int PING_INTERVAL_SEC = 1;
     private static final int PING_TIMEOUT_SEC = 2;
     private static final long MARGIN_MS = 1500;
 
-    @TempDir
-    Path dir;
-
     @Test
-    void frozenHubIsNoticedWithinPingIntervalPlusTimeoutAndRecoveredAfterSigcont() throws Exception {
-        try (Harness h = Harness.create(dir); FaultKit.TrackingTarget target = new FaultKit.TrackingTarget()) {
+    void frozenHubIsNoticedWithinPingIntervalPlusTimeoutAndRecoveredAfterSigcont(Harness h) throws Exception {
+        try (FaultKit.TrackingTarget target = new FaultKit.TrackingTarget()) {
             int hubPort = freePort();
             int listen = freePort();
-            FaultKit.HubProcess hub = new FaultKit.HubProcess(dir, h.secret(), "127.0.0.1", hubPort,
+            FaultKit.HubProcess hub = new FaultKit.HubProcess(h.dir(), h.secret(), "127.0.0.1", hubPort,
                                                               Map.of("echo", "127.0.0.1:" + listen), Map.of(), List.of());
             try (hub) {
                 hub.start(Duration.ofSeconds(30));

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -14,12 +13,13 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import io.nowconnect.Agent;
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.fdCount;
 import static io.nowconnect.faults.FaultKit.freePort;
@@ -35,19 +35,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("faults")
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class HubKillRestartTest {
     private static final int STREAMS = 20;
     private static final int CYCLES = 3;
 
-    @TempDir
-    Path dir;
-
     @Test
-    void hubKilledMidStreamAndRestartedOnTheSamePort() throws Exception {
-        try (Harness h = Harness.create(dir); FaultKit.TrackingTarget target = new FaultKit.TrackingTarget()) {
+    void hubKilledMidStreamAndRestartedOnTheSamePort(Harness h) throws Exception {
+        try (FaultKit.TrackingTarget target = new FaultKit.TrackingTarget()) {
             int hubPort = freePort();
             int listen = freePort();
-            try (FaultKit.HubProcess hub = new FaultKit.HubProcess(dir, h.secret(), "127.0.0.1", hubPort,
+            try (FaultKit.HubProcess hub = new FaultKit.HubProcess(h.dir(), h.secret(), "127.0.0.1", hubPort,
                                                                    Map.of("echo", "127.0.0.1:" + listen), Map.of(),
                                                                    List.of())) {
                 hub.start(Duration.ofSeconds(30));

@@ -23,13 +23,14 @@ import java.util.regex.Pattern;
 import com.sun.management.HotSpotDiagnosticMXBean;
 
 import io.nowconnect.Agent;
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.fdCount;
 import static io.nowconnect.faults.FaultKit.platformThreads;
@@ -46,26 +47,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("faults")
 @Timeout(value = 150, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class ManyStreamsTest {
     private static final int STREAMS = 10_000;
 
-    @TempDir
-    Path dir;
-
     @Test
-    void tenThousandConcurrentStreamsThenAllClosedReturnToBaseline() throws Exception {
+    void tenThousandConcurrentStreamsThenAllClosedReturnToBaseline(Harness h) throws Exception {
         long limit = FaultKit.openFileLimit();
         Assumptions.assumeTrue(limit >= STREAMS + 2000,
                                "open-file limit " + limit + " is below " + (STREAMS + 2000) + " (each process here holds "
                                        + "about 10,000 sockets); run with ulimit -n 65536");
         List<Process> children = new ArrayList<>();
-        try (Harness h = Harness.create(dir)) {
+        try {
             Peer echo = Peer.start(children, "echo");
             int echoPort = Integer.parseInt(echo.expect("PORT (\\d+)", 30).group(1));
 
             int hubPort = FaultKit.freePort();
             int listen = FaultKit.freePort();
-            FaultKit.HubProcess hub = new FaultKit.HubProcess(dir, h.secret(), "127.0.0.1", hubPort,
+            FaultKit.HubProcess hub = new FaultKit.HubProcess(h.dir(), h.secret(), "127.0.0.1", hubPort,
                                                               Map.of("load", "127.0.0.1:" + listen),
                                                               Map.of("NC_HUB_MAX_CONNECTIONS", "20000",
                                                                      "NC_HUB_IDLE_TIMEOUT_MS", "0"),
@@ -92,14 +91,14 @@ class ManyStreamsTest {
                 }
                 Harness.await(Duration.ofSeconds(10), () -> echoOpen(echo) == 0, "warm-up streams closed");
                 FaultKit.sleep(500);
-                Figures base = Figures.now(dir, "base");
+                Figures base = Figures.now(h.dir(), "base");
 
                 Peer clients = Peer.start(children, "clients", Integer.toString(listen), Integer.toString(STREAMS));
                 Matcher ready = clients.expect("READY (\\d+) (\\d+)", 120);
                 int opened = Integer.parseInt(ready.group(1));
                 long openMs = Long.parseLong(ready.group(2));
                 int targetsOpen = echoOpen(echo);
-                Figures peak = Figures.now(dir, "peak");
+                Figures peak = Figures.now(h.dir(), "peak");
                 assertTrue(agent.status().snapshot().ready() && agent.status().endings().isEmpty(),
                            "tunnel stayed up: " + agent.status().endings());
 
@@ -110,7 +109,7 @@ class ManyStreamsTest {
                 Harness.await(Duration.ofSeconds(30), () -> fdCount() <= base.fds + 20, "agent fds back to baseline");
                 long closeMs = ms(System.nanoTime() - closeStart);
                 FaultKit.sleep(500);
-                Figures after = Figures.now(dir, "after");
+                Figures after = Figures.now(h.dir(), "after");
 
                 report("10,000 streams", opened + " streams echoed end to end in " + openMs + " ms (" + targetsOpen
                         + " target connections open at once); all closed in " + closeMs + " ms");

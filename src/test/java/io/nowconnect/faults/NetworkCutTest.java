@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,7 +15,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 import io.nowconnect.Agent;
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -24,7 +24,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.report;
 import static io.nowconnect.faults.FaultKit.run;
@@ -41,15 +41,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("faults")
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class NetworkCutTest {
     private static String ns;
     private static String vethRoot;
     private static String rootAddr;
     private static String nsAddr;
     private static String unavailable;
-
-    @TempDir
-    Path dir;
 
     @BeforeAll
     static void createNamespace() {
@@ -91,12 +89,12 @@ class NetworkCutTest {
     }
 
     @Test
-    void tunnelCutByDropAndByRejectIsDetectedAndRecovered() throws Exception {
+    void tunnelCutByDropAndByRejectIsDetectedAndRecovered(Harness h) throws Exception {
         Assumptions.assumeTrue(unavailable == null, () -> "network namespaces unavailable: " + unavailable);
         int hubPort = 20000 + ThreadLocalRandom.current().nextInt(20000);
         int listen = hubPort + 1;
-        try (Harness h = Harness.create(dir); FaultKit.TrackingTarget target = new FaultKit.TrackingTarget();
-             FaultKit.HubProcess hub = new FaultKit.HubProcess(dir, h.secret(), nsAddr, hubPort,
+        try (FaultKit.TrackingTarget target = new FaultKit.TrackingTarget();
+             FaultKit.HubProcess hub = new FaultKit.HubProcess(h.dir(), h.secret(), nsAddr, hubPort,
                                                                Map.of("echo", nsAddr + ":" + listen), Map.of(),
                                                                List.of("ip", "netns", "exec", ns))) {
             hub.start(Duration.ofSeconds(30));

@@ -5,7 +5,6 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.HashMap;
@@ -20,12 +19,14 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.ScriptedHub;
+import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.report;
 import static io.nowconnect.faults.HubKillRestartTest.ms;
@@ -40,17 +41,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("faults")
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class OpenFloodTest {
     private static final int FLOOD = 50_000;
     private static final long HEAP_LIMIT = 256L << 20;
 
-    @TempDir
-    Path dir;
-
     @Test
-    void fiftyThousandOpensForUnexportedConnectors() throws Exception {
-        try (Harness h = Harness.create(dir); RawHub hub = RawHub.start();
-             ServerSocket sentinel = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+    void fiftyThousandOpensForUnexportedConnectors(Harness h, ScriptedHub hub) throws Exception {
+        try (ServerSocket sentinel = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             AtomicInteger sentinelAccepts = new AtomicInteger();
             Thread.ofVirtual().start(() -> {
                 while (!sentinel.isClosed()) {
@@ -78,7 +76,7 @@ class OpenFloodTest {
             vars.put("NC_AGENT_URL", hub.url());
             vars.put("NC_TARGET_echo_HOST", "127.0.0.1");
             Agent agent = h.startAgent(vars);
-            RawHub.Conn conn = hub.awaitConnection(Duration.ofSeconds(10));
+            ScriptedHub.Conn conn = hub.awaitAcknowledged(Duration.ofSeconds(10));
             Harness.awaitReady(agent, Duration.ofSeconds(5));
             long heapBefore = FaultKit.heapUsedAfterGc();
 
@@ -135,7 +133,7 @@ class OpenFloodTest {
         }
     }
 
-    private static void roundTrip(RawHub.Conn conn, AtomicLong seq, BlockingQueue<String> liveData) throws InterruptedException {
+    private static void roundTrip(ScriptedHub.Conn conn, AtomicLong seq, BlockingQueue<String> liveData) throws InterruptedException {
         byte[] msg = ("ping " + seq.get()).getBytes(StandardCharsets.UTF_8);
         conn.send("{\"t\":\"DATA\",\"cid\":\"live\",\"seq\":" + seq.getAndIncrement() + ",\"b64\":\""
                           + Base64.getEncoder().encodeToString(msg) + "\"}");

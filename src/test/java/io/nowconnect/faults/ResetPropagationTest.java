@@ -6,19 +6,19 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.nowconnect.Agent;
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.hub.Hub;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.report;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -30,14 +30,12 @@ import static org.junit.jupiter.api.Assertions.fail;
  * back to its client as an intact prefix followed by EOF). Needs .pending/fault-abortive-close.patch.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class ResetPropagationTest {
-    @TempDir
-    Path dir;
 
     @Test
-    void clientsOfResetStreamsSeeAResetNotAnEndOfStream() throws Exception {
-        try (Harness h = Harness.create(dir);
-             ServerSocket resetting = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+    void clientsOfResetStreamsSeeAResetNotAnEndOfStream(Harness h) throws Exception {
+        try (ServerSocket resetting = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             Thread.ofVirtual().start(() -> {
                 while (!resetting.isClosed()) {
                     try {

@@ -9,7 +9,6 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,15 +26,14 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.hub.Hub;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.report;
 import static io.nowconnect.faults.HubKillRestartTest.ms;
@@ -49,34 +47,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("faults")
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class TargetMisbehaviourTest {
     private static final int CONNECT_TIMEOUT_MS = 1000;
 
-    @TempDir
-    Path dir;
-    private Harness harness;
-    private final List<AutoCloseable> closeables = new ArrayList<>();
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        harness.close();
-        for (AutoCloseable c : closeables) {
-            c.close();
-        }
-    }
-
     @Test
-    void refusedHangingAndResettingTargetsEndOnlyTheirOwnStreams() throws Exception {
+    void refusedHangingAndResettingTargetsEndOnlyTheirOwnStreams(Harness harness) throws Exception {
         EchoServer echo = harness.echo();
         int refusedPort = FaultKit.freePort();
-        ServerSocket hanging = fullAcceptQueue();
+        ServerSocket hanging = fullAcceptQueue(harness);
         ServerSocket resetting = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        closeables.add(resetting);
+        harness.closeLater(resetting);
         Thread.ofVirtual().start(() -> {
             while (!resetting.isClosed()) {
                 try {
@@ -171,7 +152,7 @@ class TargetMisbehaviourTest {
     }
 
     @Test
-    void aTargetThatStopsReadingDoesNotSlowTwentyOthers() throws Exception {
+    void aTargetThatStopsReadingDoesNotSlowTwentyOthers(Harness harness) throws Exception {
         int streams = 20;
         int size = 1 << 20;
         try (Bulk bulk = new Bulk(size); ServerSocket stall = new ServerSocket(0, 1024, InetAddress.getLoopbackAddress())) {
@@ -341,12 +322,12 @@ class TargetMisbehaviourTest {
     }
 
     /** A listening socket whose accept queue is full: connects to it never complete. */
-    private ServerSocket fullAcceptQueue() throws IOException {
+    private ServerSocket fullAcceptQueue(Harness harness) throws IOException {
         ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        closeables.add(s);
+        harness.closeLater(s);
         for (int i = 0; i < 16; i++) {
             Socket c = new Socket();
-            closeables.add(c);
+            harness.closeLater(c);
             try {
                 c.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), s.getLocalPort()), 300);
             } catch (java.net.SocketTimeoutException full) {

@@ -10,13 +10,14 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.nowconnect.Agent;
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.hub.Hub;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.report;
 import static io.nowconnect.faults.HubKillRestartTest.ms;
@@ -34,9 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("faults")
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class TokenFileFaultTest {
-    @TempDir
-    Path dir;
 
     /** One way to break the file and the log text that must explain it. */
     private record Breakage(String label, IoAction breakIt, String expectedLog) {
@@ -48,8 +48,8 @@ class TokenFileFaultTest {
     }
 
     @Test
-    void badTokenFilesAreExplainedAndRecoveredFrom() throws Exception {
-        try (Harness h = Harness.create(dir); FaultKit.LogCapture logs = new FaultKit.LogCapture();
+    void badTokenFilesAreExplainedAndRecoveredFrom(Harness h) throws Exception {
+        try (FaultKit.LogCapture logs = new FaultKit.LogCapture();
              FaultKit.TrackingTarget target = new FaultKit.TrackingTarget()) {
             int hubPort = FaultKit.freePort();
             Hub[] hub = {h.startHub(hubPort, Map.of(), "echo")};
@@ -69,7 +69,7 @@ class TokenFileFaultTest {
                     }, "cannot read token file " + file),
                     new Breakage("unreadable (a dangling symlink)", f -> {
                         Files.delete(f);
-                        Files.createSymbolicLink(f, dir.resolve("no-such-target"));
+                        Files.createSymbolicLink(f, h.dir().resolve("no-such-target"));
                     }, "cannot read token file " + file),
                     new Breakage("garbage bytes", f -> Files.write(f, new byte[] {0x00, 0x01, 'g', 'a', 'r', 0x7f, (byte) 0xff,
                                                                                   ' ', 'b', '\n', 'c'}),

@@ -5,11 +5,9 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,21 +22,22 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 import io.nowconnect.Agent;
-import io.nowconnect.e2e.Harness;
-import io.nowconnect.faults.RawHub;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.ScriptedHub;
+import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The stream state machine under random interleavings, end to end: a scripted hub ({@link RawHub}) drives the real
+ * The stream state machine under random interleavings, end to end: a scripted hub ({@link ScriptedHub}) drives the real
  * agent with random OPEN (exported and not), DATA, FIN, RST, hostile frames (DATA for unknown cids, after FIN, after
  * RST; duplicate OPENs) and tunnel drops, against a real echo target on loopback. Seeded ({@code -Dnc.fuzz.seed=N}).
  * Invariants: no exception escapes (no uncaught exception, no SEVERE log); every target socket is closed in the end;
@@ -46,17 +45,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and are a prefix of what was sent, and exactly what was sent when the stream ended with both FINs.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@ExtendWith(TestKit.class)
 class StreamFuzzTest {
     private static final int OPS = 3000;
-
-    @TempDir
-    Path dir;
 
     /** Hub-side model of one stream. */
     private static final class Model {
         final String cid;
         final boolean exported;
-        final RawHub.Conn conn;
+        final ScriptedHub.Conn conn;
         final ByteArrayOutputStream sent = new ByteArrayOutputStream();
         final ByteArrayOutputStream received = new ByteArrayOutputStream();
         long seqOut;
@@ -67,7 +64,7 @@ class StreamFuzzTest {
         volatile boolean gotRst;
         volatile String seqError;
 
-        Model(String cid, boolean exported, RawHub.Conn conn) {
+        Model(String cid, boolean exported, ScriptedHub.Conn conn) {
             this.cid = cid;
             this.exported = exported;
             this.conn = conn;
@@ -95,7 +92,7 @@ class StreamFuzzTest {
     }
 
     @Test
-    void randomInterleavingsKeepTheStreamInvariants() throws Exception {
+    void randomInterleavingsKeepTheStreamInvariants(Harness h, ScriptedHub hub) throws Exception {
         long seed = Long.getLong("nc.fuzz.seed", System.nanoTime());
         System.out.println("fuzz: streams seed " + seed + " (replay with -Dnc.fuzz.seed=" + seed + ")");
         Random rnd = new Random(seed);
@@ -123,8 +120,7 @@ class StreamFuzzTest {
         Map<String, Model> streams = new ConcurrentHashMap<>();
         AtomicInteger strayFrames = new AtomicInteger();
         long start = System.nanoTime();
-        try (Harness h = Harness.create(dir); RawHub hub = RawHub.start();
-             ServerSocket sentinel = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        try (ServerSocket sentinel = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
              Echo echo = new Echo()) {
             AtomicInteger sentinelAccepts = new AtomicInteger();
             Thread.ofVirtual().start(() -> {
@@ -142,7 +138,7 @@ class StreamFuzzTest {
             vars.put("NC_IDLE_TIMEOUT_MS", "0");
             vars.put("NC_RECONNECT_MAX_MS", "300");
             Agent agent = h.startAgent(vars);
-            RawHub.Conn conn = hub.awaitConnection(Duration.ofSeconds(10));
+            ScriptedHub.Conn conn = hub.awaitAcknowledged(Duration.ofSeconds(10));
             List<String> foreign = List.of("sentinel", "127.0.0.1:" + sentinel.getLocalPort(), "ECHO", "echo ", "", "../echo");
 
             int opens = 0;
@@ -151,17 +147,17 @@ class StreamFuzzTest {
             int drops = 0;
             int hostile = 0;
             for (int op = 0; op < OPS; op++) {
-                RawHub.Conn current = conn;
+                ScriptedHub.Conn current = conn;
                 List<Model> live = streams.values().stream().filter(m -> m.conn == current && m.live()).toList();
                 int dice = rnd.nextInt(1000);
                 if (dice < 1 && op > 100) { // tunnel drop, abrupt or with a close frame
                     if (rnd.nextBoolean()) {
-                        conn.drop();
+                        conn.dropTcpNow();
                     } else {
                         conn.closeNormally();
                     }
                     drops++;
-                    conn = hub.awaitConnection(Duration.ofSeconds(10));
+                    conn = hub.awaitAcknowledged(Duration.ofSeconds(10));
                 } else if (dice < 150 || live.isEmpty()) {
                     boolean exported = rnd.nextInt(8) != 0;
                     String cid = "c" + op + "-" + Long.toHexString(rnd.nextLong());
@@ -280,7 +276,7 @@ class StreamFuzzTest {
         }
     }
 
-    private static void onFrame(Map<String, Model> streams, RawHub.Conn conn, String text, AtomicInteger stray) {
+    private static void onFrame(Map<String, Model> streams, ScriptedHub.Conn conn, String text, AtomicInteger stray) {
         Frame f;
         try {
             f = JsonCodec.decode(text);

@@ -1,18 +1,18 @@
 package io.nowconnect.hub;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.Map;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.RawAgent;
+import io.nowconnect.testkit.TestKit;
 
 import static io.nowconnect.hub.HubProtocolTest.WAIT;
 import static io.nowconnect.hub.HubProtocolTest.awaitMetric;
@@ -32,37 +32,30 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Tokens are hand-built with JDK crypto, so they do not depend on the hub's own minter.
  */
 @Timeout(60)
+@ExtendWith(TestKit.class)
 class HubAuthTest {
     private static final String FAILURES = "nowconnect_hub_auth_failures_total";
 
-    @TempDir
-    Path dir;
     Harness harness;
     Hub hub;
 
     @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
+    void setUp(Harness harness) {
+        this.harness = harness;
         hub = harness.startHub("auth");
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
     }
 
     @Test
     void handBuiltTokenIsAccepted() throws Exception {
         // the control for the refusals below: each of them differs from this token in one thing only
-        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {
             agent.hello("auth");
             Harness.await(WAIT, () -> hub.agentCount() == 1, "tunnel ready");
         }
         // the minted token of the project is accepted too
         String minted = java.nio.file.Files.readString(harness.tokenFile("premise-02", java.time.Duration.ofMinutes(5)))
                 .strip();
-        assertEquals(101, HubProtocolTest.RawAgent.upgradeStatus(hub.port(), "Bearer " + minted));
+        assertEquals(101, RawAgent.upgradeStatus(hub.port(), "Bearer " + minted));
     }
 
     @Test
@@ -100,11 +93,11 @@ class HubAuthTest {
 
         double before = metric(hub.port(), FAILURES);
         double missing = metric(hub.port(), FAILURES, "reason", "missing_token");
-        int status = HubProtocolTest.RawAgent.upgradeStatus(hub.port(), null);
+        int status = RawAgent.upgradeStatus(hub.port(), null);
         assertEquals(401, status, "no Authorization header");
         Map<String, Integer> statuses = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, String> c : cases.entrySet()) {
-            statuses.put(c.getKey(), HubProtocolTest.RawAgent.upgradeStatus(hub.port(), c.getValue()));
+            statuses.put(c.getKey(), RawAgent.upgradeStatus(hub.port(), c.getValue()));
         }
         assertAll(statuses.entrySet().stream()
                           .map(e -> () -> assertEquals(401, e.getValue(), e.getKey() + " must be refused with 401")));
@@ -120,8 +113,7 @@ class HubAuthTest {
     @Test
     void helloWithAnotherAgentIdIsClosedWithPolicyViolation() throws Exception {
         double before = metric(hub.port(), FAILURES, "reason", "agent_id_mismatch");
-        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {
             agent.send("{\"t\":\"HELLO\",\"agent_id\":\"premise-99\",\"connectors\":[\"auth\"],\"ver\":\"1.5\"}");
             assertEquals(1008, agent.awaitClose(WAIT));
             assertEquals(java.util.List.of(), agent.pending(), "no HELLO_ACK before the close");

@@ -7,7 +7,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,15 +19,15 @@ import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import io.nowconnect.Agent;
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.log.Event;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import static io.nowconnect.hub.HubProtocolTest.WAIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -42,31 +41,25 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * knows which tunnel carries its stream.
  */
 @Timeout(60)
+@ExtendWith(TestKit.class)
 class HubBalancingTest {
     private static final String CONNECTOR = "shared";
 
-    @TempDir
-    Path dir;
     Harness harness;
     TagEcho targetA;
     TagEcho targetB;
     final List<Socket> clients = new ArrayList<>();
 
     @BeforeEach
-    void setUp() throws IOException {
-        harness = Harness.create(dir);
-        targetA = new TagEcho('A');
-        targetB = new TagEcho('B');
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        for (Socket c : clients) {
-            c.close();
-        }
-        harness.close();
-        targetA.close();
-        targetB.close();
+    void setUp(Harness harness) throws IOException {
+        this.harness = harness;
+        targetA = harness.closeLater(new TagEcho('A'));
+        targetB = harness.closeLater(new TagEcho('B'));
+        harness.closeLater(() -> {
+            for (Socket c : clients) {
+                c.close();
+            }
+        });
     }
 
     @Test

@@ -4,21 +4,20 @@ import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ProtocolException;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.RawAgent;
+import io.nowconnect.testkit.TestKit;
 
 import static io.nowconnect.hub.HubProtocolTest.WAIT;
 import static io.nowconnect.hub.HubProtocolTest.awaitMetric;
@@ -37,30 +36,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * stream that overruns its window with {@code flow_control}, and drops malformed binary frames without harm.
  */
 @Timeout(60)
+@ExtendWith(TestKit.class)
 class HubBin1Test {
     private static final int WINDOW = BinaryCodec.INITIAL_WINDOW;
     private static final String DROPPED = "nowconnect_hub_frames_dropped_total";
 
-    @TempDir
-    Path dir;
-    Harness harness;
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
-    }
-
     @Test
-    void withoutBin1InHelloTheHubSendsJsonAndDropsBinary() throws Exception {
+    void withoutBin1InHelloTheHubSendsJsonAndDropsBinary(Harness harness) throws Exception {
         Hub hub = harness.startHub("v1");
         double before = metric(hub.port(), DROPPED, "reason", "binary_frame");
-        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID));
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID));
              Socket client = clientAfter(hub, agent, "v1", false)) {
             String cid = agent.nextFrame("OPEN").get("cid").asText();
             agent.sendBinary(BinaryCodec.encode(new Frame.Data(cid, 0, "hi".getBytes(StandardCharsets.US_ASCII))));
@@ -76,10 +61,9 @@ class HubBin1Test {
     }
 
     @Test
-    void theHubSendsWithinTheCreditAndAcceptsBothEncodings() throws Exception {
+    void theHubSendsWithinTheCreditAndAcceptsBothEncodings(Harness harness) throws Exception {
         Hub hub = harness.startHub("b1");
-        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID));
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID));
              Socket client = clientAfter(hub, agent, "b1", true)) {
             client.setSoTimeout(10_000);
             String cid = agent.nextFrame("OPEN").get("cid").asText();
@@ -113,10 +97,9 @@ class HubBin1Test {
     }
 
     @Test
-    void dataBeyondTheWindowResetsThatStreamWithFlowControl() throws Exception {
+    void dataBeyondTheWindowResetsThatStreamWithFlowControl(Harness harness) throws Exception {
         Hub hub = harness.startHub("b2");
-        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID));
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID));
              Socket client = clientAfter(hub, agent, "b2", true)) {
             client.setSoTimeout(10_000);
             String cid = agent.nextFrame("OPEN").get("cid").asText();
@@ -131,7 +114,7 @@ class HubBin1Test {
     }
 
     @Test
-    void malformedBinaryFramesAreDroppedAndCounted() throws Exception {
+    void malformedBinaryFramesAreDroppedAndCounted(Harness harness) throws Exception {
         Hub hub = harness.startHub("b3");
         int port = hub.port();
         HexFormat hex = HexFormat.of();
@@ -141,8 +124,7 @@ class HubBin1Test {
                 {"0500", "bin_unknown_type"},
                 {"02016300000000", "bin_bad_window"},
         };
-        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(port,
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(port,goodToken(harness, Harness.AGENT_ID))) {
             hello(agent, "b3", true);
             for (String[] c : cases) {
                 double before = metric(port, DROPPED, "reason", c[1]);
@@ -162,20 +144,20 @@ class HubBin1Test {
     }
 
     /** HELLO (with or without bin1), then a client on the connector's listener: the agent gets its OPEN next. */
-    private static Socket clientAfter(Hub hub, HubProtocolTest.RawAgent agent, String connector, boolean bin1)
+    private static Socket clientAfter(Hub hub, RawAgent agent, String connector, boolean bin1)
             throws Exception {
         hello(agent, connector, bin1);
         Harness.await(WAIT, () -> hub.agentCount() == 1, "tunnel registered");
         return Harness.client(hub.listenerPorts().get(connector));
     }
 
-    private static void hello(HubProtocolTest.RawAgent agent, String connector, boolean bin1) throws Exception {
+    private static void hello(RawAgent agent, String connector, boolean bin1) throws Exception {
         agent.send("{\"t\":\"HELLO\",\"agent_id\":\"" + Harness.AGENT_ID + "\",\"connectors\":[\"" + connector
                            + "\"],\"ver\":\"1.5\",\"caps\":[\"drain\"" + (bin1 ? ",\"bin1\"" : "") + "]}");
         assertEquals("{\"t\":\"HELLO_ACK\",\"caps\":[\"drain\"" + (bin1 ? ",\"bin1\"" : "") + "]}", agent.next());
     }
 
-    private static void readBinary(HubProtocolTest.RawAgent agent, String cid, long[] seq, ByteArrayOutputStream into,
+    private static void readBinary(RawAgent agent, String cid, long[] seq, ByteArrayOutputStream into,
                                    int total) throws Exception {
         while (into.size() < total) {
             byte[] m = agent.binaries.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);

@@ -2,18 +2,16 @@ package io.nowconnect.hub;
 
 import java.net.Socket;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.util.Map;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import static io.nowconnect.hub.HubProtocolTest.WAIT;
 import static io.nowconnect.hub.HubProtocolTest.get;
@@ -25,23 +23,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The hub's HTTP side: {@code /healthz}, {@code /readyz}, {@code /metrics}, and nothing else. */
 @Timeout(60)
+@ExtendWith(TestKit.class)
 class HubEndpointsTest {
-    @TempDir
-    Path dir;
-    Harness harness;
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
-    }
-
     @Test
-    void healthAndReadiness() throws Exception {
+    void healthAndReadiness(Harness harness) throws Exception {
         Hub hub = harness.startHub("probe-a", "probe-b");
         assertTrue(hub.ready());
         assertEquals(200, get(hub.port(), "/healthz").statusCode());
@@ -51,7 +36,7 @@ class HubEndpointsTest {
     }
 
     @Test
-    void onlyTheDocumentedPathsAreServed() throws Exception {
+    void onlyTheDocumentedPathsAreServed(Harness harness) throws Exception {
         Hub hub = harness.startHub("paths");
         for (String path : new String[] {"/observe/health", "/observe/metrics", "/health", "/health/live",
                                          "/metrics/nope", "/openapi", "/"}) {
@@ -60,7 +45,7 @@ class HubEndpointsTest {
     }
 
     @Test
-    void metricsCountAgentsStreamsAndBytesPerConnector() throws Exception {
+    void metricsCountAgentsStreamsAndBytesPerConnector(Harness harness) throws Exception {
         Hub hub = harness.startHub("metered");
         String text = get(hub.port(), "/metrics").body();
         assertTrue(text.contains("nowconnect_hub_agents_connected"), text);

@@ -4,7 +4,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -16,16 +15,15 @@ import io.helidon.webclient.websocket.WsClient;
 import io.helidon.websocket.WsListener;
 import io.helidon.websocket.WsSession;
 
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.hub.HubProtocolTest.WAIT;
 import static io.nowconnect.hub.HubProtocolTest.goodToken;
@@ -42,23 +40,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
  * intact, the hub's unmasked binary DATA parses in Helidon, pings are answered, and a close is answered with a close.
  */
 @Timeout(60)
+@ExtendWith(TestKit.class)
 class HubHelidonClientTest {
-    @TempDir
-    Path dir;
-    Harness harness;
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
-    }
-
     @Test
-    void helidonClientAsAgent() throws Exception {
+    void helidonClientAsAgent(Harness harness) throws Exception {
         // no hub pings: Helidon's client would answer them from its reader thread while the test thread sends, and its
         // sends are not safe for concurrent use
         Hub hub = harness.startHub(0, Map.of("NC_HUB_PING_INTERVAL_SEC", "300", "NC_HUB_PING_TIMEOUT_SEC", "300"), "hc");

@@ -4,20 +4,19 @@ import java.io.IOException;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.RawAgent;
+import io.nowconnect.testkit.TestKit;
 
 import static io.nowconnect.hub.HubProtocolTest.WAIT;
 import static io.nowconnect.hub.HubProtocolTest.awaitMetric;
@@ -29,25 +28,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /** Client admission at the hub's connector listeners: no agent, source address ranges, the connection limit. */
 @Timeout(60)
+@ExtendWith(TestKit.class)
 class HubListenerTest {
     private static final String STREAMS = "nowconnect_hub_streams_total";
 
-    @TempDir
-    Path dir;
-    Harness harness;
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
-    }
-
     @Test
-    void noAgentForConnectorClosesTheClientAtOnce() throws Exception {
+    void noAgentForConnectorClosesTheClientAtOnce(Harness harness) throws Exception {
         Hub hub = harness.startHub("lonely");
         double before = metric(hub.port(), STREAMS, "connector", "lonely", "result", "no_agent_for_connector");
         try (Socket client = Harness.client(hub.listenerPorts().get("lonely"))) {
@@ -61,11 +47,10 @@ class HubListenerTest {
     }
 
     @Test
-    void clientOutsideAllowedRangesIsClosed() throws Exception {
+    void clientOutsideAllowedRangesIsClosed(Harness harness) throws Exception {
         Hub hub = harness.startHub(0, Map.of("NC_HUB_ALLOW_CIDRS", "10.0.0.0/8"), "fenced");
         double before = metric(hub.port(), STREAMS, "connector", "fenced", "result", "not_allowed");
-        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {
             agent.hello("fenced");
             try (Socket client = Harness.client(hub.listenerPorts().get("fenced"))) {
                 client.setSoTimeout(1000);
@@ -78,10 +63,9 @@ class HubListenerTest {
     }
 
     @Test
-    void clientInsideAllowedRangesIsServed() throws Exception {
+    void clientInsideAllowedRangesIsServed(Harness harness) throws Exception {
         Hub hub = harness.startHub(0, Map.of("NC_HUB_ALLOW_CIDRS", "10.0.0.0/8, 127.0.0.0/8"), "open");
-        try (HubProtocolTest.RawAgent agent = HubProtocolTest.RawAgent.connect(hub.port(),
-                                                                                goodToken(harness, Harness.AGENT_ID))) {
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {
             agent.hello("open");
             try (Socket client = Harness.client(hub.listenerPorts().get("open"))) {
                 String cid = agent.nextFrame("OPEN").get("cid").asText();
@@ -93,7 +77,7 @@ class HubListenerTest {
     }
 
     @Test
-    void connectionLimitRefusesTheExtraClientsAndRecovers() throws Exception {
+    void connectionLimitRefusesTheExtraClientsAndRecovers(Harness harness) throws Exception {
         Hub hub = harness.startHub(0, Map.of("NC_HUB_MAX_CONNECTIONS", "5"), "limited");
         EchoServer echo = harness.echo();
         Agent agent = harness.startAgent(harness.agentVars(hub.port(), Map.of("limited", echo.port())));

@@ -9,25 +9,15 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
-import java.net.http.WebSocketHandshakeException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -36,15 +26,15 @@ import javax.crypto.spec.SecretKeySpec;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.RawAgent;
+import io.nowconnect.testkit.TestKit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -55,29 +45,17 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Protocol v1 at the hub, spoken by a hand-scripted agent (the JDK's own WebSocket client, independent of the
  * project's agent): HELLO_ACK shapes, frames before HELLO, HELLO twice, bad frames, oversized frames.
  *
- * <p>Also holds the small kit the other hub tests share: {@link RawAgent}, hand-built JWTs and a Prometheus scraper.
+ * <p>Also holds what the other hub tests share: hand-built JWTs and a Prometheus scraper ({@link RawAgent} is in the
+ * test kit).
  */
 @Timeout(60)
+@ExtendWith(TestKit.class)
 class HubProtocolTest {
     static final Duration WAIT = Duration.ofSeconds(5);
     static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    Path dir;
-    Harness harness;
-
-    @BeforeEach
-    void setUp() {
-        harness = Harness.create(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        harness.close();
-    }
-
     @Test
-    void helloAckListsDrainWhenTheAgentOffersIt() throws Exception {
+    void helloAckListsDrainWhenTheAgentOffersIt(Harness harness) throws Exception {
         Hub hub = harness.startHub("p1");
         try (RawAgent agent = RawAgent.connect(hub.port(), goodToken(harness, Harness.AGENT_ID))) {
             agent.send("{\"t\":\"HELLO\",\"agent_id\":\"premise-01\",\"connectors\":[\"p1\"],\"ver\":\"1.5\","
@@ -88,7 +66,7 @@ class HubProtocolTest {
     }
 
     @Test
-    void helloAckIsPlainV1WithoutCaps() throws Exception {
+    void helloAckIsPlainV1WithoutCaps(Harness harness) throws Exception {
         Hub hub = harness.startHub("p2");
         try (RawAgent agent = RawAgent.connect(hub.port(), goodToken(harness, Harness.AGENT_ID))) {
             // v1 HELLO: no caps field; an unknown extra field (tenant) is ignored
@@ -105,7 +83,7 @@ class HubProtocolTest {
     }
 
     @Test
-    void frameBeforeHelloClosesWithPolicyViolation() throws Exception {
+    void frameBeforeHelloClosesWithPolicyViolation(Harness harness) throws Exception {
         Hub hub = harness.startHub("p3");
         double before = metric(hub.port(), "nowconnect_hub_frames_dropped_total", "reason", "before_hello");
         try (RawAgent agent = RawAgent.connect(hub.port(), goodToken(harness, Harness.AGENT_ID))) {
@@ -117,7 +95,7 @@ class HubProtocolTest {
     }
 
     @Test
-    void secondHelloIsIgnoredAndTheTunnelStays() throws Exception {
+    void secondHelloIsIgnoredAndTheTunnelStays(Harness harness) throws Exception {
         Hub hub = harness.startHub("p4");
         double before = metric(hub.port(), "nowconnect_hub_frames_dropped_total", "reason", "duplicate_hello");
         try (RawAgent agent = RawAgent.connect(hub.port(), goodToken(harness, Harness.AGENT_ID))) {
@@ -131,7 +109,7 @@ class HubProtocolTest {
     }
 
     @Test
-    void badFramesAreDroppedAndTheTunnelStays() throws Exception {
+    void badFramesAreDroppedAndTheTunnelStays(Harness harness) throws Exception {
         Hub hub = harness.startHub("p5");
         int port = hub.port();
         double badJson = metric(port, "nowconnect_hub_frames_dropped_total", "reason", "bad_json");
@@ -154,7 +132,7 @@ class HubProtocolTest {
     }
 
     @Test
-    void oversizedFrameClosesThatTunnelOnly() throws Exception {
+    void oversizedFrameClosesThatTunnelOnly(Harness harness) throws Exception {
         Hub hub = harness.startHub(0, Map.of("NC_HUB_MAX_WS_PAYLOAD", "1024", "NC_HUB_MAX_FRAME_BYTES", "4096"),
                                    "big-echo", "big-raw");
         EchoServer echo = harness.echo();
@@ -321,186 +299,6 @@ class HubProtocolTest {
                 return false;
             }
         }, name + java.util.List.of(labels) + " >= " + atLeast);
-    }
-
-    /**
-     * A scripted agent: the JDK's WebSocket client on {@code /tunnel}. Collects every text message (reassembled) and
-     * how the WebSocket ended. The JDK client answers the hub's pings by itself.
-     */
-    static final class RawAgent implements AutoCloseable {
-        /** Close "code" when the connection ended without a close frame. */
-        static final int ABNORMAL = 1006;
-
-        private final LinkedBlockingQueue<String> messages = new LinkedBlockingQueue<>();
-        /** Binary messages from the hub (reassembled); each is also noted in the text queue as "<binary N bytes>". */
-        final LinkedBlockingQueue<byte[]> binaries = new LinkedBlockingQueue<>();
-        private final CompletableFuture<Integer> closed = new CompletableFuture<>();
-        private final HttpClient http;
-        private WebSocket ws;
-
-        private RawAgent(HttpClient http) {
-            this.http = http;
-        }
-
-        /** Open {@code /tunnel} with {@code Authorization: Bearer token}; fails the test if the upgrade fails. */
-        static RawAgent connect(int hubPort, String token) throws Exception {
-            HttpClient http = HttpClient.newBuilder().connectTimeout(WAIT).build();
-            RawAgent agent = new RawAgent(http);
-            try {
-                agent.ws = http.newWebSocketBuilder()
-                        .header("Authorization", "Bearer " + token)
-                        .connectTimeout(WAIT)
-                        .buildAsync(URI.create("ws://127.0.0.1:" + hubPort + "/tunnel"), agent.listener())
-                        .get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (Exception e) {
-                http.close();
-                throw e;
-            }
-            return agent;
-        }
-
-        /**
-         * Try an upgrade that should be refused and return the HTTP status (101 if it was accepted).
-         *
-         * @param authorization the Authorization header value, or null for none
-         */
-        static int upgradeStatus(int hubPort, String authorization) throws Exception {
-            try (HttpClient http = HttpClient.newBuilder().connectTimeout(WAIT).build()) {
-                WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(WAIT);
-                if (authorization != null) {
-                    builder.header("Authorization", authorization);
-                }
-                WebSocket ws;
-                try {
-                    ws = builder.buildAsync(URI.create("ws://127.0.0.1:" + hubPort + "/tunnel"),
-                                            new WebSocket.Listener() { })
-                            .get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-                } catch (ExecutionException e) {
-                    if (e.getCause() instanceof WebSocketHandshakeException h) {
-                        return h.getResponse().statusCode();
-                    }
-                    throw e;
-                }
-                ws.abort();
-                return 101;
-            }
-        }
-
-        private WebSocket.Listener listener() {
-            return new WebSocket.Listener() {
-                private final StringBuilder parts = new StringBuilder();
-
-                @Override
-                public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-                    parts.append(data);
-                    if (last) {
-                        messages.add(parts.toString());
-                        parts.setLength(0);
-                    }
-                    webSocket.request(1);
-                    return null;
-                }
-
-                private final java.io.ByteArrayOutputStream binaryParts = new java.io.ByteArrayOutputStream();
-
-                @Override
-                public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
-                    byte[] chunk = new byte[data.remaining()];
-                    data.get(chunk);
-                    binaryParts.writeBytes(chunk);
-                    if (last) {
-                        binaries.add(binaryParts.toByteArray());
-                        binaryParts.reset();
-                    }
-                    messages.add("<binary " + chunk.length + " bytes>");
-                    webSocket.request(1);
-                    return null;
-                }
-
-                @Override
-                public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-                    closed.complete(statusCode);
-                    return null;
-                }
-
-                @Override
-                public void onError(WebSocket webSocket, Throwable error) {
-                    closed.complete(ABNORMAL);
-                }
-            };
-        }
-
-        /** Send one text frame (waits until it is written). */
-        synchronized void send(String text) throws Exception {
-            ws.sendText(text, true).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-        }
-
-        /** Send one binary frame (waits until it is written). */
-        synchronized void sendBinary(byte[] bytes) throws Exception {
-            ws.sendBinary(ByteBuffer.wrap(bytes), true).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-        }
-
-        /** HELLO with caps ["drain"] exporting the connectors; asserts the ack. */
-        void hello(String... connectors) throws Exception {
-            StringBuilder list = new StringBuilder();
-            for (String c : connectors) {
-                list.append(list.isEmpty() ? "" : ",").append('"').append(c).append('"');
-            }
-            send("{\"t\":\"HELLO\",\"agent_id\":\"" + Harness.AGENT_ID + "\",\"connectors\":[" + list
-                         + "],\"ver\":\"1.5\",\"caps\":[\"drain\"]}");
-            assertEquals("{\"t\":\"HELLO_ACK\",\"caps\":[\"drain\"]}", next());
-        }
-
-        /** Next text message from the hub. */
-        String next() throws InterruptedException {
-            String m = messages.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-            if (m == null) {
-                fail("no message from the hub within " + WAIT.toMillis() + " ms"
-                             + (closed.isDone() ? " (WebSocket closed: " + closed.getNow(0) + ")" : ""));
-            }
-            return m;
-        }
-
-        /** Next message, which must be a frame of the given type. */
-        JsonNode nextFrame(String type) throws Exception {
-            String m = next();
-            JsonNode node = JSON.readTree(m);
-            assertEquals(type, node.path("t").asText(), "unexpected frame " + m);
-            return node;
-        }
-
-        /** Messages received and not read yet. */
-        List<String> pending() {
-            List<String> out = new ArrayList<>();
-            messages.drainTo(out);
-            return out;
-        }
-
-        /** Wait for the WebSocket to end; returns the close code, or {@link #ABNORMAL}. */
-        int awaitClose(Duration timeout) throws Exception {
-            try {
-                return closed.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                throw new AssertionError("WebSocket still open after " + timeout.toMillis() + " ms");
-            }
-        }
-
-        boolean isClosed() {
-            return closed.isDone();
-        }
-
-        /** Drop the TCP connection without a close handshake. */
-        void abort() {
-            ws.abort();
-        }
-
-        @Override
-        public void close() {
-            if (ws != null) {
-                ws.abort();
-            }
-            http.shutdownNow();
-        }
     }
 
     /** Write bytes and flush. */

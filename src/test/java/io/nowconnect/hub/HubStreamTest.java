@@ -4,20 +4,20 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.RawAgent;
+import io.nowconnect.testkit.TestKit;
 
 import static io.nowconnect.hub.HubProtocolTest.WAIT;
 import static io.nowconnect.hub.HubProtocolTest.concat;
@@ -36,31 +36,22 @@ import static org.junit.jupiter.api.Assertions.fail;
  * half-closes, RST, and a dropped tunnel.
  */
 @Timeout(60)
+@ExtendWith(TestKit.class)
 class HubStreamTest {
     private static final int PAYLOAD = 1024;
     private static final String UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
-    @TempDir
-    Path dir;
     Harness harness;
     Hub hub;
-    HubProtocolTest.RawAgent agent;
+    RawAgent agent;
 
     @BeforeEach
-    void setUp() throws Exception {
-        harness = Harness.create(dir);
+    void setUp(Harness harness) throws Exception {
+        this.harness = harness;
         hub = harness.startHub(0, Map.of("NC_HUB_MAX_WS_PAYLOAD", Integer.toString(PAYLOAD)), "x");
-        agent = HubProtocolTest.RawAgent.connect(hub.port(), goodToken(harness, Harness.AGENT_ID));
+        agent = harness.closeLater(RawAgent.connect(hub.port(), goodToken(harness, Harness.AGENT_ID)));
         agent.hello("x");
         Harness.await(WAIT, () -> hub.agentCount() == 1, "tunnel ready");
-    }
-
-    @AfterEach
-    void tearDown() {
-        if (agent != null) {
-            agent.close();
-        }
-        harness.close();
     }
 
     @Test

@@ -7,8 +7,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import io.nowconnect.Agent;
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.hub.Hub;
+import io.nowconnect.testkit.Harness;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

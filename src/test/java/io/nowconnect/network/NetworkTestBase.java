@@ -5,20 +5,20 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.hub.Hub;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.TestKit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Real hub (TLS from a throwaway PKI), real agent, echo target, all on loopback; subclasses add proxies.
  */
+@ExtendWith(TestKit.class)
 abstract class NetworkTestBase {
     static final Duration WAIT = Duration.ofSeconds(10);
 
@@ -33,12 +34,9 @@ abstract class NetworkTestBase {
     static Path pkiDir;
     static TestPki pki;
 
-    @TempDir
-    Path dir;
     Harness harness;
     LogCapture logs;
     EchoServer echo;
-    final List<TinyProxy> proxies = new ArrayList<>();
 
     @BeforeAll
     static void makePki() throws IOException {
@@ -47,20 +45,10 @@ abstract class NetworkTestBase {
     }
 
     @BeforeEach
-    void setUpHarness() {
-        harness = Harness.create(dir);
-        logs = new LogCapture();
+    void setUpHarness(Harness harness) {
+        this.harness = harness;
+        logs = harness.closeLater(new LogCapture());
         echo = harness.echo();
-    }
-
-    @AfterEach
-    void tearDown() {
-        try {
-            harness.close();
-        } finally {
-            proxies.forEach(TinyProxy::close);
-            logs.close();
-        }
     }
 
     /** A TLS hub with the good certificate, exporting connector "echo". */
@@ -88,9 +76,8 @@ abstract class NetworkTestBase {
 
     TinyProxy proxy(String name, List<Integer> connectPorts, String basicAuth) {
         try {
-            TinyProxy p = TinyProxy.start(dir, name, connectPorts, java.util.Optional.ofNullable(basicAuth));
-            proxies.add(p);
-            return p;
+            return harness.closeLater(TinyProxy.start(harness.dir(), name, connectPorts,
+                                                      java.util.Optional.ofNullable(basicAuth)));
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }

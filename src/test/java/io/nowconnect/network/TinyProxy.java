@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
-import io.nowconnect.e2e.Harness;
+import io.nowconnect.testkit.Harness;
 
 /**
  * A real tinyproxy (Debian package {@code tinyproxy-bin}) in the foreground on a free loopback port, with its own

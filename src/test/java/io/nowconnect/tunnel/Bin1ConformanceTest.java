@@ -13,10 +13,12 @@ import java.util.concurrent.TimeUnit;
 import io.nowconnect.Agent;
 import io.nowconnect.Version;
 import io.nowconnect.demo.EchoServer;
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ProtocolException;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.ScriptedHub;
+import io.nowconnect.testkit.TargetServer;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

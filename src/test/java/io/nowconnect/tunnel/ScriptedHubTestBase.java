@@ -34,22 +34,26 @@ import io.nowconnect.Agent;
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.demo.EchoServer;
-import io.nowconnect.e2e.Harness;
 import io.nowconnect.stream.StreamObserver;
+import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.ScriptedHub;
+import io.nowconnect.testkit.TargetServer;
+import io.nowconnect.testkit.TestKit;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Shared set-up of the scripted-hub tests: a {@link ScriptedHub}, agents started from {@code NC_*} variables that
- * point at it, loopback targets, and helpers that build and check v1 frames byte for byte. Everything started here is
- * closed after each test.
+ * Shared helpers of the scripted-hub tests: the test kit's {@link ScriptedHub}, agents started from {@code NC_*}
+ * variables that point at it, loopback targets, and helpers that build and check v1 frames byte for byte. The
+ * {@link TestKit} closes everything started here after each test, and fails it when an exception escaped an agent
+ * thread.
  */
+@ExtendWith(TestKit.class)
 abstract class ScriptedHubTestBase {
     static final String AGENT_ID = "premise-01";
     /** Generous bound for "eventually" conditions (a loaded 2-core machine). */
@@ -65,58 +69,15 @@ abstract class ScriptedHubTestBase {
         }
     }
 
-    @TempDir
-    Path dir;
-
+    Harness harness;
     ScriptedHub hub;
-    private final List<Agent> agents = new ArrayList<>();
-    private final List<Agent> stoppedAgents = new ArrayList<>();
-    private final List<AutoCloseable> closeables = new ArrayList<>();
     private int tokenFiles;
 
-    /** Exceptions that escaped an agent thread ({@code nc-*}) during the test. */
-    final List<String> escaped = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private Thread.UncaughtExceptionHandler previousHandler;
-
+    /** Bind this test's kit: the scripted hub and every agent and target started through it end after the test. */
     @BeforeEach
-    void startHub() {
-        previousHandler = Thread.getDefaultUncaughtExceptionHandler();
-        Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
-            if (t.getName().startsWith("nc-")) {
-                escaped.add(t.getName() + ": " + e);
-            }
-            if (previousHandler != null) {
-                previousHandler.uncaughtException(t, e);
-            } else {
-                e.printStackTrace();
-            }
-        });
-        hub = ScriptedHub.start();
-    }
-
-    @AfterEach
-    void closeAll() {
-        for (Agent a : agents) {
-            if (!stoppedAgents.contains(a)) {
-                try {
-                    a.stop(Duration.ofMillis(500));
-                } catch (RuntimeException ignored) {
-                    // best effort
-                }
-            }
-        }
-        for (int i = closeables.size() - 1; i >= 0; i--) {
-            try {
-                closeables.get(i).close();
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
-        if (hub != null) {
-            hub.close();
-        }
-        Thread.setDefaultUncaughtExceptionHandler(previousHandler);
-        assertEquals(List.of(), escaped, "no exception may escape an agent thread");
+    void useKit(Harness harness) {
+        this.harness = harness.agentStopDrain(Duration.ofMillis(500));
+        this.hub = harness.scriptedHub();
     }
 
     /** Variables of an agent connected to the scripted hub, exporting the targets in this order; fast pings. */
@@ -151,7 +112,7 @@ abstract class ScriptedHubTestBase {
 
     /** A new token file holding the given text (plus surrounding whitespace, which the agent must trim). */
     Path tokenFile(String content) {
-        Path file = dir.resolve("agent-" + (++tokenFiles) + ".token");
+        Path file = harness.dir().resolve("agent-" + (++tokenFiles) + ".token");
         writeAtomically(file, "  " + content + "\n\n");
         return file;
     }
@@ -168,33 +129,24 @@ abstract class ScriptedHubTestBase {
     }
 
     Agent startAgent(Map<String, String> vars) {
-        return startAgent(vars, StreamObserver.NONE);
+        return harness.startAgent(vars, StreamObserver.NONE);
     }
 
     Agent startAgent(Map<String, String> vars, StreamObserver observer) {
-        Agent agent = Agent.start(AgentConfig.create(ConfigLoader.fromMaps(vars, Map.of())), observer);
-        agents.add(agent);
-        return agent;
+        return harness.startAgent(vars, observer);
     }
 
     /** Stop an agent within the test (so that the clean-up does not stop it again). */
     void stopAgent(Agent agent, Duration drain) {
-        stoppedAgents.add(agent);
-        agent.stop(drain);
+        harness.stopAgent(agent, drain);
     }
 
     EchoServer echo() {
-        try {
-            EchoServer e = EchoServer.start();
-            closeables.add(e);
-            return e;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return harness.echo();
     }
 
     TargetServer target() {
-        return target(0);
+        return harness.target(0);
     }
 
     /**
@@ -204,9 +156,7 @@ abstract class ScriptedHubTestBase {
      * @return the target
      */
     TargetServer target(int receiveBuffer) {
-        TargetServer t = new TargetServer(receiveBuffer);
-        closeables.add(t);
-        return t;
+        return harness.target(receiveBuffer);
     }
 
     /** Wait for the agent's connection and its HELLO, then for the agent to be ready. */
@@ -322,77 +272,6 @@ abstract class ScriptedHubTestBase {
         long droppedCount(String reason) {
             LongAdder a = dropped.get(reason);
             return a == null ? 0 : a.sum();
-        }
-    }
-
-    /** A loopback TCP target whose accepted sockets the test reads and writes. */
-    static final class TargetServer implements AutoCloseable {
-        final ServerSocket server;
-        final AtomicInteger accepts = new AtomicInteger();
-        final BlockingQueue<Socket> accepted = new LinkedBlockingQueue<>();
-        private final List<Socket> sockets = new ArrayList<>();
-        private volatile boolean closed;
-
-        TargetServer(int receiveBuffer) {
-            try {
-                server = new ServerSocket();
-                if (receiveBuffer > 0) {
-                    server.setReceiveBufferSize(receiveBuffer);
-                }
-                server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            Thread.ofVirtual().name("test-target-accept").start(this::acceptLoop);
-        }
-
-        int port() {
-            return server.getLocalPort();
-        }
-
-        Socket awaitAccept() throws InterruptedException {
-            Socket s = accepted.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
-            if (s == null) {
-                throw new AssertionError("the target saw no connection within " + WAIT.toMillis() + " ms");
-            }
-            return s;
-        }
-
-        private void acceptLoop() {
-            while (!closed) {
-                try {
-                    Socket s = server.accept();
-                    s.setSoTimeout((int) WAIT.toMillis());
-                    synchronized (sockets) {
-                        sockets.add(s);
-                    }
-                    accepts.incrementAndGet();
-                    accepted.add(s);
-                } catch (IOException e) {
-                    if (closed) {
-                        return;
-                    }
-                }
-            }
-        }
-
-        @Override
-        public void close() {
-            closed = true;
-            try {
-                server.close();
-            } catch (IOException ignored) {
-                // closing
-            }
-            synchronized (sockets) {
-                for (Socket s : sockets) {
-                    try {
-                        s.close();
-                    } catch (IOException ignored) {
-                        // closing
-                    }
-                }
-            }
         }
     }
 

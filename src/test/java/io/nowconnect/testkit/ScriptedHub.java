@@ -1,4 +1,4 @@
-package io.nowconnect.tunnel;
+package io.nowconnect.testkit;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -15,6 +15,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -35,32 +36,45 @@ import io.helidon.websocket.WsListener;
 import io.helidon.websocket.WsSession;
 
 /**
- * A WebSocket "hub" for conformance tests whose every frame the test controls: a Helidon WebServer on 127.0.0.1 with
- * a {@code /tunnel} endpoint that records what the agent sends (text frames as exact strings, in order, per connection
- * and per {@code cid}; pings; pongs; close codes; the {@code Authorization} header of every upgrade attempt) and does
- * only what it is told: refuse the upgrade with a status, acknowledge HELLO with a given frame (or not at all), answer
- * pings (or not), send arbitrary text, binary, fragmented or oversized frames, close, or drop the TCP connection.
+ * The one fake hub of the tests, whose every frame the test controls: a Helidon WebServer on 127.0.0.1 with a
+ * {@code /tunnel} endpoint that records what the agent sends (text frames as exact strings, in order, per connection
+ * and per {@code cid}; binary messages; pings; pongs; close codes; the {@code Authorization} header of every upgrade
+ * attempt) and does only what it is told: refuse the upgrade with a status, acknowledge HELLO with a given frame (or
+ * not at all), answer pings (or not), send arbitrary text, binary, fragmented or oversized frames, close, or drop the
+ * TCP connection.
+ *
+ * <p>Two ways to read the agent's text frames: the queues of a {@link Conn} (conformance tests that check frames one
+ * by one), or a handler set with {@link #onText} that sees every frame but HELLO as it arrives, on the connection's
+ * thread (fault and fuzz tests that answer thousands of frames; the queues then stay empty, so memory stays flat).
  *
  * <p>Sends of one connection are serialized with a lock (Helidon's server session is not thread-safe).
  */
-final class ScriptedHub implements AutoCloseable {
-    static final String HELLO_ACK = "{\"t\":\"HELLO_ACK\"}";
-    static final String HELLO_ACK_DRAIN = "{\"t\":\"HELLO_ACK\",\"caps\":[\"drain\"]}";
+public final class ScriptedHub implements AutoCloseable {
+    /** HELLO_ACK without capabilities (plain v1). */
+    public static final String HELLO_ACK = "{\"t\":\"HELLO_ACK\"}";
+    /** HELLO_ACK granting {@code drain}. */
+    public static final String HELLO_ACK_DRAIN = "{\"t\":\"HELLO_ACK\",\"caps\":[\"drain\"]}";
     private static final Pattern CID = Pattern.compile("\"cid\":\"((?:[^\"\\\\]|\\\\.)*)\"");
 
     /** Frame sent in answer to HELLO; {@code null} never acknowledges. */
-    volatile String ack = HELLO_ACK;
+    public volatile String ack = HELLO_ACK;
     /** Whether the agent's pings get a pong. */
-    volatile boolean answerPings = true;
+    public volatile boolean answerPings = true;
     /** Non-zero: refuse every upgrade with this HTTP status. */
-    volatile int rejectStatus;
+    public volatile int rejectStatus;
 
     /** The {@code Authorization} header of every upgrade attempt (accepted or refused), empty when absent. */
-    final BlockingQueue<Optional<String>> upgrades = new LinkedBlockingQueue<>();
+    public final BlockingQueue<Optional<String>> upgrades = new LinkedBlockingQueue<>();
     /** Accepted WebSocket connections, in order. */
-    final BlockingQueue<Conn> connections = new LinkedBlockingQueue<>();
-    final List<Conn> all = new CopyOnWriteArrayList<>();
-    final AtomicInteger upgradeAttempts = new AtomicInteger();
+    public final BlockingQueue<Conn> connections = new LinkedBlockingQueue<>();
+    /** Connections whose HELLO was acknowledged, in order. */
+    private final BlockingQueue<Conn> acknowledged = new LinkedBlockingQueue<>();
+    /** Every accepted connection. */
+    public final List<Conn> all = new CopyOnWriteArrayList<>();
+    /** Upgrade attempts, accepted or refused. */
+    public final AtomicInteger upgradeAttempts = new AtomicInteger();
+    /** When set: every text frame but HELLO goes here instead of the connection's queues. */
+    private volatile BiConsumer<Conn, String> onText;
 
     private volatile WebServer server;
     private volatile int port;
@@ -73,22 +87,32 @@ final class ScriptedHub implements AutoCloseable {
      *
      * @return running hub
      */
-    static ScriptedHub start() {
+    public static ScriptedHub start() {
         ScriptedHub hub = new ScriptedHub();
         hub.startServer(0);
         return hub;
     }
 
-    int port() {
+    /**
+     * Port on 127.0.0.1.
+     *
+     * @return port
+     */
+    public int port() {
         return port;
     }
 
-    String url() {
+    /**
+     * Tunnel URL for {@code NC_AGENT_URL}.
+     *
+     * @return url
+     */
+    public String url() {
         return "ws://127.0.0.1:" + port + "/tunnel";
     }
 
     /** Stop the WebServer: the listening socket and every connection are closed (no WebSocket close frame). */
-    void stopServer() {
+    public void stopServer() {
         WebServer s = server;
         if (s != null && s.isRunning()) {
             s.stop();
@@ -96,7 +120,7 @@ final class ScriptedHub implements AutoCloseable {
     }
 
     /** Start the WebServer again on the same port. */
-    void restartServer() {
+    public void restartServer() {
         startServer(port);
     }
 
@@ -120,7 +144,7 @@ final class ScriptedHub implements AutoCloseable {
      * @param timeout how long
      * @return the connection
      */
-    Conn awaitConnection(Duration timeout) throws InterruptedException {
+    public Conn awaitConnection(Duration timeout) throws InterruptedException {
         Conn c = connections.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
         if (c == null) {
             throw new AssertionError("no WebSocket connection from the agent within " + timeout.toMillis() + " ms");
@@ -129,12 +153,46 @@ final class ScriptedHub implements AutoCloseable {
     }
 
     /**
+     * Wait for the next connection whose HELLO was acknowledged (the agent may send and receive stream frames).
+     *
+     * @param timeout how long
+     * @return the connection
+     * @throws InterruptedException if interrupted
+     */
+    public Conn awaitAcknowledged(Duration timeout) throws InterruptedException {
+        Conn c = acknowledged.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        if (c == null) {
+            throw new AssertionError("no acknowledged tunnel from the agent within " + timeout.toMillis() + " ms");
+        }
+        return c;
+    }
+
+    /**
+     * Hand every text frame from the agent except HELLO to a handler, on the connection's thread, instead of queueing
+     * it (for tests that answer many frames).
+     *
+     * @param handler handler
+     */
+    public void onText(BiConsumer<Conn, String> handler) {
+        this.onText = handler;
+    }
+
+    /**
+     * Connections accepted so far.
+     *
+     * @return count
+     */
+    public int connectionCount() {
+        return all.size();
+    }
+
+    /**
      * Wait for the next upgrade attempt.
      *
      * @param timeout how long
      * @return the Authorization header of that attempt, if any
      */
-    Optional<String> awaitUpgrade(Duration timeout) throws InterruptedException {
+    public Optional<String> awaitUpgrade(Duration timeout) throws InterruptedException {
         Optional<String> a = upgrades.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
         if (a == null) {
             throw new AssertionError("no upgrade attempt within " + timeout.toMillis() + " ms");
@@ -150,27 +208,33 @@ final class ScriptedHub implements AutoCloseable {
         stopServer();
     }
 
-    static String cidOf(String frame) {
+    /**
+     * The {@code cid} field of a v1 frame.
+     *
+     * @param frame frame text
+     * @return cid or null
+     */
+    public static String cidOf(String frame) {
         Matcher m = CID.matcher(frame);
         return m.find() ? m.group(1) : null;
     }
 
     /** One accepted (or refused) WebSocket connection: a listener instance per upgrade. */
-    final class Conn implements WsListener {
+    public final class Conn implements WsListener {
         /** Every text message from the agent, exactly as received, in order. */
-        final BlockingQueue<String> texts = new LinkedBlockingQueue<>();
+        public final BlockingQueue<String> texts = new LinkedBlockingQueue<>();
         /** Every text message, in order (never consumed). */
-        final List<String> log = new CopyOnWriteArrayList<>();
-        final BlockingQueue<byte[]> pings = new LinkedBlockingQueue<>();
-        final BlockingQueue<byte[]> pongs = new LinkedBlockingQueue<>();
-        final AtomicInteger binaryFrames = new AtomicInteger();
+        public final List<String> log = new CopyOnWriteArrayList<>();
+        public final BlockingQueue<byte[]> pings = new LinkedBlockingQueue<>();
+        public final BlockingQueue<byte[]> pongs = new LinkedBlockingQueue<>();
+        public final AtomicInteger binaryFrames = new AtomicInteger();
         /** Every binary message from the agent (reassembled), in order. */
-        final BlockingQueue<byte[]> binaries = new LinkedBlockingQueue<>();
+        public final BlockingQueue<byte[]> binaries = new LinkedBlockingQueue<>();
         private final java.io.ByteArrayOutputStream binaryParts = new java.io.ByteArrayOutputStream();
         /** Close frame from the agent: {status, reason}. */
-        final CompletableFuture<Map.Entry<Integer, String>> closeFrame = new CompletableFuture<>();
-        final CountDownLatch ended = new CountDownLatch(1);
-        final List<Throwable> errors = new CopyOnWriteArrayList<>();
+        public final CompletableFuture<Map.Entry<Integer, String>> closeFrame = new CompletableFuture<>();
+        public final CountDownLatch ended = new CountDownLatch(1);
+        public final List<Throwable> errors = new CopyOnWriteArrayList<>();
         private final Map<String, BlockingQueue<String>> byCid = new ConcurrentHashMap<>();
         private final Map<String, BlockingQueue<byte[]>> binByCid = new ConcurrentHashMap<>();
         private final ReentrantLock lock = new ReentrantLock(true);
@@ -180,7 +244,7 @@ final class ScriptedHub implements AutoCloseable {
         private volatile boolean dropRequested;
         private volatile boolean stalled;
         /** When the hub dropped the TCP connection (nanoTime), or 0. */
-        volatile long droppedAtNanos;
+        public volatile long droppedAtNanos;
 
         @Override
         public Optional<Headers> onHttpUpgrade(HttpPrologue prologue, Headers headers) {
@@ -225,15 +289,22 @@ final class ScriptedHub implements AutoCloseable {
             }
             String message = fragments.toString();
             fragments.setLength(0);
-            log.add(message);
-            texts.add(message);
-            String cid = cidOf(message);
-            if (cid != null) {
-                byCid.computeIfAbsent(cid, k -> new LinkedBlockingQueue<>()).add(message);
+            boolean hello = message.startsWith("{\"t\":\"HELLO\"");
+            BiConsumer<Conn, String> handler = onText;
+            if (handler == null) {
+                log.add(message);
+                texts.add(message);
+                String cid = cidOf(message);
+                if (cid != null) {
+                    byCid.computeIfAbsent(cid, k -> new LinkedBlockingQueue<>()).add(message);
+                }
             }
             String a = ack;
-            if (a != null && message.startsWith("{\"t\":\"HELLO\"")) {
+            if (a != null && hello) {
                 send(a);
+                acknowledged.add(this);
+            } else if (handler != null && !hello) {
+                handler.accept(this, message);
             }
         }
 
@@ -286,7 +357,7 @@ final class ScriptedHub implements AutoCloseable {
         }
 
         /** Send a text frame. */
-        void send(String text) {
+        public void send(String text) {
             lock.lock();
             try {
                 session.send(text, true);
@@ -296,7 +367,7 @@ final class ScriptedHub implements AutoCloseable {
         }
 
         /** Send one text message split into frames of the given parts. */
-        void sendFragmented(List<String> parts) {
+        public void sendFragmented(List<String> parts) {
             lock.lock();
             try {
                 for (int i = 0; i < parts.size(); i++) {
@@ -307,7 +378,7 @@ final class ScriptedHub implements AutoCloseable {
             }
         }
 
-        void sendBinary(byte[] data) {
+        public void sendBinary(byte[] data) {
             lock.lock();
             try {
                 session.send(BufferData.create(data), true);
@@ -316,7 +387,7 @@ final class ScriptedHub implements AutoCloseable {
             }
         }
 
-        void ping(byte[] payload) {
+        public void ping(byte[] payload) {
             lock.lock();
             try {
                 session.ping(BufferData.create(payload));
@@ -325,7 +396,7 @@ final class ScriptedHub implements AutoCloseable {
             }
         }
 
-        void close(int code, String reason) {
+        public void close(int code, String reason) {
             lock.lock();
             try {
                 session.close(code, reason);
@@ -338,12 +409,12 @@ final class ScriptedHub implements AutoCloseable {
          * Drop the TCP connection without a close frame on the next frame the agent sends (its pings come every
          * second); {@link #droppedAtNanos} tells when it happened.
          */
-        void dropTcpOnNextFrame() {
+        public void dropTcpOnNextFrame() {
             dropRequested = true;
         }
 
         /** Close at once (interrupts the connection thread, which closes the socket). */
-        void dropTcpNow() {
+        public void dropTcpNow() {
             Thread t = connectionThread;
             dropRequested = true;
             if (t != null) {
@@ -351,8 +422,31 @@ final class ScriptedHub implements AutoCloseable {
             }
         }
 
+        /**
+         * Whether the test dropped this connection ({@link #dropTcpNow}, {@link #dropTcpOnNextFrame},
+         * {@link #closeNormally}).
+         *
+         * @return true once dropped
+         */
+        public boolean isDropped() {
+            return dropRequested;
+        }
+
+        /** Close with a WebSocket close frame (1001 going away); the connection counts as dropped from then on. */
+        public void closeNormally() {
+            dropRequested = true;
+            lock.lock();
+            try {
+                session.close(1001, "going away");
+            } catch (RuntimeException ignored) {
+                // already gone
+            } finally {
+                lock.unlock();
+            }
+        }
+
         /** Stop reading from the agent (the connection thread blocks at its next callback) until closed. */
-        void stallReads() {
+        public void stallReads() {
             stalled = true;
         }
 
@@ -376,7 +470,7 @@ final class ScriptedHub implements AutoCloseable {
          * @param timeout how long
          * @return the message
          */
-        String next(Duration timeout) throws InterruptedException {
+        public String next(Duration timeout) throws InterruptedException {
             String s = texts.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
             if (s == null) {
                 throw new AssertionError("no frame from the agent within " + timeout.toMillis() + " ms; so far: "
@@ -392,7 +486,7 @@ final class ScriptedHub implements AutoCloseable {
          * @param timeout how long
          * @return the message
          */
-        String nextFor(String cid, Duration timeout) throws InterruptedException {
+        public String nextFor(String cid, Duration timeout) throws InterruptedException {
             String s = queue(cid).poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
             if (s == null) {
                 throw new AssertionError("no frame for cid " + clipCid(cid) + " within " + timeout.toMillis() + " ms");
@@ -407,12 +501,12 @@ final class ScriptedHub implements AutoCloseable {
          * @param timeout how long
          * @return the frame or null
          */
-        String pollFor(String cid, Duration timeout) throws InterruptedException {
+        public String pollFor(String cid, Duration timeout) throws InterruptedException {
             return queue(cid).poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
         }
 
         /** Wait for the first message (from now on) that matches, skipping others. */
-        String awaitText(Predicate<String> p, Duration timeout) throws InterruptedException {
+        public String awaitText(Predicate<String> p, Duration timeout) throws InterruptedException {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (true) {
                 long left = deadline - System.nanoTime();
@@ -434,19 +528,19 @@ final class ScriptedHub implements AutoCloseable {
          * @param timeout how long
          * @return the message, or null when none came in time
          */
-        byte[] pollBinaryFor(String cid, Duration timeout) throws InterruptedException {
+        public byte[] pollBinaryFor(String cid, Duration timeout) throws InterruptedException {
             return binaryQueue(cid).poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
         }
 
-        BlockingQueue<byte[]> binaryQueue(String cid) {
+        public BlockingQueue<byte[]> binaryQueue(String cid) {
             return binByCid.computeIfAbsent(cid, k -> new LinkedBlockingQueue<>());
         }
 
-        BlockingQueue<String> queue(String cid) {
+        public BlockingQueue<String> queue(String cid) {
             return byCid.computeIfAbsent(cid, k -> new LinkedBlockingQueue<>());
         }
 
-        boolean awaitEnded(Duration timeout) throws InterruptedException {
+        public boolean awaitEnded(Duration timeout) throws InterruptedException {
             return ended.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
         }
 
