@@ -429,4 +429,23 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         Thread.sleep(300);
         assertEquals(1, hub.upgradeAttempts.get(), "no reconnect after stop");
     }
+
+    @Test
+    void drainGoesOutOnceWhenShutdownRacesTheAck() throws Exception {
+        // the agent reports ready while its reader is still handling the ack; a stop at that moment used to make both
+        // the ack handler and drain() send DRAIN
+        hub.ack = ScriptedHub.HELLO_ACK_DRAIN;
+        for (int run = 0; run < 8; run++) {
+            Agent agent = startAgent(vars(targets("ldap", 1002)));
+            ScriptedHub.Conn conn = hub.awaitConnection(WAIT);
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (!agent.status().snapshot().ready() && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            stopAgent(agent, Duration.ofSeconds(5));
+            assertEquals(1000, conn.closeFrame.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).getKey());
+            assertEquals(1, conn.log.stream().filter("{\"t\":\"DRAIN\"}"::equals).count(),
+                         "exactly one DRAIN in run " + run + ": " + conn.log);
+        }
+    }
 }
