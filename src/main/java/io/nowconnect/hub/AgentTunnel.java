@@ -22,6 +22,8 @@ import io.helidon.webserver.spi.ServerConnection;
 import io.helidon.websocket.WsCloseCodes;
 
 import io.nowconnect.hub.auth.Claims;
+import io.nowconnect.hub.auth.ConnectorScope;
+import io.nowconnect.hub.auth.TokenLifetime;
 import io.nowconnect.log.Event;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Capability;
@@ -73,13 +75,16 @@ final class AgentTunnel implements ServerConnection {
      * @param pingInterval ping interval
      * @param pingTimeout pong and HELLO deadline
      * @param maxMessage largest message accepted (fragments included)
+     * @param drainTimeout how long open streams may finish once the token expired ({@code NC_HUB_DRAIN_TIMEOUT_SEC})
      */
     record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, StreamSettings streams,
-                   Duration pingInterval, Duration pingTimeout, int maxMessage) {
+                   Duration pingInterval, Duration pingTimeout, int maxMessage, Duration drainTimeout) {
     }
 
     private final Context ctx;
     private final Claims claims;
+    /** Token expiry on the live tunnel (issue 15): no new streams after exp, closed once its streams end. */
+    private final TokenLifetime lifetime;
     private final DataReader in;
     private final WsWriter writer;
     private final AtomicBoolean ended = new AtomicBoolean();
@@ -110,6 +115,7 @@ final class AgentTunnel implements ServerConnection {
     AgentTunnel(Context ctx, Claims claims, DataReader in, DataWriter out) {
         this.ctx = ctx;
         this.claims = claims;
+        this.lifetime = TokenLifetime.of(claims, ctx.drainTimeout());
         this.in = in;
         this.writer = WsWriter.server(out, "nc-hub-writer");
         this.table = StreamTable.create(ctx.streams(), this::send, Direction.C2A, ctx.metrics(), ctx.budget());
@@ -233,7 +239,8 @@ final class AgentTunnel implements ServerConnection {
     }
 
     boolean exports(String connector) {
-        return helloDone && !ended.get() && connectors.contains(connector);
+        // issue 15: a tunnel whose token expired gets no new streams
+        return helloDone && !ended.get() && connectors.contains(connector) && !lifetime.expired();
     }
 
     boolean draining() {
@@ -333,6 +340,14 @@ final class AgentTunnel implements ServerConnection {
                 names.add(c);
             }
         }
+        // issue 15, connector scopes: serve only the connectors the token's `connectors` claim allows; each refused
+        // one is logged (connector_not_allowed) and counted there; a HELLO with none left is closed with 1008
+        ConnectorScope.Result scoped = ConnectorScope.of(claims).apply(names, ctx.metrics()::authFailure);
+        if (scoped.noneLeft()) {
+            closeTunnel(WsCloseCodes.VIOLATED_POLICY, "no connector allowed");
+            return;
+        }
+        names = new ArrayList<>(scoped.served());
         List<String> agreed = new ArrayList<>(HUB_CAPS);
         if (ctx.maxMessage() < BinaryCodec.MAX_MESSAGE) {
             // NC_HUB_MAX_FRAME_BYTES below a full bin1 DATA frame: stay with JSON DATA
@@ -392,6 +407,11 @@ final class AgentTunnel implements ServerConnection {
                 if (now - lastSweep >= 1_000_000_000L) {
                     lastSweep = now;
                     table.sweepIdle();
+                    // issue 15: token expired -> close once the open streams ended (or the drain timeout is over)
+                    if (helloDone && lifetime.closeNow(table.size())) {
+                        closeTunnel(WsCloseCodes.VIOLATED_POLICY, TokenLifetime.EXPIRED);
+                        return;
+                    }
                 }
             }
         } catch (InterruptedException e) {
