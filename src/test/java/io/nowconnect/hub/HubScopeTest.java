@@ -87,8 +87,8 @@ class HubScopeTest {
         Handler capture = capture(warnings);
         Map<String, Object> evilClaims = claims("evil");
         evilClaims.put("connectors", List.of("other"));
-        try (HubProtocolTest.RawAgent evil = HubProtocolTest.RawAgent.connect(hub.port(),
-                                                                               jwt(header("HS256"), evilClaims, secret(harness)))) {
+        String evilToken = jwt(header("HS256"), evilClaims, secret(harness));
+        try (HubProtocolTest.RawAgent evil = HubProtocolTest.RawAgent.connect(hub.port(), evilToken)) {
             // the impostor announces the real agent's connector next to its own
             evil.send("{\"t\":\"HELLO\",\"agent_id\":\"evil\",\"connectors\":[\"ldap\",\"other\"],\"ver\":\"1.5\","
                               + "\"caps\":[\"drain\"]}");
@@ -143,8 +143,8 @@ class HubScopeTest {
         double before = metric(hub.port(), FAILURES, "reason", NOT_ALLOWED);
         Map<String, Object> evilClaims = claims("evil");
         evilClaims.put("connectors", List.of("other"));
-        try (HubProtocolTest.RawAgent evil = HubProtocolTest.RawAgent.connect(hub.port(),
-                                                                               jwt(header("HS256"), evilClaims, secret(harness)))) {
+        String evilToken = jwt(header("HS256"), evilClaims, secret(harness));
+        try (HubProtocolTest.RawAgent evil = HubProtocolTest.RawAgent.connect(hub.port(), evilToken)) {
             evil.send("{\"t\":\"HELLO\",\"agent_id\":\"evil\",\"connectors\":[\"ldap\"],\"ver\":\"1.5\"}");
             assertEquals(1008, evil.awaitClose(WAIT));
             assertEquals(List.of(), evil.pending(), "no HELLO_ACK before the close");
