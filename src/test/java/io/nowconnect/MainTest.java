@@ -27,6 +27,18 @@ class MainTest {
     }
 
     @Test
+    void hubWithAShortSecretExitsWithTwo(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path secret = java.nio.file.Files.writeString(dir.resolve("hub.secret"), "too-short-secret\n");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Main.run(new String[] {"hub"}, Map.of("NC_HUB_JWT_SECRET_FILE", secret.toString(), "NC_HUB_PORT", "0"),
+                            new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8));
+        String text = err.toString(StandardCharsets.UTF_8);
+        assertEquals(2, code, text);
+        assertTrue(text.contains("NC_HUB_JWT_SECRET_FILE") && text.contains("at least 32 bytes"), text);
+        assertFalse(text.contains("too-short-secret"), text);
+    }
+
+    @Test
     void usageErrorsExitWithTwo() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(new ByteArrayOutputStream());

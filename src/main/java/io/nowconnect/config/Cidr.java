@@ -5,7 +5,9 @@ import java.net.UnknownHostException;
 import java.util.Optional;
 
 /**
- * An IPv4 or IPv6 address range such as {@code 10.0.0.0/8} or {@code ::1/128}; a bare address is a single host.
+ * An IPv4 or IPv6 address range such as {@code 10.0.0.0/8} or {@code ::1/128}; a bare address is a single host. An
+ * IPv4-mapped IPv6 range ({@code ::ffff:10.0.0.0/104}) is the IPv4 range it maps ({@code 10.0.0.0/8}), and an IPv4
+ * range also matches clients whose address is IPv4-mapped IPv6.
  *
  * @param network network address bytes (4 or 16)
  * @param prefix prefix length in bits
@@ -36,7 +38,9 @@ public record Cidr(byte[] network, int prefix) {
         } catch (UnknownHostException e) {
             return Optional.empty();
         }
-        int max = bytes.length * 8;
+        // the JDK turns an IPv4-mapped literal (::ffff:10.0.0.0) into its IPv4 address: its prefix counts 96 bits more
+        int mappedBits = bytes.length == 4 && addr.contains(":") ? 96 : 0;
+        int max = bytes.length * 8 + mappedBits;
         int prefix = max;
         if (slash >= 0) {
             try {
@@ -44,11 +48,11 @@ public record Cidr(byte[] network, int prefix) {
             } catch (NumberFormatException e) {
                 return Optional.empty();
             }
-            if (prefix < 0 || prefix > max) {
+            if (prefix < mappedBits || prefix > max) {
                 return Optional.empty();
             }
         }
-        return Optional.of(new Cidr(bytes, prefix));
+        return Optional.of(new Cidr(bytes, prefix - mappedBits));
     }
 
     /**

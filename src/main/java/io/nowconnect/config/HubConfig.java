@@ -1,6 +1,7 @@
 package io.nowconnect.config;
 
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -11,6 +12,7 @@ import java.util.Optional;
 
 import io.helidon.config.Config;
 
+import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.protocol.ConnectorName;
 
 /**
@@ -24,6 +26,9 @@ import io.nowconnect.protocol.ConnectorName;
  * @param jwtSecretFile {@code NC_HUB_JWT_SECRET_FILE}: HS256 secret (file content, trimmed, taken as bytes)
  * @param jwksFile {@code NC_HUB_JWKS_FILE}: JWKS or public key PEM for RS256/ES256 tokens
  * @param audience {@code NC_HUB_AUDIENCE} (nowconnect): required {@code aud} of agent tokens
+ * @param issuer {@code NC_HUB_ISSUER} (none): when set, agent tokens must carry this {@code iss}
+ * @param requireConnectorsClaim {@code NC_HUB_REQUIRE_CONNECTORS_CLAIM} (false): refuse (HTTP 403) agent tokens without
+ *        a {@code connectors} claim; tokens that carry it are always held to it
  * @param listeners {@code NC_HUB_LISTENERS}: {@code connector=host:port} list; a client connection becomes a stream
  * @param allowCidrs {@code NC_HUB_ALLOW_CIDRS}: when set, only clients from these ranges may use the listeners
  * @param maxWsPayload {@code NC_HUB_MAX_WS_PAYLOAD} (8192): most raw bytes per DATA frame
@@ -33,6 +38,8 @@ import io.nowconnect.protocol.ConnectorName;
  * @param pingTimeout {@code NC_HUB_PING_TIMEOUT_SEC} (20)
  * @param idleTimeout {@code NC_HUB_IDLE_TIMEOUT_MS} (60000; 0 = never)
  * @param queueDepth {@code NC_HUB_QUEUE_DEPTH_PER_CID} (100)
+ * @param drainTimeout {@code NC_HUB_DRAIN_TIMEOUT_SEC} (30): once an agent's token has expired on its live tunnel, how
+ *        long the tunnel's open streams may finish before it is closed
  * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}
  */
 public record HubConfig(String host,
@@ -43,6 +50,8 @@ public record HubConfig(String host,
                         Optional<Path> jwtSecretFile,
                         Optional<Path> jwksFile,
                         String audience,
+                        Optional<String> issuer,
+                        boolean requireConnectorsClaim,
                         Map<String, InetSocketAddress> listeners,
                         List<Cidr> allowCidrs,
                         int maxWsPayload,
@@ -52,9 +61,13 @@ public record HubConfig(String host,
                         Duration pingTimeout,
                         Duration idleTimeout,
                         int queueDepth,
+                        Duration drainTimeout,
                         LogSettings log) {
 
 
+    /**
+     * Copies the collections.
+     */
     public HubConfig {
         listeners = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(listeners));
         allowCidrs = List.copyOf(allowCidrs);
@@ -85,7 +98,11 @@ public record HubConfig(String host,
         if (s.optional("NC_HUB_JWT_SECRET_FILE").isEmpty() && s.optional("NC_HUB_JWKS_FILE").isEmpty()) {
             s.problem("NC_HUB_JWT_SECRET_FILE or NC_HUB_JWKS_FILE is required (agents are authenticated with JWTs)");
         }
+        // key material: unusable or weak keys (HS256 secret under 32 bytes, RSA under 2048 bits) are refused here
+        TokenVerifier.keyProblems(secret.filter(HubConfig::readable), jwks.filter(HubConfig::readable)).forEach(s::problem);
         String audience = s.string("NC_HUB_AUDIENCE", "nowconnect");
+        Optional<String> issuer = s.optional("NC_HUB_ISSUER").map(String::strip).filter(i -> !i.isEmpty());
+        boolean requireConnectorsClaim = s.bool("NC_HUB_REQUIRE_CONNECTORS_CLAIM", false);
         Map<String, InetSocketAddress> listeners = listeners(s, s.string("NC_HUB_LISTENERS", ""));
         List<Cidr> cidrs = new ArrayList<>();
         for (String c : s.string("NC_HUB_ALLOW_CIDRS", "").split(",")) {
@@ -101,14 +118,20 @@ public record HubConfig(String host,
         int pingTimeout = s.integer("NC_HUB_PING_TIMEOUT_SEC", 20, 1, 3600);
         int idle = s.integer("NC_HUB_IDLE_TIMEOUT_MS", 60_000, 0, Integer.MAX_VALUE);
         int queueDepth = s.integer("NC_HUB_QUEUE_DEPTH_PER_CID", 100, 1, 100_000);
+        int drainTimeout = s.integer("NC_HUB_DRAIN_TIMEOUT_SEC", 30, 0, 86_400);
         if (maxFrame < maxWsPayload * 2) {
             s.problem("NC_HUB_MAX_FRAME_BYTES must be at least twice NC_HUB_MAX_WS_PAYLOAD (DATA is base64 in JSON)");
         }
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
-        return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, listeners, cidrs, maxWsPayload,
-                             maxConnections, maxFrame, Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout),
-                             Duration.ofMillis(idle), queueDepth, log);
+        return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
+                             listeners, cidrs, maxWsPayload, maxConnections, maxFrame, Duration.ofSeconds(pingInterval),
+                             Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle), queueDepth,
+                             Duration.ofSeconds(drainTimeout), log);
+    }
+
+    private static boolean readable(Path file) {
+        return Files.isRegularFile(file) && Files.isReadable(file);
     }
 
     /**

@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 import io.helidon.config.Config;
@@ -26,7 +27,8 @@ import io.nowconnect.hub.Hub;
 import io.nowconnect.hub.auth.TokenMinter;
 
 /**
- * Hub, agent and (by default) an echo service in one process on loopback. Connectors come from
+ * Hub, agent and (by default) an echo service in one process on loopback, the agent holding a token scoped to its
+ * connectors and the hub requiring such tokens. Connectors come from
  * {@code NC_CONNECTORS}/{@code NC_TARGET_*} when set; each gets a hub listener on {@code NC_DEMO_BASE_PORT} (15001)
  * and up, or a free port when that one is taken.
  */
@@ -62,9 +64,6 @@ public final class Demo implements AutoCloseable {
             byte[] raw = new byte[32];
             new SecureRandom().nextBytes(raw);
             Path secret = writePrivate(dir.resolve("hub.secret"), Base64.getEncoder().encodeToString(raw));
-            String token = TokenMinter.mintHs256(TokenMinter.readSecret(secret), AGENT_ID, Duration.ofDays(1), "nowconnect");
-            Path tokenFile = writePrivate(dir.resolve("agent.token"), token);
-
             Map<String, String> agentVars = new HashMap<>();
             String connectors = env.getOrDefault("NC_CONNECTORS", "").strip();
             if (connectors.isEmpty()) {
@@ -75,11 +74,16 @@ public final class Demo implements AutoCloseable {
             }
             List<String> names = List.of(connectors.split(",")).stream().map(String::strip).filter(s -> !s.isEmpty()).toList();
             int base = Integer.parseInt(env.getOrDefault("NC_DEMO_BASE_PORT", "15001"));
+            // a scoped token, as the README recommends: the hub routes only these connectors to the agent
+            String token = TokenMinter.mintHs256(TokenMinter.readSecret(secret), AGENT_ID, Duration.ofDays(1), "nowconnect",
+                                                 names, Optional.empty());
+            Path tokenFile = writePrivate(dir.resolve("agent.token"), token);
 
             Map<String, String> hubVars = new HashMap<>();
             hubVars.put("NC_HUB_HOST", "127.0.0.1");
             hubVars.put("NC_HUB_PORT", "0");
             hubVars.put("NC_HUB_JWT_SECRET_FILE", secret.toString());
+            hubVars.put("NC_HUB_REQUIRE_CONNECTORS_CLAIM", "true");
             hubVars.put("NC_HUB_LISTENERS", listeners(names, base));
             Hub hub = startHub(hubVars, env, names);
 

@@ -18,6 +18,8 @@ import io.helidon.webserver.spi.ServerConnection;
 import io.helidon.websocket.WsCloseCodes;
 
 import io.nowconnect.hub.auth.Claims;
+import io.nowconnect.hub.auth.ConnectorScope;
+import io.nowconnect.hub.auth.TokenLifetime;
 import io.nowconnect.log.Event;
 import io.nowconnect.mux.End;
 import io.nowconnect.mux.Mux;
@@ -37,8 +39,9 @@ import io.nowconnect.stream.StreamSettings;
  * socket to: {@link #handle} runs the {@link Mux} (reading, pings, close handshake: see there) until the tunnel ends.
  * This class adds what only the hub does: HELLO checked against the token (agent id, connector names), the ack with
  * the agreed capabilities ({@code drain}; {@code bin1} unless {@code NC_HUB_MAX_FRAME_BYTES} is below a full binary
- * frame), the registry entry that makes the tunnel routable, DRAIN from the agent, and client connections opened as
- * new streams ({@link #openStream}).
+ * frame), the registry entry that makes the tunnel routable, DRAIN from the agent, client connections opened as
+ * new streams ({@link #openStream}), connector scopes from the token's {@code connectors} claim and its expiry on the
+ * live tunnel.
  *
  * <p>Threads: Helidon's connection thread runs {@link #handle} and is the tunnel's reader; it calls
  * {@link #onControl}. {@link ConnectorListener}s call {@link #openStream} on their accept threads; Helidon may call
@@ -59,14 +62,16 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
      * @param pingInterval ping interval
      * @param pingTimeout pong and HELLO deadline
      * @param maxMessage largest message accepted (fragments included)
+     * @param drainTimeout how long a tunnel whose token expired may go on carrying its open streams
      */
     record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, StreamSettings streams,
-                   Duration pingInterval, Duration pingTimeout, int maxMessage) {
+                   Duration pingInterval, Duration pingTimeout, int maxMessage, Duration drainTimeout) {
     }
 
     /** Why the hub ended a tunnel itself. */
     private enum HubReason implements End.Reason {
         POLICY("policy"),
+        EXPIRED(TokenLifetime.EXPIRED),
         STOPPING("hub stopping");
 
         private final String label;
@@ -84,6 +89,8 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
     private final Context ctx;
     private final Claims claims;
     private final Mux mux;
+    /** Token expiry on the live tunnel: no new streams after {@code exp}, closed once its streams end. */
+    private final TokenLifetime lifetime;
     private volatile Thread reader;
     private volatile Set<String> connectors = Set.of();
     private volatile boolean draining;
@@ -99,6 +106,7 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
     AgentTunnel(Context ctx, Claims claims, DataReader in, DataWriter out) {
         this.ctx = ctx;
         this.claims = claims;
+        this.lifetime = TokenLifetime.of(claims, ctx.drainTimeout());
         this.mux = Mux.create(new Mux.Settings(Mux.Side.HUB, ctx.streams(), ctx.pingInterval(), ctx.pingTimeout(),
                                                ctx.maxMessage()),
                               this, ctx.metrics(), ctx.budget());
@@ -165,12 +173,20 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
     }
 
     @Override
+    public void everySecond() {
+        if (mux.isReady() && lifetime.closeNow(mux.streams().size())) {
+            mux.close(WsCloseCodes.VIOLATED_POLICY, TokenLifetime.EXPIRED, HubReason.EXPIRED, "token expired");
+        }
+    }
+
+    @Override
     public Event tag(Event event) {
         return event.with("agent_id", claims.agentId());
     }
 
     boolean exports(String connector) {
-        return mux.isReady() && !mux.isEnded() && connectors.contains(connector);
+        // a tunnel whose token expired gets no new streams
+        return mux.isReady() && !mux.isEnded() && connectors.contains(connector) && !lifetime.expired();
     }
 
     boolean draining() {
@@ -233,6 +249,14 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
                 names.add(c);
             }
         }
+        // connector scopes: serve only the connectors the token's `connectors` claim allows; each refused one is logged
+        // (connector_not_allowed) and counted there; a HELLO with none left is closed with 1008
+        ConnectorScope.Result scoped = ConnectorScope.of(claims).apply(names, ctx.metrics()::authFailure);
+        if (scoped.noneLeft()) {
+            mux.close(WsCloseCodes.VIOLATED_POLICY, "no connector allowed", HubReason.POLICY, "no connector allowed");
+            return;
+        }
+        names = new ArrayList<>(scoped.served());
         List<String> offered = new ArrayList<>(HUB_CAPS);
         if (ctx.maxMessage() < BinaryCodec.MAX_MESSAGE) {
             // NC_HUB_MAX_FRAME_BYTES below a full bin1 DATA frame: stay with JSON DATA

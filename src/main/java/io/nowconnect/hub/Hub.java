@@ -64,7 +64,8 @@ public final class Hub implements AutoCloseable {
     public static Hub start(HubConfig config) {
         TokenVerifier verifier;
         try {
-            verifier = TokenVerifier.create(config.jwtSecretFile(), config.jwksFile(), config.audience());
+            verifier = TokenVerifier.create(config.jwtSecretFile(), config.jwksFile(), config.audience(), config.issuer(),
+                                            config.requireConnectorsClaim());
         } catch (IllegalArgumentException e) {
             throw new ConfigException(List.of(e.getMessage()));
         }
@@ -74,7 +75,7 @@ public final class Hub implements AutoCloseable {
                                                     Duration.ofSeconds(10), config.maxConnections());
         AgentTunnel.Context ctx = new AgentTunnel.Context(agents, metrics, StreamBudget.create(config.maxConnections()),
                                                           streams, config.pingInterval(), config.pingTimeout(),
-                                                          config.maxFrameBytes());
+                                                          config.maxFrameBytes(), config.drainTimeout());
 
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();

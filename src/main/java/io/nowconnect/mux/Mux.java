@@ -76,6 +76,12 @@ public final class Mux {
         }
 
         /**
+         * Once a second, on the shared timer (the hub checks its token's expiry); must not block.
+         */
+        default void everySecond() {
+        }
+
+        /**
          * A ping of ours was answered.
          *
          * @param rttNanos round-trip time
@@ -577,6 +583,7 @@ public final class Mux {
             if (now - lastSweepNanos >= 1_000_000_000L) {
                 lastSweepNanos = now;
                 table.sweepIdle();
+                role.everySecond();
             }
             End drained = drainEnd;
             if (drained != null && (table.size() == 0 || now - drainDeadlineNanos > 0)) {

@@ -27,7 +27,7 @@ class EnvExampleTest {
     private static final Set<String> EXAMPLE_VALUES = Set.of(
             "NC_TARGET_db_HOST", "NC_TARGET_db_PORT", "NC_CA_BUNDLE", "NC_CLIENT_CERT", "NC_CLIENT_KEY", "NC_HTTP_PORT",
             "NC_ENV_FILE", "NC_HUB_TLS_CERT", "NC_HUB_TLS_KEY", "NC_HUB_TLS_CLIENT_CA", "NC_HUB_JWT_SECRET_FILE",
-            "NC_HUB_JWKS_FILE", "NC_HUB_LISTENERS", "NC_HUB_ALLOW_CIDRS");
+            "NC_HUB_JWKS_FILE", "NC_HUB_LISTENERS", "NC_HUB_ALLOW_CIDRS", "NC_HUB_ISSUER");
 
     /** Files an operator copies; every NC_* variable they name must be documented in the example. */
     private static final List<String> DEPLOY_FILES = List.of(
@@ -100,7 +100,7 @@ class EnvExampleTest {
 
     @Test
     void commentedHubValuesAreTheCodeDefaults() throws IOException {
-        Map<String, String> base = Map.of("NC_HUB_JWT_SECRET_FILE", token());
+        Map<String, String> base = Map.of("NC_HUB_JWT_SECRET_FILE", secret());
         Map<String, String> withDefaults = new HashMap<>(base);
         ProjectFiles.commentedVariables().forEach((name, value) -> {
             if (name.startsWith("NC_HUB_") && !EXAMPLE_VALUES.contains(name)) {
@@ -115,7 +115,7 @@ class EnvExampleTest {
     @Test
     void documentedExampleValuesParse() throws IOException {
         // the example listeners value as written in the example file must be accepted by the hub
-        Map<String, String> hub = new HashMap<>(Map.of("NC_HUB_JWT_SECRET_FILE", token()));
+        Map<String, String> hub = new HashMap<>(Map.of("NC_HUB_JWT_SECRET_FILE", secret()));
         hub.put("NC_HUB_LISTENERS", ProjectFiles.commentedVariables().get("NC_HUB_LISTENERS"));
         hub.put("NC_HUB_ALLOW_CIDRS", ProjectFiles.commentedVariables().get("NC_HUB_ALLOW_CIDRS"));
         assertThat(HubConfig.create(ConfigLoader.fromMaps(hub, Map.of())).listeners().keySet(),
@@ -124,6 +124,15 @@ class EnvExampleTest {
 
     private static boolean codeBuildsTargetNames() {
         return ProjectFiles.read("src/main/java/io/nowconnect/config/AgentConfig.java").contains("\"NC_TARGET_\"");
+    }
+
+    /** An HS256 secret file the hub accepts (at least 32 bytes). */
+    private String secret() throws IOException {
+        Path file = tmp.resolve("hub.secret");
+        if (!Files.exists(file)) {
+            Files.writeString(file, "env-example-test-secret-0123456789abcdef\n");
+        }
+        return file.toString();
     }
 
     private String token() throws IOException {

@@ -1,6 +1,8 @@
 package io.nowconnect.hub;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
@@ -11,6 +13,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
@@ -72,6 +76,47 @@ class HubListenerTest {
                 agent.send(HubProtocolTest.data(cid, 0, "hi".getBytes(StandardCharsets.US_ASCII)));
                 assertEquals("hi", new String(HubProtocolTest.readExactly(client.getInputStream(), 2),
                                               StandardCharsets.US_ASCII));
+            }
+        }
+    }
+
+    /**
+     * {@code NC_HUB_ALLOW_CIDRS} against IPv4, IPv6 and IPv4-mapped IPv6 clients. The JDK binds its IPv6 (dual-stack)
+     * socket to {@code ::ffff:127.0.0.1} for the mapped listener, and a client connecting to {@code ::ffff:127.0.0.1}
+     * arrives there as an IPv4-mapped peer; a mapped range ({@code ::ffff:127.0.0.0/104}) is the IPv4 range it maps.
+     * Lists use {@code |} for the comma.
+     */
+    @ParameterizedTest(name = "listener {0}, client {1}, allow {2}: served {3}")
+    @CsvSource({
+            "127.0.0.1,        127.0.0.1,        127.0.0.1/32,                       true",
+            "127.0.0.1,        127.0.0.1,        10.0.0.0/8|::1/128,                 false",
+            "::1,              ::1,              ::1/128,                            true",
+            "::1,              ::1,              fd00::/8|10.0.0.0/8|127.0.0.0/8,    false",
+            "::ffff:127.0.0.1, ::ffff:127.0.0.1, ::ffff:127.0.0.0/104,               true",
+            "::ffff:127.0.0.1, ::ffff:127.0.0.1, 127.0.0.1/32,                       true",
+            "::ffff:127.0.0.1, ::ffff:127.0.0.1, ::1/128|::ffff:10.0.0.0/104,        false",
+    })
+    void allowedRangesMatchIpv4Ipv6AndMappedClients(String listenerHost, String clientAddress, String allow,
+                                                    boolean served, Harness harness) throws Exception {
+        Hub hub = harness.startHub(0, Map.of("NC_HUB_ALLOW_CIDRS", allow.replace('|', ','),
+                                             "NC_HUB_LISTENERS", "fenced=[" + listenerHost + "]:0"), "fenced");
+        double refusedBefore = metric(hub.port(), STREAMS, "connector", "fenced", "result", "not_allowed");
+        try (RawAgent agent = RawAgent.connect(hub.port(),
+                                                                                goodToken(harness, Harness.AGENT_ID));
+             Socket client = new Socket()) {
+            agent.hello("fenced");
+            client.connect(new InetSocketAddress(InetAddress.getByName(clientAddress), hub.listenerPorts().get("fenced")),
+                           (int) WAIT.toMillis());
+            client.setSoTimeout((int) WAIT.toMillis());
+            if (served) {
+                String cid = agent.nextFrame("OPEN").get("cid").asText();
+                agent.send(HubProtocolTest.data(cid, 0, "in".getBytes(StandardCharsets.US_ASCII)));
+                assertEquals("in", new String(HubProtocolTest.readExactly(client.getInputStream(), 2),
+                                              StandardCharsets.US_ASCII));
+            } else {
+                assertEquals(-1, readOrReset(client), "client outside " + allow + " is closed");
+                awaitMetric(hub.port(), refusedBefore + 1, STREAMS, "connector", "fenced", "result", "not_allowed");
+                assertEquals(List.of(), agent.pending(), "no OPEN for a refused client");
             }
         }
     }

@@ -57,7 +57,8 @@ public final class AuthException extends Exception {
     /**
      * Short low-cardinality reason, usable as a metric tag: {@code missing_token}, {@code malformed},
      * {@code alg_not_allowed}, {@code unknown_key}, {@code bad_signature}, {@code missing_exp}, {@code expired},
-     * {@code not_yet_valid}, {@code wrong_audience} or {@code missing_agent_id} (or one given to {@link #forbidden}).
+     * {@code not_yet_valid}, {@code wrong_audience}, {@code missing_issuer}, {@code wrong_issuer},
+     * {@code missing_agent_id}, {@code bad_connectors_claim} (401) or {@code connectors_claim_required} (403).
      *
      * @return reason
      */

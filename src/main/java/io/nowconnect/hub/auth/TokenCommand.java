@@ -4,8 +4,11 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -14,10 +17,13 @@ import java.util.regex.Pattern;
  * The {@code token} command line: mints an HS256 agent token from the hub's secret file, so an operator can hand an
  * agent its credential without an identity provider.
  *
- * <pre>token --secret-file F --agent-id ID [--ttl 1h] [--audience nowconnect]</pre>
+ * <pre>token --secret-file F --agent-id ID [--ttl 1h] [--audience nowconnect] [--connectors a,b] [--issuer I]</pre>
  *
  * <p>The TTL is a number with unit {@code s}, {@code m}, {@code h} or {@code d} ({@code 30s}, {@code 15m},
- * {@code 1h}, {@code 2d}) or an ISO-8601 duration ({@code PT1H}). Options may also be written {@code --name=value}.
+ * {@code 1h}, {@code 2d}) or an ISO-8601 duration ({@code PT1H}). {@code --connectors} puts the {@code connectors}
+ * claim in the token: the hub then routes only these connectors to the agent. {@code --issuer} sets {@code iss}
+ * (for a hub with {@code NC_HUB_ISSUER}). Options may also be written {@code --name=value}. A secret shorter than
+ * {@value KeyStrength#MIN_SECRET_BYTES} bytes is refused (exit 2).
  */
 public final class TokenCommand {
     /** Audience used when {@code --audience} is not given. */
@@ -26,11 +32,14 @@ public final class TokenCommand {
     public static final Duration DEFAULT_TTL = Duration.ofHours(1);
 
     static final String USAGE = "Usage: token --secret-file FILE --agent-id ID [--ttl 1h] [--audience "
-            + DEFAULT_AUDIENCE + "]\n"
-            + "  --ttl accepts 30s, 15m, 1h, 2d or ISO-8601 (PT1H); default 1h";
+            + DEFAULT_AUDIENCE + "] [--connectors a,b] [--issuer ISS]\n"
+            + "  --ttl accepts 30s, 15m, 1h, 2d or ISO-8601 (PT1H); default 1h\n"
+            + "  --connectors: the only connectors the hub will route to this agent (recommended)";
 
-    private static final Set<String> OPTIONS = Set.of("--secret-file", "--agent-id", "--ttl", "--audience");
+    private static final Set<String> OPTIONS = Set.of("--secret-file", "--agent-id", "--ttl", "--audience",
+                                                      "--connectors", "--issuer");
     private static final Pattern SIMPLE_TTL = Pattern.compile("(\\d{1,9})([smhd])");
+    private static final Pattern CONNECTOR = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
 
     private TokenCommand() {
     }
@@ -85,6 +94,13 @@ public final class TokenCommand {
             return usage(err, e.getMessage());
         }
         String audience = options.getOrDefault("--audience", DEFAULT_AUDIENCE);
+        List<String> connectors;
+        try {
+            connectors = options.containsKey("--connectors") ? parseConnectors(options.get("--connectors")) : List.of();
+        } catch (IllegalArgumentException e) {
+            return usage(err, e.getMessage());
+        }
+        Optional<String> issuer = Optional.ofNullable(options.get("--issuer")).map(String::strip);
         byte[] secret;
         try {
             secret = TokenMinter.readSecret(Path.of(secretFile));
@@ -95,8 +111,41 @@ public final class TokenCommand {
             err.println("token: invalid --secret-file path");
             return 2;
         }
-        out.println(TokenMinter.mintHs256(secret, agentId, ttl, audience));
+        Optional<String> weak = KeyStrength.secretProblem("--secret-file " + secretFile, secret.length);
+        if (weak.isPresent()) {
+            err.println("token: " + weak.get());
+            return 2;
+        }
+        out.println(TokenMinter.mintHs256(secret, agentId, ttl, audience, connectors, issuer));
         return 0;
+    }
+
+    /**
+     * Parse {@code a,b}: connector names (letters, digits, {@code _} or {@code -}, as in {@code NC_CONNECTORS}).
+     *
+     * @param text the option's value
+     * @return the names in order, without duplicates, never empty
+     * @throws IllegalArgumentException naming the first bad name, or when the list is empty
+     */
+    static List<String> parseConnectors(String text) {
+        List<String> names = new ArrayList<>();
+        for (String raw : text.split(",")) {
+            String name = raw.strip();
+            if (name.isEmpty()) {
+                continue;
+            }
+            if (!CONNECTOR.matcher(name).matches()) {
+                throw new IllegalArgumentException("--connectors: \"" + name + "\" is not a connector name "
+                                                           + "(letters, digits, _ or -)");
+            }
+            if (!names.contains(name)) {
+                names.add(name);
+            }
+        }
+        if (names.isEmpty()) {
+            throw new IllegalArgumentException("--connectors needs at least one connector name");
+        }
+        return names;
     }
 
     /**

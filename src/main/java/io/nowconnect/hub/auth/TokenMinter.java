@@ -7,7 +7,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 
 import io.helidon.security.jwt.Jwt;
@@ -16,13 +18,15 @@ import io.helidon.security.jwt.jwk.Jwk;
 import io.helidon.security.jwt.jwk.JwkOctet;
 
 import jakarta.json.Json;
+import jakarta.json.JsonArrayBuilder;
 
 /**
  * Mints HS256 agent tokens from the hub's shared secret, so operators can issue credentials without an identity
  * provider; {@link TokenVerifier} accepts what this produces.
  *
  * <p>The secret is used as raw bytes exactly as {@link #readSecret(Path)} returns them (not base64-decoded), so a
- * secret generated with {@code openssl rand -base64 32 > secret} works as-is on both sides.
+ * secret generated with {@code openssl rand -base64 32 > secret} works as-is on both sides. A secret shorter than
+ * {@value KeyStrength#MIN_SECRET_BYTES} bytes is refused.
  */
 public final class TokenMinter {
     /** Claim naming the agent; required by the hub. */
@@ -40,7 +44,7 @@ public final class TokenMinter {
      * {@code aud} (as a one-element array), {@code iat}, {@code exp} ({@code iat + ttl}, whole seconds) and a random
      * UUID {@code jti}.
      *
-     * @param secret   HMAC key bytes, not empty
+     * @param secret   HMAC key bytes, at least {@value KeyStrength#MIN_SECRET_BYTES}
      * @param agentId  agent id, not blank
      * @param ttl      lifetime, positive
      * @param audience audience the hub expects, not blank
@@ -48,7 +52,28 @@ public final class TokenMinter {
      * @throws IllegalArgumentException if an argument is invalid
      */
     public static String mintHs256(byte[] secret, String agentId, Duration ttl, String audience) {
-        return mintHs256(secret, agentId, ttl, audience, Instant.now());
+        return mintHs256(secret, agentId, ttl, audience, List.of(), Optional.empty(), Instant.now());
+    }
+
+    /**
+     * Mint a compact HS256 JWT for an agent, scoped to connectors and optionally naming an issuer.
+     *
+     * <p>As {@link #mintHs256(byte[], String, Duration, String)}, plus the {@code connectors} claim (a JSON array of
+     * the names, when {@code connectors} is not empty: the hub then routes only these connectors to the agent) and
+     * {@code iss} (when {@code issuer} is present).
+     *
+     * @param secret     HMAC key bytes, at least {@value KeyStrength#MIN_SECRET_BYTES}
+     * @param agentId    agent id, not blank
+     * @param ttl        lifetime, positive
+     * @param audience   audience the hub expects, not blank
+     * @param connectors connectors the agent may serve; empty for a token without the claim
+     * @param issuer     the {@code iss} claim, if any
+     * @return the token
+     * @throws IllegalArgumentException if an argument is invalid
+     */
+    public static String mintHs256(byte[] secret, String agentId, Duration ttl, String audience, List<String> connectors,
+                                   Optional<String> issuer) {
+        return mintHs256(secret, agentId, ttl, audience, connectors, issuer, Instant.now());
     }
 
     /**
@@ -85,8 +110,22 @@ public final class TokenMinter {
     }
 
     static String mintHs256(byte[] secret, String agentId, Duration ttl, String audience, Instant now) {
+        return mintHs256(secret, agentId, ttl, audience, List.of(), Optional.empty(), now);
+    }
+
+    static String mintHs256(byte[] secret, String agentId, Duration ttl, String audience, List<String> connectors,
+                            Optional<String> issuer, Instant now) {
         if (secret == null || secret.length == 0) {
             throw new IllegalArgumentException("secret must not be empty");
+        }
+        KeyStrength.secretProblem("the secret", secret.length).ifPresent(problem -> {
+            throw new IllegalArgumentException(problem);
+        });
+        if (connectors.stream().anyMatch(c -> c == null || c.isBlank())) {
+            throw new IllegalArgumentException("connector names must not be blank");
+        }
+        if (issuer.isPresent() && issuer.get().isBlank()) {
+            throw new IllegalArgumentException("issuer must not be blank");
         }
         if (agentId == null || agentId.isBlank()) {
             throw new IllegalArgumentException("agentId must not be blank");
@@ -98,7 +137,7 @@ public final class TokenMinter {
             throw new IllegalArgumentException("audience must not be blank");
         }
         Instant issuedAt = Instant.ofEpochSecond(now.getEpochSecond());
-        Jwt jwt = Jwt.builder()
+        Jwt.Builder builder = Jwt.builder()
                 .algorithm(HS256)
                 .type("JWT")
                 .addPayloadClaim(AGENT_ID_CLAIM, agentId)
@@ -106,9 +145,14 @@ public final class TokenMinter {
                 .addAudience(audience)
                 .issueTime(issuedAt)
                 .expirationTime(issuedAt.plus(ttl))
-                .jwtId(UUID.randomUUID().toString())
-                .build();
-        return SignedJwt.sign(jwt, hmacKey(secret)).tokenContent();
+                .jwtId(UUID.randomUUID().toString());
+        if (!connectors.isEmpty()) {
+            JsonArrayBuilder names = Json.createArrayBuilder();
+            connectors.stream().distinct().forEach(names::add);
+            builder.addPayloadClaim(Claims.CONNECTORS_CLAIM, names.build());
+        }
+        issuer.ifPresent(builder::issuer);
+        return SignedJwt.sign(builder.build(), hmacKey(secret)).tokenContent();
     }
 
     /**

@@ -52,7 +52,12 @@ import jakarta.json.JsonValue;
  *
  * <p>Claims: {@code exp} is required, {@code nbf} is honoured when present, both with a {@value #LEEWAY_SECONDS}
  * second leeway for clock skew; {@code iat} is not required; {@code aud} (string or array) must contain the
- * configured audience; {@code agent_id} must be a non-blank string. Instances are immutable and thread safe.
+ * configured audience; {@code iss} must equal the configured issuer when one is configured; {@code agent_id} must be
+ * a non-blank string; {@code connectors}, when present, must be an array of strings (the connectors the agent may
+ * serve, see {@link ConnectorScope}), and may be required. Instances are immutable and thread safe.
+ *
+ * <p>Key strength: an HS256 secret under {@value KeyStrength#MIN_SECRET_BYTES} bytes and RSA keys under
+ * {@value KeyStrength#MIN_RSA_BITS} bits are refused when the verifier is created.
  */
 public final class TokenVerifier {
     /** Variable naming the HS256 secret file, used in configuration error messages. */
@@ -73,12 +78,17 @@ public final class TokenVerifier {
     private final List<Key> keys;
     private final Set<String> algorithms;
     private final String audience;
+    private final Optional<String> issuer;
+    private final boolean requireConnectorsClaim;
     private final Clock clock;
 
-    private TokenVerifier(List<Key> keys, String audience, Clock clock) {
+    private TokenVerifier(List<Key> keys, String audience, Optional<String> issuer, boolean requireConnectorsClaim,
+                          Clock clock) {
         this.keys = List.copyOf(keys);
         this.algorithms = Set.copyOf(keys.stream().map(Key::alg).toList());
         this.audience = audience;
+        this.issuer = issuer;
+        this.requireConnectorsClaim = requireConnectorsClaim;
         this.clock = clock;
     }
 
@@ -93,13 +103,36 @@ public final class TokenVerifier {
      *                                  message names the variable ({@value #SECRET_FILE_VAR} or {@value #JWKS_FILE_VAR})
      */
     public static TokenVerifier create(Optional<Path> hs256SecretFile, Optional<Path> jwksOrPemFile, String audience) {
-        return create(hs256SecretFile, jwksOrPemFile, audience, Clock.systemUTC());
+        return create(hs256SecretFile, jwksOrPemFile, audience, Optional.empty(), false, Clock.systemUTC());
+    }
+
+    /**
+     * Create a verifier from key files that also checks the issuer and may require the {@code connectors} claim.
+     *
+     * @param hs256SecretFile        file holding the HS256 secret, read with {@link TokenMinter#readSecret(Path)}
+     * @param jwksOrPemFile          JWKS JSON file or PEM public key/certificate (RSA or EC)
+     * @param audience               audience every token's {@code aud} must contain
+     * @param issuer                 when present, every token's {@code iss} must equal it ({@code NC_HUB_ISSUER})
+     * @param requireConnectorsClaim whether a token without a {@code connectors} claim is refused with 403
+     *                               ({@code NC_HUB_REQUIRE_CONNECTORS_CLAIM})
+     * @return a new verifier
+     * @throws IllegalArgumentException as {@link #create(Optional, Optional, String)}
+     */
+    public static TokenVerifier create(Optional<Path> hs256SecretFile, Optional<Path> jwksOrPemFile, String audience,
+                                       Optional<String> issuer, boolean requireConnectorsClaim) {
+        return create(hs256SecretFile, jwksOrPemFile, audience, issuer, requireConnectorsClaim, Clock.systemUTC());
     }
 
     static TokenVerifier create(Optional<Path> hs256SecretFile, Optional<Path> jwksOrPemFile, String audience,
                                 Clock clock) {
+        return create(hs256SecretFile, jwksOrPemFile, audience, Optional.empty(), false, clock);
+    }
+
+    static TokenVerifier create(Optional<Path> hs256SecretFile, Optional<Path> jwksOrPemFile, String audience,
+                                Optional<String> issuer, boolean requireConnectorsClaim, Clock clock) {
         Objects.requireNonNull(hs256SecretFile, "hs256SecretFile");
         Objects.requireNonNull(jwksOrPemFile, "jwksOrPemFile");
+        Objects.requireNonNull(issuer, "issuer");
         if (audience == null || audience.isBlank()) {
             throw new IllegalArgumentException("JWT audience must not be blank");
         }
@@ -109,7 +142,31 @@ public final class TokenVerifier {
         List<Key> keys = new ArrayList<>();
         hs256SecretFile.ifPresent(file -> keys.add(secretKey(file)));
         jwksOrPemFile.ifPresent(file -> keys.addAll(publicKeys(file)));
-        return new TokenVerifier(keys, audience, clock);
+        return new TokenVerifier(keys, audience, issuer.filter(i -> !i.isBlank()), requireConnectorsClaim, clock);
+    }
+
+    /**
+     * Every problem with the key files, each naming its variable, without building a verifier: for configuration
+     * validation, which lists all problems at once. Unreadable files, files without a usable key and weak keys
+     * (see {@link KeyStrength}) are problems.
+     *
+     * @param hs256SecretFile the HS256 secret file, if configured
+     * @param jwksOrPemFile   the JWKS or PEM file, if configured
+     * @return the problems, empty when both files are usable
+     */
+    public static List<String> keyProblems(Optional<Path> hs256SecretFile, Optional<Path> jwksOrPemFile) {
+        List<String> problems = new ArrayList<>();
+        try {
+            hs256SecretFile.ifPresent(TokenVerifier::secretKey);
+        } catch (IllegalArgumentException e) {
+            problems.add(e.getMessage());
+        }
+        try {
+            jwksOrPemFile.ifPresent(TokenVerifier::publicKeys);
+        } catch (IllegalArgumentException e) {
+            problems.add(e.getMessage());
+        }
+        return problems;
     }
 
     /**
@@ -134,7 +191,9 @@ public final class TokenVerifier {
      * @return the verified claims
      * @throws AuthException with status 401 and a {@link AuthException#reason()} if the token is missing, malformed,
      *                       signed with a disallowed algorithm or unknown key, badly signed, expired, not yet valid,
-     *                       for another audience or without {@code agent_id}
+     *                       for another audience or issuer, without {@code agent_id} or with a malformed
+     *                       {@code connectors} claim; with status 403 ({@code connectors_claim_required}) if the
+     *                       {@code connectors} claim is required and absent
      */
     public Claims verify(String token) throws AuthException {
         if (token == null || token.isBlank()) {
@@ -200,11 +259,45 @@ public final class TokenVerifier {
         if (!aud.contains(audience)) {
             throw AuthException.unauthorized("wrong_audience", "token audience does not include the hub's audience");
         }
+        Optional<String> iss = jwt.issuer();
+        if (issuer.isPresent()) {
+            if (iss.isEmpty()) {
+                throw AuthException.unauthorized("missing_issuer", "token has no iss claim");
+            }
+            if (!issuer.get().equals(iss.get())) {
+                throw AuthException.unauthorized("wrong_issuer", "token issuer is not the hub's issuer");
+            }
+        }
         Optional<JsonValue> agentId = jwt.payloadClaim(TokenMinter.AGENT_ID_CLAIM);
         if (agentId.isEmpty() || !(agentId.get() instanceof JsonString agent) || agent.getString().isBlank()) {
             throw AuthException.unauthorized("missing_agent_id", "token has no agent_id string claim");
         }
-        return new Claims(agent.getString(), jwt.subject(), jwt.jwtId(), expiresAt, aud);
+        Optional<List<String>> connectors = connectors(jwt);
+        if (connectors.isEmpty() && requireConnectorsClaim) {
+            throw AuthException.forbidden("connectors_claim_required",
+                                          "token has no connectors claim and the hub requires one");
+        }
+        return new Claims(agent.getString(), jwt.subject(), jwt.jwtId(), expiresAt, aud, iss, connectors);
+    }
+
+    /** The {@code connectors} claim: absent, or an array of non-blank strings. */
+    private static Optional<List<String>> connectors(Jwt jwt) throws AuthException {
+        Optional<JsonValue> claim = jwt.payloadClaim(Claims.CONNECTORS_CLAIM);
+        if (claim.isEmpty() || claim.get().getValueType() == JsonValue.ValueType.NULL) {
+            return Optional.empty();
+        }
+        if (!(claim.get() instanceof JsonArray array)) {
+            throw AuthException.unauthorized("bad_connectors_claim", "token connectors claim is not an array");
+        }
+        List<String> names = new ArrayList<>();
+        for (JsonValue value : array) {
+            if (!(value instanceof JsonString name) || name.getString().isBlank()) {
+                throw AuthException.unauthorized("bad_connectors_claim",
+                                                 "token connectors claim holds something other than names");
+            }
+            names.add(name.getString());
+        }
+        return Optional.of(names);
     }
 
     private static boolean verifies(Jwk jwk, byte[] signedBytes, byte[] signature) {
@@ -222,6 +315,10 @@ public final class TokenVerifier {
             secret = TokenMinter.readSecret(file);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(SECRET_FILE_VAR + ": " + e.getMessage());
+        }
+        Optional<String> weak = KeyStrength.secretProblem("secret file " + file, secret.length);
+        if (weak.isPresent()) {
+            throw new IllegalArgumentException(SECRET_FILE_VAR + ": " + weak.get());
         }
         return new Key(null, TokenMinter.HS256, TokenMinter.hmacKey(secret));
     }
@@ -297,12 +394,20 @@ public final class TokenVerifier {
                     .add(Jwk.PARAM_KEY_ID, kid == null ? "nowconnect-key-" + index : kid)
                     .add(Jwk.PARAM_ALGORITHM, alg)
                     .build();
+            Jwk jwk;
             try {
-                keys.add(new Key(kid, alg, Jwk.create(complete)));
+                jwk = Jwk.create(complete);
             } catch (RuntimeException e) {
                 throw new IllegalArgumentException(JWKS_FILE_VAR + ": keys[" + index + "] in " + file
                                                            + " is not a valid " + kty + " key (" + e.getMessage() + ")");
             }
+            if (jwk instanceof JwkRSA rsa && rsa.publicKey() instanceof RSAPublicKey key) {
+                KeyStrength.rsaProblem("keys[" + index + "] in " + file, key.getModulus().bitLength())
+                        .ifPresent(problem -> {
+                            throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + problem);
+                        });
+            }
+            keys.add(new Key(kid, alg, jwk));
         }
         return keys;
     }
@@ -327,6 +432,9 @@ public final class TokenVerifier {
                                                                   + type + "\"; expected \"PUBLIC KEY\" or \"CERTIFICATE\"");
         };
         if (publicKey instanceof RSAPublicKey rsa) {
+            KeyStrength.rsaProblem("the key in " + file, rsa.getModulus().bitLength()).ifPresent(problem -> {
+                throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + problem);
+            });
             return RSA_ALGS.stream()
                     .map(alg -> new Key(null, alg, JwkRSA.builder().publicKey(rsa).algorithm(alg).build()))
                     .toList();

@@ -7,5 +7,9 @@
  * each key only ever verifies the algorithm family it belongs to, so algorithm-confusion and {@code alg=none} tokens
  * are refused. Failures are {@link io.nowconnect.hub.auth.AuthException}s carrying an HTTP status and a short reason;
  * no token or key material is ever put in a message.
+ *
+ * <p>Authorization: {@link io.nowconnect.hub.auth.ConnectorScope} limits the connectors an agent may serve to its
+ * token's {@code connectors} claim, {@link io.nowconnect.hub.auth.TokenLifetime} ends what a tunnel may do when its
+ * token expires, and {@link io.nowconnect.hub.auth.KeyStrength} refuses weak keys.
  */
 package io.nowconnect.hub.auth;

@@ -30,7 +30,7 @@ class TokenCommandTest {
 
     @Test
     void mintsVerifiableToken() throws Exception {
-        Path secret = Files.writeString(dir.resolve("secret"), "s3cr3t-s3cr3t-s3cr3t-s3cr3t\n");
+        Path secret = Files.writeString(dir.resolve("secret"), "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t\n");
 
         int code = run("token", "--secret-file", secret.toString(), "--agent-id", "agent-5", "--ttl", "15m");
 
@@ -48,7 +48,7 @@ class TokenCommandTest {
 
     @Test
     void acceptsEqualsFormAndAudienceWithoutCommandName() throws Exception {
-        Path secret = Files.writeString(dir.resolve("secret"), "another-secret");
+        Path secret = Files.writeString(dir.resolve("secret"), "another-secret-another-secret-another");
 
         int code = run("--secret-file=" + secret, "--agent-id=a-1", "--audience", "hub-b");
 
@@ -79,6 +79,47 @@ class TokenCommandTest {
             assertThat(err(), containsString("Usage: token --secret-file FILE --agent-id ID"));
             assertThat(out.size(), is(0));
         }
+    }
+
+    @Test
+    void connectorsOptionScopesTheToken() throws Exception {
+        Path secret = Files.writeString(dir.resolve("secret"), "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t\n");
+
+        int code = run("token", "--secret-file", secret.toString(), "--agent-id", "premise-01", "--connectors",
+                       " ldap, db ,ldap", "--issuer", "corp-hub");
+
+        assertThat(err(), code, is(0));
+        String token = out.toString(StandardCharsets.UTF_8).strip();
+        assertThat(TestTokens.decodePart(token, 1).get("connectors"), is(List.of("ldap", "db")));
+        Claims claims = TokenVerifier.create(Optional.of(secret), Optional.empty(), "nowconnect", Optional.of("corp-hub"),
+                                             true).verify(token);
+        assertThat(claims.connectors(), is(Optional.of(List.of("ldap", "db"))));
+    }
+
+    @Test
+    void badConnectorNamesAreUsageErrors() throws Exception {
+        Path secret = Files.writeString(dir.resolve("secret"), "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t\n");
+        for (String list : List.of("ldap,db*", ",", "a b")) {
+            out.reset();
+            err.reset();
+            assertThat(list, run("token", "--secret-file", secret.toString(), "--agent-id", "a", "--connectors", list),
+                       is(2));
+            assertThat(err(), containsString("--connectors"));
+            assertThat(out.size(), is(0));
+        }
+    }
+
+    @Test
+    void shortSecretIsRefusedWithTwo() throws Exception {
+        Path secret = Files.writeString(dir.resolve("secret"), "twenty-bytes-secret!\n");
+
+        int code = run("token", "--secret-file", secret.toString(), "--agent-id", "a");
+
+        assertThat(code, is(2));
+        assertThat(err(), containsString("20-byte secret; HS256 needs at least 32 bytes"));
+        assertThat(err(), containsString("openssl rand -base64 32"));
+        assertThat(err().contains("twenty-bytes-secret!"), is(false));
+        assertThat(out.size(), is(0));
     }
 
     @Test

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -53,7 +54,7 @@ class TokenMinterTest {
 
     @Test
     void mintedTokenMatchesIndependentHmac() throws Exception {
-        byte[] secret = "raw secret bytes, not base64".getBytes(StandardCharsets.UTF_8);
+        byte[] secret = "raw secret bytes, not base64, 32+ long".getBytes(StandardCharsets.UTF_8);
         String token = TokenMinter.mintHs256(secret, "agent-1", Duration.ofMinutes(1), AUDIENCE);
         String[] parts = token.split("\\.");
 
@@ -65,7 +66,7 @@ class TokenMinterTest {
 
     @Test
     void roundTripsThroughVerifierUsingSecretFile() throws Exception {
-        Path file = Files.writeString(dir.resolve("secret"), "openssl-style-base64-secret+/==\n");
+        Path file = Files.writeString(dir.resolve("secret"), "openssl-style-base64-secret+/0123456789abc==\n");
         String token = TokenMinter.mintHs256(TokenMinter.readSecret(file), "agent-2", Duration.ofMinutes(2), AUDIENCE);
 
         Claims claims = TokenVerifier.create(Optional.of(file), Optional.empty(), AUDIENCE).verify(token);
@@ -92,7 +93,10 @@ class TokenMinterTest {
 
     @Test
     void invalidArgumentsAreRefused() {
-        byte[] secret = {1, 2, 3};
+        byte[] secret = "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.UTF_8);
+        assertThat(TokenMinter.mintHs256(secret, "a", Duration.ofMinutes(1), "x").split("\\.").length, is(3));
+        assertThrows(IllegalArgumentException.class,
+                     () -> TokenMinter.mintHs256(Arrays.copyOf(secret, 31), "a", Duration.ofMinutes(1), "x"));
         assertThrows(IllegalArgumentException.class, () -> TokenMinter.mintHs256(new byte[0], "a", Duration.ofMinutes(1), "x"));
         assertThrows(IllegalArgumentException.class, () -> TokenMinter.mintHs256(secret, " ", Duration.ofMinutes(1), "x"));
         assertThrows(IllegalArgumentException.class, () -> TokenMinter.mintHs256(secret, "a", Duration.ZERO, "x"));

@@ -160,7 +160,7 @@ class TokenVerifierTest {
 
     @Test
     void otherSecretIsRefused() throws Exception {
-        String token = TokenMinter.mintHs256("another-secret".getBytes(StandardCharsets.UTF_8), "agent-1",
+        String token = TokenMinter.mintHs256("another-secret-0123456789abcdef-xyz".getBytes(StandardCharsets.UTF_8), "agent-1",
                                              Duration.ofMinutes(1), AUDIENCE);
 
         assertReason(hsVerifier(), token, "bad_signature");
@@ -423,6 +423,103 @@ class TokenVerifierTest {
 
         IllegalArgumentException e = assertConfigError(Optional.empty(), Optional.of(jwks), "NC_HUB_JWKS_FILE");
         assertThat(e.getMessage(), not(containsString("c3VwZXItc2VjcmV0")));
+    }
+
+    @Test
+    void connectorsClaimIsReadAsTheAgentsScope() throws Exception {
+        Map<String, Object> scoped = claims();
+        scoped.put("connectors", List.of("ldap", "db", "ldap"));
+        assertThat(hsVerifier().verify(hs256(SECRET, scoped)).connectors(), is(Optional.of(List.of("ldap", "db"))));
+        assertThat(hsVerifier().verify(hs256(SECRET, claims())).connectors(), is(Optional.empty()));
+        Map<String, Object> none = claims();
+        none.put("connectors", List.of());
+        assertThat("an empty claim allows nothing", hsVerifier().verify(hs256(SECRET, none)).connectors(),
+                   is(Optional.of(List.of())));
+
+        for (Object bad : List.of("ldap", 7, List.of(1), List.of(""), List.of("ldap", List.of("db")), Map.of("a", 1))) {
+            Map<String, Object> c = claims();
+            c.put("connectors", bad);
+            assertReason(hsVerifier(), hs256(SECRET, c), "bad_connectors_claim");
+        }
+    }
+
+    @Test
+    void requiredConnectorsClaimRefusesTokensWithoutItWith403() throws Exception {
+        TokenVerifier strict = TokenVerifier.create(Optional.of(secretFile()), Optional.empty(), AUDIENCE,
+                                                    Optional.empty(), true);
+        String unscoped = hs256(SECRET, claims());
+        AuthException e = assertThrows(AuthException.class, () -> strict.verify(unscoped));
+        assertThat(e.status(), is(403));
+        assertThat(e.reason(), is("connectors_claim_required"));
+
+        Map<String, Object> scoped = claims();
+        scoped.put("connectors", List.of("ldap"));
+        assertThat(strict.verify(hs256(SECRET, scoped)).connectors(), is(Optional.of(List.of("ldap"))));
+        // the control: without the flag the same unscoped token passes
+        assertThat(hsVerifier().verify(unscoped).agentId(), is("agent-1"));
+    }
+
+    @Test
+    void configuredIssuerIsRequiredAndMustMatch() throws Exception {
+        TokenVerifier withIssuer = TokenVerifier.create(Optional.of(secretFile()), Optional.empty(), AUDIENCE,
+                                                        Optional.of("https://issuer.example"), false);
+        assertReason(withIssuer, hs256(SECRET, claims()), "missing_issuer");
+        Map<String, Object> other = claims();
+        other.put("iss", "https://other.example");
+        assertReason(withIssuer, hs256(SECRET, other), "wrong_issuer");
+        Map<String, Object> right = claims();
+        right.put("iss", "https://issuer.example");
+        assertThat(withIssuer.verify(hs256(SECRET, right)).issuer(), is(Optional.of("https://issuer.example")));
+        // without NC_HUB_ISSUER any iss (or none) passes
+        assertThat(hsVerifier().verify(hs256(SECRET, other)).issuer(), is(Optional.of("https://other.example")));
+    }
+
+    @Test
+    void mintedScopedTokenCarriesConnectorsAndIssuer() throws Exception {
+        String token = TokenMinter.mintHs256(SECRET, "agent-3", Duration.ofMinutes(5), AUDIENCE, List.of("ldap", "db"),
+                                             Optional.of("hub-issuer"));
+        assertThat(TestTokens.decodePart(token, 1).get("connectors"), is(List.of("ldap", "db")));
+        TokenVerifier verifier = TokenVerifier.create(Optional.of(secretFile()), Optional.empty(), AUDIENCE,
+                                                      Optional.of("hub-issuer"), true);
+        Claims claims = verifier.verify(token);
+        assertThat(claims.connectors(), is(Optional.of(List.of("ldap", "db"))));
+        assertThat(claims.issuer(), is(Optional.of("hub-issuer")));
+    }
+
+    @Test
+    void shortSecretIsRefusedAndNotQuoted() throws Exception {
+        String weak = "only-thirty-one-bytes-of-secret";
+        assertThat(weak.length(), is(31));
+        Path file = Files.writeString(dir.resolve("weak.secret"), weak + "\n");
+        IllegalArgumentException e = assertConfigError(Optional.of(file), Optional.empty(), "NC_HUB_JWT_SECRET_FILE");
+        assertThat(e.getMessage(), containsString("31-byte secret"));
+        assertThat(e.getMessage(), containsString("at least 32 bytes"));
+        assertThat(e.getMessage(), not(containsString(weak)));
+        // 32 bytes is enough
+        Path enough = Files.writeString(dir.resolve("ok.secret"), weak + "!");
+        assertThat(TokenVerifier.keyProblems(Optional.of(enough), Optional.empty()), is(List.of()));
+    }
+
+    @Test
+    void rsaKeyUnder2048BitsIsRefused() throws Exception {
+        java.security.KeyPairGenerator generator = java.security.KeyPairGenerator.getInstance("RSA");
+        generator.initialize(1024);
+        RSAPublicKey small = (RSAPublicKey) generator.generateKeyPair().getPublic();
+        Path pem = Files.writeString(dir.resolve("small.pem"), TestTokens.pem("PUBLIC KEY", small.getEncoded()));
+        Path jwks = Files.writeString(dir.resolve("small.json"),
+                                      TestTokens.jwks(TestTokens.rsaJwk(small, "small", "RS256")));
+        for (Path file : List.of(pem, jwks)) {
+            IllegalArgumentException e = assertConfigError(Optional.empty(), Optional.of(file), "NC_HUB_JWKS_FILE");
+            assertThat(e.getMessage(), containsString("1024-bit RSA key"));
+        }
+        // both files' problems are listed together, for configuration validation
+        Path weakSecret = Files.writeString(dir.resolve("weak.secret"), "short");
+        List<String> problems = TokenVerifier.keyProblems(Optional.of(weakSecret), Optional.of(jwks));
+        assertThat(problems.toString(), problems.size(), is(2));
+        assertThat(problems.get(0), containsString("NC_HUB_JWT_SECRET_FILE"));
+        assertThat(problems.get(1), containsString("NC_HUB_JWKS_FILE"));
+        // the 2048-bit keys of the other tests pass
+        assertThat(TokenVerifier.keyProblems(Optional.empty(), Optional.of(rsaJwksFile())), is(List.of()));
     }
 
     private static Map<String, Object> withUse(Map<String, Object> jwk, String use) {

@@ -1,0 +1,78 @@
+package io.nowconnect.config;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.hamcrest.MatcherAssert.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.is;
+import static org.hamcrest.Matchers.not;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** The hub's authorization settings and key checks, validated with every other setting. */
+class HubConfigTest {
+    private static final String SECRET = "hub-config-test-secret-0123456789abcdef";
+
+    @TempDir
+    Path dir;
+
+    private HubConfig create(Map<String, String> vars) {
+        return HubConfig.create(ConfigLoader.fromMaps(vars, Map.of()));
+    }
+
+    private Map<String, String> base() throws Exception {
+        Map<String, String> vars = new HashMap<>();
+        vars.put("NC_HUB_JWT_SECRET_FILE", Files.writeString(dir.resolve("hub.secret"), SECRET + "\n").toString());
+        return vars;
+    }
+
+    @Test
+    void authorizationDefaults() throws Exception {
+        HubConfig config = create(base());
+        assertThat(config.issuer(), is(Optional.empty()));
+        assertThat(config.requireConnectorsClaim(), is(false));
+        assertThat(config.drainTimeout(), is(Duration.ofSeconds(30)));
+    }
+
+    @Test
+    void authorizationSettingsAreRead() throws Exception {
+        Map<String, String> vars = base();
+        vars.put("NC_HUB_ISSUER", " https://issuer.example ");
+        vars.put("NC_HUB_REQUIRE_CONNECTORS_CLAIM", "true");
+        vars.put("NC_HUB_DRAIN_TIMEOUT_SEC", "5");
+        HubConfig config = create(vars);
+        assertThat(config.issuer(), is(Optional.of("https://issuer.example")));
+        assertThat(config.requireConnectorsClaim(), is(true));
+        assertThat(config.drainTimeout(), is(Duration.ofSeconds(5)));
+    }
+
+    @Test
+    void weakKeysAreListedWithEveryOtherProblem() throws Exception {
+        Map<String, String> vars = new HashMap<>();
+        vars.put("NC_HUB_JWT_SECRET_FILE", Files.writeString(dir.resolve("weak.secret"), "changeme\n").toString());
+        vars.put("NC_HUB_REQUIRE_CONNECTORS_CLAIM", "perhaps");
+        vars.put("NC_HUB_DRAIN_TIMEOUT_SEC", "-1");
+        ConfigException e = assertThrows(ConfigException.class, () -> create(vars));
+        String problems = String.join("\n", e.problems());
+        assertThat(problems, containsString("NC_HUB_JWT_SECRET_FILE"));
+        assertThat(problems, containsString("8-byte secret; HS256 needs at least 32 bytes"));
+        assertThat(problems, containsString("NC_HUB_REQUIRE_CONNECTORS_CLAIM"));
+        assertThat(problems, containsString("NC_HUB_DRAIN_TIMEOUT_SEC"));
+        assertThat("the secret is never printed", problems, not(containsString("changeme")));
+        assertThat(e.problems().size(), is(3));
+    }
+
+    @Test
+    void missingSecretFileIsReportedOnce() {
+        ConfigException e = assertThrows(ConfigException.class,
+                                         () -> create(Map.of("NC_HUB_JWT_SECRET_FILE", dir.resolve("none").toString())));
+        assertThat(e.problems().toString(), e.problems().size(), is(1));
+    }
+}
