@@ -69,6 +69,9 @@ public class HubScale {
     private final AtomicLong lastAck = new AtomicLong();
     /** Agents that received an OPEN of the probe connector. */
     private final Set<String> served = ConcurrentHashMap.newKeySet();
+    /** Sums over acknowledged tunnels, in microseconds: connect to 101, 101 to HELLO_ACK. */
+    private final AtomicLong upgradeMicros = new AtomicLong();
+    private final AtomicLong ackMicros = new AtomicLong();
 
     public static void main(String[] args) throws Exception {
         Locale.setDefault(Locale.ROOT);
@@ -152,6 +155,10 @@ public class HubScale {
             out("seconds_1000", String.format("%.3f", at1000.get() / 1e9));
         }
         out("seconds_all", String.format("%.3f", lastAck.get() / 1e9));
+        if (acked.get() > 0) {
+            out("upgrade_ms_avg", String.format("%.2f", upgradeMicros.get() / 1e3 / acked.get()));
+            out("ack_ms_avg", String.format("%.2f", ackMicros.get() / 1e3 / acked.get()));
+        }
         out("state", "HELD");
 
         String release = opts.get("release");
@@ -293,6 +300,7 @@ public class HubScale {
                     + Base64.getEncoder().encodeToString(key) + "\r\nAuthorization: Bearer " + token + "\r\n\r\n";
             out.write(request.getBytes(StandardCharsets.US_ASCII));
             out.flush();
+            long t0 = System.nanoTime();
             String status = line();
             int code = Integer.parseInt(status.split(" ")[1]);
             while (!line().isEmpty()) {
@@ -304,6 +312,7 @@ public class HubScale {
                 ended = true;
                 return false;
             }
+            long t1 = System.nanoTime();
             send(1, ("{\"t\":\"HELLO\",\"agent_id\":\"" + agentId + "\",\"connectors\":[\"" + String.join("\",\"", connectors)
                     + "\"],\"ver\":\"1.0\"}").getBytes(StandardCharsets.UTF_8));
             while (true) {
@@ -315,6 +324,8 @@ public class HubScale {
                 } else if (f.op == 1) {
                     String t = field(new String(f.payload, StandardCharsets.UTF_8), "t");
                     if ("HELLO_ACK".equals(t) || "WELCOME".equals(t)) {
+                        upgradeMicros.addAndGet((t1 - t0) / 1000);
+                        ackMicros.addAndGet((System.nanoTime() - t1) / 1000);
                         socket.setSoTimeout(0);
                         return true;
                     }
