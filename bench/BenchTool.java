@@ -474,7 +474,7 @@ public class BenchTool {
         Files.writeString(jsonOut, j.toString());
     }
 
-    /** The goals of issue 8 (tunnel column); agent->hub bulk has one goal per data path. */
+    /** The goals of issue 8 (tunnel column; hub scale: issue 19); agent->hub bulk has one goal per data path. */
     static void applyGoal(Row r, String protocol) {
         String k = r.figure + "|" + r.metric;
         Double ratio = div(r.tunnel, r.direct);
@@ -511,6 +511,18 @@ public class BenchTool {
             case "scale|heap per stream" -> {
                 r.goal = "<= 16 KiB";
                 r.goalMet = r.tunnel == null ? null : r.tunnel <= 16;
+            }
+            case "hub scale|heap per tunnel" -> {
+                r.goal = "<= 16 KiB";
+                r.goalMet = r.tunnel == null ? null : r.tunnel <= 16;
+            }
+            case "hub scale|time to accept all" -> {
+                r.goal = "<= 10 s at 10k tunnels";
+                r.goalMet = r.tunnel == null ? null : r.tunnel <= 10;
+            }
+            case "hub scale|agents held" -> {
+                r.goal = "10k on the launcher's hub defaults";
+                r.goalMet = r.tunnel == null ? null : r.tunnel >= 10_000;
             }
             case "agent at rest|RSS" -> {
                 r.goal = "<= 100 MB";

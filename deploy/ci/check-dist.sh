@@ -122,6 +122,13 @@ if [ "$state" != READY ]; then
     fail "agent health port said '$state', never READY"
 fi
 ok "agent from the archive is READY (health port $health_port)"
+if [ -r "/proc/$hub_pid/cmdline" ]; then
+    hub_args=$(tr '\0' ' ' < "/proc/$hub_pid/cmdline")
+    agent_args=$(tr '\0' ' ' < "/proc/$agent_pid/cmdline")
+    case $hub_args in *" -Xmx512m "*) ;; *) fail "the hub did not get the launcher's hub defaults: $hub_args" ;; esac
+    case $agent_args in *" -Xmx128m "*) ;; *) fail "the agent did not get the launcher's defaults: $agent_args" ;; esac
+    ok "launcher defaults per mode: hub -Xmx512m, agent -Xmx128m"
+fi
 
 [ "$(cat "/proc/$agent_pid/comm" 2>/dev/null || echo java)" = java ] || fail "launcher did not exec java (pid $agent_pid is $(cat /proc/$agent_pid/comm))"
 kill -TERM "$agent_pid"

@@ -1,12 +1,15 @@
 @echo off
 rem NowConnect launcher (Windows cmd).  Usage: nowconnect [agent|hub|demo|token] [--env-file FILE] [options]
 rem   JAVA_HOME  Java 21+ installation to use (else java.exe on PATH)
-rem   JAVA_OPTS  JVM options; when set it replaces the defaults below
+rem   JAVA_OPTS  JVM options; when set it replaces the defaults below (the hub's for mode "hub")
 rem Ctrl+C reaches java.exe (same console), which drains open streams before it exits.
 rem For a Windows service use deploy\windows\install-service.ps1 (NSSM runs java.exe directly).
 setlocal
 
 set "DEFAULT_JAVA_OPTS=-XX:+UseSerialGC -Xms24m -XX:NewSize=12m -XX:SurvivorRatio=4 -Xmx128m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError"
+rem The hub: a heap for NC_HUB_MAX_TUNNELS (10,000) idle agent tunnels and the NC_HUB_MAX_CONNECTIONS streams.
+set "DEFAULT_HUB_JAVA_OPTS=-XX:+UseSerialGC -Xms64m -XX:NewSize=32m -XX:SurvivorRatio=4 -Xmx512m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError"
+if /i "%~1"=="hub" set "DEFAULT_JAVA_OPTS=%DEFAULT_HUB_JAVA_OPTS%"
 set "MIN_JAVA=21"
 for %%i in ("%~dp0..") do set "APP_HOME=%%~fi"
 

@@ -33,6 +33,8 @@ import io.nowconnect.protocol.ConnectorName;
  * @param allowCidrs {@code NC_HUB_ALLOW_CIDRS}: when set, only clients from these ranges may use the listeners
  * @param maxWsPayload {@code NC_HUB_MAX_WS_PAYLOAD} (8192): most raw bytes per DATA frame
  * @param maxConnections {@code NC_HUB_MAX_CONNECTIONS} (2000): most concurrent client streams
+ * @param maxTunnels {@code NC_HUB_MAX_TUNNELS} (10000): most agent tunnels at once (upgraded, acknowledged or not);
+ *                   beyond it the upgrade is refused with 503. The hub's default heap holds this many idle tunnels.
  * @param maxFrameBytes {@code NC_HUB_MAX_FRAME_BYTES} (1048576): largest WebSocket frame accepted from an agent
  * @param pingInterval {@code NC_HUB_PING_INTERVAL_SEC} (20)
  * @param pingTimeout {@code NC_HUB_PING_TIMEOUT_SEC} (20)
@@ -56,6 +58,7 @@ public record HubConfig(String host,
                         List<Cidr> allowCidrs,
                         int maxWsPayload,
                         int maxConnections,
+                        int maxTunnels,
                         int maxFrameBytes,
                         Duration pingInterval,
                         Duration pingTimeout,
@@ -64,6 +67,8 @@ public record HubConfig(String host,
                         Duration drainTimeout,
                         LogSettings log) {
 
+    /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
+    public static final int DEFAULT_MAX_TUNNELS = 10_000;
 
     /**
      * Copies the collections.
@@ -113,6 +118,7 @@ public record HubConfig(String host,
         }
         int maxWsPayload = s.integer("NC_HUB_MAX_WS_PAYLOAD", 8192, 256, 1 << 20);
         int maxConnections = s.integer("NC_HUB_MAX_CONNECTIONS", 2000, 1, 1_000_000);
+        int maxTunnels = s.integer("NC_HUB_MAX_TUNNELS", DEFAULT_MAX_TUNNELS, 1, 1_000_000);
         int maxFrame = s.integer("NC_HUB_MAX_FRAME_BYTES", 1 << 20, 4096, 64 << 20);
         int pingInterval = s.integer("NC_HUB_PING_INTERVAL_SEC", 20, 1, 3600);
         int pingTimeout = s.integer("NC_HUB_PING_TIMEOUT_SEC", 20, 1, 3600);
@@ -125,8 +131,8 @@ public record HubConfig(String host,
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
         return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
-                             listeners, cidrs, maxWsPayload, maxConnections, maxFrame, Duration.ofSeconds(pingInterval),
-                             Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle), queueDepth,
+                             listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxFrame,
+                             Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle), queueDepth,
                              Duration.ofSeconds(drainTimeout), log);
     }
 

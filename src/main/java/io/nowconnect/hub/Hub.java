@@ -76,6 +76,8 @@ public final class Hub implements AutoCloseable {
         AgentTunnel.Context ctx = new AgentTunnel.Context(agents, metrics, StreamBudget.create(config.maxConnections()),
                                                           streams, config.pingInterval(), config.pingTimeout(),
                                                           config.maxFrameBytes(), config.drainTimeout());
+        TunnelCap cap = new TunnelCap(config.maxTunnels());
+        metrics.tunnelCap(cap);
 
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
@@ -107,7 +109,7 @@ public final class Hub implements AutoCloseable {
                 .protocolsDiscoverServices(false)
                 .addConnectionSelector(Http1ConnectionSelector.builder()
                                                .config(Http1Config.create())
-                                               .addUpgrader(new TunnelUpgrader(verifier, ctx))
+                                               .addUpgrader(new TunnelUpgrader(verifier, ctx, cap))
                                                .build())
                 .addFeature(Observe.feature(() -> HealthCheckResponse.builder().status(true).build()));
         Hub[] self = new Hub[1];

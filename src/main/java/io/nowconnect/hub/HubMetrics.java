@@ -79,6 +79,23 @@ final class HubMetrics implements StreamObserver {
         gauges.clear();
     }
 
+    /**
+     * Report the tunnel cap's use as {@code nowconnect_hub_tunnels_open} (upgraded tunnels, acknowledged or not) and
+     * {@code nowconnect_hub_tunnels_max}.
+     *
+     * @param cap the hub's tunnel cap
+     */
+    void tunnelCap(TunnelCap cap) {
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_tunnels_open", cap, c -> (double) c.open())
+                                                .description("Agent tunnels open now, acknowledged or not")));
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_tunnels_max", cap, c -> (double) c.max())
+                                                .description("Most agent tunnels at once (NC_HUB_MAX_TUNNELS)")));
+    }
+
+    void tunnelRefused(String reason) {
+        counter("nowconnect_hub_tunnels_refused_total", "reason", reason).increment();
+    }
+
     void tunnelEnded(String reason) {
         counter("nowconnect_hub_tunnels_closed_total", "reason", reason).increment();
     }

@@ -30,18 +30,25 @@ import io.nowconnect.ws.Handshake;
  * {@link io.nowconnect.ws} (see there why); Helidon still parses the request, does TLS and serves every other path.
  *
  * <p>Answers: 401 (no or bad token) or 403 (token not valid for this hub) with {@code WWW-Authenticate: Bearer}, 400
- * for a malformed WebSocket request; another path is not upgraded (Helidon's routing answers it, 404).
+ * for a malformed WebSocket request, 503 with {@code Retry-After} when {@code NC_HUB_MAX_TUNNELS} tunnels are open
+ * (see {@link TunnelCap}; checked after the token, so only a valid agent learns that the hub is full); another path
+ * is not upgraded (Helidon's routing answers it, 404).
  */
 final class TunnelUpgrader implements Http1Upgrader {
     static final String PATH = "/tunnel";
     private static final Logger LOGGER = Logger.getLogger(TunnelUpgrader.class.getName());
 
+    /** Seconds a refused agent is asked to wait; its back-off spreads the retries anyway. */
+    private static final String RETRY_AFTER_SECONDS = "30";
+
     private final TokenVerifier verifier;
     private final AgentTunnel.Context tunnels;
+    private final TunnelCap cap;
 
-    TunnelUpgrader(TokenVerifier verifier, AgentTunnel.Context tunnels) {
+    TunnelUpgrader(TokenVerifier verifier, AgentTunnel.Context tunnels, TunnelCap cap) {
         this.verifier = verifier;
         this.tunnels = tunnels;
+        this.cap = cap;
     }
 
     @Override
@@ -66,10 +73,40 @@ final class TunnelUpgrader implements Http1Upgrader {
                     .build();
         }
         Claims claims = authenticate(headers);
+        if (!cap.tryAcquire()) {
+            refuseFull(claims);
+        }
+        // Helidon keeps this request's headers (the bearer token among them) for as long as the connection lives,
+        // and does not read them after an upgrade: drop them, about 1 KiB per tunnel and no token left in the heap
+        headers.clear();
         String response = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
                 + "Sec-WebSocket-Accept: " + Handshake.accept(key) + "\r\n\r\n";
-        ctx.dataWriter().writeNow(BufferData.create(response.getBytes(StandardCharsets.US_ASCII)));
-        return new AgentTunnel(tunnels, claims, ctx.dataReader(), ctx.dataWriter());
+        try {
+            ctx.dataWriter().writeNow(BufferData.create(response.getBytes(StandardCharsets.US_ASCII)));
+            return cap.hold(new AgentTunnel(tunnels, claims, ctx.dataReader(), ctx.dataWriter()));
+        } catch (RuntimeException e) {
+            cap.release();
+            throw e;
+        }
+    }
+
+    /** 503: the hub holds {@code NC_HUB_MAX_TUNNELS} tunnels; logged at most once per {@link TunnelCap#LOG_PERIOD}. */
+    private void refuseFull(Claims claims) {
+        tunnels.metrics().tunnelRefused("max_tunnels");
+        long refused = cap.refusalsToLog();
+        if (refused > 0) {
+            Event.of("tunnel_refused").with("agent_id", claims.agentId()).with("reason", "max_tunnels")
+                    .with("max_tunnels", cap.max()).with("refused", refused)
+                    .log(LOGGER, Level.WARNING, "Agent refused at upgrade: " + cap.max() + " tunnels open (NC_HUB_MAX_TUNNELS); "
+                            + refused + " refused since the last such line");
+        }
+        throw RequestException.builder()
+                .type(DirectHandler.EventType.OTHER)
+                .status(Status.SERVICE_UNAVAILABLE_503)
+                .header(HeaderValues.create(HeaderNames.RETRY_AFTER, RETRY_AFTER_SECONDS))
+                .message("Too many agent tunnels")
+                .safeMessage(true)
+                .build();
     }
 
     private Claims authenticate(WritableHeaders<?> headers) {

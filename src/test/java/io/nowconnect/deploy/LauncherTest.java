@@ -56,6 +56,21 @@ class LauncherTest {
     }
 
     @Test
+    void hubModeHasItsOwnDefaults() throws Exception {
+        Result r = launch(fakeJava("jdk21", "21.0.4"), null, "hub", "--env-file", "hub.env");
+        assertThat(r.output, r.exit, is(0));
+        assertThat(r.output, containsString("ARG[-XX:+UseSerialGC] ARG[-Xms64m] ARG[-XX:NewSize=32m] ARG[-XX:SurvivorRatio=4] ARG[-Xmx512m] ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "));
+        assertThat(r.output, containsString("ARG[io.nowconnect.Main] ARG[hub] ARG[--env-file] ARG[hub.env]"));
+        // an option first means the agent (as Main reads it), so the agent's defaults
+        Result agent = launch(fakeJava("jdk21", "21.0.4"), null, "--env-file", "hub");
+        assertThat(agent.output, containsString("ARG[-Xmx128m]"));
+        // and JAVA_OPTS replaces the hub's defaults too
+        Result custom = launch(fakeJava("jdk21", "21.0.4"), "-Xmx1g", "hub");
+        assertThat(custom.output, containsString("ARG[-Xmx1g] ARG[-cp]"));
+        assertThat(custom.output.contains("-Xmx512m"), is(false));
+    }
+
+    @Test
     void javaOptsReplaceDefaults() throws Exception {
         Result r = launch(fakeJava("jdk25", "25"), "-Xmx64m -Dx=1", "hub");
         assertThat(r.output, containsString("ARG[-Xmx64m] ARG[-Dx=1] ARG[-cp]"));

@@ -82,5 +82,11 @@ class WindowsServiceTest {
         assertThat(cmd, containsString("-cp \"%APP_HOME%\\lib\\nowconnect.jar;%APP_HOME%\\lib\\libs\\*\" io.nowconnect.Main %*"));
         assertThat(cmd, containsString("-XX:+UseSerialGC -Xms24m -XX:NewSize=12m -XX:SurvivorRatio=4 -Xmx128m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError"));
         assertThat("cmd.exe needs CRLF", cmd.replace("\r\n", "").contains("\n"), is(false));
+        // the hub's own defaults, the same as in the POSIX launcher
+        java.util.regex.Matcher hub = java.util.regex.Pattern.compile("DEFAULT_HUB_JAVA_OPTS=\"([^\"]+)\"")
+                .matcher(ProjectFiles.read("src/dist/bin/nowconnect"));
+        assertThat(hub.find(), is(true));
+        assertThat(cmd, containsString("set \"DEFAULT_HUB_JAVA_OPTS=" + hub.group(1) + "\""));
+        assertThat(cmd, containsString("if /i \"%~1\"==\"hub\" set \"DEFAULT_JAVA_OPTS=%DEFAULT_HUB_JAVA_OPTS%\""));
     }
 }

@@ -1,0 +1,133 @@
+package io.nowconnect.hub;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.helidon.common.concurrency.limits.Limit;
+import io.helidon.webserver.spi.ServerConnection;
+
+/**
+ * The cap on agent tunnels ({@code NC_HUB_MAX_TUNNELS}): a slot is taken at the upgrade, before the tunnel exists,
+ * and given back when its connection ends, so the hub never holds more tunnels (acknowledged or still waiting for
+ * HELLO) than its heap was sized for; {@link TunnelUpgrader} answers 503 beyond it.
+ *
+ * <p>Thread-safe: Helidon's connection threads take and return slots concurrently.
+ */
+final class TunnelCap {
+    /** At most one refusal log line per this period; the others are counted in it. */
+    static final Duration LOG_PERIOD = Duration.ofSeconds(10);
+
+    private final int max;
+    private final AtomicInteger open = new AtomicInteger();
+    private final AtomicLong nextLogNanos = new AtomicLong(System.nanoTime());
+    private final AtomicLong refusedSinceLog = new AtomicLong();
+
+    /**
+     * A cap.
+     *
+     * @param max most tunnels at once
+     */
+    TunnelCap(int max) {
+        this.max = max;
+    }
+
+    /**
+     * Take a slot for a new tunnel.
+     *
+     * @return whether one was free (if so, {@link #hold} or {@link #release} gives it back)
+     */
+    boolean tryAcquire() {
+        while (true) {
+            int n = open.get();
+            if (n >= max) {
+                refusedSinceLog.incrementAndGet();
+                return false;
+            }
+            if (open.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /** Give a slot back. */
+    void release() {
+        open.decrementAndGet();
+    }
+
+    /**
+     * Tie a taken slot to a connection: it is given back once when the connection's {@code handle} returns (the
+     * tunnel ended).
+     *
+     * @param connection the upgraded connection
+     * @return the connection to hand to Helidon
+     */
+    ServerConnection hold(ServerConnection connection) {
+        return new Held(connection);
+    }
+
+    /**
+     * Tunnels open now.
+     *
+     * @return count
+     */
+    int open() {
+        return open.get();
+    }
+
+    /**
+     * The cap.
+     *
+     * @return most tunnels at once
+     */
+    int max() {
+        return max;
+    }
+
+    /**
+     * Whether a refusal should be logged now (at most once per {@link #LOG_PERIOD}), and how many were refused since
+     * the last line.
+     *
+     * @return refusals since the last line (this one included), or 0 when this one is not to be logged
+     */
+    long refusalsToLog() {
+        long now = System.nanoTime();
+        long next = nextLogNanos.get();
+        if (now - next >= 0 && nextLogNanos.compareAndSet(next, now + LOG_PERIOD.toNanos())) {
+            return refusedSinceLog.getAndSet(0);
+        }
+        return 0;
+    }
+
+    /** A connection whose end gives its slot back. */
+    private final class Held implements ServerConnection {
+        private final ServerConnection delegate;
+        private final AtomicBoolean released = new AtomicBoolean();
+
+        Held(ServerConnection delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public void handle(Limit limit) throws InterruptedException {
+            try {
+                delegate.handle(limit);
+            } finally {
+                if (released.compareAndSet(false, true)) {
+                    release();
+                }
+            }
+        }
+
+        @Override
+        public Duration idleTime() {
+            return delegate.idleTime();
+        }
+
+        @Override
+        public void close(boolean interrupt) {
+            delegate.close(interrupt);
+        }
+    }
+}
