@@ -32,7 +32,11 @@ import java.util.function.ToIntFunction;
  */
 final class Outbox<T> {
     private static final int BATCH_BYTES = 256 * 1024;
-    private static final long IDLE_PARK_NANOS = 100_000_000L;
+    /**
+     * Longest park of an idle writer. Producers unpark it (see {@link #signal()}), so this is only a safety net; it is
+     * long because a hub holds thousands of idle tunnels and each wake-up costs CPU.
+     */
+    private static final long IDLE_PARK_NANOS = 5_000_000_000L;
     /**
      * Most bytes waiting in the urgent lane. It never blocks its producers (the tunnel's reader), so a peer that keeps
      * sending but never reads would otherwise grow it without bound; beyond this the outbox fails (the tunnel ends).
