@@ -60,6 +60,7 @@ final class Modes {
     }
 
     static int token(List<String> args, PrintStream out, PrintStream err) {
+        // every failure of the token mode is the user's input (options, the secret file): exit 2
         return TokenCommand.run(args.toArray(String[]::new), out, err);
     }
 
@@ -73,7 +74,10 @@ final class Modes {
             try {
                 Signal.handle(new Signal(name), sig -> {
                     if (Main.STOPPING.compareAndSet(false, true)) {
-                        Thread.ofPlatform().name("nc-stop").start(() -> {
+                        // not a daemon (the signal's thread is one, and so would be this thread): when the main
+                        // thread returns as the agent stops, the JVM must still wait for this stop to finish and log
+                        // its last line ("stopped") before System.exit
+                        Thread.ofPlatform().name("nc-stop").daemon(false).start(() -> {
                             try {
                                 stop.run();
                             } catch (RuntimeException e) {

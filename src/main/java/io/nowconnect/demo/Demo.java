@@ -20,6 +20,7 @@ import io.helidon.config.Config;
 
 import io.nowconnect.Agent;
 import io.nowconnect.config.AgentConfig;
+import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.hub.Hub;
@@ -55,6 +56,7 @@ public final class Demo implements AutoCloseable {
      */
     public static Demo start(Map<String, String> env, PrintStream out) {
         long start = System.nanoTime();
+        int base = basePort(env.getOrDefault("NC_DEMO_BASE_PORT", "15001"));
         Path dir;
         EchoServer echo = null;
         try {
@@ -74,7 +76,6 @@ public final class Demo implements AutoCloseable {
                 agentVars.put("NC_TARGET_echo_PORT", Integer.toString(echo.port()));
             }
             List<String> names = List.of(connectors.split(",")).stream().map(String::strip).filter(s -> !s.isEmpty()).toList();
-            int base = Integer.parseInt(env.getOrDefault("NC_DEMO_BASE_PORT", "15001"));
 
             Map<String, String> hubVars = new HashMap<>();
             hubVars.put("NC_HUB_HOST", "127.0.0.1");
@@ -168,6 +169,20 @@ public final class Demo implements AutoCloseable {
             hubVars.put("NC_HUB_LISTENERS", listeners(names, 0));
             return Hub.start(HubConfig.create(ConfigLoader.fromMaps(hubVars, env)));
         }
+    }
+
+    /** {@code NC_DEMO_BASE_PORT}: 0 (free ports) or 1-65535, checked before anything starts. */
+    private static int basePort(String text) {
+        try {
+            int port = Integer.parseInt(text.strip());
+            if (port >= 0 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new ConfigException(List.of("NC_DEMO_BASE_PORT: must be a port number 0-65535 (0 = free ports), got \""
+                                                  + text + "\""));
     }
 
     private static String listeners(List<String> names, int base) {

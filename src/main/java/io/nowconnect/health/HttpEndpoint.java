@@ -36,7 +36,7 @@ public final class HttpEndpoint implements AutoCloseable {
      * @throws ConfigException naming the variables when the port cannot be bound
      */
     public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive) {
-        WebServer server = WebServer.builder()
+        WebServer server = ServerStart.start(WebServer.builder()
                 .host(host)
                 .port(port)
                 .featuresDiscoverServices(false)
@@ -50,13 +50,12 @@ public final class HttpEndpoint implements AutoCloseable {
                             .header(HeaderNames.CONTENT_TYPE, "application/json")
                             .header(HeaderNames.CACHE_CONTROL, "no-store")
                             .send(readiness(s));
-                }))
-                .build()
-                .start();
+                })));
         if (server.port() < 0) {
             // Helidon 4.2.0 logs a failed bind and starts anyway
             server.stop();
-            throw new ConfigException(List.of("NC_HTTP_HOST/NC_HTTP_PORT: cannot listen on " + host + ":" + port));
+            throw new ConfigException(List.of("NC_HTTP_HOST/NC_HTTP_PORT: cannot listen on " + host + ":" + port
+                                                      + " (address in use or not available)"));
         }
         return new HttpEndpoint(server);
     }

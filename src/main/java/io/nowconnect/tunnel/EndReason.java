@@ -45,4 +45,14 @@ public enum EndReason {
     public String label() {
         return label;
     }
+
+    /**
+     * Whether this ending is a failure (logged with an {@code error} field, kept as {@code last_error}) rather than our
+     * own orderly close (drain, rotation, shutdown).
+     *
+     * @return true for a failure
+     */
+    public boolean isFailure() {
+        return this != DRAINED && this != ROTATED && this != SHUTDOWN;
+    }
 }

@@ -336,7 +336,8 @@ public final class Supervisor {
     private void onEnded(TunnelConnection c, TunnelEnd end) {
         boolean wasReady = !end.readyFor().isZero() || c.isReady();
         status.countEnding(end.reason().label());
-        status.tunnelEnded(wasReady, end.reason().label() + ": " + end.detail());
+        // an orderly ending (rotation, drain, shutdown) is no error: last_error keeps the last real failure
+        status.tunnelEnded(wasReady, end.reason().isFailure() ? end.reason().label() + ": " + end.detail() : null);
         if (draining.remove(c)) {
             Event.of("disconnected").with("agent_id", config.agentId()).with("reason", end.reason().label())
                     .log(LOGGER, Level.INFO, "Previous tunnel closed: " + end.detail());
@@ -510,6 +511,7 @@ public final class Supervisor {
         default -> (c.isReady() ? "Tunnel lost: " : "Connection failed: ") + end.detail();
         };
         Event.of("disconnected").with("agent_id", config.agentId()).with("reason", end.reason().label())
+                .with("error", end.reason().isFailure() ? end.detail() : null)
                 .log(LOGGER, level, message);
     }
 
