@@ -40,7 +40,7 @@ public final class HttpEndpoint implements AutoCloseable {
                 .host(host)
                 .port(port)
                 .featuresDiscoverServices(false)
-                .addFeature(Observe.feature(() -> HealthCheckResponse.builder()
+                .addFeature(Observe.feature("supervisor", () -> HealthCheckResponse.builder()
                         .status(alive.getAsBoolean())
                         .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
                         .build()))
@@ -80,7 +80,8 @@ public final class HttpEndpoint implements AutoCloseable {
         sb.append(",\"ready\":").append(s.ready());
         sb.append(",\"hub\":");
         json(sb, s.hub());
-        sb.append(",\"since\":\"").append(s.since()).append('"');
+        // whole seconds, as documented: the state changes are seconds apart, not nanoseconds
+        sb.append(",\"since\":\"").append(s.since().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)).append('"');
         sb.append(",\"ready_tunnels\":").append(s.readyTunnels());
         sb.append(",\"last_error\":");
         if (s.lastError().isPresent()) {

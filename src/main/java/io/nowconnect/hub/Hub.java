@@ -109,7 +109,7 @@ public final class Hub implements AutoCloseable {
                                                .config(Http1Config.create())
                                                .addUpgrader(new TunnelUpgrader(verifier, ctx))
                                                .build())
-                .addFeature(Observe.feature(() -> HealthCheckResponse.builder().status(true).build()));
+                .addFeature(Observe.feature("hub", () -> HealthCheckResponse.builder().status(true).build()));
         Hub[] self = new Hub[1];
         builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
             boolean ready = self[0] != null && self[0].ready();
