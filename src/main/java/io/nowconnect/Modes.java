@@ -48,7 +48,9 @@ final class Modes {
             err.println("nowconnect: unexpected arguments for demo mode: " + args);
             return 2;
         }
-        Logging.configure(LogSettings.create(ConfigLoader.fromMaps(vars, Map.of())));
+        LogSettings log = LogSettings.create(ConfigLoader.fromMaps(vars, Map.of()));
+        Demo.validate(vars);
+        Logging.configure(log);
         Demo demo = Demo.start(vars, out);
         CountDownLatch stopped = new CountDownLatch(1);
         onStopSignal(() -> {

@@ -171,7 +171,17 @@ public final class Demo implements AutoCloseable {
         }
     }
 
-    /** {@code NC_DEMO_BASE_PORT}: 0 (free ports) or 1-65535, checked before anything starts. */
+    /**
+     * Check the demo's own variables before anything starts.
+     *
+     * @param env the environment
+     * @throws ConfigException naming {@code NC_DEMO_BASE_PORT} when it is not a port number
+     */
+    public static void validate(Map<String, String> env) {
+        basePort(env.getOrDefault("NC_DEMO_BASE_PORT", "15001"));
+    }
+
+    /** {@code NC_DEMO_BASE_PORT}: 0 (free ports) or 1-65535. */
     private static int basePort(String text) {
         try {
             int port = Integer.parseInt(text.strip());

@@ -53,6 +53,16 @@ public final class Logging {
     }
 
     /**
+     * A formatter of one of the two line formats (tests format captured records exactly as the console would).
+     *
+     * @param json JSON or plain
+     * @return a new formatter
+     */
+    public static java.util.logging.Formatter formatter(boolean json) {
+        return json ? new LogFormats.Json() : new LogFormats.Plain();
+    }
+
+    /**
      * One formatted line, for what is written before logging is configured (configuration errors).
      *
      * @param json JSON or plain format
