@@ -17,6 +17,7 @@ import io.nowconnect.hub.Hub;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -144,6 +145,10 @@ class HubTlsNamesTest extends NetworkTestBase {
         awaitEndings(agent, "tls_failed", 2);
         assertFalse(agent.status().snapshot().ready());
         System.out.println("[" + host + "] " + error);
+        // the JSON line carries the failure in "error", as the README documents
+        String json = logs.jsonWarnings("host name does not match certificate").getFirst();
+        assertTrue(json.contains("\"event\":\"disconnected\"") && json.contains("\"reason\":\"tls_failed\"")
+                           && json.contains("\"error\":\"host name does not match certificate"), json);
         if (!host.equals("localhost")) {
             // the address itself was checked, not a name found for it
             assertFalse(error.contains("localhost"), error);
