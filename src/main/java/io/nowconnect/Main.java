@@ -99,7 +99,8 @@ public final class Main {
     }
 
     /** The variable or option a problem starts with: {@code NC_X is ...}, {@code NC_X/NC_Y: ...}, {@code --flag: ...}. */
-    private static final Pattern VARIABLE = Pattern.compile("^((?:NC_[A-Za-z0-9_]+|--[a-z-]+)(?:/NC_[A-Za-z0-9_]+)*)(?=[:\\s]|$)");
+    private static final Pattern VARIABLE =
+            Pattern.compile("^((?:NC_[A-Za-z0-9_]+|--[a-z-]+)(?:/NC_[A-Za-z0-9_]+)*)(?=[:\\s]|$)");
 
     /** Whether NC_LOG_FORMAT (environment, else the env file when readable) asks for JSON. */
     private static boolean jsonLogs(Map<String, String> env, Optional<String> envFile) {
