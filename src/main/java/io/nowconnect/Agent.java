@@ -147,8 +147,9 @@ public final class Agent {
             next = AgentConfig.create(ConfigLoader.load(env, Optional.of(envFile)));
         } catch (ConfigException e) {
             Event.of("config_invalid").with("agent_id", running.agentId())
+                    .with("error", String.join("; ", e.problems()))
                     .log(LOGGER, Level.WARNING, "Env file " + envFile + " changed but is invalid; keeping the running "
-                            + "configuration:\n  - " + String.join("\n  - ", e.problems()));
+                            + "configuration: " + String.join("; ", e.problems()));
             return;
         }
         AgentConfig current = running;

@@ -1,18 +1,24 @@
 package io.nowconnect;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Level;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import io.helidon.config.Config;
 
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.ConfigLoader;
+import io.nowconnect.config.EnvFile;
 import io.nowconnect.config.LogSettings;
+import io.nowconnect.log.Event;
 import io.nowconnect.log.Logging;
 
 /**
@@ -40,6 +46,10 @@ public final class Main {
     static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
         List<String> rest = new ArrayList<>(List.of(args));
         String mode = !rest.isEmpty() && !rest.getFirst().startsWith("-") ? rest.removeFirst() : "agent";
+        if (mode.equals("token")) {
+            // the token mode has its own options and usage (token --help prints the token mode's)
+            return Modes.token(rest, out, err);
+        }
         if (rest.contains("--help") || rest.contains("-h") || mode.equals("help")) {
             out.println(usage());
             return 0;
@@ -60,20 +70,49 @@ public final class Main {
             rest.remove(i);
         }
         try {
+            if (envFile.isPresent()) {
+                // read once up front so that an unreadable file is reported under the flag that named it
+                EnvFile.read(Path.of(envFile.get()), "--env-file");
+            }
             return switch (mode) {
             case "agent" -> runAgent(rest, env, envFile, err);
             case "hub" -> Modes.hub(rest, ConfigLoader.load(env, ConfigLoader.envFile(envFile, env)), err);
             case "demo" -> Modes.demo(rest, ConfigLoader.merged(env, ConfigLoader.envFile(envFile, env)), out, err);
-            case "token" -> Modes.token(rest, out, err);
             default -> {
                 err.println("nowconnect: unknown mode \"" + mode + "\"\n" + usage());
                 yield 2;
             }
             };
         } catch (ConfigException e) {
-            err.println("nowconnect: " + e.getMessage());
+            if (jsonLogs(env, envFile)) {
+                // NC_LOG_FORMAT=json: one JSON line per problem, like every other line the process writes
+                for (String problem : e.problems()) {
+                    Matcher m = VARIABLE.matcher(problem);
+                    err.print(Logging.format(true, Level.SEVERE, Main.class.getName(), problem,
+                                             Event.of("config_invalid").with("variable", m.find() ? m.group(1) : null)));
+                }
+            } else {
+                err.println("nowconnect: " + e.getMessage());
+            }
             return 2;
         }
+    }
+
+    /** The variable or option a problem starts with: {@code NC_X is ...}, {@code NC_X/NC_Y: ...}, {@code --flag: ...}. */
+    private static final Pattern VARIABLE =
+            Pattern.compile("^((?:NC_[A-Za-z0-9_]+|--[a-z-]+)(?:/NC_[A-Za-z0-9_]+)*)(?=[:\\s]|$)");
+
+    /** Whether NC_LOG_FORMAT (environment, else the env file when readable) asks for JSON. */
+    private static boolean jsonLogs(Map<String, String> env, Optional<String> envFile) {
+        String format = env.get("NC_LOG_FORMAT");
+        if (format == null) {
+            try {
+                format = ConfigLoader.envFile(envFile, env).map(EnvFile::read).map(m -> m.get("NC_LOG_FORMAT")).orElse(null);
+            } catch (ConfigException e) {
+                format = null;
+            }
+        }
+        return format != null && format.strip().equalsIgnoreCase("json");
     }
 
     private static int runAgent(List<String> rest, Map<String, String> env, Optional<String> envFile, PrintStream err) {

@@ -48,7 +48,9 @@ final class Modes {
             err.println("nowconnect: unexpected arguments for demo mode: " + args);
             return 2;
         }
-        Logging.configure(LogSettings.create(ConfigLoader.fromMaps(vars, Map.of())));
+        LogSettings log = LogSettings.create(ConfigLoader.fromMaps(vars, Map.of()));
+        Demo.validate(vars);
+        Logging.configure(log);
         Demo demo = Demo.start(vars, out);
         CountDownLatch stopped = new CountDownLatch(1);
         onStopSignal(() -> {
@@ -60,6 +62,7 @@ final class Modes {
     }
 
     static int token(List<String> args, PrintStream out, PrintStream err) {
+        // every failure of the token mode is the user's input (options, the secret file): exit 2
         return TokenCommand.run(args.toArray(String[]::new), out, err);
     }
 
@@ -73,7 +76,10 @@ final class Modes {
             try {
                 Signal.handle(new Signal(name), sig -> {
                     if (Main.STOPPING.compareAndSet(false, true)) {
-                        Thread.ofPlatform().name("nc-stop").start(() -> {
+                        // not a daemon (the signal's thread is one, and so would be this thread): when the main
+                        // thread returns as the agent stops, the JVM must still wait for this stop to finish and log
+                        // its last line ("stopped") before System.exit
+                        Thread.ofPlatform().name("nc-stop").daemon(false).start(() -> {
                             try {
                                 stop.run();
                             } catch (RuntimeException e) {

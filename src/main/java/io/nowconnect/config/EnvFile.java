@@ -29,11 +29,23 @@ public final class EnvFile {
      * @throws ConfigException when the file cannot be read or has malformed lines (all of them listed)
      */
     public static Map<String, String> read(Path file) {
+        return read(file, ConfigLoader.ENV_FILE_VAR);
+    }
+
+    /**
+     * Read and parse an env file named by a given variable or option.
+     *
+     * @param file the file
+     * @param source what named it ({@code --env-file} or {@code NC_ENV_FILE}), used in the error
+     * @return variables in file order
+     * @throws ConfigException when the file cannot be read or has malformed lines (all of them listed)
+     */
+    public static Map<String, String> read(Path file, String source) {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new ConfigException(List.of("NC_ENV_FILE: cannot read env file " + file + ": " + e.getClass().getSimpleName()));
+            throw new ConfigException(List.of(source + ": cannot read env file " + file + ": " + e.getClass().getSimpleName()));
         }
         return parse(text, file.toString());
     }
@@ -49,7 +61,9 @@ public final class EnvFile {
     public static Map<String, String> parse(String text, String origin) {
         Map<String, String> vars = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
-        String[] lines = text.split("\r?\n", -1);
+        // a UTF-8 byte order mark (Windows editors write one) is not part of the first variable's name
+        String body = text.startsWith("\uFEFF") ? text.substring(1) : text;
+        String[] lines = body.split("\r?\n", -1);
         for (int i = 0; i < lines.length; i++) {
             String line = lines[i].strip();
             if (line.isEmpty() || line.startsWith("#")) {

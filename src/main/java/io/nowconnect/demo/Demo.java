@@ -21,6 +21,7 @@ import io.helidon.config.Config;
 
 import io.nowconnect.Agent;
 import io.nowconnect.config.AgentConfig;
+import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.hub.Hub;
@@ -57,6 +58,7 @@ public final class Demo implements AutoCloseable {
      */
     public static Demo start(Map<String, String> env, PrintStream out) {
         long start = System.nanoTime();
+        int base = basePort(env.getOrDefault("NC_DEMO_BASE_PORT", "15001"));
         Path dir;
         EchoServer echo = null;
         try {
@@ -73,7 +75,6 @@ public final class Demo implements AutoCloseable {
                 agentVars.put("NC_TARGET_echo_PORT", Integer.toString(echo.port()));
             }
             List<String> names = List.of(connectors.split(",")).stream().map(String::strip).filter(s -> !s.isEmpty()).toList();
-            int base = Integer.parseInt(env.getOrDefault("NC_DEMO_BASE_PORT", "15001"));
             // a scoped token, as the README recommends: the hub routes only these connectors to the agent
             String token = TokenMinter.mintHs256(TokenMinter.readSecret(secret), AGENT_ID, Duration.ofDays(1), "nowconnect",
                                                  names, Optional.empty());
@@ -172,6 +173,30 @@ public final class Demo implements AutoCloseable {
             hubVars.put("NC_HUB_LISTENERS", listeners(names, 0));
             return Hub.start(HubConfig.create(ConfigLoader.fromMaps(hubVars, env)));
         }
+    }
+
+    /**
+     * Check the demo's own variables before anything starts.
+     *
+     * @param env the environment
+     * @throws ConfigException naming {@code NC_DEMO_BASE_PORT} when it is not a port number
+     */
+    public static void validate(Map<String, String> env) {
+        basePort(env.getOrDefault("NC_DEMO_BASE_PORT", "15001"));
+    }
+
+    /** {@code NC_DEMO_BASE_PORT}: 0 (free ports) or 1-65535. */
+    private static int basePort(String text) {
+        try {
+            int port = Integer.parseInt(text.strip());
+            if (port >= 0 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new ConfigException(List.of("NC_DEMO_BASE_PORT: must be a port number 0-65535 (0 = free ports), got \""
+                                                  + text + "\""));
     }
 
     private static String listeners(List<String> names, int base) {

@@ -99,6 +99,9 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
                                                    .buckets(Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(25),
                                                             Duration.ofMillis(100), Duration.ofMillis(500), Duration.ofSeconds(1),
                                                             Duration.ofSeconds(3))
+                                                   // no quantiles: Helidon's default percentiles would put summary
+                                                   // lines into this histogram family, which parsers reject
+                                                   .percentiles(new double[0])
                                                    .description("Time to connect to a connector's target"));
             owned.add(t);
             return t;

@@ -36,11 +36,11 @@ public final class HttpEndpoint implements AutoCloseable {
      * @throws ConfigException naming the variables when the port cannot be bound
      */
     public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive) {
-        WebServer server = WebServer.builder()
+        WebServer server = ServerStart.start(WebServer.builder()
                 .host(host)
                 .port(port)
                 .featuresDiscoverServices(false)
-                .addFeature(Observe.feature(() -> HealthCheckResponse.builder()
+                .addFeature(Observe.feature("supervisor", () -> HealthCheckResponse.builder()
                         .status(alive.getAsBoolean())
                         .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
                         .build()))
@@ -50,13 +50,12 @@ public final class HttpEndpoint implements AutoCloseable {
                             .header(HeaderNames.CONTENT_TYPE, "application/json")
                             .header(HeaderNames.CACHE_CONTROL, "no-store")
                             .send(readiness(s));
-                }))
-                .build()
-                .start();
+                })));
         if (server.port() < 0) {
             // Helidon 4.2.0 logs a failed bind and starts anyway
             server.stop();
-            throw new ConfigException(List.of("NC_HTTP_HOST/NC_HTTP_PORT: cannot listen on " + host + ":" + port));
+            throw new ConfigException(List.of("NC_HTTP_HOST/NC_HTTP_PORT: cannot listen on " + host + ":" + port
+                                                      + " (address in use or not available)"));
         }
         return new HttpEndpoint(server);
     }
@@ -81,7 +80,8 @@ public final class HttpEndpoint implements AutoCloseable {
         sb.append(",\"ready\":").append(s.ready());
         sb.append(",\"hub\":");
         json(sb, s.hub());
-        sb.append(",\"since\":\"").append(s.since()).append('"');
+        // whole seconds, as documented: the state changes are seconds apart, not nanoseconds
+        sb.append(",\"since\":\"").append(s.since().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)).append('"');
         sb.append(",\"ready_tunnels\":").append(s.readyTunnels());
         sb.append(",\"last_error\":");
         if (s.lastError().isPresent()) {

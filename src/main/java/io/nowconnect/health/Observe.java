@@ -1,6 +1,7 @@
 package io.nowconnect.health;
 
 import io.helidon.health.HealthCheck;
+import io.helidon.health.HealthCheckResponse;
 import io.helidon.health.HealthCheckType;
 import io.helidon.metrics.api.Metrics;
 import io.helidon.webserver.observe.ObserveFeature;
@@ -18,10 +19,28 @@ public final class Observe {
     /**
      * The feature, with one liveness check.
      *
-     * @param liveness liveness check
+     * @param name the check's name in {@code /healthz} ({@code supervisor}, {@code hub})
+     * @param check liveness check
      * @return observe feature to add to a server built with {@code featuresDiscoverServices(false)}
      */
-    public static ObserveFeature feature(HealthCheck liveness) {
+    public static ObserveFeature feature(String name, HealthCheck check) {
+        // a lambda's name() is its class name (Hub$$Lambda/0x...): give the check a real one
+        HealthCheck liveness = new HealthCheck() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public HealthCheckType type() {
+                return HealthCheckType.LIVENESS;
+            }
+
+            @Override
+            public HealthCheckResponse call() {
+                return check.call();
+            }
+        };
         return ObserveFeature.builder()
                 .observersDiscoverServices(false)
                 .endpoint("/")

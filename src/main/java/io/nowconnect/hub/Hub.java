@@ -29,6 +29,7 @@ import io.helidon.webserver.http1.Http1ConnectionSelector;
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.health.Observe;
+import io.nowconnect.health.ServerStart;
 import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.StreamBudget;
@@ -111,7 +112,7 @@ public final class Hub implements AutoCloseable {
                                                .config(Http1Config.create())
                                                .addUpgrader(new TunnelUpgrader(verifier, ctx, cap))
                                                .build())
-                .addFeature(Observe.feature(() -> HealthCheckResponse.builder().status(true).build()));
+                .addFeature(Observe.feature("hub", () -> HealthCheckResponse.builder().status(true).build()));
         Hub[] self = new Hub[1];
         builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
             boolean ready = self[0] != null && self[0].ready();
@@ -121,18 +122,23 @@ public final class Hub implements AutoCloseable {
         }));
         config.tlsCert().ifPresent(cert -> builder.tls(tls(config, cert)));
         WebServer server;
+        String failure = null;
         try {
-            server = builder.build().start();
+            server = ServerStart.start(builder);
             if (server.port() < 0) {
-                // Helidon 4.2.0 logs a failed bind and starts anyway; a hub without its endpoint must not run
+                // Helidon 4.2.0 starts anyway after a failed bind; a hub without its endpoint must not run
                 server.stop();
-                throw new IllegalStateException("the port could not be bound (see the error above)");
+                failure = "address in use or not available";
             }
         } catch (RuntimeException e) {
+            server = null;
+            failure = rootMessage(e);
+        }
+        if (failure != null) {
             listeners.values().forEach(ConnectorListener::close);
             metrics.close();
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
-                                                      + ":" + config.port() + " (" + rootMessage(e) + ")"));
+                                                      + ":" + config.port() + " (" + failure + ")"));
         }
         Hub hub = new Hub(server, listeners, agents, metrics);
         self[0] = hub;

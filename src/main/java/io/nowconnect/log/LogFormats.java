@@ -1,7 +1,5 @@
 package io.nowconnect.log;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -10,8 +8,22 @@ import java.util.logging.Formatter;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 
-/** The two line formats: {@code plain} (readable) and {@code json} (one object per line). */
+/**
+ * The two line formats: {@code plain} (readable) and {@code json} (one object per line).
+ *
+ * <p>Every record is exactly one line, whatever it carries: values may come from peers (a HELLO's {@code ver}, close
+ * and reset reasons, cids, a proxy's answer), so the message, every field value and error text are escaped for control
+ * characters (a newline becomes {@code \n}) and capped ({@link #MAX_MESSAGE}, {@link #MAX_VALUE} characters, then
+ * {@code ...(N more)}); in the plain format a value with a space, quote or {@code =} is quoted so that it cannot pose
+ * as another field. A stack trace (DEBUG, or a library's error) is the one exception: {@code stack} in JSON, indented
+ * lines after the record in plain, each line escaped and capped the same way.
+ */
 final class LogFormats {
+    /** Longest message kept, in characters. */
+    static final int MAX_MESSAGE = 1024;
+    /** Longest field value kept, in characters. */
+    static final int MAX_VALUE = 256;
+    private static final int MAX_FRAMES = 60;
     private static final DateTimeFormatter TS = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
             .withZone(ZoneOffset.UTC);
 
@@ -53,10 +65,91 @@ final class LogFormats {
         return msg;
     }
 
+    /**
+     * A value made safe for one log line: control characters (and the Unicode line and paragraph separators) escaped
+     * as {@code \n}, {@code \r}, {@code \t} or {@code \}{@code uXXXX}, then cut at {@code max} characters with a
+     * {@code ...(N more)} marker.
+     *
+     * @param s value, possibly from a peer
+     * @param max longest result before the marker
+     * @return the escaped, capped value
+     */
+    static String clean(String s, int max) {
+        if (s == null) {
+            return "null";
+        }
+        int limit = Math.min(s.length(), max);
+        StringBuilder sb = null;
+        for (int i = 0; i < limit; i++) {
+            char c = s.charAt(i);
+            if (c < 0x20 || c == 0x7f || c == '\u2028' || c == '\u2029') {
+                if (sb == null) {
+                    sb = new StringBuilder(limit + 16).append(s, 0, i);
+                }
+                switch (c) {
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> sb.append(String.format("\\u%04x", (int) c));
+                }
+            } else if (sb != null) {
+                sb.append(c);
+            }
+        }
+        String out = sb == null ? s.substring(0, limit) : sb.toString();
+        return s.length() > max ? out + "...(" + (s.length() - max) + " more)" : out;
+    }
+
+    /**
+     * A stack trace with one line per frame: each throwable's class and message escaped and capped, at most
+     * {@value #MAX_FRAMES} frames each.
+     *
+     * @param t throwable
+     * @return lines separated by {@code \n}
+     */
     static String stackTrace(Throwable t) {
-        StringWriter sw = new StringWriter();
-        t.printStackTrace(new PrintWriter(sw));
-        return sw.toString();
+        StringBuilder sb = new StringBuilder(512);
+        java.util.Set<Throwable> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Throwable c = t; c != null && seen.add(c); c = c.getCause()) {
+            if (c != t) {
+                sb.append("Caused by: ");
+            }
+            sb.append(clean(c.getClass().getName() + (c.getMessage() == null ? "" : ": " + c.getMessage()), MAX_VALUE))
+                    .append('\n');
+            StackTraceElement[] frames = c.getStackTrace();
+            for (int i = 0; i < Math.min(frames.length, MAX_FRAMES); i++) {
+                sb.append("\tat ").append(clean(frames[i].toString(), MAX_VALUE)).append('\n');
+            }
+            if (frames.length > MAX_FRAMES) {
+                sb.append("\t... ").append(frames.length - MAX_FRAMES).append(" more\n");
+            }
+        }
+        return sb.toString();
+    }
+
+    /**
+     * The {@code error} text of a record: the event's own {@code error} field, else the thrown exception's class and
+     * message (a library's failure).
+     */
+    static String error(LogRecord r, Map<String, Object> fields) {
+        Object e = fields.get("error");
+        if (e != null) {
+            return String.valueOf(e);
+        }
+        Throwable t = r.getThrown();
+        if (t == null) {
+            return null;
+        }
+        return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
+    }
+
+    /** A plain-format value: escaped, capped, and quoted when it holds a space, quote or equals sign. */
+    static String plainValue(Object v) {
+        String s = clean(String.valueOf(v), MAX_VALUE);
+        if (s.isEmpty() || s.indexOf(' ') >= 0 || s.indexOf('"') >= 0 || s.indexOf('=') >= 0) {
+            return '"' + s.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
+        }
+        return s;
     }
 
     static String shortLogger(String name) {
@@ -75,13 +168,20 @@ final class LogFormats {
             sb.append(TS.format(r.getInstant())).append(' ');
             String level = levelName(r.getLevel());
             sb.append(level).append(" ".repeat(Math.max(1, 8 - level.length())));
-            sb.append(shortLogger(r.getLoggerName())).append(" - ").append(message(r));
-            for (Map.Entry<String, Object> f : fields(r).entrySet()) {
-                sb.append(' ').append(f.getKey()).append('=').append(f.getValue());
+            sb.append(shortLogger(r.getLoggerName())).append(" - ").append(clean(message(r), MAX_MESSAGE));
+            Map<String, Object> fields = fields(r);
+            for (Map.Entry<String, Object> f : fields.entrySet()) {
+                sb.append(' ').append(f.getKey()).append('=').append(plainValue(f.getValue()));
+            }
+            String error = fields.containsKey("error") ? null : error(r, fields);
+            if (error != null) {
+                sb.append(" error=").append(plainValue(error));
             }
             sb.append(System.lineSeparator());
             if (r.getThrown() != null) {
-                sb.append(stackTrace(r.getThrown()));
+                for (String line : stackTrace(r.getThrown()).split("\n")) {
+                    sb.append("    ").append(line).append(System.lineSeparator());
+                }
             }
             return sb.toString();
         }
@@ -99,8 +199,9 @@ final class LogFormats {
             sb.append(",\"logger\":");
             string(sb, r.getLoggerName() == null ? "" : r.getLoggerName());
             sb.append(",\"msg\":");
-            string(sb, message(r));
-            for (Map.Entry<String, Object> f : fields(r).entrySet()) {
+            string(sb, clean(message(r), MAX_MESSAGE));
+            Map<String, Object> fields = fields(r);
+            for (Map.Entry<String, Object> f : fields.entrySet()) {
                 sb.append(',');
                 string(sb, f.getKey());
                 sb.append(':');
@@ -108,8 +209,13 @@ final class LogFormats {
                 if (v instanceof Number || v instanceof Boolean) {
                     sb.append(v);
                 } else {
-                    string(sb, String.valueOf(v));
+                    string(sb, clean(String.valueOf(v), MAX_VALUE));
                 }
+            }
+            String error = fields.containsKey("error") ? null : error(r, fields);
+            if (error != null) {
+                sb.append(",\"error\":");
+                string(sb, clean(error, MAX_VALUE));
             }
             if (r.getThrown() != null) {
                 sb.append(",\"stack\":");

@@ -52,6 +52,33 @@ public final class Logging {
                                                          ? Level.INFO : Level.WARNING);
     }
 
+    /**
+     * A formatter of one of the two line formats (tests format captured records exactly as the console would).
+     *
+     * @param json JSON or plain
+     * @return a new formatter
+     */
+    public static java.util.logging.Formatter formatter(boolean json) {
+        return json ? new LogFormats.Json() : new LogFormats.Plain();
+    }
+
+    /**
+     * One formatted line, for what is written before logging is configured (configuration errors).
+     *
+     * @param json JSON or plain format
+     * @param level level
+     * @param logger logger name
+     * @param message message
+     * @param event event and fields
+     * @return the line, with its line separator
+     */
+    public static String format(boolean json, Level level, String logger, String message, Event event) {
+        java.util.logging.LogRecord r = new java.util.logging.LogRecord(level, message);
+        r.setLoggerName(logger);
+        r.setParameters(new Object[] {event});
+        return (json ? new LogFormats.Json() : new LogFormats.Plain()).format(r);
+    }
+
     /** A stream handler that flushes every record, so lines appear at once and none is lost at exit. */
     private static final class FlushingHandler extends StreamHandler {
         FlushingHandler(PrintStream out) {

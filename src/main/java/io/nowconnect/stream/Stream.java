@@ -148,6 +148,7 @@ public final class Stream {
             closeQuietly(s);
             Event.of("stream_connect_failed").with("cid", cid).with("connector", connector)
                     .with("reason", e.getClass().getSimpleName())
+                    .with("error", e.getClass().getSimpleName() + ": " + e.getMessage()) // issue 18: error on failures
                     .log(LOGGER, Level.FINE, "Target " + target + " unreachable: " + e.getMessage());
             close(ResetReason.CONNECT_FAILED, true);
             return;

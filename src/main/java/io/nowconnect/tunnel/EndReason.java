@@ -51,6 +51,16 @@ public enum EndReason implements End.Reason {
     }
 
     /**
+     * Whether this ending is a failure (logged with an {@code error} field, kept as {@code last_error}) rather than our
+     * own orderly close (drain, rotation, shutdown).
+     *
+     * @return true for a failure
+     */
+    public boolean isFailure() {
+        return this != DRAINED && this != ROTATED && this != SHUTDOWN;
+    }
+
+    /**
      * The agent's reason for how a tunnel ended.
      *
      * @param reason the multiplexer's or one of ours

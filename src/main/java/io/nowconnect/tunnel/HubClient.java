@@ -2,29 +2,27 @@ package io.nowconnect.tunnel;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.PrivateKey;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
+import javax.net.ssl.SSLContext;
+
 import io.helidon.common.configurable.Resource;
 import io.helidon.common.pki.Keys;
-import io.helidon.common.tls.Tls;
-import io.helidon.webclient.api.DefaultDnsResolver;
-import io.helidon.webclient.api.DnsAddressLookup;
 import io.helidon.webclient.api.Proxy;
 import io.helidon.webclient.http1.Http1Client;
-import io.helidon.webclient.spi.DnsResolver;
 
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigException;
@@ -50,12 +48,8 @@ final class HubClient {
     static Http1Client create(AgentConfig config) {
         var tls = io.helidon.common.tls.TlsConfig.builder()
                 .enabledProtocols(List.of("TLSv1.3", "TLSv1.2"))
-                .endpointIdentificationAlgorithm("HTTPS");
-        config.caBundle().ifPresent(bundle -> tls.trust(certificates(bundle)));
-        if (config.clientCert().isPresent() && config.clientKey().isPresent()) {
-            Keys keys = clientKeys(config.clientCert().get(), config.clientKey().get());
-            tls.privateKey(keys.privateKey().orElseThrow()).privateKeyCertChain(keys.certChain());
-        }
+                .endpointIdentificationAlgorithm("HTTPS")
+                .sslContext(sslContext(config));
         var builder = Http1Client.builder()
                 .connectTimeout(config.connectTimeout())
                 .readTimeout(config.pingTimeout().plus(config.connectTimeout()))
@@ -67,6 +61,8 @@ final class HubClient {
                                        .build())
                 .tls(tls.build())
                 .proxy(Proxy.noProxy())
+                // the hub's host as written in the URL: an IP literal is verified as an IP, never reverse-resolved
+                .dnsResolver(HubTls.resolver(config.url().getHost(), false))
                 // origin-form request line also through a proxy: the upgrade travels inside a CONNECT tunnel
                 .relativeUris(true)
                 .followRedirects(false)
@@ -74,7 +70,7 @@ final class HubClient {
         Optional<ProxySettings.Server> proxy = proxyFor(config);
         if (proxy.isPresent()) {
             builder.proxy(proxy(proxy.get()))
-                    .dnsResolver(new PassThroughResolver(config.url().getHost()));
+                    .dnsResolver(HubTls.resolver(config.url().getHost(), true));
             ProxySettings.Server p = proxy.get();
             Event.of("proxy").with("proxy", p.address()).with("variable", p.variable())
                     .with("authenticated", p.username().isPresent())
@@ -115,46 +111,26 @@ final class HubClient {
         return proxy.build();
     }
 
-    /**
-     * Leaves the hub's host name unresolved (the proxy resolves it in CONNECT); every other name, such as the proxy's,
-     * is resolved as usual.
-     */
-    private static final class PassThroughResolver implements DnsResolver {
-        private static final byte[] UNRESOLVED = {0, 0, 0, 0};
-        private final String hubHost;
-        private final DnsResolver fallback = DefaultDnsResolver.create();
-
-        PassThroughResolver(String hubHost) {
-            String h = hubHost;
-            if (h.startsWith("[") && h.endsWith("]")) {
-                h = h.substring(1, h.length() - 1);
-            }
-            this.hubHost = h;
+    private static SSLContext sslContext(AgentConfig config) {
+        Optional<List<X509Certificate>> trust = config.caBundle().map(HubClient::certificates);
+        Optional<PrivateKey> key = Optional.empty();
+        List<X509Certificate> chain = List.of();
+        if (config.clientCert().isPresent() && config.clientKey().isPresent()) {
+            Keys keys = clientKeys(config.clientCert().get(), config.clientKey().get());
+            key = keys.privateKey();
+            chain = keys.certChain();
         }
-
-        @Override
-        public InetAddress resolveAddress(String hostname, DnsAddressLookup lookup) {
-            if (!hostname.equalsIgnoreCase(hubHost)) {
-                return fallback.resolveAddress(hostname, lookup);
-            }
-            try {
-                // an IP literal keeps its bytes; a name gets a placeholder address that is never dialled. Either way
-                // the InetAddress carries the name as given, so CONNECT, SNI and host name verification use it.
-                byte[] bytes = isIpLiteral(hostname) ? InetAddress.getByName(hostname).getAddress() : UNRESOLVED;
-                return InetAddress.getByAddress(hostname, bytes);
-            } catch (UnknownHostException e) {
-                throw new IllegalArgumentException("Invalid hub host " + hostname, e);
-            }
-        }
-
-        private static boolean isIpLiteral(String host) {
-            String h = host.toLowerCase(Locale.ROOT);
-            return h.matches("\\d{1,3}(\\.\\d{1,3}){3}") || (h.contains(":") && h.matches("[0-9a-f:.]+"));
+        try {
+            return HubTls.context(trust, key, chain);
+        } catch (GeneralSecurityException e) {
+            throw new ConfigException(List.of("NC_CA_BUNDLE/NC_CLIENT_CERT/NC_CLIENT_KEY: cannot set up TLS ("
+                                                      + e.getMessage() + ")"));
         }
     }
 
     /**
-     * Load the client certificate and key for mTLS.
+     * Load the client certificate and key for mTLS: PKCS#8 ({@code BEGIN PRIVATE KEY}), PKCS#1 RSA
+     * ({@code BEGIN RSA PRIVATE KEY}) or SEC1 EC ({@code BEGIN EC PRIVATE KEY}, named curves P-256, P-384, P-521).
      *
      * @param cert PEM certificate chain
      * @param key PEM private key
@@ -162,15 +138,36 @@ final class HubClient {
      * @throws ConfigException naming both variables when they cannot be used
      */
     static Keys clientKeys(Path cert, Path key) {
+        String problem;
         try {
-            Keys keys = Keys.builder().pem(pem -> pem.key(Resource.create(key)).certChain(Resource.create(cert))).build();
+            Optional<PrivateKey> sec1 = Sec1Keys.read(Files.readString(key, StandardCharsets.US_ASCII));
+            Keys keys = sec1.isPresent()
+                    ? Keys.builder().privateKey(sec1.get()).certChain(certChain(cert)).build()
+                    : Keys.builder().pem(pem -> pem.key(Resource.create(key)).certChain(Resource.create(cert))).build();
             if (keys.privateKey().isEmpty() || keys.certChain().isEmpty()) {
                 throw new IllegalArgumentException("no key or no certificate found");
             }
             return keys;
-        } catch (RuntimeException e) {
-            throw new ConfigException(List.of("NC_CLIENT_CERT/NC_CLIENT_KEY: cannot load the PEM client certificate and key ("
-                                                      + e.getClass().getSimpleName() + ")"));
+        } catch (GeneralSecurityException e) {
+            problem = e.getMessage();
+        } catch (IOException | RuntimeException e) {
+            problem = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+        }
+        throw new ConfigException(List.of("NC_CLIENT_CERT/NC_CLIENT_KEY: cannot load the PEM client certificate and key ("
+                                                  + problem + "); keys may be PKCS#8, PKCS#1 (RSA) or SEC1 (EC, named "
+                                                  + "curve P-256, P-384 or P-521), unencrypted; `openssl pkcs8 -topk8 "
+                                                  + "-nocrypt -in old.key -out new.key` converts others to PKCS#8"));
+    }
+
+    private static List<X509Certificate> certChain(Path cert) {
+        try (InputStream in = Files.newInputStream(cert)) {
+            List<X509Certificate> certs = new ArrayList<>();
+            for (var c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                certs.add((X509Certificate) c);
+            }
+            return certs;
+        } catch (IOException | CertificateException e) {
+            throw new IllegalArgumentException("NC_CLIENT_CERT is not a PEM certificate chain", e);
         }
     }
 

@@ -332,7 +332,8 @@ public final class Supervisor {
         boolean wasReady = !end.readyFor().isZero() || t.isReady();
         String failure = end.reason().label() + ": " + end.detail();
         status.countEnding(end.reason().label());
-        status.tunnelEnded(wasReady, failure);
+        // an orderly ending (rotation, drain, shutdown) is no error: last_error keeps the last real failure
+        status.tunnelEnded(wasReady, end.reason().isFailure() ? failure : null);
         boolean wasDraining = draining.remove(t);
         if (wasDraining || stopping) {
             if (t == active) {
@@ -491,6 +492,7 @@ public final class Supervisor {
         default -> (t.isReady() ? "Tunnel lost: " : "Connection failed: ") + end.detail();
         };
         Event.of("disconnected").with("agent_id", config.agentId()).with("reason", end.reason().label())
+                .with("error", end.reason().isFailure() ? end.detail() : null)
                 .log(LOGGER, level, message);
     }
 }

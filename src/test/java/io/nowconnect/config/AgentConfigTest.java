@@ -155,4 +155,10 @@ class AgentConfigTest {
         assertEquals(List.of("ldap"), moved.connectorNames());
         assertEquals(8090, moved.healthPort(), "restart-only settings stay as they are");
     }
+
+    @Test
+    void envFileWithAByteOrderMarkReadsItsFirstVariable() {
+        assertEquals(Map.of("NC_AGENT_ID", "premise-01", "NC_LOG_LEVEL", "DEBUG"),
+                     EnvFile.parse("\uFEFFNC_AGENT_ID=premise-01\r\nNC_LOG_LEVEL=DEBUG\r\n", "bom.env"));
+    }
 }

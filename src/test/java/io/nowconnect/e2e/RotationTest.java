@@ -211,6 +211,8 @@ class RotationTest {
               "the old tunnel ended as a rotation");
         assertFalse(agent.status().endings().containsKey("ws_broken"));
         assertEquals("READY\n", health(agent.healthPort()));
+        // a rotation is no error: /readyz's last_error stays as it was (no failure happened here)
+        assertEquals(java.util.Optional.empty(), agent.status().snapshot().lastError(), "last_error after a rotation");
     }
 
     /** Write the data in 64 KiB steps over about a second while reading the echo; true when it all came back. */

@@ -73,6 +73,37 @@ class HubTlsTest extends NetworkTestBase {
     }
 
     @Test
+    void sec1EcClientKeyAsOpensslEcparamWritesIt() throws Exception {
+        Hub hub = tlsHub(pki.serverCert, pki.serverKey, pki.clientCa);
+        Map<String, String> vars = wssAgent(hub);
+        vars.put("NC_CLIENT_CERT", pki.sec1ClientCert.toString());
+        vars.put("NC_CLIENT_KEY", pki.sec1ClientKey.toString());
+        assertTrue(java.nio.file.Files.readString(pki.sec1ClientKey).contains("BEGIN EC PRIVATE KEY"));
+        Agent agent = harness.startAgent(vars);
+        Harness.awaitReady(agent, WAIT);
+        assertEcho(hub);
+    }
+
+    @Test
+    void unusableClientKeyNamesTheConversion() throws Exception {
+        Path key = harness.dir().resolve("explicit.key");
+        // a SEC1 key with explicit curve parameters: refused with the way out
+        Process p = new ProcessBuilder("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+                                       "-param_enc", "explicit", "-out", key.toString())
+                .redirectErrorStream(true).start();
+        assertEquals(0, p.waitFor(), "openssl ecparam");
+        Hub hub = tlsHub(pki.serverCert, pki.serverKey, pki.clientCa);
+        Map<String, String> vars = wssAgent(hub);
+        vars.put("NC_CLIENT_CERT", pki.sec1ClientCert.toString());
+        vars.put("NC_CLIENT_KEY", key.toString());
+        io.nowconnect.config.ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(
+                io.nowconnect.config.ConfigException.class, () -> harness.startAgent(vars));
+        String text = String.join("\n", e.problems());
+        assertTrue(text.contains("NC_CLIENT_KEY") && text.contains("explicit curve parameters")
+                           && text.contains("openssl pkcs8 -topk8 -nocrypt"), text);
+    }
+
+    @Test
     void changedClientCertificateFilesMoveToANewTunnelGracefully() throws Exception {
         Hub hub = tlsHub(pki.serverCert, pki.serverKey, pki.clientCa);
         Path cert = java.nio.file.Files.copy(pki.clientCert, harness.dir().resolve("client.pem"));

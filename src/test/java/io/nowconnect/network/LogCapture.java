@@ -42,6 +42,13 @@ final class LogCapture extends Handler implements AutoCloseable {
                 .map(r -> format.format(r).strip()).filter(l -> l.contains(fragment)).toList();
     }
 
+    /** Lines at WARNING or above containing the fragment, formatted as JSON ({@code NC_LOG_FORMAT=json}). */
+    List<String> jsonWarnings(String fragment) {
+        Formatter json = io.nowconnect.log.Logging.formatter(true);
+        return records.stream().filter(r -> r.getLevel().intValue() >= Level.WARNING.intValue())
+                .map(r -> json.format(r).strip()).filter(l -> l.contains(fragment)).toList();
+    }
+
     /** Whether any line contains the text. */
     boolean contains(String text) {
         return lines().stream().anyMatch(l -> l.contains(text));

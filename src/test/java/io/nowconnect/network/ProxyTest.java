@@ -154,6 +154,8 @@ class ProxyTest extends NetworkTestBase {
         awaitError(agent, "proxy_failed: proxy unreachable (127.0.0.1:" + nothing + ")");
         awaitEndings(agent, "proxy_failed", 2);
         warningLine("proxy unreachable");
+        String json = logs.jsonWarnings("proxy unreachable").getFirst();
+        assertTrue(json.contains("\"error\":\"proxy unreachable (127.0.0.1:" + nothing), "error field: " + json);
     }
 
     @Test

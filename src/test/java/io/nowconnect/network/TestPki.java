@@ -28,6 +28,16 @@ final class TestPki {
     /** Hub certificate for other.example only. */
     final Path wrongHostCert;
     final Path wrongHostKey;
+    /** Hub certificates that name one thing only (subject CN localhost each): IP:127.0.0.1, IP:::1, DNS:localhost. */
+    final Path ipv4OnlyCert;
+    final Path ipv4OnlyKey;
+    final Path ipv6OnlyCert;
+    final Path ipv6OnlyKey;
+    final Path dnsOnlyCert;
+    final Path dnsOnlyKey;
+    /** A client key in OpenSSL's traditional SEC1 form (BEGIN EC PRIVATE KEY) for {@link #clientCert}'s request. */
+    final Path sec1ClientCert;
+    final Path sec1ClientKey;
     /** CA the hub trusts for client certificates (NC_HUB_TLS_CLIENT_CA). */
     final Path clientCa;
     /** Client certificate from clientCa, and its key. */
@@ -47,6 +57,14 @@ final class TestPki {
         expiredKey = dir.resolve("hub-expired.key");
         wrongHostCert = dir.resolve("hub-other.pem");
         wrongHostKey = dir.resolve("hub-other.key");
+        ipv4OnlyCert = dir.resolve("hub-ip4.pem");
+        ipv4OnlyKey = dir.resolve("hub-ip4.key");
+        ipv6OnlyCert = dir.resolve("hub-ip6.pem");
+        ipv6OnlyKey = dir.resolve("hub-ip6.key");
+        dnsOnlyCert = dir.resolve("hub-dns.pem");
+        dnsOnlyKey = dir.resolve("hub-dns.key");
+        sec1ClientCert = dir.resolve("client-sec1.pem");
+        sec1ClientKey = dir.resolve("client-sec1.key");
         clientCa = dir.resolve("client-ca.pem");
         clientCert = dir.resolve("client.pem");
         clientKey = dir.resolve("client.key");
@@ -75,9 +93,24 @@ final class TestPki {
         pki.leaf("hub", "server-ca", "localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth", false);
         pki.leaf("hub-expired", "server-ca", "localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth", true);
         pki.leaf("hub-other", "server-ca", "other.example", "DNS:other.example", "serverAuth", false);
+        // CN localhost on purpose: the JDK alone would accept the IP-only ones at wss://localhost through the CN
+        pki.leaf("hub-ip4", "server-ca", "localhost", "IP:127.0.0.1", "serverAuth", false);
+        pki.leaf("hub-ip6", "server-ca", "localhost", "IP:::1", "serverAuth", false);
+        pki.leaf("hub-dns", "server-ca", "localhost", "DNS:localhost", "serverAuth", false);
         pki.leaf("client", "client-ca", "premise-01", null, "clientAuth", false);
+        pki.sec1Client();
         pki.leaf("rogue-client", "other-ca", "premise-01", null, "clientAuth", false);
         return pki;
+    }
+
+    /** What {@code openssl ecparam -genkey} writes: an EC PARAMETERS block, then the SEC1 EC PRIVATE KEY. */
+    private void sec1Client() throws IOException {
+        openssl("ecparam", "-name", "prime256v1", "-genkey", "-out", "client-sec1.key");
+        openssl("req", "-new", "-key", "client-sec1.key", "-out", "client-sec1.csr", "-subj", "/CN=premise-01");
+        Files.writeString(dir.resolve("client-sec1.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n");
+        openssl("x509", "-req", "-in", "client-sec1.csr", "-CA", "client-ca.pem", "-CAkey", "client-ca.key", "-set_serial",
+                Long.toString(System.nanoTime() & Long.MAX_VALUE), "-extfile", "client-sec1.ext", "-days", "2",
+                "-out", "client-sec1.pem");
     }
 
     private void ca(String name, String cn) throws IOException {

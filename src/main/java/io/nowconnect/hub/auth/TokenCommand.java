@@ -50,7 +50,7 @@ public final class TokenCommand {
      * @param args command line arguments
      * @param out  receives the token, one line
      * @param err  receives error and usage messages
-     * @return exit code: 0 on success, 1 if the secret file cannot be used, 2 on a usage error
+     * @return exit code: 0 on success, 2 on a usage error or a secret file that cannot be used
      */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         Map<String, String> options = new HashMap<>();
@@ -105,8 +105,8 @@ public final class TokenCommand {
         try {
             secret = TokenMinter.readSecret(Path.of(secretFile));
         } catch (IllegalArgumentException e) {
-            err.println("token: " + e.getMessage());
-            return 1;
+            err.println("token: --secret-file: " + e.getMessage());
+            return 2;
         } catch (RuntimeException e) {
             err.println("token: invalid --secret-file path");
             return 2;

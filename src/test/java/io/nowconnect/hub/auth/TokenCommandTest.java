@@ -123,11 +123,11 @@ class TokenCommandTest {
     }
 
     @Test
-    void unreadableSecretExitsWithOne() {
+    void unreadableSecretExitsWithTwo() {
         int code = run("token", "--secret-file", dir.resolve("missing").toString(), "--agent-id", "a");
 
-        assertThat(code, is(1));
-        assertThat(err(), containsString("cannot read secret file"));
+        assertThat(code, is(2));
+        assertThat(err(), containsString("--secret-file: cannot read secret file"));
         assertThat(out.size(), is(0));
     }
 
