@@ -18,6 +18,7 @@ import io.nowconnect.health.AgentMetrics;
 import io.nowconnect.health.HttpEndpoint;
 import io.nowconnect.health.TcpHealthServer;
 import io.nowconnect.log.Event;
+import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.tunnel.FileWatch;
 import io.nowconnect.tunnel.Supervisor;
@@ -70,12 +71,13 @@ public final class Agent {
      */
     public static Agent start(AgentConfig config, StreamObserver observer) {
         TunnelStatus status = TunnelStatus.create(config.url().toString());
-        AgentMetrics metrics = AgentMetrics.create(Metrics.globalRegistry(), config.connectorNames(), status);
+        MemoryBudget memory = MemoryBudget.create(config.memoryBudgetBytes());
+        AgentMetrics metrics = AgentMetrics.create(Metrics.globalRegistry(), config.connectorNames(), status, memory);
         Supervisor supervisor;
         TcpHealthServer health;
         HttpEndpoint http = null;
         try {
-            supervisor = Supervisor.create(config, Version.current(), status, StreamObserver.both(metrics, observer));
+            supervisor = Supervisor.create(config, Version.current(), status, memory, StreamObserver.both(metrics, observer));
             health = TcpHealthServer.start(config.healthHost(), config.healthPort(), () -> status.snapshot().ready());
         } catch (IOException e) {
             metrics.close();

@@ -12,6 +12,7 @@ import java.util.Optional;
 import io.helidon.config.Config;
 
 import io.nowconnect.protocol.ConnectorName;
+import io.nowconnect.stream.MemoryBudget;
 
 /**
  * Premise agent configuration, validated once at start.
@@ -44,6 +45,8 @@ import io.nowconnect.protocol.ConnectorName;
  * @param reconnectMax {@code NC_RECONNECT_MAX_MS} (30000): largest back-off ceiling
  * @param drainTimeout {@code NC_DRAIN_TIMEOUT_SEC} (30): how long open streams may finish at shutdown or rotation
  * @param allowInsecure {@code NC_ALLOW_INSECURE} (false): allow {@code ws://} to a non-loopback hub
+ * @param memoryBudgetBytes {@code NC_MEMORY_BUDGET_MB} (a quarter of the maximum heap): most bytes held for streams,
+ *                          received from the hub and not yet written to a target
  */
 public record AgentConfig(URI url,
                           String agentId,
@@ -69,7 +72,8 @@ public record AgentConfig(URI url,
                           Duration reconnectMin,
                           Duration reconnectMax,
                           Duration drainTimeout,
-                          boolean allowInsecure) {
+                          boolean allowInsecure,
+                          long memoryBudgetBytes) {
 
 
     public AgentConfig {
@@ -108,7 +112,8 @@ public record AgentConfig(URI url,
         if (s.optional("NC_CLIENT_CERT").isPresent() != s.optional("NC_CLIENT_KEY").isPresent()) {
             s.problem("NC_CLIENT_CERT and NC_CLIENT_KEY must be set together");
         }
-        int maxWsPayload = s.integer("NC_MAX_WS_PAYLOAD", 8192, 256, 1 << 20);
+        // bin1 DATA carries at most 64 KiB: a larger setting could never be honoured
+        int maxWsPayload = s.integer("NC_MAX_WS_PAYLOAD", 8192, 256, 65536);
         int pingInterval = s.integer("NC_PING_INTERVAL_SEC", 20, 1, 3600);
         int pingTimeout = s.integer("NC_PING_TIMEOUT_SEC", 20, 1, 3600);
         int connectTimeout = s.integer("NC_CONNECT_TIMEOUT_MS", 3000, 1, 600_000);
@@ -119,6 +124,7 @@ public record AgentConfig(URI url,
         int reconnectMax = s.integer("NC_RECONNECT_MAX_MS", 30_000, 1, 3_600_000);
         int drainTimeout = s.integer("NC_DRAIN_TIMEOUT_SEC", 30, 0, 86_400);
         boolean allowInsecure = s.bool("NC_ALLOW_INSECURE", false);
+        long memoryBudget = memoryBudget(s, "NC_MEMORY_BUDGET_MB");
 
         if (reconnectMax < reconnectMin) {
             s.problem("NC_RECONNECT_MAX_MS (" + reconnectMax + ") must not be below NC_RECONNECT_MIN_MS (" + reconnectMin + ")");
@@ -135,7 +141,25 @@ public record AgentConfig(URI url,
                                httpPort, caBundle, clientCert, clientKey, maxWsPayload, Duration.ofSeconds(pingInterval),
                                Duration.ofSeconds(pingTimeout), Duration.ofMillis(connectTimeout),
                                Duration.ofMillis(idleTimeout), queueDepth, maxInflight, Duration.ofMillis(reconnectMin),
-                               Duration.ofMillis(reconnectMax), Duration.ofSeconds(drainTimeout), allowInsecure);
+                               Duration.ofMillis(reconnectMax), Duration.ofSeconds(drainTimeout), allowInsecure,
+                               memoryBudget);
+    }
+
+    /**
+     * A memory budget in MiB: the variable's value, or a quarter of the maximum heap when unset; at least 1 MiB and at
+     * most the maximum heap.
+     *
+     * @param s problem collector
+     * @param name variable name
+     * @return bytes
+     */
+    static long memoryBudget(Settings s, String name) {
+        long heapMib = Runtime.getRuntime().maxMemory() >> 20;
+        if (s.optional(name).isEmpty()) {
+            return MemoryBudget.defaultLimit();
+        }
+        int mib = s.integer(name, 0, 1, (int) Math.min(Integer.MAX_VALUE, Math.max(1, heapMib)));
+        return (long) mib << 20;
     }
 
     /**
@@ -159,7 +183,7 @@ public record AgentConfig(URI url,
                                healthHost, healthPort, httpHost,
                                httpPort, caBundle, clientCert, clientKey, other.maxWsPayload, other.pingInterval,
                                other.pingTimeout, other.connectTimeout, other.idleTimeout, other.queueDepth, maxInflight,
-                               reconnectMin, reconnectMax, drainTimeout, allowInsecure);
+                               reconnectMin, reconnectMax, drainTimeout, allowInsecure, memoryBudgetBytes);
     }
 
     /**
@@ -188,6 +212,7 @@ public record AgentConfig(URI url,
         diff(names, "NC_RECONNECT_MAX_MS", reconnectMax, other.reconnectMax);
         diff(names, "NC_DRAIN_TIMEOUT_SEC", drainTimeout, other.drainTimeout);
         diff(names, "NC_ALLOW_INSECURE", allowInsecure, other.allowInsecure);
+        diff(names, "NC_MEMORY_BUDGET_MB", memoryBudgetBytes, other.memoryBudgetBytes);
         return names;
     }
 

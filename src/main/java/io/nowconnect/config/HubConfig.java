@@ -42,6 +42,8 @@ import io.nowconnect.protocol.ConnectorName;
  * @param queueDepth {@code NC_HUB_QUEUE_DEPTH_PER_CID} (100)
  * @param drainTimeout {@code NC_HUB_DRAIN_TIMEOUT_SEC} (30): once an agent's token has expired on its live tunnel, how
  *        long the tunnel's open streams may finish before it is closed
+ * @param memoryBudgetBytes {@code NC_HUB_MEMORY_BUDGET_MB} (a quarter of the maximum heap): most bytes held for
+ *                          streams, received from agents and not yet written to clients
  * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}
  */
 public record HubConfig(String host,
@@ -65,6 +67,7 @@ public record HubConfig(String host,
                         Duration idleTimeout,
                         int queueDepth,
                         Duration drainTimeout,
+                        long memoryBudgetBytes,
                         LogSettings log) {
 
     /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
@@ -116,7 +119,8 @@ public record HubConfig(String host,
                                               () -> s.problem("NC_HUB_ALLOW_CIDRS: \"" + c.strip() + "\" is not a CIDR range"));
             }
         }
-        int maxWsPayload = s.integer("NC_HUB_MAX_WS_PAYLOAD", 8192, 256, 1 << 20);
+        // bin1 DATA carries at most 64 KiB: a larger setting could never be honoured
+        int maxWsPayload = s.integer("NC_HUB_MAX_WS_PAYLOAD", 8192, 256, 65536);
         int maxConnections = s.integer("NC_HUB_MAX_CONNECTIONS", 2000, 1, 1_000_000);
         int maxTunnels = s.integer("NC_HUB_MAX_TUNNELS", DEFAULT_MAX_TUNNELS, 1, 1_000_000);
         int maxFrame = s.integer("NC_HUB_MAX_FRAME_BYTES", 1 << 20, 4096, 64 << 20);
@@ -128,12 +132,13 @@ public record HubConfig(String host,
         if (maxFrame < maxWsPayload * 2) {
             s.problem("NC_HUB_MAX_FRAME_BYTES must be at least twice NC_HUB_MAX_WS_PAYLOAD (DATA is base64 in JSON)");
         }
+        long memoryBudget = AgentConfig.memoryBudget(s, "NC_HUB_MEMORY_BUDGET_MB");
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
         return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
                              listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle), queueDepth,
-                             Duration.ofSeconds(drainTimeout), log);
+                             Duration.ofSeconds(drainTimeout), memoryBudget, log);
     }
 
     private static boolean readable(Path file) {

@@ -18,6 +18,7 @@ import io.helidon.metrics.api.Tag;
 import io.helidon.metrics.api.Timer;
 
 import io.nowconnect.protocol.Direction;
+import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.WireEvent;
 import io.nowconnect.tunnel.TunnelStatus;
@@ -37,7 +38,7 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
     private final Map<String, Timer> connectTimers = new ConcurrentHashMap<>();
     private final List<Meter> owned = new CopyOnWriteArrayList<>();
 
-    private AgentMetrics(MeterRegistry registry, List<String> connectors, TunnelStatus status) {
+    private AgentMetrics(MeterRegistry registry, List<String> connectors, TunnelStatus status, MemoryBudget memory) {
         this.registry = registry;
         this.counters = new Counters(registry, "nowconnect_bytes_total");
         this.connectors = Set.copyOf(connectors);
@@ -52,6 +53,11 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
         owned.add(registry.getOrCreate(Gauge.builder("nowconnect_ping_rtt_seconds", status,
                                                      s -> Math.max(0, s.pingRttNanos()) / 1e9)
                                                .description("Round-trip time of the last answered ping")));
+        owned.add(registry.getOrCreate(Gauge.builder("nowconnect_memory_used_bytes", memory, m -> (double) m.used())
+                                               .description("Bytes held for streams: received and not yet written to a "
+                                                                    + "local socket")));
+        owned.add(registry.getOrCreate(Gauge.builder("nowconnect_memory_limit_bytes", memory, m -> (double) m.limit())
+                                               .description("The memory budget for streams (NC_MEMORY_BUDGET_MB)")));
         for (String c : connectors) {
             gauge(c);
         }
@@ -64,10 +70,12 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
      * @param registry meter registry
      * @param connectors configured connector names
      * @param status the agent's state tracker
+     * @param memory the agent's memory budget for streams
      * @return metrics
      */
-    public static AgentMetrics create(MeterRegistry registry, List<String> connectors, TunnelStatus status) {
-        return new AgentMetrics(registry, connectors, status);
+    public static AgentMetrics create(MeterRegistry registry, List<String> connectors, TunnelStatus status,
+                                      MemoryBudget memory) {
+        return new AgentMetrics(registry, connectors, status, memory);
     }
 
     @Override

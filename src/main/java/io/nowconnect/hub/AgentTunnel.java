@@ -29,6 +29,7 @@ import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.ConnectorName;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamRefusedException;
@@ -49,7 +50,8 @@ import io.nowconnect.stream.StreamSettings;
  */
 final class AgentTunnel implements ServerConnection, Mux.Role {
     private static final Logger LOGGER = Logger.getLogger(AgentTunnel.class.getName());
-    private static final List<String> HUB_CAPS = List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS);
+    private static final List<String> HUB_CAPS = List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS,
+                                                         Capability.WIN);
     private static final int MAX_CONNECTORS = 256;
 
     /**
@@ -58,13 +60,14 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
      * @param agents registry of ready tunnels
      * @param metrics hub meters
      * @param budget stream limit ({@code NC_HUB_MAX_CONNECTIONS})
+     * @param memory memory budget of streams ({@code NC_HUB_MEMORY_BUDGET_MB})
      * @param streams stream limits
      * @param pingInterval ping interval
      * @param pingTimeout pong and HELLO deadline
      * @param maxMessage largest message accepted (fragments included)
      * @param drainTimeout how long a tunnel whose token expired may go on carrying its open streams
      */
-    record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, StreamSettings streams,
+    record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, MemoryBudget memory, StreamSettings streams,
                    Duration pingInterval, Duration pingTimeout, int maxMessage, Duration drainTimeout) {
     }
 
@@ -109,7 +112,7 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
         this.lifetime = TokenLifetime.of(claims, ctx.drainTimeout());
         this.mux = Mux.create(new Mux.Settings(Mux.Side.HUB, ctx.streams(), ctx.pingInterval(), ctx.pingTimeout(),
                                                ctx.maxMessage()),
-                              this, ctx.metrics(), ctx.budget());
+                              this, ctx.metrics(), ctx.budget(), ctx.memory());
         // Helidon closes the socket once handle() returns: interrupting the reader ends a blocked read
         mux.attach(in, out, () -> {
             Thread r = reader;
@@ -263,10 +266,11 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
             offered.remove(Capability.BIN1);
         }
         // before this tunnel can carry its first stream
-        List<String> caps = mux.agree(offered, hello.caps());
+        List<String> caps = mux.agree(offered, hello.caps(), hello.window());
         connectors = Set.copyOf(names);
         int limit = caps.contains(Capability.LIMITS) ? ctx.maxMessage() : 0;
-        if (!mux.sendUrgent(new Frame.HelloAck(caps, -1, limit))) {
+        int window = caps.contains(Capability.WIN) && caps.contains(Capability.BIN1) ? mux.windowOffer() : 0;
+        if (!mux.sendUrgent(new Frame.HelloAck(caps, -1, limit, window))) {
             return;
         }
         mux.ready();

@@ -32,6 +32,7 @@ import io.nowconnect.health.Observe;
 import io.nowconnect.health.ServerStart;
 import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.log.Event;
+import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamSettings;
 
@@ -74,8 +75,10 @@ public final class Hub implements AutoCloseable {
         HubMetrics metrics = new HubMetrics(Metrics.globalRegistry(), agents);
         StreamSettings streams = new StreamSettings(config.maxWsPayload(), config.queueDepth(), config.idleTimeout(),
                                                     Duration.ofSeconds(10), config.maxConnections());
+        MemoryBudget memory = MemoryBudget.create(config.memoryBudgetBytes());
+        metrics.memory(memory);
         AgentTunnel.Context ctx = new AgentTunnel.Context(agents, metrics, StreamBudget.create(config.maxConnections()),
-                                                          streams, config.pingInterval(), config.pingTimeout(),
+                                                          memory, streams, config.pingInterval(), config.pingTimeout(),
                                                           config.maxFrameBytes(), config.drainTimeout());
         TunnelCap cap = new TunnelCap(config.maxTunnels());
         metrics.tunnelCap(cap);

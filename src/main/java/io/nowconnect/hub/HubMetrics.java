@@ -14,6 +14,7 @@ import io.helidon.metrics.api.Tag;
 
 import io.nowconnect.health.Counters;
 import io.nowconnect.protocol.Direction;
+import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.WireEvent;
 
@@ -90,6 +91,19 @@ final class HubMetrics implements StreamObserver {
                                                 .description("Agent tunnels open now, acknowledged or not")));
         gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_tunnels_max", cap, c -> (double) c.max())
                                                 .description("Most agent tunnels at once (NC_HUB_MAX_TUNNELS)")));
+    }
+
+    /**
+     * Gauges of the hub's memory budget for streams.
+     *
+     * @param memory the budget
+     */
+    void memory(MemoryBudget memory) {
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_memory_used_bytes", memory, m -> (double) m.used())
+                                                .description("Bytes held for streams: received and not yet written to a "
+                                                                     + "client socket")));
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_memory_limit_bytes", memory, m -> (double) m.limit())
+                                                .description("The memory budget for streams (NC_HUB_MEMORY_BUDGET_MB)")));
     }
 
     void tunnelRefused(String reason) {

@@ -24,6 +24,7 @@ import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamSettings;
@@ -155,14 +156,13 @@ public final class Mux {
     private long pingSentAtNanos;
     private volatile boolean pingOutstanding;
 
-    private Mux(Settings settings, Role role, StreamObserver observer, StreamBudget budget) {
+    private Mux(Settings settings, Role role, StreamObserver observer, StreamBudget budget, MemoryBudget memory) {
         this.settings = settings;
         this.role = role;
         this.observer = observer;
         this.table = StreamTable.create(settings.streams(), this::send,
-                                        settings.side().server() ? Direction.C2A
-                                                : Direction.A2C,
-                                        observer, budget);
+                                        settings.side().server() ? Direction.C2A : Direction.A2C,
+                                        observer, budget, memory);
     }
 
     /**
@@ -172,10 +172,12 @@ public final class Mux {
      * @param role what this end does with control frames
      * @param observer metrics and logs of streams and frames
      * @param budget the process-wide stream limit
+     * @param memory the process-wide memory budget of streams
      * @return the multiplexer, not yet attached to a socket
      */
-    public static Mux create(Settings settings, Role role, StreamObserver observer, StreamBudget budget) {
-        return new Mux(settings, role, observer, budget);
+    public static Mux create(Settings settings, Role role, StreamObserver observer, StreamBudget budget,
+                             MemoryBudget memory) {
+        return new Mux(settings, role, observer, budget, memory);
     }
 
     /**
@@ -225,21 +227,35 @@ public final class Mux {
 
     /**
      * Agree on capabilities: ours that the peer named too. With {@code bin1}, every stream of this tunnel is flow
-     * controlled from now on (call before the first stream).
+     * controlled from now on (call before the first stream); with {@code win} as well, each side's initial window is
+     * the one it announced, else the protocol's 256 KiB.
      *
      * @param ours what this end supports
      * @param theirs what the peer named
+     * @param peerWindow the initial window the peer announced ({@code win}), 0 when none
      * @return the agreed capabilities
      */
-    public List<String> agree(List<String> ours, List<String> theirs) {
+    public List<String> agree(List<String> ours, List<String> theirs, int peerWindow) {
         List<String> agreed = new ArrayList<>(ours);
         agreed.retainAll(theirs);
         caps = List.copyOf(agreed);
         if (caps.contains(Capability.BIN1)) {
-            table.enableFlowControl(BinaryCodec.INITIAL_WINDOW);
+            boolean win = caps.contains(Capability.WIN) && peerWindow > 0;
+            table.enableFlowControl(win ? windowOffer() : BinaryCodec.INITIAL_WINDOW,
+                                    win ? peerWindow : BinaryCodec.INITIAL_WINDOW);
             bin1 = true;
         }
         return caps;
+    }
+
+    /**
+     * The initial {@code bin1} window this end grants per stream with the {@code win} capability: sized from the
+     * process's memory budget and stream limit ({@link MemoryBudget#initialWindow}).
+     *
+     * @return bytes
+     */
+    public int windowOffer() {
+        return table.memory().initialWindow(settings.streams().maxInflight(), BinaryCodec.INITIAL_WINDOW);
     }
 
     /** HELLO was answered: the tunnel may carry streams, the HELLO deadline is off. */

@@ -43,8 +43,6 @@ public final class BinaryCodec {
      * keeps up, so a fast stream is not held back by the round trip of its credit).
      */
     public static final int MAX_WINDOW = 4 << 20;
-    /** Most bytes of window growth beyond {@link #INITIAL_WINDOW} that one side of a tunnel grants over all streams. */
-    public static final long WINDOW_GROWTH_BUDGET = 32L << 20;
     /** Largest DATA payload a bin1 sender puts in one frame. */
     public static final int MAX_DATA_PAYLOAD = 64 * 1024;
     /** Largest bin1 message: a DATA frame with the longest cid and the largest payload. */

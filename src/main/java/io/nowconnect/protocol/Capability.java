@@ -14,6 +14,12 @@ public final class Capability {
      * within it (JSON DATA payloads shrink to fit), so differing limits never close the tunnel with 1009.
      */
     public static final String LIMITS = "limits";
+    /**
+     * With {@code bin1}: each side chooses the initial window it grants per stream and announces it as {@code win} in
+     * its HELLO or ack (instead of the fixed 256 KiB), sized so that its stream limit times that window fits its memory
+     * budget.
+     */
+    public static final String WIN = "win";
 
     private Capability() {
     }

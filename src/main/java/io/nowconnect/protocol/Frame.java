@@ -16,12 +16,33 @@ public sealed interface Frame {
      */
     FrameType type();
 
-    /** Agent to hub: first frame on a tunnel. */
-    record Hello(String agentId, List<String> connectors, String version, List<String> caps) implements Frame {
+    /**
+     * Agent to hub: first frame on a tunnel.
+     *
+     * @param agentId agent id
+     * @param connectors exported connectors
+     * @param version agent version
+     * @param caps offered capabilities
+     * @param window with {@code win}: the initial {@code bin1} window the agent grants per stream; 0 when not given
+     */
+    record Hello(String agentId, List<String> connectors, String version, List<String> caps, int window)
+            implements Frame {
         public Hello {
             Objects.requireNonNull(agentId, "agentId");
             connectors = List.copyOf(connectors);
             caps = List.copyOf(caps);
+        }
+
+        /**
+         * A HELLO without a window.
+         *
+         * @param agentId agent id
+         * @param connectors exported connectors
+         * @param version agent version
+         * @param caps offered capabilities
+         */
+        public Hello(String agentId, List<String> connectors, String version, List<String> caps) {
+            this(agentId, connectors, version, caps, 0);
         }
 
         @Override
@@ -37,10 +58,22 @@ public sealed interface Frame {
      * @param epoch epoch of a {@code WELCOME}, or {@code -1} for {@code HELLO_ACK}
      * @param maxMessage with the {@code limits} capability: the largest WebSocket message the hub accepts
      *                   ({@code max_message}); 0 when not given
+     * @param window with {@code win}: the initial {@code bin1} window the hub grants per stream; 0 when not given
      */
-    record HelloAck(List<String> caps, long epoch, int maxMessage) implements Frame {
+    record HelloAck(List<String> caps, long epoch, int maxMessage, int window) implements Frame {
         public HelloAck {
             caps = List.copyOf(caps);
+        }
+
+        /**
+         * An ack with limits but no window.
+         *
+         * @param caps agreed capabilities
+         * @param epoch epoch, or {@code -1}
+         * @param maxMessage largest message the hub accepts, 0 when not given
+         */
+        public HelloAck(List<String> caps, long epoch, int maxMessage) {
+            this(caps, epoch, maxMessage, 0);
         }
 
         /**
@@ -50,7 +83,7 @@ public sealed interface Frame {
          * @param epoch epoch, or {@code -1}
          */
         public HelloAck(List<String> caps, long epoch) {
-            this(caps, epoch, 0);
+            this(caps, epoch, 0, 0);
         }
 
         @Override

@@ -73,6 +73,9 @@ public final class JsonCodec {
                 if (!h.caps().isEmpty()) {
                     writeCaps(g, h.caps());
                 }
+                if (h.window() > 0) {
+                    g.writeNumberField("win", h.window());
+                }
             }
             case Frame.HelloAck a -> {
                 if (a.epoch() >= 0) {
@@ -83,6 +86,9 @@ public final class JsonCodec {
                 }
                 if (a.maxMessage() > 0) {
                     g.writeNumberField("max_message", a.maxMessage());
+                }
+                if (a.window() > 0) {
+                    g.writeNumberField("win", a.window());
                 }
             }
             case Frame.Open o -> {
@@ -107,6 +113,10 @@ public final class JsonCodec {
             throw new IllegalStateException("Cannot encode to a string writer", e);
         }
         return out.toString();
+    }
+
+    private static int intField(long value) {
+        return (int) Math.min(value, Integer.MAX_VALUE);
     }
 
     /**
@@ -140,6 +150,7 @@ public final class JsonCodec {
         long seq = -1;
         long epoch = -1;
         long maxMessage = 0;
+        long window = 0;
         List<String> connectors = null;
         List<String> caps = List.of();
         try (JsonParser p = FACTORY.createParser(text)) {
@@ -162,6 +173,7 @@ public final class JsonCodec {
                 case "seq" -> seq = number(p, v, name);
                 case "epoch" -> epoch = number(p, v, name);
                 case "max_message" -> maxMessage = number(p, v, name);
+                case "win" -> window = number(p, v, name);
                 case "connectors" -> connectors = strings(p, v, name);
                 case "caps" -> caps = strings(p, v, name);
                 default -> p.skipChildren();
@@ -186,9 +198,9 @@ public final class JsonCodec {
         case HELLO -> new Frame.Hello(require(agentId, "agent_id", t),
                                       connectors == null ? List.of() : connectors,
                                       ver == null ? "" : ver,
-                                      caps);
-        case HELLO_ACK -> new Frame.HelloAck(caps, -1, (int) Math.min(maxMessage, Integer.MAX_VALUE));
-        case WELCOME -> new Frame.HelloAck(caps, Math.max(epoch, 0), (int) Math.min(maxMessage, Integer.MAX_VALUE));
+                                      caps, intField(window));
+        case HELLO_ACK -> new Frame.HelloAck(caps, -1, intField(maxMessage), intField(window));
+        case WELCOME -> new Frame.HelloAck(caps, Math.max(epoch, 0), intField(maxMessage), intField(window));
         case OPEN -> new Frame.Open(require(cid, "cid", t), require(connector, "connector", t));
         case DATA -> {
             require(cid, "cid", t);

@@ -17,6 +17,8 @@ public enum ResetReason {
     RESET("reset"),
     /** {@code bin1}: the peer sent more DATA bytes than the stream's window allowed. */
     FLOW_CONTROL("flow_control"),
+    /** A DATA frame whose payload exceeds the protocol's maximum (the larger of 65536 and {@code max_ws_payload}). */
+    OVERSIZED("oversized"),
     /** {@code bin1}: an OPEN whose cid does not fit a binary frame (more than 255 UTF-8 bytes). */
     BAD_CID("bad_cid");
 

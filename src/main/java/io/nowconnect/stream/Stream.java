@@ -6,10 +6,9 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
+import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
@@ -53,17 +52,20 @@ public final class Stream {
     private static final long FINISH_GRACE_MILLIS = 30_000;
     /** Read buffer of a quiet stream: requests and answers of most protocols fit; a full read grows it. */
     private static final int IDLE_READ_BUFFER = 2048;
-    /** Queue marker: the peer finished sending. */
-    private static final byte[] FIN = new byte[0];
+    /** v1: how long a stream may keep more than its queue depth of frames before it is reset. */
+    static final long OVERFLOW_GRACE_NANOS = 2_000_000_000L;
 
     private final String cid;
     private final String connector;
     private final StreamTable table;
     private final Direction outbound;
-    private final BlockingQueue<byte[]> toSocket;
-    private final int nearlyFull;
-    /** bin1 window in bytes (both directions), 0 for v1. */
+    /** Received and not yet written to the socket, charged to the process's {@link MemoryBudget}. */
+    private final InboundQueue inbound = new InboundQueue();
+    private final MemoryBudget memory;
+    /** bin1: the receive window this side granted at the start, 0 for v1 (no flow control). */
     private final int window;
+    /** v1: since when more than the queue depth of frames wait (0 when not); tunnel reader and writer thread. */
+    private volatile long overDepthSinceNanos;
     /** bin1: how many unreturned bytes the peer may send; grows from {@link #window}. Set by the writer thread. */
     private volatile int receiveWindow;
     /** bin1: bytes received from the peer and not yet returned with WINDOW; at most {@link #receiveWindow}. */
@@ -92,16 +94,10 @@ public final class Stream {
         this.connector = connector;
         this.table = table;
         this.outbound = table.outbound();
+        this.memory = table.memory();
         this.window = table.flowWindow();
         this.receiveWindow = window;
-        this.nearlyFull = Math.max(1, table.settings().queueDepth() / 4);
-        if (window > 0) {
-            // the window bounds the queued bytes; a frame count limit would reset a stream that stays within it
-            this.toSocket = new LinkedBlockingQueue<>();
-            this.credit = window;
-        } else {
-            this.toSocket = new ArrayBlockingQueue<>(table.settings().queueDepth());
-        }
+        this.credit = table.sendWindow();
     }
 
     /**
@@ -212,52 +208,81 @@ public final class Stream {
                     .log(LOGGER, Level.FINE, "DATA seq " + data.seq() + " where " + expectedSeqIn + " was expected");
         }
         expectedSeqIn = data.seq() + 1;
-        if (data.payload().length == 0) {
+        int length = data.payload().length;
+        if (length == 0) {
             return;
         }
-        if (window > 0) {
-            if (unreturned.addAndGet(data.payload().length) > receiveWindow) {
-                table.observer().wire(WireEvent.FLOW_CONTROL_RESET);
-                Event.of("stream_flow_control").with("cid", cid).with("connector", connector)
-                        .with("dir", outbound.opposite().wire())
-                        .log(LOGGER, Level.FINE, "Peer sent more than the " + receiveWindow + " byte window: resetting");
-                close(ResetReason.FLOW_CONTROL, true);
+        if (length > table.maxIncomingPayload()) {
+            // never buffered: a peer that ignores the payload limit loses the stream
+            Event.of("stream_oversized").with("cid", cid).with("connector", connector).with("bytes", length)
+                    .log(LOGGER, Level.FINE, "DATA larger than " + table.maxIncomingPayload() + " bytes: resetting");
+            close(ResetReason.OVERSIZED, true);
+            return;
+        }
+        if (window > 0 && unreturned.addAndGet(length) > receiveWindow) {
+            table.observer().wire(WireEvent.FLOW_CONTROL_RESET);
+            Event.of("stream_flow_control").with("cid", cid).with("connector", connector)
+                    .with("dir", outbound.opposite().wire())
+                    .log(LOGGER, Level.FINE, "Peer sent more than the " + receiveWindow + " byte window: resetting");
+            close(ResetReason.FLOW_CONTROL, true);
+            return;
+        }
+        if (window == 0 && inbound.size() >= table.settings().queueDepth()) {
+            // v1, no flow control: a full queue is allowed for a short grace (a target that lags for a moment), then
+            // the stream is reset; the reader never waits, so no other stream is held up
+            long now = System.nanoTime();
+            long since = overDepthSinceNanos;
+            if (since == 0) {
+                overDepthSinceNanos = now;
+            } else if (now - since > OVERFLOW_GRACE_NANOS) {
+                overflow();
                 return;
             }
-            toSocket.add(data.payload());
+        }
+        int charge = inbound.chargeFor(length);
+        if (charge > 0 && !memory.tryAcquire(charge) && !memory.reclaim(charge, this)) {
+            // the process's budget is spent and this stream holds the most (or nothing could be freed)
+            overflow();
             return;
         }
-        if (!toSocket.offer(data.payload()) && !offerWithGrace(data.payload())) {
-            Event.of("stream_queue_overflow").with("cid", cid).with("connector", connector)
-                    .with("dir", outbound.opposite().wire())
-                    .log(LOGGER, Level.FINE, "Stream queue full (" + table.settings().queueDepth()
-                            + " frames, reader grace used up): resetting");
-            close(ResetReason.QUEUE_OVERFLOW, true);
-        } else if (toSocket.remainingCapacity() < nearlyFull) {
-            // let this stream's writer run before the queue overflows; a yield is not a wait on the socket
-            Thread.yield();
+        if (!inbound.add(data.payload(), charge)) {
+            memory.release(charge);
         }
     }
 
     /**
-     * A full queue gets a short grace from the tunnel's shared wait budget before the stream is reset: a target that
-     * lags for a moment (a busy CPU) keeps its stream, one that is stuck is reset within the budget, and the reader
-     * never waits more than the budget allows in any second, so other streams are delayed by at most that much.
+     * Reset this stream with {@code queue_overflow}: it holds too much (v1 queue depth past its grace, or the most of
+     * a spent memory budget).
      */
-    private boolean offerWithGrace(byte[] payload) {
-        long grace = table.readerGraceNanos();
-        if (grace <= 0) {
-            return false;
+    void overflow() {
+        if (closed.get()) {
+            return;
         }
-        long start = System.nanoTime();
-        try {
-            return toSocket.offer(payload, grace, java.util.concurrent.TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        } finally {
-            table.readerWaited(System.nanoTime() - start);
-        }
+        Event.of("stream_queue_overflow").with("cid", cid).with("connector", connector)
+                .with("dir", outbound.opposite().wire()).with("held_bytes", inbound.charged())
+                .log(LOGGER, Level.FINE, "Stream holds too much unwritten data: resetting");
+        close(ResetReason.QUEUE_OVERFLOW, true);
+    }
+
+    /**
+     * Memory this stream holds for its socket (received, not yet written).
+     *
+     * @return bytes charged to the budget
+     */
+    long heldBytes() {
+        return inbound.charged();
+    }
+
+    /**
+     * v1: whether more than the queue depth of frames has waited for longer than the grace (the idle sweep resets such
+     * a stream even when no more DATA arrives).
+     *
+     * @param now current {@link System#nanoTime()}
+     * @return true when past the grace
+     */
+    boolean overDepthTooLong(long now) {
+        long since = overDepthSinceNanos;
+        return since != 0 && now - since > OVERFLOW_GRACE_NANOS;
     }
 
     /**
@@ -314,11 +339,8 @@ public final class Stream {
 
     /** FIN from the tunnel: half-close the socket's output once the queued bytes are written. */
     void onFin() {
-        if (!toSocket.offer(FIN)) {
-            close(ResetReason.QUEUE_OVERFLOW, true);
-        } else {
-            finQueued = true;
-        }
+        inbound.finish();
+        finQueued = true;
     }
 
     /**
@@ -413,7 +435,7 @@ public final class Stream {
         if (f != null && f != Thread.currentThread()) {
             f.interrupt();
         }
-        toSocket.clear();
+        memory.release(inbound.close());
         // wake a reader waiting for credit
         creditLock.lock();
         try {
@@ -496,41 +518,41 @@ public final class Stream {
     }
 
     private void writeLoop() {
-        java.util.List<byte[]> pending = new java.util.ArrayList<>();
+        List<InboundQueue.Entry> pending = new ArrayList<>();
         try {
             OutputStream out = socket.getOutputStream();
             while (!closed.get()) {
                 pending.clear();
-                pending.add(toSocket.take());
-                // write everything already queued in one call: fewer system calls when the socket lags behind
-                toSocket.drainTo(pending);
+                // everything already queued in one call: fewer system calls when the socket lags behind
+                boolean fin = inbound.takeAll(pending);
                 int bytes = 0;
-                boolean fin = false;
-                for (byte[] chunk : pending) {
-                    if (chunk == FIN) {
-                        fin = true;
-                        break;
-                    }
-                    bytes += chunk.length;
+                for (InboundQueue.Entry e : pending) {
+                    bytes += e.length();
                 }
-                if (bytes > 0) {
-                    byte[] all = pending.size() == 1 ? pending.getFirst() : new byte[bytes];
-                    if (all != pending.getFirst()) {
-                        int pos = 0;
-                        for (byte[] chunk : pending) {
-                            if (chunk == FIN) {
-                                break;
+                try {
+                    if (bytes > 0) {
+                        if (pending.size() == 1) {
+                            out.write(pending.getFirst().data(), 0, bytes);
+                        } else {
+                            byte[] all = new byte[bytes];
+                            int pos = 0;
+                            for (InboundQueue.Entry e : pending) {
+                                System.arraycopy(e.data(), 0, all, pos, e.length());
+                                pos += e.length();
                             }
-                            System.arraycopy(chunk, 0, all, pos, chunk.length);
-                            pos += chunk.length;
+                            out.write(all, 0, bytes);
                         }
+                        touch();
+                        table.observer().bytes(connector, outbound.opposite(), bytes);
                     }
-                    out.write(all, 0, bytes);
-                    touch();
-                    table.observer().bytes(connector, outbound.opposite(), bytes);
-                    if (window > 0 && !fin) {
-                        returnCredit(bytes, toSocket.isEmpty());
-                    }
+                } finally {
+                    memory.release(inbound.written(pending));
+                }
+                if (inbound.size() < table.settings().queueDepth()) {
+                    overDepthSinceNanos = 0;
+                }
+                if (bytes > 0 && window > 0 && !fin) {
+                    returnCredit(bytes, inbound.isEmpty());
                 }
                 if (fin) {
                     socket.shutdownOutput();
@@ -618,7 +640,7 @@ public final class Stream {
     private boolean grow(int current) {
         creditLock.lock();
         try {
-            if (closed.get() || !table.reserveWindowGrowth(current)) {
+            if (closed.get() || !memory.reserveGrowth(current)) {
                 return false;
             }
             receiveWindow = current * 2;
@@ -633,7 +655,7 @@ public final class Stream {
         creditLock.lock();
         try {
             if (receiveWindow > window) {
-                table.releaseWindowGrowth(receiveWindow - window);
+                memory.releaseGrowth(receiveWindow - window);
                 receiveWindow = window;
             }
         } finally {

@@ -6,7 +6,6 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -24,8 +23,6 @@ import io.nowconnect.protocol.ResetReason;
  */
 public final class StreamTable {
     private static final Logger LOGGER = Logger.getLogger(StreamTable.class.getName());
-    private static final long READER_GRACE_WINDOW_NANOS = 1_000_000_000L;
-    private static final long READER_GRACE_NANOS = 100_000_000L;
 
     private final ConcurrentHashMap<String, Stream> streams = new ConcurrentHashMap<>();
     private final StreamSettings settings;
@@ -33,24 +30,24 @@ public final class StreamTable {
     private final Direction outbound;
     private final StreamObserver observer;
     private final StreamBudget budget;
+    private final MemoryBudget memory;
     /** Most payload bytes per DATA frame for streams registered from now on; at most the settings' value. */
     private volatile int maxPayload;
-    /** bin1 flow-control window in bytes for streams registered from now on; 0 = v1, no flow control. */
+    /** bin1 receive window in bytes for streams registered from now on; 0 = v1, no flow control. */
     private volatile int flowWindow;
-    /** bin1: bytes by which this side's streams may still grow their receive windows, tunnel-wide. */
-    private final AtomicLong windowGrowthLeft = new AtomicLong(BinaryCodec.WINDOW_GROWTH_BUDGET);
-    // tunnel reader thread only: how long it may wait on full stream queues in the current one-second window
-    private long graceWindowStart = System.nanoTime();
-    private long graceUsedNanos;
+    /** bin1 send window (initial credit) for streams registered from now on: what the peer grants. */
+    private volatile int sendWindow;
 
     private StreamTable(StreamSettings settings, FrameSink sink, Direction outbound, StreamObserver observer,
-                        StreamBudget budget) {
+                        StreamBudget budget, MemoryBudget memory) {
         this.settings = settings;
         this.sink = sink;
         this.outbound = outbound;
         this.observer = observer;
         this.budget = budget;
+        this.memory = memory;
         this.maxPayload = settings.maxPayload();
+        memory.register(this);
     }
 
     /**
@@ -61,25 +58,37 @@ public final class StreamTable {
      * @param outbound direction of bytes read from local sockets: {@code a2c} on the agent, {@code c2a} on the hub
      * @param observer metrics hook
      * @param budget process-wide stream limit
+     * @param memory process-wide memory budget
      * @return a new table
      */
     public static StreamTable create(StreamSettings settings, FrameSink sink, Direction outbound, StreamObserver observer,
-                                     StreamBudget budget) {
-        return new StreamTable(settings, sink, outbound, observer, budget);
+                                     StreamBudget budget, MemoryBudget memory) {
+        return new StreamTable(settings, sink, outbound, observer, budget, memory);
     }
 
     /**
      * Turn on {@code bin1} credit-based flow control for every stream registered from now on: each side may send a
-     * stream at most {@code window} bytes beyond what the other side returned with WINDOW frames. Call once the
+     * stream at most the window the other side granted beyond what it returned with WINDOW frames. Call once the
      * capability is agreed, before the first stream.
+     *
+     * @param receiveWindow initial window this side grants per stream, in bytes; 0 turns flow control off
+     * @param sendWindow initial window the peer grants per stream (this side's first credit)
+     */
+    public void enableFlowControl(int receiveWindow, int sendWindow) {
+        if (receiveWindow < 0 || sendWindow < 0) {
+            throw new IllegalArgumentException("windows must not be negative: " + receiveWindow + ", " + sendWindow);
+        }
+        this.sendWindow = sendWindow;
+        this.flowWindow = receiveWindow;
+    }
+
+    /**
+     * Flow control with the same window both ways (the protocol's default, or tests).
      *
      * @param window initial window per stream and direction, in bytes; 0 turns flow control off
      */
     public void enableFlowControl(int window) {
-        if (window < 0) {
-            throw new IllegalArgumentException("window must not be negative: " + window);
-        }
-        this.flowWindow = window;
+        enableFlowControl(window, window);
     }
 
     /**
@@ -99,6 +108,34 @@ public final class StreamTable {
      */
     public int maxPayload() {
         return maxPayload;
+    }
+
+    /**
+     * Largest DATA payload accepted from the peer: the larger of this side's {@code max_ws_payload} and a full
+     * {@code bin1} payload. A larger DATA resets its stream and is never buffered.
+     *
+     * @return bytes
+     */
+    int maxIncomingPayload() {
+        return Math.max(settings.maxPayload(), BinaryCodec.MAX_DATA_PAYLOAD);
+    }
+
+    /**
+     * The send window (first credit) of new streams.
+     *
+     * @return bytes
+     */
+    int sendWindow() {
+        return sendWindow;
+    }
+
+    /**
+     * The process's memory budget.
+     *
+     * @return budget
+     */
+    public MemoryBudget memory() {
+        return memory;
     }
 
     /**
@@ -187,21 +224,24 @@ public final class StreamTable {
      * @param result result for metrics, e.g. {@link ResetReason#WS_BROKEN}
      */
     public void closeAll(ResetReason result) {
+        memory.unregister(this);
         for (Stream s : List.copyOf(streams.values())) {
             s.abandon(result);
         }
     }
 
-    /** Reset every stream idle for longer than the idle timeout with {@code idle_timeout}. */
+    /**
+     * Reset every stream idle for longer than the idle timeout with {@code idle_timeout}, and (v1) every stream that
+     * kept more than its queue depth of frames for longer than the grace with {@code queue_overflow}.
+     */
     public void sweepIdle() {
         Duration timeout = settings.idleTimeout();
-        if (timeout.isZero()) {
-            return;
-        }
         long now = System.nanoTime();
-        long limit = timeout.toNanos();
+        long limit = timeout.isZero() ? Long.MAX_VALUE : timeout.toNanos();
         for (Stream s : streams.values()) {
-            if (s.idleNanos(now) > limit) {
+            if (s.overDepthTooLong(now)) {
+                s.overflow();
+            } else if (s.idleNanos(now) > limit) {
                 Event.of("stream_idle_timeout").with("cid", s.cid()).with("connector", s.connector())
                         .log(LOGGER, Level.FINE, "Stream idle for " + timeout.toMillis() + " ms: resetting");
                 s.reset(ResetReason.IDLE_TIMEOUT);
@@ -259,39 +299,13 @@ public final class StreamTable {
     }
 
     /**
-     * Most the tunnel's reader may still wait for a full stream queue in this second (10 % of the time).
-     * Reader thread only.
-     *
-     * @return nanoseconds
-     */
-    long readerGraceNanos() {
-        long now = System.nanoTime();
-        if (now - graceWindowStart > READER_GRACE_WINDOW_NANOS) {
-            graceWindowStart = now;
-            graceUsedNanos = 0;
-        }
-        return READER_GRACE_NANOS - graceUsedNanos;
-    }
-
-    void readerWaited(long nanos) {
-        graceUsedNanos += nanos;
-    }
-
-    /**
      * Take bytes of window growth from the tunnel's budget (bin1 auto-tuning).
      *
      * @param bytes growth wanted
      * @return whether the budget had them
      */
     boolean reserveWindowGrowth(long bytes) {
-        long left;
-        do {
-            left = windowGrowthLeft.get();
-            if (left < bytes) {
-                return false;
-            }
-        } while (!windowGrowthLeft.compareAndSet(left, left - bytes));
-        return true;
+        return memory.reserveGrowth(bytes);
     }
 
     /**
@@ -300,7 +314,7 @@ public final class StreamTable {
      * @param bytes growth returned
      */
     void releaseWindowGrowth(long bytes) {
-        windowGrowthLeft.addAndGet(bytes);
+        memory.releaseGrowth(bytes);
     }
 
     void remove(Stream stream) {

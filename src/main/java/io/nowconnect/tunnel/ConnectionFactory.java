@@ -5,6 +5,7 @@ import java.util.function.Consumer;
 import io.helidon.webclient.http1.Http1Client;
 
 import io.nowconnect.config.AgentConfig;
+import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamSettings;
@@ -19,21 +20,23 @@ final class ConnectionFactory implements Tunnel.Factory {
     private final TokenSource tokens;
     private final TunnelStatus status;
     private final StreamBudget budget;
+    private final MemoryBudget memory;
     private final StreamObserver observer;
     private Http1Client client;
 
     ConnectionFactory(Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
-                      StreamObserver observer) {
+                      MemoryBudget memory, StreamObserver observer) {
         this.client = client;
         this.tokens = tokens;
         this.status = status;
         this.budget = budget;
+        this.memory = memory;
         this.observer = observer;
     }
 
     @Override
     public Tunnel open(TunnelConnection.Settings settings, Consumer<Tunnel> onReady) {
-        return new TunnelConnection(settings, client, tokens, status, budget, observer, onReady::accept);
+        return new TunnelConnection(settings, client, tokens, status, budget, memory, observer, onReady::accept);
     }
 
     @Override

@@ -18,6 +18,7 @@ import java.util.random.RandomGenerator;
 
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.log.Event;
+import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
 
@@ -130,14 +131,17 @@ public final class Supervisor {
      * @param config agent configuration
      * @param version project version, sent in HELLO
      * @param status state tracker to feed
+     * @param memory the agent's memory budget for streams
      * @param observer stream metrics
      * @return supervisor, not started
      * @throws io.nowconnect.config.ConfigException when the TLS material cannot be used
      */
-    public static Supervisor create(AgentConfig config, String version, TunnelStatus status, StreamObserver observer) {
+    public static Supervisor create(AgentConfig config, String version, TunnelStatus status, MemoryBudget memory,
+                                    StreamObserver observer) {
         TokenSource tokens = TokenSource.create(config.tokenFile());
         ConnectionFactory connections = new ConnectionFactory(HubClient.create(config), tokens, status,
-                                                              StreamBudget.create(config.maxInflight()), observer);
+                                                              StreamBudget.create(config.maxInflight()), memory,
+                                                              observer);
         return new Supervisor(config, version, tokens, status, connections, TimeSource.SYSTEM, new Random());
     }
 

@@ -25,6 +25,7 @@ import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
@@ -92,15 +93,10 @@ final class TunnelConnection implements Tunnel, Mux.Role {
     private volatile Optional<TokenSource.Lifetime> tokenLifetime = Optional.empty();
 
     TunnelConnection(Settings settings, Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
-                     StreamObserver observer) {
-        this(settings, client, tokens, status, budget, observer, c -> { });
-    }
-
-    TunnelConnection(Settings settings, Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
-                     StreamObserver observer, ReadyListener readyListener) {
+                     MemoryBudget memory, StreamObserver observer, ReadyListener readyListener) {
         this.readyListener = readyListener;
         this.ourCaps = Boolean.parseBoolean(System.getProperty(BIN1_PROPERTY, "true"))
-                ? List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS)
+                ? List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS, Capability.WIN)
                 : List.of(Capability.DRAIN, Capability.LIMITS);
         this.settings = settings;
         this.client = client;
@@ -108,7 +104,7 @@ final class TunnelConnection implements Tunnel, Mux.Role {
         this.status = status;
         this.mux = Mux.create(new Mux.Settings(Mux.Side.AGENT, settings.streams(), settings.pingInterval(),
                                                settings.pingTimeout(), settings.maxMessage()),
-                              this, observer, budget);
+                              this, observer, budget, memory);
     }
 
     /**
@@ -249,8 +245,9 @@ final class TunnelConnection implements Tunnel, Mux.Role {
 
     @Override
     public void started() throws IOException {
+        int window = ourCaps.contains(Capability.WIN) ? mux.windowOffer() : 0;
         mux.send(new Frame.Hello(settings.agentId(), List.copyOf(settings.connectors().keySet()), settings.version(),
-                                 ourCaps), true);
+                                 ourCaps, window), true);
     }
 
     @Override
@@ -304,7 +301,7 @@ final class TunnelConnection implements Tunnel, Mux.Role {
             return;
         }
         // before any OPEN can arrive: with bin1 every stream of this tunnel is flow controlled
-        List<String> caps = mux.agree(ourCaps, ack.caps());
+        List<String> caps = mux.agree(ourCaps, ack.caps(), ack.window());
         if (caps.contains(Capability.LIMITS) && ack.maxMessage() > 0 && !caps.contains(Capability.BIN1)) {
             // JSON DATA must fit the hub's message limit (bin1 frames always fit: the hub offers bin1 only then)
             mux.streams().limitPayload(JsonCodec.maxDataPayload(ack.maxMessage()));

@@ -5,6 +5,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -98,18 +99,25 @@ class HubBin1Test {
 
     @Test
     void dataBeyondTheWindowResetsThatStreamWithFlowControl(Harness harness) throws Exception {
-        Hub hub = harness.startHub("b2");
-        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID));
-             Socket client = clientAfter(hub, agent, "b2", true)) {
-            client.setSoTimeout(10_000);
-            String cid = agent.nextFrame("OPEN").get("cid").asText();
-            // the client does not read: one frame of window + 1 bytes is more than the hub granted
-            agent.sendBinary(BinaryCodec.encode(new Frame.Data(cid, 0, new byte[WINDOW + 1])));
-            JsonNode rst = agent.nextFrame("RST");
-            assertEquals(cid, rst.get("cid").asText());
-            assertEquals("flow_control", rst.get("err").asText());
-            Harness.await(WAIT, () -> hub.tunnelStreamCounts("b2").equals(java.util.List.of(0)), "stream closed");
-            assertEquals(1, hub.agentCount(), "the tunnel stays");
+        // a hub with an 8 MiB memory budget grants each stream 4 KiB (win: 45 % of the budget over 2000 streams, at
+        // least 4 KiB) and says so in its ack
+        Hub hub = harness.startHub(0, Map.of("NC_HUB_MEMORY_BUDGET_MB", "8"), "b2");
+        try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {
+            agent.send("{\"t\":\"HELLO\",\"agent_id\":\"" + Harness.AGENT_ID + "\",\"connectors\":[\"b2\"],\"ver\":\"1.5\","
+                               + "\"caps\":[\"drain\",\"bin1\",\"win\"],\"win\":262144}");
+            assertEquals("{\"t\":\"HELLO_ACK\",\"caps\":[\"drain\",\"bin1\",\"win\"],\"win\":4096}", agent.next());
+            Harness.await(WAIT, () -> hub.agentCount() == 1, "tunnel registered");
+            try (Socket client = Harness.client(hub.listenerPorts().get("b2"))) {
+                client.setSoTimeout(10_000);
+                String cid = agent.nextFrame("OPEN").get("cid").asText();
+                // one frame of window + 1 bytes is more than the hub granted, whatever its client did meanwhile
+                agent.sendBinary(BinaryCodec.encode(new Frame.Data(cid, 0, new byte[4096 + 1])));
+                JsonNode rst = agent.nextFrame("RST");
+                assertEquals(cid, rst.get("cid").asText());
+                assertEquals("flow_control", rst.get("err").asText());
+                Harness.await(WAIT, () -> hub.tunnelStreamCounts("b2").equals(java.util.List.of(0)), "stream closed");
+                assertEquals(1, hub.agentCount(), "the tunnel stays");
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package io.nowconnect.hub;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Handler;
@@ -72,6 +73,9 @@ class HubLogForgeryTest {
                                + forged + "\"}");
             assertEquals("{\"t\":\"HELLO_ACK\"}", agent.next());
         }
+        // the hub logs the connection just after it sent the ack
+        Harness.await(Duration.ofSeconds(5), () -> records.stream()
+                .anyMatch(r -> r.getMessage() != null && r.getMessage().startsWith("Agent connected")), "agent_connected");
         LogRecord connected = records.stream()
                 .filter(r -> r.getMessage() != null && r.getMessage().startsWith("Agent connected")).findFirst()
                 .orElseThrow(() -> new AssertionError("no agent_connected record"));

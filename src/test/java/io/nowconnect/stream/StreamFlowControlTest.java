@@ -80,6 +80,7 @@ class StreamFlowControlTest {
     private ServerSocket server;
     private Socket local;
     private Socket peer;
+    private final MemoryBudget memory = MemoryBudget.create(64L << 20);
     private StreamTable table;
 
     private record Sent(Frame frame, boolean urgent) {
@@ -111,7 +112,7 @@ class StreamFlowControlTest {
         table = StreamTable.create(new StreamSettings(BinaryCodec.MAX_DATA_PAYLOAD, 64, Duration.ofMinutes(5),
                                                       Duration.ofSeconds(5), 10),
                                    (frame, urgent) -> sent.add(new Sent(frame, urgent)), Direction.A2C, observer,
-                                   StreamBudget.create(10));
+                                   StreamBudget.create(10), memory);
         table.enableFlowControl(window);
         server = new ServerSocket();
         if (peerReceiveBuffer > 0) {
@@ -215,10 +216,10 @@ class StreamFlowControlTest {
 
     @Test
     void dataBeyondTheReceiveWindowResetsTheStream() throws Exception {
-        int window = 64 * 1024;
+        int window = 60 * 1024; // window + 1 fits one frame (at most 65536 bytes)
         Stream stream = stream(window, 0);
         // exactly the window in one frame is legal
-        table.dispatch(new Frame.Data(CID, 0, bytes(window, 1)));
+        data(CID, 0, bytes(window, 1));
         assertFalse(stream.isClosed());
         assertArrayEquals(bytes(window, 1), peer.getInputStream().readNBytes(window), "the bytes reach the local side");
 
@@ -228,7 +229,7 @@ class StreamFlowControlTest {
         try (Socket p2 = server.accept()) {
             second.start(l2);
             long resets = flowControlResets.sum();
-            table.dispatch(new Frame.Data("c2", 0, bytes(window + 1, 2)));
+            data("c2", 0, bytes(window + 1, 2));
             assertTrue(second.isClosed(), "one byte beyond the window is a violation");
             assertEquals(resets + 1, flowControlResets.sum());
             Sent rst;
@@ -249,9 +250,9 @@ class StreamFlowControlTest {
         Stream stream = stream(window, 0);
         InputStream in = peer.getInputStream();
         int half = window / 2;
-        table.dispatch(new Frame.Data(CID, 0, bytes(half - 1, 3)));
+        data(CID, 0, bytes(half - 1, 3));
         assertArrayEquals(bytes(half - 1, 3), in.readNBytes(half - 1));
-        table.dispatch(new Frame.Data(CID, 1, bytes(1, 4)));
+        data(CID, 1, bytes(1, 4));
         assertEquals(1, in.readNBytes(1).length);
         // one WINDOW for both frames (none after the first), granting what was written plus the doubling
         Sent w = next();
@@ -261,24 +262,24 @@ class StreamFlowControlTest {
         assertNull(sent.poll(200, TimeUnit.MILLISECONDS), "one WINDOW only");
 
         // everything was returned: the peer may now have the doubled window unreturned, in one frame
-        table.dispatch(new Frame.Data(CID, 2, bytes(2 * window, 5)));
+        data(CID, 2, bytes(2 * window, 5));
         assertFalse(stream.isClosed(), "the grown window is honoured");
         assertArrayEquals(bytes(2 * window, 5), in.readNBytes(2 * window));
 
         // the growth comes from the tunnel's budget and goes back when the stream ends
-        assertFalse(table.reserveWindowGrowth(BinaryCodec.WINDOW_GROWTH_BUDGET - window + 1), "growth taken");
+        assertFalse(table.reserveWindowGrowth(memory.growthPool() - window + 1), "growth taken");
         stream.reset(io.nowconnect.protocol.ResetReason.RESET);
-        assertTrue(table.reserveWindowGrowth(BinaryCodec.WINDOW_GROWTH_BUDGET), "growth returned at close");
-        table.releaseWindowGrowth(BinaryCodec.WINDOW_GROWTH_BUDGET);
+        assertTrue(table.reserveWindowGrowth(memory.growthPool()), "growth returned at close");
+        table.releaseWindowGrowth(memory.growthPool());
     }
 
     @Test
     void theWindowDoesNotGrowWhileTheSocketLags() throws Exception {
-        int window = 1 << 20;
+        int window = 128 * 1024; // half a window is one full frame
         Stream stream = stream(window, 4096);
         InputStream in = peer.getInputStream();
         // half a window that the small socket buffers cannot take at once: the writer blocks in write
-        table.dispatch(new Frame.Data(CID, 0, bytes(window / 2, 8)));
+        data(CID, 0, bytes(window / 2, 8));
         await(() -> {
             try {
                 return in.available() > 0;
@@ -287,7 +288,7 @@ class StreamFlowControlTest {
             }
         }, "the writer is writing");
         // queued behind the blocked write: when that write ends, the queue is not empty
-        table.dispatch(new Frame.Data(CID, 1, bytes(1, 9)));
+        data(CID, 1, bytes(1, 9));
         assertArrayEquals(bytes(window / 2, 8), in.readNBytes(window / 2));
         assertEquals(1, in.readNBytes(1).length);
         Sent w = next();
@@ -299,12 +300,12 @@ class StreamFlowControlTest {
     void withoutGrowthBudgetTheWindowStays() throws Exception {
         int window = BinaryCodec.INITIAL_WINDOW;
         Stream stream = stream(window, 0);
-        assertTrue(table.reserveWindowGrowth(BinaryCodec.WINDOW_GROWTH_BUDGET), "the test takes the whole budget");
-        table.dispatch(new Frame.Data(CID, 0, bytes(window / 2, 10)));
+        assertTrue(table.reserveWindowGrowth(memory.growthPool()), "the test takes the whole budget");
+        data(CID, 0, bytes(window / 2, 10));
         peer.getInputStream().readNBytes(window / 2);
         assertEquals(new Frame.Window(CID, window / 2), next().frame(), "credit returned, nothing granted beyond it");
         assertEquals(window, stream.receiveWindow());
-        table.releaseWindowGrowth(BinaryCodec.WINDOW_GROWTH_BUDGET);
+        table.releaseWindowGrowth(memory.growthPool());
     }
 
     @Test
@@ -332,7 +333,7 @@ class StreamFlowControlTest {
         table.dispatch(new Frame.Window(CID, 1000));
         assertEquals(1, dropped.getOrDefault("unexpected_window", 0));
         assertFalse(stream.isClosed(), "a stray WINDOW does not end a v1 stream");
-        byte[] payload = bytes(70_000, 12);
+        byte[] payload = bytes(60_000, 12);
         table.dispatch(new Frame.Data(CID, 0, payload));
         assertArrayEquals(payload, peer.getInputStream().readNBytes(payload.length), "v1 DATA has no window limit");
         assertNull(sent.poll(200, TimeUnit.MILLISECONDS), "and returns no WINDOW");
@@ -354,6 +355,15 @@ class StreamFlowControlTest {
                 throw new AssertionError("timed out waiting for: " + what);
             }
             Thread.sleep(5);
+        }
+    }
+
+    /** DATA of any size as the peer sends it: frames of at most a full bin1 payload (larger ones are refused). */
+    private void data(String cid, long firstSeq, byte[] payload) {
+        long seq = firstSeq;
+        for (int from = 0; from < payload.length; from += BinaryCodec.MAX_DATA_PAYLOAD) {
+            int to = Math.min(payload.length, from + BinaryCodec.MAX_DATA_PAYLOAD);
+            table.dispatch(new Frame.Data(cid, seq++, java.util.Arrays.copyOfRange(payload, from, to)));
         }
     }
 }

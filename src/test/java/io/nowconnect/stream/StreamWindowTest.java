@@ -46,9 +46,10 @@ class StreamWindowTest {
                 }
             }
         };
+        MemoryBudget memory = MemoryBudget.create(64L << 20);
         StreamTable table = StreamTable.create(new StreamSettings(8192, 64, Duration.ofMinutes(5), Duration.ofSeconds(5), 100),
                                                (frame, urgent) -> sent.add(frame), Direction.C2A, observer,
-                                               StreamBudget.create(100));
+                                               StreamBudget.create(100), memory);
         table.enableFlowControl(W);
         AtomicLong drained = new AtomicLong();
         try (ServerSocket server = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
@@ -100,9 +101,9 @@ class StreamWindowTest {
                     Thread.sleep(10);
                 }
                 assertEquals(total, drained.get(), "every byte reached the local side");
-                assertTrue(!table.reserveWindowGrowth(BinaryCodec.WINDOW_GROWTH_BUDGET), "growth taken from the budget");
+                assertTrue(!table.reserveWindowGrowth(memory.growthPool()), "growth taken from the budget");
                 table.closeAll(ResetReason.RESET);
-                assertTrue(table.reserveWindowGrowth(BinaryCodec.WINDOW_GROWTH_BUDGET), "growth returned at close");
+                assertTrue(table.reserveWindowGrowth(memory.growthPool()), "growth returned at close");
             }
             sinkThread.join(5000);
         }

@@ -182,8 +182,9 @@ class AgentHostileHubTest extends ScriptedHubTestBase {
         Agent agent = startAgent(vars(targets("ldap", 1002)));
         ScriptedHub.Conn conn = connectReady(agent);
         conn.stallReads(); // the hub stops reading: every answer the agent writes piles up somewhere
-        String pad = "c".repeat(4000);
-        int total = 20_000; // 80 MB of OPENs for an unexported connector, each answered by a 4 KB RST
+        // cids of up to 128 characters are accepted (longer ones are dropped as malformed, unanswered)
+        String pad = "c".repeat(120);
+        int total = 250_000; // 40 MB of OPENs for an unexported connector, each answered by an RST
         AtomicInteger sent = new AtomicInteger();
         Thread sender = Thread.ofVirtual().name("test-open-flood").start(() -> {
             try {
@@ -196,7 +197,7 @@ class AgentHostileHubTest extends ScriptedHubTestBase {
             }
         });
         // bounded memory: the agent stops reading (TCP back-pressure stalls this sender) or ends the tunnel;
-        // it must not read all 80 MB and queue 80 MB of RSTs for a hub that reads nothing
+        // it must not read all 40 MB and queue every RST for a hub that reads nothing
         int last = -1;
         long stalledSince = System.nanoTime();
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -210,10 +211,10 @@ class AgentHostileHubTest extends ScriptedHubTestBase {
             }
             Thread.sleep(50);
         }
-        System.out.println("non-reading hub: " + sent.get() + " of " + total + " OPENs of 4 KB accepted; tunnel "
+        System.out.println("non-reading hub: " + sent.get() + " of " + total + " OPENs accepted; tunnel "
                                    + (conn.ended.getCount() == 0 ? "ended" : "up") + "; agent endings " + agent.status().endings());
         assertTrue(sent.get() < total || conn.ended.getCount() == 0,
-                   "the agent read all " + total + " OPENs (80 MB) from a hub that reads nothing and queued every RST");
+                   "the agent read all " + total + " OPENs (40 MB) from a hub that reads nothing and queued every RST");
         conn.dropTcpNow();
         sender.join(WAIT);
         connectReady(agent);

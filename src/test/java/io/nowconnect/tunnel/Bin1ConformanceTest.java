@@ -43,10 +43,13 @@ class Bin1ConformanceTest extends ScriptedHubTestBase {
     void aHubThatDoesNotAckBin1GetsPureV1Json() throws Exception {
         hub.ack = ScriptedHub.HELLO_ACK_DRAIN;
         EchoServer echo = echo();
-        Agent agent = startAgent(vars(targets("echo", echo.port())));
+        var vars = vars(targets("echo", echo.port()));
+        vars.put("NC_MEMORY_BUDGET_MB", "64");
+        Agent agent = startAgent(vars);
         ScriptedHub.Conn conn = hub.awaitConnection(WAIT);
         assertEquals("{\"t\":\"HELLO\",\"agent_id\":\"premise-01\",\"connectors\":[\"echo\"],\"ver\":\""
-                             + Version.current() + "\",\"caps\":[\"drain\",\"bin1\",\"limits\"]}", conn.next(WAIT));
+                             + Version.current() + "\",\"caps\":[\"drain\",\"bin1\",\"limits\",\"win\"],\"win\":14336}",
+                     conn.next(WAIT));
         Harness.awaitReady(agent, WAIT);
 
         // 600 KiB each way, more than two windows: no WINDOW, no binary DATA, v1 JSON DATA byte for byte
@@ -182,16 +185,19 @@ class Bin1ConformanceTest extends ScriptedHubTestBase {
 
     @Test
     void dataBeyondTheWindowResetsTheStreamWithFlowControl() throws Exception {
-        hub.ack = ACK_BIN1;
+        // win: the agent's window comes from its memory budget (8 MiB: 4 KiB per stream) and is in its HELLO
+        hub.ack = "{\"t\":\"HELLO_ACK\",\"caps\":[\"drain\",\"bin1\",\"win\"],\"win\":262144}";
         TargetServer target = target();
         EchoServer echo = echo();
-        Agent agent = startAgent(vars(targets("ldap", target.port(), "echo", echo.port())));
+        var vars = vars(targets("ldap", target.port(), "echo", echo.port()));
+        vars.put("NC_MEMORY_BUDGET_MB", "8");
+        Agent agent = startAgent(vars);
         ScriptedHub.Conn conn = connectReady(agent);
         String cid = newCid();
         conn.send(open(cid, "ldap"));
         Socket s = target.awaitAccept();
         // one frame of window + 1 bytes: more than the agent granted, whatever its target did meanwhile
-        conn.sendBinary(BinaryCodec.encode(new Frame.Data(cid, 0, new byte[WINDOW + 1])));
+        conn.sendBinary(BinaryCodec.encode(new Frame.Data(cid, 0, new byte[4096 + 1])));
         assertEquals(rst(cid, "flow_control"), conn.nextFor(cid, WAIT));
         assertTrue(readOutcome(s) < 0, "the target's connection is closed");
         // only that stream: the tunnel goes on

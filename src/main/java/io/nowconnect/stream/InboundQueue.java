@@ -1,0 +1,218 @@
+package io.nowconnect.stream;
+
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * What a stream received from the tunnel and has not yet written to its local socket, with what it costs in memory.
+ * The tunnel's reader adds; the stream's writer thread takes everything at once.
+ *
+ * <p>Each entry is charged its payload plus {@link #ENTRY_OVERHEAD} bytes (array header, queue slot, bookkeeping).
+ * Small payloads (under {@link #SMALL}) are copied into a shared chunk of {@link #CHUNK} bytes instead of being kept
+ * as arrays of their own, so a flood of 1-byte frames costs about its payload, not fifty times it.
+ *
+ * <p>Locks: one, {@link #lock}, guards every field; the writer waits on {@link #notEmpty}. Methods ending in
+ * {@code Locked} need it held.
+ */
+final class InboundQueue {
+    /** Bytes charged per entry besides its payload. */
+    static final int ENTRY_OVERHEAD = 64;
+    /** Payloads under this size are copied into a shared chunk. */
+    static final int SMALL = 1024;
+    /** Size of a shared chunk. */
+    static final int CHUNK = 4096;
+
+    /** One entry: the first {@code length} bytes of {@code data}, charged {@code charge} bytes of the budget. */
+    record Entry(byte[] data, int length, int charge) {
+    }
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition notEmpty = lock.newCondition();
+    private final ArrayDeque<Entry> entries = new ArrayDeque<>();
+    /** The chunk small payloads go into, already the last entry (its length grows), or null. */
+    private byte[] chunk;
+    private int chunkFill;
+    private long charged;
+    private boolean fin;
+    private boolean closed;
+
+    /**
+     * What adding a payload would charge now: 0 when it fits the open chunk, else a new chunk or the payload plus the
+     * entry overhead. Tunnel reader only (the one producer), so the answer holds until its {@link #add}.
+     *
+     * @param length payload length
+     * @return bytes to take from the budget
+     */
+    int chargeFor(int length) {
+        lock.lock();
+        try {
+            if (length < SMALL) {
+                return chunk != null && chunkFill + length <= CHUNK ? 0 : CHUNK + ENTRY_OVERHEAD;
+            }
+            return length + ENTRY_OVERHEAD;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Queue a payload, charged what {@link #chargeFor} said.
+     *
+     * @param data payload (owned by the queue from now on)
+     * @param charge bytes taken from the budget for it
+     * @return false when the queue was closed or the peer's FIN came before (nothing after a FIN is written; the
+     *         caller gives the charge back)
+     */
+    boolean add(byte[] data, int charge) {
+        lock.lock();
+        try {
+            if (closed || fin) {
+                return false;
+            }
+            int length = data.length;
+            if (length < SMALL) {
+                if (charge == 0 && chunk != null) {
+                    System.arraycopy(data, 0, chunk, chunkFill, length);
+                    chunkFill += length;
+                    replaceLastLocked();
+                } else {
+                    chunk = new byte[CHUNK];
+                    System.arraycopy(data, 0, chunk, 0, length);
+                    chunkFill = length;
+                    entries.addLast(new Entry(chunk, length, charge));
+                }
+            } else {
+                chunk = null;
+                entries.addLast(new Entry(data, length, charge));
+            }
+            charged += charge;
+            notEmpty.signal();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The peer finished sending: the writer half-closes once everything before is written. */
+    void finish() {
+        lock.lock();
+        try {
+            fin = true;
+            chunk = null;
+            notEmpty.signal();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Writer thread: wait for entries (or the FIN), then take them all.
+     *
+     * @param into receives the entries in order
+     * @return true when the FIN follows the entries taken (nothing more will come)
+     * @throws InterruptedException when the stream closes
+     */
+    boolean takeAll(List<Entry> into) throws InterruptedException {
+        lock.lock();
+        try {
+            while (entries.isEmpty() && !fin) {
+                notEmpty.await();
+            }
+            into.addAll(entries);
+            entries.clear();
+            chunk = null;
+            return fin;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Writer thread: entries taken with {@link #takeAll} were written (or dropped).
+     *
+     * @param taken the entries
+     * @return bytes to give back to the budget
+     */
+    long written(List<Entry> taken) {
+        long charge = 0;
+        for (Entry e : taken) {
+            charge += e.charge();
+        }
+        lock.lock();
+        try {
+            charged -= charge;
+        } finally {
+            lock.unlock();
+        }
+        return charge;
+    }
+
+    /**
+     * Drop everything and take nothing more; the caller gives the returned charge back to the budget. Entries the
+     * writer has taken but not yet reported are not counted here: it reports them through {@link #written}.
+     *
+     * @return bytes to give back to the budget
+     */
+    long close() {
+        lock.lock();
+        try {
+            closed = true;
+            long queued = 0;
+            for (Entry e : entries) {
+                queued += e.charge();
+            }
+            entries.clear();
+            chunk = null;
+            charged -= queued;
+            notEmpty.signal();
+            return queued;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Memory held now (charged bytes of entries not yet reported written).
+     *
+     * @return bytes
+     */
+    long charged() {
+        lock.lock();
+        try {
+            return charged;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Entries waiting for the writer (v1's per-stream queue depth counts these).
+     *
+     * @return entries
+     */
+    int size() {
+        lock.lock();
+        try {
+            return entries.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Whether nothing waits for the writer.
+     *
+     * @return true when empty
+     */
+    boolean isEmpty() {
+        return size() == 0;
+    }
+
+    /** The open chunk grew: its entry, the last one, gets the new length. */
+    private void replaceLastLocked() {
+        Entry last = entries.pollLast();
+        entries.addLast(new Entry(chunk, chunkFill, last.charge()));
+    }
+}
