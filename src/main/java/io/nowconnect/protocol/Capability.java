@@ -14,6 +14,11 @@ public final class Capability {
      * within it (JSON DATA payloads shrink to fit), so differing limits never close the tunnel with 1009.
      */
     public static final String LIMITS = "limits";
+    /**
+     * The ack carries {@code replica}, the id of the hub replica the agent reached, and {@code replicas}, the ids of
+     * every replica behind the same URL; an agent keeps one tunnel to each (see {@code tunnel.Pool}).
+     */
+    public static final String REPLICAS = "replicas";
 
     private Capability() {
     }

@@ -76,6 +76,16 @@ public final class JsonCodec {
                 if (a.maxMessage() > 0) {
                     g.writeNumberField("max_message", a.maxMessage());
                 }
+                if (!a.replica().isEmpty()) {
+                    g.writeStringField("replica", a.replica());
+                }
+                if (!a.replicas().isEmpty()) {
+                    g.writeArrayFieldStart("replicas");
+                    for (String r : a.replicas()) {
+                        g.writeString(r);
+                    }
+                    g.writeEndArray();
+                }
             }
             case Frame.Open o -> {
                 g.writeStringField("cid", o.cid());
@@ -134,6 +144,8 @@ public final class JsonCodec {
         long maxMessage = 0;
         List<String> connectors = null;
         List<String> caps = List.of();
+        String replica = "";
+        List<String> replicas = List.of();
         try (JsonParser p = FACTORY.createParser(text)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new ProtocolException("bad_json", "frame is not a JSON object");
@@ -156,6 +168,8 @@ public final class JsonCodec {
                 case "max_message" -> maxMessage = number(p, v, name);
                 case "connectors" -> connectors = strings(p, v, name);
                 case "caps" -> caps = strings(p, v, name);
+                case "replica" -> replica = string(p, v, name);
+                case "replicas" -> replicas = strings(p, v, name);
                 default -> p.skipChildren();
                 }
             }
@@ -179,8 +193,9 @@ public final class JsonCodec {
                                       connectors == null ? List.of() : connectors,
                                       ver == null ? "" : ver,
                                       caps);
-        case HELLO_ACK -> new Frame.HelloAck(caps, -1, (int) Math.min(maxMessage, Integer.MAX_VALUE));
-        case WELCOME -> new Frame.HelloAck(caps, Math.max(epoch, 0), (int) Math.min(maxMessage, Integer.MAX_VALUE));
+        case HELLO_ACK -> new Frame.HelloAck(caps, -1, (int) Math.min(maxMessage, Integer.MAX_VALUE), replica, replicas);
+        case WELCOME -> new Frame.HelloAck(caps, Math.max(epoch, 0), (int) Math.min(maxMessage, Integer.MAX_VALUE),
+                                           replica, replicas);
         case OPEN -> new Frame.Open(require(cid, "cid", t), require(connector, "connector", t));
         case DATA -> {
             require(cid, "cid", t);
