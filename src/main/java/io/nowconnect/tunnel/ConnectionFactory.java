@@ -20,10 +20,17 @@ final class ConnectionFactory implements Tunnel.Factory {
     private final TunnelStatus status;
     private final StreamBudget budget;
     private final StreamObserver observer;
+    private final ReplicaGate gate;
     private Http1Client client;
 
     ConnectionFactory(Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
                       StreamObserver observer) {
+        this(client, tokens, status, budget, observer, ReplicaGate.NONE);
+    }
+
+    ConnectionFactory(Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
+                      StreamObserver observer, ReplicaGate gate) {
+        this.gate = gate;
         this.client = client;
         this.tokens = tokens;
         this.status = status;
@@ -33,7 +40,7 @@ final class ConnectionFactory implements Tunnel.Factory {
 
     @Override
     public Tunnel open(TunnelConnection.Settings settings, Consumer<Tunnel> onReady) {
-        return new TunnelConnection(settings, client, tokens, status, budget, observer, onReady::accept);
+        return new TunnelConnection(settings, client, tokens, status, budget, observer, onReady::accept, gate);
     }
 
     @Override
