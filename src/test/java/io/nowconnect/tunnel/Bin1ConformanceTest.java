@@ -46,7 +46,7 @@ class Bin1ConformanceTest extends ScriptedHubTestBase {
         Agent agent = startAgent(vars(targets("echo", echo.port())));
         ScriptedHub.Conn conn = hub.awaitConnection(WAIT);
         assertEquals("{\"t\":\"HELLO\",\"agent_id\":\"premise-01\",\"connectors\":[\"echo\"],\"ver\":\""
-                             + Version.current() + "\",\"caps\":[\"drain\",\"bin1\",\"limits\"]}", conn.next(WAIT));
+                             + Version.current() + "\",\"caps\":[\"drain\",\"bin1\",\"limits\",\"replicas\"]}", conn.next(WAIT));
         Harness.awaitReady(agent, WAIT);
 
         // 600 KiB each way, more than two windows: no WINDOW, no binary DATA, v1 JSON DATA byte for byte
@@ -251,7 +251,7 @@ class Bin1ConformanceTest extends ScriptedHubTestBase {
             EchoServer echo = echo();
             Agent agent = startAgent(vars(targets("echo", echo.port())));
             ScriptedHub.Conn conn = hub.awaitConnection(WAIT);
-            assertTrue(conn.next(WAIT).endsWith(",\"caps\":[\"drain\",\"limits\"]}"), "no bin1 in HELLO");
+            assertTrue(conn.next(WAIT).endsWith(",\"caps\":[\"drain\",\"limits\",\"replicas\"]}"), "no bin1 in HELLO");
             Harness.awaitReady(agent, WAIT);
             roundTrip(conn, "echo");
             assertEquals(0, conn.binaryFrames.get());
