@@ -21,11 +21,12 @@ import io.nowconnect.log.Event;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.tunnel.FileWatch;
-import io.nowconnect.tunnel.Supervisor;
+import io.nowconnect.tunnel.Pool;
 import io.nowconnect.tunnel.TunnelStatus;
 
 /**
- * A running premise agent: the TCP health port and the tunnel supervisor, wired from one {@link AgentConfig}.
+ * A running premise agent: the TCP health port and the tunnel {@link Pool} (a supervisor per hub replica), wired
+ * from one {@link AgentConfig}.
  * Used by the {@code agent} and {@code demo} modes and by tests.
  */
 public final class Agent {
@@ -33,18 +34,18 @@ public final class Agent {
 
     private final AgentConfig config;
     private final TunnelStatus status;
-    private final Supervisor supervisor;
+    private final Pool pool;
     private final TcpHealthServer health;
     private final AgentMetrics metrics;
     private final HttpEndpoint http;
     private volatile AgentConfig running;
     private volatile FileWatch envWatch;
 
-    private Agent(AgentConfig config, TunnelStatus status, Supervisor supervisor, TcpHealthServer health,
+    private Agent(AgentConfig config, TunnelStatus status, Pool pool, TcpHealthServer health,
                   AgentMetrics metrics, HttpEndpoint http) {
         this.config = config;
         this.status = status;
-        this.supervisor = supervisor;
+        this.pool = pool;
         this.health = health;
         this.metrics = metrics;
         this.http = http;
@@ -70,14 +71,16 @@ public final class Agent {
      * @return the running agent
      */
     public static Agent start(AgentConfig config, StreamObserver observer) {
-        TunnelStatus status = TunnelStatus.create(config.url().toString());
+        TunnelStatus status = TunnelStatus.create(config.urls().stream().map(Object::toString)
+                                                          .collect(java.util.stream.Collectors.joining(",")));
         MemoryBudget memory = MemoryBudget.create(config.memoryBudgetBytes());
         AgentMetrics metrics = AgentMetrics.create(Metrics.globalRegistry(), config.connectorNames(), status, memory);
-        Supervisor supervisor;
+        Pool pool;
         TcpHealthServer health;
         HttpEndpoint http = null;
         try {
-            supervisor = Supervisor.create(config, Version.current(), status, memory, StreamObserver.both(metrics, observer));
+            // one tunnel pool per URL, one tunnel per hub replica: READY while any tunnel is acknowledged
+            pool = Pool.create(config, Version.current(), status, memory, StreamObserver.both(metrics, observer));
             health = TcpHealthServer.start(config.healthHost(), config.healthPort(), () -> status.snapshot().ready());
         } catch (IOException e) {
             metrics.close();
@@ -89,7 +92,7 @@ public final class Agent {
         }
         if (config.httpPort().isPresent()) {
             try {
-                http = HttpEndpoint.start(config.httpHost(), config.httpPort().get(), status, supervisor::isRunning);
+                http = HttpEndpoint.start(config.httpHost(), config.httpPort().get(), status, pool::isRunning);
             } catch (RuntimeException e) {
                 health.close();
                 metrics.close();
@@ -104,8 +107,8 @@ public final class Agent {
                 .with("connectors", String.join(",", config.connectorNames())).with("health_port", health.port())
                 .with("http_port", http == null ? null : http.port())
                 .log(LOGGER, Level.INFO, "NowConnect agent starting");
-        supervisor.start();
-        return new Agent(config, status, supervisor, health, metrics, http);
+        pool.start();
+        return new Agent(config, status, pool, health, metrics, http);
     }
 
     /**
@@ -167,7 +170,7 @@ public final class Agent {
             Event.of("config_changed").with("agent_id", current.agentId())
                     .with("connectors", String.join(",", effective.connectorNames()))
                     .log(LOGGER, Level.INFO, "Env file changed: moving to a new tunnel with the new settings");
-            supervisor.reconfigure(effective);
+            pool.reconfigure(effective);
         }
     }
 
@@ -197,7 +200,7 @@ public final class Agent {
         if (w != null) {
             w.close();
         }
-        supervisor.shutdown(drainTimeout);
+        pool.shutdown(drainTimeout);
         health.close();
         if (http != null) {
             http.close();
@@ -210,7 +213,7 @@ public final class Agent {
      * Block until the agent stopped.
      */
     public void awaitStopped() {
-        while (!supervisor.awaitStopped(Duration.ofDays(1))) {
+        while (!pool.awaitStopped(Duration.ofDays(1))) {
             // keep waiting
         }
     }

@@ -35,8 +35,9 @@ final class Modes {
         Logging.configure(hubConfig.log());
         Hub hub = Hub.start(hubConfig);
         CountDownLatch stopped = new CountDownLatch(1);
+        // graceful: listeners first, open streams finish (NC_HUB_DRAIN_TIMEOUT_SEC) while agents stay, then the tunnels
         onStopSignal(() -> {
-            hub.close();
+            hub.stop(hubConfig.drainTimeout());
             stopped.countDown();
         });
         awaitQuietly(stopped);

@@ -18,7 +18,7 @@ import io.nowconnect.stream.MemoryBudget;
  * Premise agent configuration, validated once at start.
  *
  * @param url {@code NC_AGENT_URL} (required): {@code wss://host[:port]/path} of the hub's tunnel endpoint;
- *            {@code ws://} only to a loopback host unless {@code NC_ALLOW_INSECURE=true}
+ *            {@code ws://} only to a loopback host unless {@code NC_ALLOW_INSECURE=true}; the first of {@code urls}
  * @param agentId {@code NC_AGENT_ID} (required): this agent's identity, sent in HELLO; must match the token's claim
  * @param tokenFile {@code NC_TOKEN_FILE} (recommended): file holding the bearer JWT, re-read at every connect
  * @param connectors {@code NC_CONNECTORS} (required) with {@code NC_TARGET_<name>_HOST}/{@code _PORT} for each
@@ -47,6 +47,8 @@ import io.nowconnect.stream.MemoryBudget;
  * @param allowInsecure {@code NC_ALLOW_INSECURE} (false): allow {@code ws://} to a non-loopback hub
  * @param memoryBudgetBytes {@code NC_MEMORY_BUDGET_MB} (a quarter of the maximum heap): most bytes held for streams,
  *                          received from the hub and not yet written to a target
+ * @param urls every URL of {@code NC_AGENT_URL} (a comma list: independent hubs, one tunnel pool each; at most
+ *             {@value #MAX_URLS})
  */
 public record AgentConfig(URI url,
                           String agentId,
@@ -73,11 +75,31 @@ public record AgentConfig(URI url,
                           Duration reconnectMax,
                           Duration drainTimeout,
                           boolean allowInsecure,
-                          long memoryBudgetBytes) {
+                          long memoryBudgetBytes,
+                          List<URI> urls) {
+    /** Most URLs in {@code NC_AGENT_URL}. */
+    public static final int MAX_URLS = 8;
 
-
+    /**
+     * Copies the collections; {@code urls} defaults to {@code url} alone.
+     */
     public AgentConfig {
         connectors = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(connectors));
+        urls = urls == null || urls.isEmpty() ? (url == null ? List.of() : List.of(url)) : List.copyOf(urls);
+    }
+
+    /**
+     * This configuration for one of its hubs: {@link #url()} is {@code hub} (the supervisor of that hub's tunnels reads
+     * it), {@link #urls()} stays.
+     *
+     * @param hub one of {@link #urls()}
+     * @return the configuration
+     */
+    public AgentConfig withUrl(URI hub) {
+        return new AgentConfig(hub, agentId, tokenFile, connectors, log, trustEnv, proxy, healthHost, healthPort, httpHost,
+                               httpPort, caBundle, clientCert, clientKey, maxWsPayload, pingInterval, pingTimeout,
+                               connectTimeout, idleTimeout, queueDepth, maxInflight, reconnectMin, reconnectMax,
+                               drainTimeout, allowInsecure, memoryBudgetBytes, urls);
     }
 
     /**
@@ -132,7 +154,19 @@ public record AgentConfig(URI url,
         if (!agentId.isEmpty() && !agentId.matches("[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")) {
             s.problem("NC_AGENT_ID must be 1-128 characters of letters, digits and . _ : @ -");
         }
-        URI url = rawUrl.isEmpty() ? null : validateUrl(s, rawUrl, allowInsecure);
+        List<URI> urls = new java.util.ArrayList<>();
+        for (String raw : rawUrl.split(",")) {
+            URI u = raw.isBlank() ? null : validateUrl(s, raw.strip(), allowInsecure);
+            if (u != null && urls.contains(u)) {
+                s.problem("NC_AGENT_URL lists " + u + " twice");
+            } else if (u != null) {
+                urls.add(u);
+            }
+        }
+        if (urls.size() > MAX_URLS) {
+            s.problem("NC_AGENT_URL: at most " + MAX_URLS + " URLs, got " + urls.size());
+        }
+        URI url = urls.isEmpty() ? null : urls.getFirst();
         Map<String, Target> connectors = connectors(s, connectorList);
 
         s.throwIfProblems();
@@ -142,7 +176,7 @@ public record AgentConfig(URI url,
                                Duration.ofSeconds(pingTimeout), Duration.ofMillis(connectTimeout),
                                Duration.ofMillis(idleTimeout), queueDepth, maxInflight, Duration.ofMillis(reconnectMin),
                                Duration.ofMillis(reconnectMax), Duration.ofSeconds(drainTimeout), allowInsecure,
-                               memoryBudget);
+                               memoryBudget, urls);
     }
 
     /**
@@ -183,7 +217,7 @@ public record AgentConfig(URI url,
                                healthHost, healthPort, httpHost,
                                httpPort, caBundle, clientCert, clientKey, other.maxWsPayload, other.pingInterval,
                                other.pingTimeout, other.connectTimeout, other.idleTimeout, other.queueDepth, maxInflight,
-                               reconnectMin, reconnectMax, drainTimeout, allowInsecure, memoryBudgetBytes);
+                               reconnectMin, reconnectMax, drainTimeout, allowInsecure, memoryBudgetBytes, urls);
     }
 
     /**
@@ -194,7 +228,7 @@ public record AgentConfig(URI url,
      */
     public List<String> restartNeeded(AgentConfig other) {
         List<String> names = new java.util.ArrayList<>();
-        diff(names, "NC_AGENT_URL", url, other.url);
+        diff(names, "NC_AGENT_URL", urls, other.urls);
         diff(names, "NC_AGENT_ID", agentId, other.agentId);
         diff(names, "NC_TOKEN_FILE", tokenFile, other.tokenFile);
         diff(names, "NC_LOG_LEVEL/NC_LOG_FORMAT", log, other.log);

@@ -41,9 +41,14 @@ import io.nowconnect.protocol.ConnectorName;
  * @param idleTimeout {@code NC_HUB_IDLE_TIMEOUT_MS} (60000; 0 = never)
  * @param queueDepth {@code NC_HUB_QUEUE_DEPTH_PER_CID} (100)
  * @param drainTimeout {@code NC_HUB_DRAIN_TIMEOUT_SEC} (30): once an agent's token has expired on its live tunnel, how
- *        long the tunnel's open streams may finish before it is closed
+ *        long the tunnel's open streams may finish before it is closed; on SIGTERM, how long open client streams may
+ *        finish after the listeners stopped accepting
  * @param memoryBudgetBytes {@code NC_HUB_MEMORY_BUDGET_MB} (a quarter of the maximum heap): most bytes held for
  *                          streams, received from agents and not yet written to clients
+ * @param replicaId {@code NC_HUB_REPLICA_ID} (the host name): this replica's id, named in the ack of agents that offer
+ *        the {@code replicas} capability
+ * @param replicas {@code NC_HUB_REPLICAS} (none): ids of every replica behind the agents' URL (with a Kubernetes
+ *        StatefulSet, the pod names); when set it must include {@code NC_HUB_REPLICA_ID}
  * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}
  */
 public record HubConfig(String host,
@@ -68,6 +73,8 @@ public record HubConfig(String host,
                         int queueDepth,
                         Duration drainTimeout,
                         long memoryBudgetBytes,
+                        String replicaId,
+                        List<String> replicas,
                         LogSettings log) {
 
     /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
@@ -79,6 +86,7 @@ public record HubConfig(String host,
     public HubConfig {
         listeners = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(listeners));
         allowCidrs = List.copyOf(allowCidrs);
+        replicas = List.copyOf(replicas);
     }
 
     /**
@@ -132,13 +140,71 @@ public record HubConfig(String host,
         if (maxFrame < maxWsPayload * 2) {
             s.problem("NC_HUB_MAX_FRAME_BYTES must be at least twice NC_HUB_MAX_WS_PAYLOAD (DATA is base64 in JSON)");
         }
+        String replicaId = s.optional("NC_HUB_REPLICA_ID").map(String::strip).filter(r -> !r.isEmpty())
+                .orElseGet(HubConfig::hostName);
+        List<String> replicas = replicas(s, replicaId, s.string("NC_HUB_REPLICAS", ""));
         long memoryBudget = AgentConfig.memoryBudget(s, "NC_HUB_MEMORY_BUDGET_MB");
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
         return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
                              listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxFrame,
-                             Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle), queueDepth,
-                             Duration.ofSeconds(drainTimeout), memoryBudget, log);
+                             Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
+                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log);
+    }
+
+    /** Most replicas in {@code NC_HUB_REPLICAS} (an agent keeps a tunnel to each). */
+    public static final int MAX_REPLICAS = 16;
+
+    /**
+     * Whether a replica id is usable: 1-64 letters, digits, {@code .}, {@code _} or {@code -} (host and pod names fit).
+     *
+     * @param id candidate id
+     * @return true when valid
+     */
+    public static boolean validReplicaId(String id) {
+        return id != null && id.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    }
+
+    private static List<String> replicas(Settings s, String replicaId, String list) {
+        if (!validReplicaId(replicaId)) {
+            s.problem("NC_HUB_REPLICA_ID: \"" + replicaId + "\" must be 1-64 letters, digits, . _ or - (default: the host name)");
+        }
+        List<String> ids = new ArrayList<>();
+        for (String raw : list.split(",")) {
+            String id = raw.strip();
+            if (id.isEmpty()) {
+                continue;
+            }
+            if (!validReplicaId(id)) {
+                s.problem("NC_HUB_REPLICAS: \"" + id + "\" must be 1-64 letters, digits, . _ or -");
+            } else if (ids.contains(id)) {
+                s.problem("NC_HUB_REPLICAS: \"" + id + "\" is listed twice");
+            } else {
+                ids.add(id);
+            }
+        }
+        if (ids.size() > MAX_REPLICAS) {
+            s.problem("NC_HUB_REPLICAS: at most " + MAX_REPLICAS + " replicas, got " + ids.size());
+        }
+        if (!ids.isEmpty() && validReplicaId(replicaId) && !ids.contains(replicaId)) {
+            s.problem("NC_HUB_REPLICAS must include this replica's NC_HUB_REPLICA_ID \"" + replicaId + "\"");
+        }
+        return ids;
+    }
+
+    /** The host name's first label (a pod name in Kubernetes), cut to a valid replica id; "hub" when there is none. */
+    private static String hostName() {
+        String name = System.getenv("HOSTNAME");
+        if (name == null || name.isBlank()) {
+            try {
+                name = java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.io.IOException e) {
+                name = "";
+            }
+        }
+        String label = name.strip().split("\\.", 2)[0].replaceAll("[^A-Za-z0-9_-]", "");
+        label = label.length() > 64 ? label.substring(0, 64) : label;
+        return validReplicaId(label) ? label : "hub";
     }
 
     private static boolean readable(Path file) {

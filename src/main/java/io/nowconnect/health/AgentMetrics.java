@@ -61,6 +61,11 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
         for (String c : connectors) {
             gauge(c);
         }
+        // by replica: hub URL and replica id, both bounded (URLs from the configuration, at most 16 valid ids per hub)
+        status.addReplicaListener((hub, replica) -> owned.add(registry.getOrCreate(
+                Gauge.builder("nowconnect_replica_tunnels", status, s -> s.replicaTunnels(hub, replica))
+                        .tags(List.of(Tag.create("hub", hub), Tag.create("replica", replica)))
+                        .description("Tunnels acknowledged by this hub replica now (0: missing, re-dialling)"))));
         status.addEndingListener(reason -> counter("nowconnect_tunnel_reconnects_total", "reason", reason).increment());
     }
 

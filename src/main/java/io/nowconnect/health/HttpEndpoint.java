@@ -49,7 +49,7 @@ public final class HttpEndpoint implements AutoCloseable {
                     res.status(s.ready() ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)
                             .header(HeaderNames.CONTENT_TYPE, "application/json")
                             .header(HeaderNames.CACHE_CONTROL, "no-store")
-                            .send(readiness(s));
+                            .send(readiness(s, status.replicas()));
                 })));
         if (server.port() < 0) {
             // Helidon 4.2.0 logs a failed bind and starts anyway
@@ -75,6 +75,17 @@ public final class HttpEndpoint implements AutoCloseable {
     }
 
     static String readiness(TunnelStatus.Snapshot s) {
+        return readiness(s, java.util.Map.of());
+    }
+
+    /**
+     * The {@code /readyz} body.
+     *
+     * @param s state
+     * @param replicas hub URL to replica id to tunnels ({@link TunnelStatus#replicas()})
+     * @return JSON
+     */
+    static String readiness(TunnelStatus.Snapshot s, java.util.Map<String, java.util.Map<String, Integer>> replicas) {
         StringBuilder sb = new StringBuilder(160);
         sb.append("{\"state\":\"").append(s.state().name().toLowerCase(java.util.Locale.ROOT)).append('"');
         sb.append(",\"ready\":").append(s.ready());
@@ -89,6 +100,21 @@ public final class HttpEndpoint implements AutoCloseable {
         } else {
             sb.append("null");
         }
+        // hub replicas (hubs with the replicas capability): each with its state, "ready" or "missing" (re-dialling)
+        sb.append(",\"replicas\":[");
+        boolean first = true;
+        for (var hub : replicas.entrySet()) {
+            for (var r : hub.getValue().entrySet()) {
+                sb.append(first ? "" : ",").append("{\"hub\":");
+                json(sb, hub.getKey());
+                sb.append(",\"replica\":");
+                json(sb, r.getKey());
+                sb.append(",\"state\":\"").append(r.getValue() > 0 ? "ready" : "missing").append("\",\"tunnels\":")
+                        .append(r.getValue()).append('}');
+                first = false;
+            }
+        }
+        sb.append(']');
         return sb.append('}').toString();
     }
 

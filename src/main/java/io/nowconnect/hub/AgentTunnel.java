@@ -51,7 +51,7 @@ import io.nowconnect.stream.StreamSettings;
 final class AgentTunnel implements ServerConnection, Mux.Role {
     private static final Logger LOGGER = Logger.getLogger(AgentTunnel.class.getName());
     private static final List<String> HUB_CAPS = List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS,
-                                                         Capability.WIN);
+                                                         Capability.WIN, Capability.REPLICAS);
     private static final int MAX_CONNECTORS = 256;
 
     /**
@@ -66,9 +66,12 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
      * @param pingTimeout pong and HELLO deadline
      * @param maxMessage largest message accepted (fragments included)
      * @param drainTimeout how long a tunnel whose token expired may go on carrying its open streams
+     * @param replicaId this replica's id ({@code NC_HUB_REPLICA_ID}), named in the ack with {@code replicas}
+     * @param replicas every replica's id ({@code NC_HUB_REPLICAS}, or this one alone), named in the ack too
      */
-    record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, MemoryBudget memory, StreamSettings streams,
-                   Duration pingInterval, Duration pingTimeout, int maxMessage, Duration drainTimeout) {
+    record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, MemoryBudget memory,
+                   StreamSettings streams, Duration pingInterval, Duration pingTimeout, int maxMessage,
+                   Duration drainTimeout, String replicaId, List<String> replicas) {
     }
 
     /** Why the hub ended a tunnel itself. */
@@ -270,7 +273,10 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
         connectors = Set.copyOf(names);
         int limit = caps.contains(Capability.LIMITS) ? ctx.maxMessage() : 0;
         int window = caps.contains(Capability.WIN) && caps.contains(Capability.BIN1) ? mux.windowOffer() : 0;
-        if (!mux.sendUrgent(new Frame.HelloAck(caps, -1, limit, window))) {
+        // replicas: the agent learns which replica it reached and which others to find (it keeps a tunnel to each)
+        boolean replicas = caps.contains(Capability.REPLICAS);
+        if (!mux.sendUrgent(new Frame.HelloAck(caps, -1, limit, window, replicas ? ctx.replicaId() : "",
+                                               replicas ? ctx.replicas() : List.of()))) {
             return;
         }
         mux.ready();

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -48,8 +49,12 @@ public final class Hub implements AutoCloseable {
     private final Map<String, ConnectorListener> listeners;
     private final AgentRegistry agents;
     private final HubMetrics metrics;
+    private final String replicaId;
+    private volatile boolean stopping;
 
-    private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics) {
+    private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics,
+                String replicaId) {
+        this.replicaId = replicaId;
         this.server = server;
         this.listeners = listeners;
         this.agents = agents;
@@ -79,7 +84,10 @@ public final class Hub implements AutoCloseable {
         metrics.memory(memory);
         AgentTunnel.Context ctx = new AgentTunnel.Context(agents, metrics, StreamBudget.create(config.maxConnections()),
                                                           memory, streams, config.pingInterval(), config.pingTimeout(),
-                                                          config.maxFrameBytes(), config.drainTimeout());
+                                                          config.maxFrameBytes(), config.drainTimeout(),
+                                                          config.replicaId(),
+                                                          config.replicas().isEmpty() ? List.of(config.replicaId())
+                                                                  : config.replicas());
         TunnelCap cap = new TunnelCap(config.maxTunnels());
         metrics.tunnelCap(cap);
 
@@ -118,10 +126,16 @@ public final class Hub implements AutoCloseable {
                 .addFeature(Observe.feature("hub", () -> HealthCheckResponse.builder().status(true).build()));
         Hub[] self = new Hub[1];
         builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
-            boolean ready = self[0] != null && self[0].ready();
+            // ?connector=NAME: ready only while an agent serves that connector here (a balancer's check for the
+            // connector's listener, so clients go to a replica that can carry them)
+            Optional<String> connector = req.query().first("connector").asOptional();
+            boolean ready = self[0] != null && self[0].ready()
+                    && connector.map(c -> agents.pick(c).isPresent()).orElse(true);
             res.status(ready ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)
                     .header("Content-Type", "application/json")
-                    .send("{\"status\":\"" + (ready ? "UP" : "DOWN") + "\",\"agents\":" + agents.size() + "}");
+                    .send("{\"status\":\"" + (ready ? "UP" : "DOWN") + "\",\"replica\":\"" + config.replicaId()
+                                  + "\",\"stopping\":" + (self[0] != null && self[0].stopping) + ",\"agents\":"
+                                  + agents.size() + "}");
         }));
         config.tlsCert().ifPresent(cert -> builder.tls(tls(config, cert)));
         WebServer server;
@@ -143,11 +157,11 @@ public final class Hub implements AutoCloseable {
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents, metrics);
+        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId());
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
-                .with("listeners", ports.toString())
+                .with("listeners", ports.toString()).with("replica", config.replicaId())
                 .log(LOGGER, Level.INFO, "NowConnect hub listening on " + config.host() + ":" + server.port() + " (/tunnel)");
         return hub;
     }
@@ -208,11 +222,48 @@ public final class Hub implements AutoCloseable {
      * @return readiness
      */
     public boolean ready() {
-        return server.isRunning() && listeners.values().stream().allMatch(ConnectorListener::isBound);
+        return !stopping && server.isRunning() && listeners.values().stream().allMatch(ConnectorListener::isBound);
+    }
+
+    /**
+     * Graceful stop (SIGTERM): the listeners stop accepting clients first ({@code /readyz} answers 503 from now on, so a
+     * balancer moves new clients and new tunnels to the other replicas), open streams may finish for up to
+     * {@code drainTimeout} while the agents stay connected, then the tunnels are closed (1001, the agents re-dial) and
+     * the server stops.
+     *
+     * @param drainTimeout longest wait for open streams ({@code NC_HUB_DRAIN_TIMEOUT_SEC})
+     */
+    public void stop(Duration drainTimeout) {
+        stopping = true;
+        listeners.values().forEach(ConnectorListener::close);
+        int open = openStreams();
+        Event.of("hub_stopping").with("replica", replicaId).with("streams", open).with("agents", agents.size())
+                .log(LOGGER, Level.INFO, "Stopping: listeners closed, " + open + " open streams may finish for up to "
+                        + drainTimeout.toSeconds() + " s");
+        long deadline = System.nanoTime() + drainTimeout.toNanos();
+        while (openStreams() > 0 && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        open = openStreams();
+        if (open > 0) {
+            Event.of("hub_drain_timeout").with("replica", replicaId).with("streams", open)
+                    .log(LOGGER, Level.WARNING, "Drain timed out: closing the tunnels with " + open + " streams open");
+        }
+        close();
+    }
+
+    private int openStreams() {
+        return agents.tunnels().stream().mapToInt(AgentTunnel::activeStreams).sum();
     }
 
     @Override
     public void close() {
+        stopping = true;
         listeners.values().forEach(ConnectorListener::close);
         server.stop();
         metrics.close();

@@ -20,6 +20,11 @@ public final class Capability {
      * budget.
      */
     public static final String WIN = "win";
+    /**
+     * The ack carries {@code replica}, the id of the hub replica the agent reached, and {@code replicas}, the ids of
+     * every replica behind the same URL; an agent keeps one tunnel to each (see {@code tunnel.Pool}).
+     */
+    public static final String REPLICAS = "replicas";
 
     private Capability() {
     }

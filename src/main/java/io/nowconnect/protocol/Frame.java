@@ -59,10 +59,27 @@ public sealed interface Frame {
      * @param maxMessage with the {@code limits} capability: the largest WebSocket message the hub accepts
      *                   ({@code max_message}); 0 when not given
      * @param window with {@code win}: the initial {@code bin1} window the hub grants per stream; 0 when not given
+     * @param replica with the {@code replicas} capability: id of the hub replica that answered; empty when not given
+     * @param replicas with the {@code replicas} capability: ids of every replica behind the URL; empty when not given
      */
-    record HelloAck(List<String> caps, long epoch, int maxMessage, int window) implements Frame {
+    record HelloAck(List<String> caps, long epoch, int maxMessage, int window, String replica, List<String> replicas)
+            implements Frame {
         public HelloAck {
             caps = List.copyOf(caps);
+            replica = replica == null ? "" : replica;
+            replicas = List.copyOf(replicas);
+        }
+
+        /**
+         * An ack with limits and a window, without replica fields.
+         *
+         * @param caps agreed capabilities
+         * @param epoch epoch, or {@code -1}
+         * @param maxMessage largest message the hub accepts, 0 when not given
+         * @param window initial window the hub grants per stream, 0 when not given
+         */
+        public HelloAck(List<String> caps, long epoch, int maxMessage, int window) {
+            this(caps, epoch, maxMessage, window, "", List.of());
         }
 
         /**

@@ -90,6 +90,16 @@ public final class JsonCodec {
                 if (a.window() > 0) {
                     g.writeNumberField("win", a.window());
                 }
+                if (!a.replica().isEmpty()) {
+                    g.writeStringField("replica", a.replica());
+                }
+                if (!a.replicas().isEmpty()) {
+                    g.writeArrayFieldStart("replicas");
+                    for (String r : a.replicas()) {
+                        g.writeString(r);
+                    }
+                    g.writeEndArray();
+                }
             }
             case Frame.Open o -> {
                 g.writeStringField("cid", o.cid());
@@ -153,6 +163,8 @@ public final class JsonCodec {
         long window = 0;
         List<String> connectors = null;
         List<String> caps = List.of();
+        String replica = "";
+        List<String> replicas = List.of();
         try (JsonParser p = FACTORY.createParser(text)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new ProtocolException("bad_json", "frame is not a JSON object");
@@ -176,6 +188,8 @@ public final class JsonCodec {
                 case "win" -> window = number(p, v, name);
                 case "connectors" -> connectors = strings(p, v, name);
                 case "caps" -> caps = strings(p, v, name);
+                case "replica" -> replica = string(p, v, name);
+                case "replicas" -> replicas = strings(p, v, name);
                 default -> p.skipChildren();
                 }
             }
@@ -199,8 +213,9 @@ public final class JsonCodec {
                                       connectors == null ? List.of() : connectors,
                                       ver == null ? "" : ver,
                                       caps, intField(window));
-        case HELLO_ACK -> new Frame.HelloAck(caps, -1, intField(maxMessage), intField(window));
-        case WELCOME -> new Frame.HelloAck(caps, Math.max(epoch, 0), intField(maxMessage), intField(window));
+        case HELLO_ACK -> new Frame.HelloAck(caps, -1, intField(maxMessage), intField(window), replica, replicas);
+        case WELCOME -> new Frame.HelloAck(caps, Math.max(epoch, 0), intField(maxMessage), intField(window),
+                                           replica, replicas);
         case OPEN -> new Frame.Open(require(cid, "cid", t), require(connector, "connector", t));
         case DATA -> {
             require(cid, "cid", t);

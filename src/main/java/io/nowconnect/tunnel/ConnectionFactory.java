@@ -22,10 +22,17 @@ final class ConnectionFactory implements Tunnel.Factory {
     private final StreamBudget budget;
     private final MemoryBudget memory;
     private final StreamObserver observer;
+    private final ReplicaGate gate;
     private Http1Client client;
 
     ConnectionFactory(Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
                       MemoryBudget memory, StreamObserver observer) {
+        this(client, tokens, status, budget, memory, observer, ReplicaGate.NONE);
+    }
+
+    ConnectionFactory(Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
+                      MemoryBudget memory, StreamObserver observer, ReplicaGate gate) {
+        this.gate = gate;
         this.client = client;
         this.tokens = tokens;
         this.status = status;
@@ -36,7 +43,7 @@ final class ConnectionFactory implements Tunnel.Factory {
 
     @Override
     public Tunnel open(TunnelConnection.Settings settings, Consumer<Tunnel> onReady) {
-        return new TunnelConnection(settings, client, tokens, status, budget, memory, observer, onReady::accept);
+        return new TunnelConnection(settings, client, tokens, status, budget, memory, observer, onReady::accept, gate);
     }
 
     @Override

@@ -31,6 +31,8 @@ public enum EndReason implements End.Reason {
     DRAINED("drained"),
     /** Closed by us after draining, because a newer tunnel took over (token rotated, configuration changed). */
     ROTATED("rotation"),
+    /** Closed by us after the ack: it reached a hub replica that another tunnel of the pool holds. */
+    REPLICA_HELD("replica_held"),
     /** Closed by us because the agent is stopping. */
     SHUTDOWN("shutdown");
 
@@ -57,7 +59,7 @@ public enum EndReason implements End.Reason {
      * @return true for a failure
      */
     public boolean isFailure() {
-        return this != DRAINED && this != ROTATED && this != SHUTDOWN;
+        return this != DRAINED && this != ROTATED && this != SHUTDOWN && this != REPLICA_HELD;
     }
 
     /**

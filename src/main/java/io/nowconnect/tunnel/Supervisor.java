@@ -42,6 +42,11 @@ public final class Supervisor {
     private static final Logger LOGGER = Logger.getLogger(Supervisor.class.getName());
     /** A tunnel ready this long resets the back-off. */
     private static final Duration HEALTHY_AFTER = Duration.ofSeconds(5);
+    /**
+     * Largest back-off after a tunnel reached a replica another tunnel of the pool holds (capped by
+     * {@code NC_RECONNECT_MAX_MS}): the balancer is up, so the next dial may well reach the missing replica.
+     */
+    static final Duration REPLICA_RETRY_MAX = Duration.ofSeconds(5);
     private static final Duration WATCH_DEBOUNCE = Duration.ofMillis(200);
     private static final Duration WATCH_POLL = Duration.ofSeconds(10);
     /** Longest wait for a signal when nothing is due sooner. */
@@ -76,6 +81,7 @@ public final class Supervisor {
     private final String version;
     private final Backoff backoff;
     private final Backoff rotationBackoff;
+    private final Backoff replicaBackoff;
     private final LinkedBlockingQueue<Signal> signals = new LinkedBlockingQueue<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     /** Filled by {@link #start()} before the supervisor thread starts, closed by that thread. */
@@ -121,6 +127,9 @@ public final class Supervisor {
         this.time = time;
         this.backoff = Backoff.create(config.reconnectMin(), config.reconnectMax(), HEALTHY_AFTER, random);
         this.rotationBackoff = Backoff.create(config.reconnectMin(), config.reconnectMax(), Duration.ofDays(1), random);
+        Duration replicaMax = config.reconnectMax().compareTo(REPLICA_RETRY_MAX) < 0 ? config.reconnectMax() : REPLICA_RETRY_MAX;
+        Duration replicaMin = config.reconnectMin().compareTo(replicaMax) < 0 ? config.reconnectMin() : replicaMax;
+        this.replicaBackoff = Backoff.create(replicaMin, replicaMax, Duration.ofDays(1), random);
         this.nextConnectNanos = time.nanoTime();
         this.nextRotationNanos = nextConnectNanos;
     }
@@ -325,6 +334,7 @@ public final class Supervisor {
                     .log(LOGGER, Level.INFO, "New tunnel ready in " + ms + " ms; the previous one drains");
         }
         if (t == active) {
+            replicaBackoff.reset();
             scheduleRefresh(t);
         }
         if (stopping) {
@@ -336,8 +346,10 @@ public final class Supervisor {
         boolean wasReady = !end.readyFor().isZero() || t.isReady();
         String failure = end.reason().label() + ": " + end.detail();
         status.countEnding(end.reason().label());
-        // an orderly ending (rotation, drain, shutdown) is no error: last_error keeps the last real failure
-        status.tunnelEnded(wasReady, end.reason().isFailure() ? failure : null);
+        boolean held = end.reason() == EndReason.REPLICA_HELD;
+        // an orderly ending (rotation, drain, shutdown, a tunnel to a replica held elsewhere) is no error: last_error
+        // keeps the last real failure; the pool logs when a replica stays out of reach
+        status.tunnelEnded(wasReady, held || !end.reason().isFailure() ? null : failure);
         boolean wasDraining = draining.remove(t);
         if (wasDraining || stopping) {
             if (t == active) {
@@ -357,6 +369,16 @@ public final class Supervisor {
                 Event.of("rotation_failed").with("agent_id", config.agentId()).with("reason", end.reason().label())
                         .log(LOGGER, Level.WARNING, "New tunnel failed (" + end.detail() + "); the current tunnel keeps "
                                 + "serving, retrying in " + delay.toMillis() + " ms");
+            }
+        } else if (t == active && held) {
+            active = candidate;
+            candidate = null;
+            if (active == null) {
+                Duration delay = replicaBackoff.next(Duration.ZERO);
+                nextConnectNanos = time.nanoTime() + delay.toNanos();
+                Event.of("replica_held").with("agent_id", config.agentId()).with("delay_ms", delay.toMillis())
+                        .log(LOGGER, Level.FINE, "Reached a replica another tunnel holds (closed after " + end.detail()
+                                + "); dialling again in " + delay.toMillis() + " ms");
             }
         } else if (t == active) {
             logEnd(t, end);

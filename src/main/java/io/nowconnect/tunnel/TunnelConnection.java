@@ -53,6 +53,8 @@ final class TunnelConnection implements Tunnel, Mux.Role {
      * speaks plain v1 JSON DATA even to a hub that supports binary frames (benchmarks, troubleshooting).
      */
     static final String BIN1_PROPERTY = "nowconnect.bin1";
+    /** How long a tunnel to a replica held elsewhere may carry the streams the hub opened before it saw DRAIN. */
+    private static final Duration HELD_DRAIN = Duration.ofSeconds(30);
 
     /**
      * What one connection needs to know.
@@ -88,16 +90,27 @@ final class TunnelConnection implements Tunnel, Mux.Role {
     /** Whether DRAIN went out: {@link #drain} and the ack race to send it, and it goes once. */
     private final AtomicBoolean drainSent = new AtomicBoolean();
 
+    private final ReplicaGate gate;
+    /** Acknowledged by a replica another tunnel of the pool holds: never counts as ready, drains and closes. */
+    private volatile boolean held;
     private volatile boolean refuseOpens;
     private volatile String tokenFingerprint;
     private volatile Optional<TokenSource.Lifetime> tokenLifetime = Optional.empty();
 
     TunnelConnection(Settings settings, Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
-                     MemoryBudget memory, StreamObserver observer, ReadyListener readyListener) {
+                     MemoryBudget memory, StreamObserver observer, ReadyListener readyListener, ReplicaGate gate) {
         this.readyListener = readyListener;
-        this.ourCaps = Boolean.parseBoolean(System.getProperty(BIN1_PROPERTY, "true"))
-                ? List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS, Capability.WIN)
-                : List.of(Capability.DRAIN, Capability.LIMITS);
+        this.gate = gate;
+        List<String> caps = new java.util.ArrayList<>(List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS,
+                                                              Capability.WIN));
+        if (!Boolean.parseBoolean(System.getProperty(BIN1_PROPERTY, "true"))) {
+            caps.remove(Capability.BIN1);
+            caps.remove(Capability.WIN);
+        }
+        if (gate != ReplicaGate.NONE) {
+            caps.add(Capability.REPLICAS);
+        }
+        this.ourCaps = List.copyOf(caps);
         this.settings = settings;
         this.client = client;
         this.tokens = tokens;
@@ -117,6 +130,7 @@ final class TunnelConnection implements Tunnel, Mux.Role {
         try {
             return runOnce();
         } finally {
+            gate.released(this); // replicas hook: the pool forgets this tunnel's replica
             ended.countDown();
         }
     }
@@ -128,7 +142,7 @@ final class TunnelConnection implements Tunnel, Mux.Role {
      */
     @Override
     public boolean isReady() {
-        return mux.isReady();
+        return mux.isReady() && !held;
     }
 
     /**
@@ -139,7 +153,7 @@ final class TunnelConnection implements Tunnel, Mux.Role {
      * @throws InterruptedException when interrupted
      */
     boolean awaitReady(Duration timeout) throws InterruptedException {
-        return readyLatch.await(timeout.toMillis(), TimeUnit.MILLISECONDS) && mux.isReady();
+        return readyLatch.await(timeout.toMillis(), TimeUnit.MILLISECONDS) && isReady();
     }
 
     /**
@@ -292,7 +306,7 @@ final class TunnelConnection implements Tunnel, Mux.Role {
             return e.end();
         }
         End end = mux.run();
-        return new TunnelEnd(EndReason.of(end.reason()), end.detail(), mux.readyFor());
+        return new TunnelEnd(EndReason.of(end.reason()), end.detail(), held ? Duration.ZERO : mux.readyFor());
     }
 
     private void onAck(Frame.HelloAck ack) {
@@ -307,6 +321,15 @@ final class TunnelConnection implements Tunnel, Mux.Role {
             mux.streams().limitPayload(JsonCodec.maxDataPayload(ack.maxMessage()));
         }
         mux.ready();
+        if (!gate.admit(this, ack)) {
+            // replicas hook (logic in ReplicaPool): another tunnel holds this replica; serve what the hub opened before
+            // it sees DRAIN, then close normally; the supervisor re-dials after a back-off
+            held = true;
+            readyLatch.countDown();
+            mux.drain(HELD_DRAIN, EndReason.REPLICA_HELD);
+            sendDrainOnce();
+            return;
+        }
         status.tunnelReady();
         readyLatch.countDown();
         readyListener.ready(this);

@@ -6,8 +6,10 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -61,6 +63,9 @@ public final class TunnelStatus {
     private final AtomicLong connects = new AtomicLong();
     private final ConcurrentHashMap<String, LongAdder> endings =
             new ConcurrentHashMap<>();
+    /** Acknowledged tunnels per hub URL and replica id (bounded: URLs and replicas per URL are capped by the pool). */
+    private final ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicInteger>> replicas = new ConcurrentHashMap<>();
+    private final CopyOnWriteArrayList<BiConsumer<String, String>> replicaListeners = new CopyOnWriteArrayList<>();
     private volatile Snapshot snapshot;
     private volatile long pingRttNanos = -1;
 
@@ -115,6 +120,57 @@ public final class TunnelStatus {
         Map<String, Long> out = new TreeMap<>();
         endings.forEach((k, v) -> out.put(k, v.sum()));
         return out;
+    }
+
+    /**
+     * Hub replicas the agent knows of (from hubs with the {@code replicas} capability), with the tunnels acknowledged
+     * to each now: 0 means the replica is missing and its slot is re-dialling.
+     *
+     * @return hub URL to replica id to tunnels, sorted
+     */
+    public Map<String, Map<String, Integer>> replicas() {
+        Map<String, Map<String, Integer>> out = new TreeMap<>();
+        replicas.forEach((hub, m) -> {
+            Map<String, Integer> r = new TreeMap<>();
+            m.forEach((id, n) -> r.put(id, n.get()));
+            out.put(hub, r);
+        });
+        return out;
+    }
+
+    /**
+     * Tunnels acknowledged now to one replica.
+     *
+     * @param hub hub URL
+     * @param replica replica id
+     * @return count, 0 when unknown or missing
+     */
+    public int replicaTunnels(String hub, String replica) {
+        var m = replicas.get(hub);
+        AtomicInteger n = m == null ? null : m.get(replica);
+        return n == null ? 0 : n.get();
+    }
+
+    /**
+     * Be told of every replica when it first becomes known (metrics register a gauge for it).
+     *
+     * @param listener called with the hub URL and the replica id; must not block
+     */
+    public void addReplicaListener(BiConsumer<String, String> listener) {
+        replicaListeners.add(listener);
+        replicas.forEach((hub, m) -> m.keySet().forEach(id -> listener.accept(hub, id)));
+    }
+
+    void replicaKnown(String hub, String replica) {
+        var m = replicas.computeIfAbsent(hub, h -> new ConcurrentHashMap<>());
+        if (m.putIfAbsent(replica, new AtomicInteger()) == null) {
+            replicaListeners.forEach(l -> l.accept(hub, replica));
+        }
+    }
+
+    void replicaTunnels(String hub, String replica, int delta) {
+        replicaKnown(hub, replica);
+        replicas.get(hub).get(replica).addAndGet(delta);
     }
 
     void pingRtt(long nanos) {

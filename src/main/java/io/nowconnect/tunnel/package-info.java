@@ -3,6 +3,9 @@
  * call that returns why it ended), the {@link io.nowconnect.tunnel.Supervisor} that decides to reconnect, wait or stop,
  * the back-off, the token source and the {@link io.nowconnect.tunnel.TunnelStatus} that health and metrics read. The
  * supervisor sees a connection only as a {@code Tunnel} made by a {@code Tunnel.Factory}, and time only through a
- * {@code TimeSource}: tests drive it with fakes of both.
+ * {@code TimeSource}: tests drive it with fakes of both. Above the supervisors, the {@link io.nowconnect.tunnel.Pool}
+ * keeps one {@code ReplicaPool} per URL of {@code NC_AGENT_URL}, and each of those one supervisor per hub replica the
+ * hub names ({@code replicas} capability), admitting a tunnel only to a replica no other supervisor holds
+ * ({@code ReplicaGate}).
  */
 package io.nowconnect.tunnel;

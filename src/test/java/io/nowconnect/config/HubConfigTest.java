@@ -54,6 +54,28 @@ class HubConfigTest {
     }
 
     @Test
+    void replicasAreReadAndCheckedTogether() throws Exception {
+        Map<String, String> vars = base();
+        vars.put("NC_HUB_REPLICA_ID", "hub-1");
+        vars.put("NC_HUB_REPLICAS", " hub-0, hub-1 ,hub-2,");
+        HubConfig config = create(vars);
+        assertThat(config.replicaId(), is("hub-1"));
+        assertThat(config.replicas(), is(java.util.List.of("hub-0", "hub-1", "hub-2")));
+        assertThat("default: the host name's first label, a valid id",
+                   HubConfig.validReplicaId(create(base()).replicaId()), is(true));
+        assertThat(create(base()).replicas(), is(java.util.List.of()));
+
+        vars.put("NC_HUB_REPLICA_ID", "hub-9");
+        vars.put("NC_HUB_REPLICAS", "hub-0,hub-0,bad id");
+        ConfigException e = assertThrows(ConfigException.class, () -> create(vars));
+        String problems = String.join("\n", e.problems());
+        assertThat(problems, containsString("NC_HUB_REPLICAS: \"hub-0\" is listed twice"));
+        assertThat(problems, containsString("NC_HUB_REPLICAS: \"bad id\""));
+        assertThat(problems, containsString("must include this replica's NC_HUB_REPLICA_ID \"hub-9\""));
+        assertThat(e.problems().size(), is(3));
+    }
+
+    @Test
     void weakKeysAreListedWithEveryOtherProblem() throws Exception {
         Map<String, String> vars = new HashMap<>();
         vars.put("NC_HUB_JWT_SECRET_FILE", Files.writeString(dir.resolve("weak.secret"), "changeme\n").toString());

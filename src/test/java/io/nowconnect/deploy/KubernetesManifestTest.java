@@ -10,6 +10,7 @@ import java.util.Optional;
 
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigLoader;
+import io.nowconnect.config.HubConfig;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -110,6 +111,88 @@ class KubernetesManifestTest {
         assertThat(ProjectFiles.at(container, "resources", "limits", "memory"), is("256Mi"));
         assertThat(container.get("image"), is("nowconnect-premise:" + ProjectFiles.projectVersion()));
         assertThat(ProjectFiles.at(container, "args", 0), is("agent"));
+    }
+
+    @Test
+    void hubStatefulSetRunsReplicasNamedByTheirPods() throws IOException {
+        String hub = DIR + "hub/";
+        List<String> resources = ProjectFiles.at(ProjectFiles.yaml(hub + "kustomization.yaml"), "resources");
+        for (String r : resources) {
+            assertThat(r + " listed", Files.isRegularFile(ProjectFiles.ROOT.resolve(hub + r)), is(true));
+        }
+        Map<String, Object> set = ProjectFiles.yaml(hub + "statefulset.yaml");
+        assertThat(set.get("kind"), is("StatefulSet"));
+        String name = ProjectFiles.at(set, "metadata", "name");
+        int replicas = ((Number) ProjectFiles.at(set, "spec", "replicas")).intValue();
+        assertThat(replicas, is(3));
+        Map<String, Object> pod = ProjectFiles.at(set, "spec", "template", "spec");
+        Map<String, Object> container = ProjectFiles.at(pod, "containers", 0);
+        assertThat(ProjectFiles.at(container, "args", 0), is("hub"));
+
+        // the replica id is the pod name, and NC_HUB_REPLICAS lists exactly the StatefulSet's pod names
+        List<Map<String, Object>> env = ProjectFiles.at(container, "env");
+        Map<String, Object> id = env.stream().filter(e -> "NC_HUB_REPLICA_ID".equals(e.get("name"))).findFirst()
+                .orElseThrow(() -> new AssertionError("no NC_HUB_REPLICA_ID"));
+        assertThat(ProjectFiles.at(id, "valueFrom", "fieldRef", "fieldPath"), is("metadata.name"));
+        Map<String, Object> configMap = ProjectFiles.yaml(hub + "configmap.yaml");
+        assertThat(ProjectFiles.at(container, "envFrom", 0, "configMapRef", "name"),
+                   equalTo(ProjectFiles.at(configMap, "metadata", "name")));
+        Map<String, String> vars = new HashMap<>();
+        ProjectFiles.<Map<String, Object>>at(configMap, "data").forEach((k, v) -> vars.put(k, String.valueOf(v)));
+        Path secret = tmp.resolve("hub.secret");
+        Files.writeString(secret, "0123456789abcdef0123456789abcdef0123456789");
+        vars.put("NC_HUB_JWT_SECRET_FILE", secret.toString());
+        vars.put("NC_HUB_REPLICA_ID", name + "-1");
+        HubConfig config = HubConfig.create(ConfigLoader.fromMaps(vars, Map.of()));
+        assertThat(config.replicas(), equalTo(java.util.stream.IntStream.range(0, replicas).mapToObj(i -> name + "-" + i)
+                                                     .toList()));
+
+        // probes on the hub port: live on /healthz, ready for clients only while an agent serves a listed connector
+        assertThat(port(container, ProjectFiles.at(container, "livenessProbe", "httpGet", "port")), is(config.port()));
+        assertThat(port(container, ProjectFiles.at(container, "readinessProbe", "httpGet", "port")), is(config.port()));
+        String ready = ProjectFiles.at(container, "readinessProbe", "httpGet", "path");
+        assertThat(ready.startsWith("/readyz?connector="), is(true));
+        assertThat(config.listeners().containsKey(ready.substring("/readyz?connector=".length())), is(true));
+        int grace = ((Number) pod.get("terminationGracePeriodSeconds")).intValue();
+        assertThat(grace, greaterThan((int) config.drainTimeout().toSeconds()));
+        assertThat(ProjectFiles.at(pod, "securityContext", "runAsNonRoot"), is(true));
+
+        // Services: the headless one named by the StatefulSet; the tunnel one reaches every replica without affinity;
+        // the listener one exposes every listener port
+        Map<String, Object> labels = ProjectFiles.at(set, "spec", "template", "metadata", "labels");
+        Map<String, Map<String, Object>> services = new HashMap<>();
+        for (Map<String, Object> doc : ProjectFiles.yamlDocuments(hub + "services.yaml")) {
+            assertThat(doc.get("kind"), is("Service"));
+            Map<String, Object> selector = ProjectFiles.at(doc, "spec", "selector");
+            assertThat(labels.entrySet().containsAll(selector.entrySet()), is(true));
+            services.put(ProjectFiles.at(doc, "metadata", "name"), doc);
+        }
+        Map<String, Object> headless = services.get(ProjectFiles.<String>at(set, "spec", "serviceName"));
+        assertThat(ProjectFiles.at(headless, "spec", "clusterIP"), is("None"));
+        boolean tunnelService = false;
+        boolean listenerService = false;
+        for (Map<String, Object> svc : services.values()) {
+            List<Map<String, Object>> ports = ProjectFiles.at(svc, "spec", "ports");
+            List<Integer> targets = ports.stream().map(p -> port(container, p.get("targetPort"))).toList();
+            if (svc != headless && targets.contains(config.port())) {
+                tunnelService = true;
+                assertThat(ProjectFiles.at(svc, "spec", "sessionAffinity"), is("None"));
+                assertThat(ProjectFiles.at(svc, "spec", "publishNotReadyAddresses"), is(true));
+            }
+            if (targets.containsAll(config.listeners().values().stream().map(a -> a.getPort()).toList())) {
+                listenerService = true;
+                assertThat(ProjectFiles.at(svc, "spec", "sessionAffinity"), is("None"));
+            }
+        }
+        assertThat("a Service for the tunnel port", tunnelService, is(true));
+        assertThat("a Service for the listeners", listenerService, is(true));
+
+        // one replica at a time may be taken down voluntarily
+        Map<String, Object> pdb = ProjectFiles.yaml(hub + "pdb.yaml");
+        assertThat(pdb.get("kind"), is("PodDisruptionBudget"));
+        assertThat(ProjectFiles.at(pdb, "spec", "maxUnavailable"), is(1));
+        Map<String, Object> pdbSelector = ProjectFiles.at(pdb, "spec", "selector", "matchLabels");
+        assertThat(labels.entrySet().containsAll(pdbSelector.entrySet()), is(true));
     }
 
     @Test

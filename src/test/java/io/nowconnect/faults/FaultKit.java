@@ -248,6 +248,18 @@ final class FaultKit {
             }
         }
 
+        /** SIGTERM (graceful stop) and wait up to the timeout for the process to exit; its exit code, -1 if it did not. */
+        int terminate(Duration timeout) {
+            Process p = process;
+            signal(p.pid(), "TERM");
+            try {
+                return p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS) ? p.exitValue() : -1;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return -1;
+            }
+        }
+
         /** SIGKILL and wait for the process to be gone. */
         void kill() {
             Process p = process;

@@ -62,6 +62,19 @@ class JsonCodecTest {
     }
 
     @Test
+    void replicasAckNamesTheReplicaAndTheList() {
+        Frame.HelloAck ack = new Frame.HelloAck(List.of("replicas"), -1, 0, 0, "hub-1", List.of("hub-0", "hub-1"));
+        assertEquals("{\"t\":\"HELLO_ACK\",\"caps\":[\"replicas\"],\"replica\":\"hub-1\","
+                             + "\"replicas\":[\"hub-0\",\"hub-1\"]}", JsonCodec.encode(ack));
+        assertEquals(ack, decode(JsonCodec.encode(ack)));
+        Frame.HelloAck plain = (Frame.HelloAck) decode("{\"t\":\"HELLO_ACK\",\"caps\":[\"drain\"]}");
+        assertEquals("", plain.replica(), "no replica from a hub without the capability");
+        assertEquals(List.of(), plain.replicas());
+        assertEquals("{\"t\":\"HELLO_ACK\",\"caps\":[\"drain\"]}", JsonCodec.encode(plain), "nothing new for v1");
+        assertThrows(ProtocolException.class, () -> JsonCodec.decode("{\"t\":\"HELLO_ACK\",\"replicas\":\"hub-0\"}"));
+    }
+
+    @Test
     void aCidLongerThan128CharactersIsRefused() {
         String ok = "{\"t\":\"OPEN\",\"cid\":\"" + "a".repeat(128) + "\",\"connector\":\"db\"}";
         assertEquals(new Frame.Open("a".repeat(128), "db"), decode(ok));

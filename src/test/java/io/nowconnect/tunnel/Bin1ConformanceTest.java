@@ -48,7 +48,7 @@ class Bin1ConformanceTest extends ScriptedHubTestBase {
         Agent agent = startAgent(vars);
         ScriptedHub.Conn conn = hub.awaitConnection(WAIT);
         assertEquals("{\"t\":\"HELLO\",\"agent_id\":\"premise-01\",\"connectors\":[\"echo\"],\"ver\":\""
-                             + Version.current() + "\",\"caps\":[\"drain\",\"bin1\",\"limits\",\"win\"],\"win\":14336}",
+                             + Version.current() + "\",\"caps\":[\"drain\",\"bin1\",\"limits\",\"win\",\"replicas\"],\"win\":14336}",
                      conn.next(WAIT));
         Harness.awaitReady(agent, WAIT);
 
@@ -257,7 +257,7 @@ class Bin1ConformanceTest extends ScriptedHubTestBase {
             EchoServer echo = echo();
             Agent agent = startAgent(vars(targets("echo", echo.port())));
             ScriptedHub.Conn conn = hub.awaitConnection(WAIT);
-            assertTrue(conn.next(WAIT).endsWith(",\"caps\":[\"drain\",\"limits\"]}"), "no bin1 in HELLO");
+            assertTrue(conn.next(WAIT).endsWith(",\"caps\":[\"drain\",\"limits\",\"replicas\"]}"), "no bin1 in HELLO");
             Harness.awaitReady(agent, WAIT);
             roundTrip(conn, "echo");
             assertEquals(0, conn.binaryFrames.get());

@@ -52,7 +52,7 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         String version = Version.current();
         assertFalse(version.isBlank() || version.startsWith("${"), "ver must be the project version: " + version);
         assertEquals("{\"t\":\"HELLO\",\"agent_id\":\"premise-01\",\"connectors\":[\"zeta\",\"ldap\",\"db\"],\"ver\":\""
-                             + version + "\",\"caps\":[\"drain\",\"bin1\",\"limits\",\"win\"],\"win\":14336}",
+                             + version + "\",\"caps\":[\"drain\",\"bin1\",\"limits\",\"win\",\"replicas\"],\"win\":14336}",
                      conn.next(WAIT));
         Harness.awaitReady(agent, WAIT);
         // exactly one HELLO on the tunnel, nothing else unprompted
