@@ -8,7 +8,7 @@ import java.util.random.RandomGenerator;
  * minimum and {@code min * 2^n}, capped at the maximum. A connection that stayed ready for at least
  * {@code resetAfter} resets the sequence. Not thread-safe: owned by the supervisor thread.
  */
-public final class Backoff {
+final class Backoff {
     private final long minMillis;
     private final long maxMillis;
     private final long resetAfterMillis;

@@ -7,7 +7,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -18,9 +17,6 @@ import java.util.random.RandomGenerator;
 
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.log.Event;
-import io.nowconnect.stream.MemoryBudget;
-import io.nowconnect.stream.StreamBudget;
-import io.nowconnect.stream.StreamObserver;
 
 /**
  * Keeps the agent connected, and the only place that decides to connect, wait, move to a new tunnel or stop.
@@ -132,26 +128,6 @@ public final class Supervisor {
         this.replicaBackoff = Backoff.create(replicaMin, replicaMax, Duration.ofDays(1), random);
         this.nextConnectNanos = time.nanoTime();
         this.nextRotationNanos = nextConnectNanos;
-    }
-
-    /**
-     * Create the supervisor of a premise agent.
-     *
-     * @param config agent configuration
-     * @param version project version, sent in HELLO
-     * @param status state tracker to feed
-     * @param memory the agent's memory budget for streams
-     * @param observer stream metrics
-     * @return supervisor, not started
-     * @throws io.nowconnect.config.ConfigException when the TLS material cannot be used
-     */
-    public static Supervisor create(AgentConfig config, String version, TunnelStatus status, MemoryBudget memory,
-                                    StreamObserver observer) {
-        TokenSource tokens = TokenSource.create(config.tokenFile());
-        ConnectionFactory connections = new ConnectionFactory(HubClient.create(config), tokens, status,
-                                                              StreamBudget.create(config.maxInflight()), memory,
-                                                              observer);
-        return new Supervisor(config, version, tokens, status, connections, TimeSource.SYSTEM, new Random());
     }
 
     /** Start the supervisor thread and the watches on the token file and the TLS files, when there are such files. */

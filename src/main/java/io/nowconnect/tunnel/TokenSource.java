@@ -10,7 +10,7 @@ import java.util.Optional;
  * Reads the bearer token from {@code NC_TOKEN_FILE} at every connect (never cached across connects). The token itself
  * never appears in a message of this class.
  */
-public final class TokenSource {
+final class TokenSource {
     private static final int MAX_TOKEN_BYTES = 64 * 1024;
     private final Optional<Path> file;
 

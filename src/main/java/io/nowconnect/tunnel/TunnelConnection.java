@@ -6,8 +6,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -20,30 +18,25 @@ import io.nowconnect.config.Target;
 import io.nowconnect.log.Event;
 import io.nowconnect.mux.End;
 import io.nowconnect.mux.Mux;
-import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
-import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.stream.MemoryBudget;
-import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
-import io.nowconnect.stream.StreamRefusedException;
 import io.nowconnect.stream.StreamSettings;
-import io.nowconnect.stream.StreamTable;
 
 /**
  * The agent's role on one tunnel to the hub: {@link #run()} connects, says HELLO, serves streams and returns why the
  * tunnel ended. It never sleeps or retries; the {@link Supervisor} decides what comes next.
  *
  * <p>{@link WsUpgrade} performs the upgrade with Helidon's HTTP/1 client; the {@link Mux} then runs the tunnel on the
- * thread that called {@link #run()} (reading, pings, close handshake: see there). This class adds what only the agent does: HELLO with its connectors,
- * the ack (capabilities: {@code drain} and {@code bin1} are offered, what the ack names is used), OPEN answered by
- * dialling the connector's target on a virtual thread, and DRAIN for rotation and shutdown.
+ * thread that called {@link #run()} (reading, pings, close handshake: see there). This class adds what only the agent
+ * does: HELLO with its connectors and capabilities, the ack (what it names is used; a replica another tunnel of the
+ * pool holds is drained at once), OPEN answered by the {@link Dialer}, and DRAIN for rotation and shutdown.
  *
- * <p>Threads: the reader (the caller of {@link #run()}) calls {@link #onControl}; {@link #drain}, {@link #close} and
- * {@link #kill} may be called from any thread. DRAIN is sent once, by whichever of {@link #drain} and the ack comes
+ * <p>Threads: the reader (the caller of {@link #run()}) calls {@link #onControl}; {@link #drain} and {@link #kill} may
+ * be called from any thread. DRAIN is sent once, by whichever of {@link #drain} and the ack comes
  * second ({@link #drainSent}).
  */
 final class TunnelConnection implements Tunnel, Mux.Role {
@@ -85,8 +78,7 @@ final class TunnelConnection implements Tunnel, Mux.Role {
     private final ReadyListener readyListener;
     private final List<String> ourCaps;
     private final Mux mux;
-    private final CountDownLatch ended = new CountDownLatch(1);
-    private final CountDownLatch readyLatch = new CountDownLatch(1);
+    private final Dialer dialer;
     /** Whether DRAIN went out: {@link #drain} and the ack race to send it, and it goes once. */
     private final AtomicBoolean drainSent = new AtomicBoolean();
 
@@ -115,6 +107,7 @@ final class TunnelConnection implements Tunnel, Mux.Role {
         this.client = client;
         this.tokens = tokens;
         this.status = status;
+        this.dialer = new Dialer(settings.connectors());
         this.mux = Mux.create(new Mux.Settings(Mux.Side.AGENT, settings.streams(), settings.pingInterval(),
                                                settings.pingTimeout(), settings.maxMessage()),
                               this, observer, budget, memory);
@@ -131,7 +124,6 @@ final class TunnelConnection implements Tunnel, Mux.Role {
             return runOnce();
         } finally {
             gate.released(this); // replicas hook: the pool forgets this tunnel's replica
-            ended.countDown();
         }
     }
 
@@ -146,28 +138,6 @@ final class TunnelConnection implements Tunnel, Mux.Role {
     }
 
     /**
-     * Wait for the hub's ack.
-     *
-     * @param timeout how long
-     * @return whether it became ready
-     * @throws InterruptedException when interrupted
-     */
-    boolean awaitReady(Duration timeout) throws InterruptedException {
-        return readyLatch.await(timeout.toMillis(), TimeUnit.MILLISECONDS) && isReady();
-    }
-
-    /**
-     * Wait until {@link #run()} returned.
-     *
-     * @param timeout how long
-     * @return whether it ended in time
-     * @throws InterruptedException when interrupted
-     */
-    boolean awaitEnd(Duration timeout) throws InterruptedException {
-        return ended.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    /**
      * Streams open on this tunnel.
      *
      * @return count
@@ -175,15 +145,6 @@ final class TunnelConnection implements Tunnel, Mux.Role {
     @Override
     public int activeStreams() {
         return mux.streams().size();
-    }
-
-    /**
-     * Capabilities both sides named.
-     *
-     * @return negotiated capabilities
-     */
-    List<String> capabilities() {
-        return mux.caps();
     }
 
     /**
@@ -207,17 +168,6 @@ final class TunnelConnection implements Tunnel, Mux.Role {
     }
 
     /**
-     * Stop taking new streams here and close once the open ones end (or the timeout passes). Sends DRAIN when the hub
-     * acknowledged the capability.
-     *
-     * @param timeout longest time open streams may go on
-     * @param refuse whether OPENs that still arrive are refused (shutdown) or served (graceful reconnect)
-     */
-    void drain(Duration timeout, boolean refuse) {
-        drain(timeout, refuse, EndReason.DRAINED);
-    }
-
-    /**
      * Drain, ending with the given reason.
      *
      * @param timeout longest time open streams may go on
@@ -234,16 +184,6 @@ final class TunnelConnection implements Tunnel, Mux.Role {
             Event.of("draining").with("agent_id", settings.agentId()).with("streams", mux.streams().size())
                     .log(LOGGER, Level.INFO, "Tunnel draining: no new streams, " + mux.streams().size() + " open");
         }
-    }
-
-    /**
-     * Close with a normal WebSocket close; the socket is dropped if the hub does not answer within a short grace.
-     *
-     * @param reason why
-     * @param detail detail for the log
-     */
-    void close(EndReason reason, String detail) {
-        mux.close(WsCloseCodes.NORMAL_CLOSE, reason.label(), reason, detail);
     }
 
     /**
@@ -268,7 +208,7 @@ final class TunnelConnection implements Tunnel, Mux.Role {
     public void onControl(Frame frame) {
         switch (frame) {
         case Frame.HelloAck ack -> onAck(ack);
-        case Frame.Open open -> onOpen(open);
+        case Frame.Open open -> dialer.onOpen(mux, open, refuseOpens);
         default -> {
             mux.streams().observer().dropped("unexpected_frame");
             Event.of("frame_unexpected").with("type", frame.type().wire())
@@ -325,13 +265,11 @@ final class TunnelConnection implements Tunnel, Mux.Role {
             // replicas hook (logic in ReplicaPool): another tunnel holds this replica; serve what the hub opened before
             // it sees DRAIN, then close normally; the supervisor re-dials after a back-off
             held = true;
-            readyLatch.countDown();
             mux.drain(HELD_DRAIN, EndReason.REPLICA_HELD);
             sendDrainOnce();
             return;
         }
         status.tunnelReady();
-        readyLatch.countDown();
         readyListener.ready(this);
         Event.of("connected").with("agent_id", settings.agentId()).with("hub", hubForLogs())
                 .with("caps", String.join(",", caps))
@@ -344,45 +282,6 @@ final class TunnelConnection implements Tunnel, Mux.Role {
         if (mux.draining() && mux.isReady() && mux.has(Capability.DRAIN) && drainSent.compareAndSet(false, true)) {
             mux.sendUrgent(new Frame.Drain());
         }
-    }
-
-    private void onOpen(Frame.Open open) {
-        Target target = settings.connectors().get(open.connector());
-        StreamTable table = mux.streams();
-        ResetReason refusal = null;
-        if (target == null) {
-            refusal = ResetReason.UNKNOWN_CONNECTOR;
-        } else if (refuseOpens) {
-            refusal = ResetReason.DRAINING;
-        } else if (mux.has(Capability.BIN1) && !BinaryCodec.fits(open.cid())) {
-            refusal = ResetReason.BAD_CID;
-        }
-        if (refusal == null) {
-            try {
-                Stream stream = table.register(open.cid(), open.connector());
-                Event.of("stream_open").with("cid", open.cid()).with("connector", open.connector())
-                        .log(LOGGER, Level.FINE, "OPEN: dialling " + target);
-                Thread.ofVirtual().name("nc-dial-" + open.cid()).start(() -> stream.dial(target));
-                return;
-            } catch (StreamRefusedException e) {
-                refusal = e.reason();
-                Optional<Stream> live = refusal == ResetReason.DUPLICATE_CID ? table.get(open.cid()) : Optional.empty();
-                if (live.isPresent()) {
-                    // the RST we answer names a live cid: the hub will take that stream for dead, so end it here too
-                    // rather than keep a target connection that nobody will ever use
-                    table.observer().refused(open.connector(), refusal.wire());
-                    Event.of("stream_refused").with("cid", open.cid()).with("connector", open.connector())
-                            .with("reason", refusal.wire()).log(LOGGER, Level.FINE, "Duplicate OPEN: resetting the stream");
-                    live.get().reset(ResetReason.DUPLICATE_CID);
-                    return;
-                }
-            }
-        }
-        // an unknown connector name is attacker-controlled: keep it out of metric labels
-        table.observer().refused(target == null ? "unknown" : open.connector(), refusal.wire());
-        Event.of("stream_refused").with("cid", open.cid()).with("connector", open.connector())
-                .with("reason", refusal.wire()).log(LOGGER, Level.FINE, "OPEN refused");
-        mux.sendUrgent(new Frame.Rst(open.cid(), refusal.wire()));
     }
 
     private String hubForLogs() {

@@ -9,5 +9,5 @@ import java.time.Duration;
  * @param detail human readable detail, never a secret
  * @param readyFor how long the tunnel was ready (zero if it never was)
  */
-public record TunnelEnd(EndReason reason, String detail, Duration readyFor) {
+record TunnelEnd(EndReason reason, String detail, Duration readyFor) {
 }

@@ -2,8 +2,8 @@ package io.nowconnect.ws;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -47,7 +47,8 @@ final class Outbox<T> {
     private final Object lastLock = new Object();
     /** Held while frames are written: by the writer thread for a batch, or by a producer writing directly. */
     private final ReentrantLock writing = new ReentrantLock();
-    private final ArrayBlockingQueue<T> ordered;
+    /** Linked, not an array: an idle tunnel (a hub holds thousands) then costs no 256-slot array. */
+    private final LinkedBlockingQueue<T> ordered;
     private final ConcurrentLinkedQueue<T> urgent = new ConcurrentLinkedQueue<>();
     private final AtomicLong urgentBytes = new AtomicLong();
     private final Consumer<List<T>> batchWriter;
@@ -59,7 +60,7 @@ final class Outbox<T> {
     private volatile RuntimeException failure;
 
     private Outbox(String name, int capacity, Consumer<List<T>> batchWriter, ToIntFunction<T> size) {
-        this.ordered = new ArrayBlockingQueue<>(capacity);
+        this.ordered = new LinkedBlockingQueue<>(capacity);
         this.batchWriter = batchWriter;
         this.size = size;
         this.writer = Thread.ofVirtual().name(name).start(this::writeLoop);

@@ -65,7 +65,7 @@ class HubHelidonClientTest {
             String cid = open.cid();
 
             // agent -> client: payloads of each length encoding (7-bit, 16-bit, 64-bit) and a fragmented message
-            int[] sizes = {1, 100, 200, 65_000, 70_000};
+            int[] sizes = {1, 100, 200, 65_000, 65_536}; // the last: a message over 65535 bytes (64-bit length)
             ByteArrayOutputStream expected = new ByteArrayOutputStream();
             long seq = 0;
             for (int size : sizes) {
