@@ -20,16 +20,19 @@ import io.helidon.common.buffers.DataWriter;
  *
  * <p>A peer that stops reading (its TCP window stays at zero) blocks the socket write in progress for good. Every socket
  * write, whoever makes it, goes through {@link #writeSocket} and is at most {@link #MAX_SOCKET_WRITE} bytes, and
- * {@link #stalledNanos} tells how long the current one has been blocked: a peer that reads at all, however slowly,
- * lets each write finish, so a long stall means the peer stopped reading (the tunnel's timer ends the tunnel then).
+ * {@link #stalledNanos} tells how long the current one has been blocked; the tunnel's timer ends the tunnel when that
+ * exceeds the ping timeout. A blocked write resumes once the kernel has freed about a third of the socket's send buffer
+ * (Linux autotunes it up to {@code net.ipv4.tcp_wmem}'s maximum, 4 MiB by default), so a peer that reads at least
+ * about that much per ping timeout keeps its tunnel (at the default 20 s, about 70 KiB/s); one whose window stays at
+ * zero does not.
  */
 public final class WsWriter {
     private static final int QUEUE_FRAMES = 256;
     private static final int LARGE_FRAME = 16 * 1024;
     private static final int KEY_BLOCK = 1024;
     /**
-     * Most bytes per socket write: a write that does not finish within the ping timeout ends the tunnel, so a write
-     * must be small enough for a slow but reading peer (at the default 20 s, one that reads 13 KiB/s) to take it.
+     * Most bytes per socket write: a write that does not finish within the ping timeout ends the tunnel, so one write
+     * must not need much more than the send buffer frees for a slow but reading peer (see the class comment).
      */
     static final int MAX_SOCKET_WRITE = 256 * 1024;
 

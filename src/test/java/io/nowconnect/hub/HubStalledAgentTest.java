@@ -110,6 +110,50 @@ class HubStalledAgentTest {
         }
     }
 
+    @Test
+    void agentThatReadsSlowlyKeepsItsTunnel(Harness harness) throws Exception {
+        Hub hub = harness.hub().connectors("db")
+                .env(Map.of("NC_HUB_PING_INTERVAL_SEC", "1", "NC_HUB_PING_TIMEOUT_SEC", Integer.toString(PING_TIMEOUT_SEC)))
+                .start();
+        int listener = hub.listenerPorts().get("db");
+        String token = Files.readString(harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(1))).strip();
+        // a receive buffer of a few KiB would not do here: on loopback (MSS 64 KiB) its window updates are held back
+        // and the sender falls back to zero-window probes, which back off to seconds
+        SilentAgent agent = harness.closeLater(SilentAgent.connect(hub.port(), token, 256 * 1024));
+        agent.hello(Harness.AGENT_ID, "db");
+        Harness.await(Duration.ofSeconds(10), () -> hub.agentCount() == 1, "the agent is routable");
+        agent.keepPinging(200);
+        // far slower than the clients send, so the hub's writer is blocked nearly all the time; but a blocked write
+        // resumes once the kernel freed a third of the send buffer (up to 4 MiB on loopback), which this rate does
+        // well within the 2 s ping timeout
+        AtomicLong read = new AtomicLong();
+        agent.readSlowly(4 << 20, read);
+        AtomicInteger failed = new AtomicInteger();
+        for (int i = 0; i < 4; i++) {
+            Socket c = harness.closeLater(Harness.client(listener));
+            Thread.ofVirtual().name("test-client-" + i).start(() -> {
+                byte[] chunk = new byte[16 * 1024];
+                try {
+                    OutputStream out = c.getOutputStream();
+                    while (true) {
+                        out.write(chunk);
+                    }
+                } catch (IOException e) {
+                    failed.incrementAndGet();
+                }
+            });
+        }
+        long start = System.nanoTime();
+        while (System.nanoTime() - start < TimeUnit.SECONDS.toNanos(PING_TIMEOUT_SEC * 4L)) {
+            assertEquals(1, hub.agentCount(), "a slow agent that reads keeps its tunnel (read " + read.get() + " bytes)");
+            Thread.sleep(100);
+        }
+        assertEquals(0, failed.get(), "no client was closed");
+        System.out.printf("[stalled-agent] a slow agent read %d KiB in %d s and kept its tunnel%n", read.get() / 1024,
+                          PING_TIMEOUT_SEC * 4);
+        assertTrue(read.get() > 1024 * 1024, "the slow agent read: " + read.get());
+    }
+
     /** Wait until no client byte has been sent for 500 ms (the hub stopped reading its clients); returns that time. */
     private static long waitUntilStalled(AtomicLong bytesSent) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

@@ -109,6 +109,36 @@ final class SilentAgent implements AutoCloseable {
     }
 
     /**
+     * From now on read (and discard) at most this many bytes a second, until the socket fails or {@link #close()}: a
+     * slow peer, but one that reads.
+     *
+     * @param bytesPerSecond reading rate
+     * @param read counts the bytes read
+     */
+    void readSlowly(int bytesPerSecond, java.util.concurrent.atomic.AtomicLong read) {
+        Thread.ofVirtual().name("test-slow-agent-read").start(() -> {
+            byte[] buf = new byte[Math.max(1, bytesPerSecond / 10)];
+            try {
+                while (true) {
+                    long start = System.nanoTime();
+                    int n = in.read(buf);
+                    if (n < 0) {
+                        return;
+                    }
+                    read.addAndGet(n);
+                    long spent = (System.nanoTime() - start) / 1_000_000;
+                    long due = n * 1000L / bytesPerSecond;
+                    if (due > spent) {
+                        Thread.sleep(due - spent);
+                    }
+                }
+            } catch (IOException | InterruptedException e) {
+                // closed
+            }
+        });
+    }
+
+    /**
      * Whether the hub closed the connection: a write fails once the hub has closed it (the first write after the close
      * may still succeed and draw the reset).
      *
