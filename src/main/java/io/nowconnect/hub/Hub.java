@@ -46,8 +46,11 @@ public final class Hub implements AutoCloseable {
     private final Map<String, ConnectorListener> listeners;
     private final AgentRegistry agents;
     private final HubMetrics metrics;
+    private final UpgradeDeadline deadline;
 
-    private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics) {
+    private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics,
+                UpgradeDeadline deadline) {
+        this.deadline = deadline;
         this.server = server;
         this.listeners = listeners;
         this.agents = agents;
@@ -78,6 +81,7 @@ public final class Hub implements AutoCloseable {
                                                           config.maxFrameBytes(), config.drainTimeout());
         TunnelCap cap = new TunnelCap(config.maxTunnels());
         metrics.tunnelCap(cap);
+        AgentTunnelCap perAgent = new AgentTunnelCap(config.maxTunnelsPerAgent());
 
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
@@ -95,6 +99,8 @@ public final class Hub implements AutoCloseable {
             throw new ConfigException(problems);
         }
 
+        UpgradeDeadline deadline = new UpgradeDeadline(config.requestTimeout(), metrics);
+        TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline);
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -107,10 +113,13 @@ public final class Hub implements AutoCloseable {
                 .featuresDiscoverServices(false)
                 // one HTTP/1.1 handler whose only upgrade is ours (not Helidon's WebSocket upgrader, see TunnelUpgrader)
                 .protocolsDiscoverServices(false)
-                .addConnectionSelector(Http1ConnectionSelector.builder()
-                                               .config(Http1Config.create())
-                                               .addUpgrader(new TunnelUpgrader(verifier, ctx, cap))
-                                               .build())
+                // unauthenticated load: at most this many connections at once (beyond it they wait in the backlog),
+                // and each must have become a tunnel within NC_HUB_REQUEST_TIMEOUT_SEC (slow request headers)
+                .maxTcpConnections(config.maxTcpConnections())
+                .addConnectionSelector(deadline.watch(Http1ConnectionSelector.builder()
+                                                              .config(Http1Config.create())
+                                                              .addUpgrader(upgrader)
+                                                              .build()))
                 .addFeature(Observe.feature(() -> HealthCheckResponse.builder().status(true).build()));
         Hub[] self = new Hub[1];
         builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
@@ -130,11 +139,12 @@ public final class Hub implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             listeners.values().forEach(ConnectorListener::close);
+            deadline.close();
             metrics.close();
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + rootMessage(e) + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents, metrics);
+        Hub hub = new Hub(server, listeners, agents, metrics, deadline);
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
@@ -206,6 +216,7 @@ public final class Hub implements AutoCloseable {
     public void close() {
         listeners.values().forEach(ConnectorListener::close);
         server.stop();
+        deadline.close();
         metrics.close();
         Event.of("hub_stopped").log(LOGGER, Level.INFO, "NowConnect hub stopped");
     }
