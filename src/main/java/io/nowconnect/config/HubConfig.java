@@ -35,6 +35,14 @@ import io.nowconnect.protocol.ConnectorName;
  * @param maxConnections {@code NC_HUB_MAX_CONNECTIONS} (2000): most concurrent client streams
  * @param maxTunnels {@code NC_HUB_MAX_TUNNELS} (10000): most agent tunnels at once (upgraded, acknowledged or not);
  *                   beyond it the upgrade is refused with 503. The hub's default heap holds this many idle tunnels.
+ * @param maxTunnelsPerAgent {@code NC_HUB_MAX_TUNNELS_PER_AGENT} (4): most tunnels of one {@code agent_id} at once
+ *                           (a rotation overlaps two); beyond it the upgrade is refused with 429
+ * @param maxTcpConnections {@code NC_HUB_MAX_TCP_CONNECTIONS} ({@code NC_HUB_MAX_TUNNELS} + 1000): most connections to
+ *                          the hub's port at once, tunnels, upgrades in progress and health or metrics requests together;
+ *                          beyond it new connections wait in the listen backlog. Must exceed {@code NC_HUB_MAX_TUNNELS}.
+ * @param requestTimeout {@code NC_HUB_REQUEST_TIMEOUT_SEC} (5): a connection to the hub's port that has not become a
+ *                       tunnel this long after it was accepted (slow request headers, a health check, nothing sent)
+ *                       is closed
  * @param maxFrameBytes {@code NC_HUB_MAX_FRAME_BYTES} (1048576): largest WebSocket frame accepted from an agent
  * @param pingInterval {@code NC_HUB_PING_INTERVAL_SEC} (20)
  * @param pingTimeout {@code NC_HUB_PING_TIMEOUT_SEC} (20)
@@ -66,6 +74,9 @@ public record HubConfig(String host,
                         int maxWsPayload,
                         int maxConnections,
                         int maxTunnels,
+                        int maxTunnelsPerAgent,
+                        int maxTcpConnections,
+                        Duration requestTimeout,
                         int maxFrameBytes,
                         Duration pingInterval,
                         Duration pingTimeout,
@@ -79,6 +90,8 @@ public record HubConfig(String host,
 
     /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
     public static final int DEFAULT_MAX_TUNNELS = 10_000;
+    /** Default of {@code NC_HUB_MAX_TCP_CONNECTIONS} beyond {@code NC_HUB_MAX_TUNNELS}: room for upgrades and probes. */
+    public static final int TCP_CONNECTIONS_ABOVE_TUNNELS = 1000;
 
     /**
      * Copies the collections.
@@ -131,6 +144,14 @@ public record HubConfig(String host,
         int maxWsPayload = s.integer("NC_HUB_MAX_WS_PAYLOAD", 8192, 256, 65536);
         int maxConnections = s.integer("NC_HUB_MAX_CONNECTIONS", 2000, 1, 1_000_000);
         int maxTunnels = s.integer("NC_HUB_MAX_TUNNELS", DEFAULT_MAX_TUNNELS, 1, 1_000_000);
+        int maxTunnelsPerAgent = s.integer("NC_HUB_MAX_TUNNELS_PER_AGENT", 4, 1, 1_000_000);
+        int maxTcpConnections = s.integer("NC_HUB_MAX_TCP_CONNECTIONS", maxTunnels + TCP_CONNECTIONS_ABOVE_TUNNELS, 2,
+                                          2_000_000);
+        if (maxTcpConnections <= maxTunnels) {
+            s.problem("NC_HUB_MAX_TCP_CONNECTIONS (" + maxTcpConnections + ") must be above NC_HUB_MAX_TUNNELS (" + maxTunnels
+                              + "): with every tunnel open, upgrades and health checks still need connections");
+        }
+        int requestTimeout = s.integer("NC_HUB_REQUEST_TIMEOUT_SEC", 5, 1, 300);
         int maxFrame = s.integer("NC_HUB_MAX_FRAME_BYTES", 1 << 20, 4096, 64 << 20);
         int pingInterval = s.integer("NC_HUB_PING_INTERVAL_SEC", 20, 1, 3600);
         int pingTimeout = s.integer("NC_HUB_PING_TIMEOUT_SEC", 20, 1, 3600);
@@ -147,7 +168,8 @@ public record HubConfig(String host,
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
         return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
-                             listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxFrame,
+                             listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
+                             maxTcpConnections, Duration.ofSeconds(requestTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
                              queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log);
     }

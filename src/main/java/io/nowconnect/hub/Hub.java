@@ -50,11 +50,13 @@ public final class Hub implements AutoCloseable {
     private final AgentRegistry agents;
     private final HubMetrics metrics;
     private final String replicaId;
+    private final UpgradeDeadline deadline;
     private volatile boolean stopping;
 
     private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics,
-                String replicaId) {
+                String replicaId, UpgradeDeadline deadline) {
         this.replicaId = replicaId;
+        this.deadline = deadline;
         this.server = server;
         this.listeners = listeners;
         this.agents = agents;
@@ -90,6 +92,7 @@ public final class Hub implements AutoCloseable {
                                                                   : config.replicas());
         TunnelCap cap = new TunnelCap(config.maxTunnels());
         metrics.tunnelCap(cap);
+        AgentTunnelCap perAgent = new AgentTunnelCap(config.maxTunnelsPerAgent());
 
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
@@ -107,6 +110,8 @@ public final class Hub implements AutoCloseable {
             throw new ConfigException(problems);
         }
 
+        UpgradeDeadline deadline = new UpgradeDeadline(config.requestTimeout(), metrics);
+        TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline);
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -119,10 +124,13 @@ public final class Hub implements AutoCloseable {
                 .featuresDiscoverServices(false)
                 // one HTTP/1.1 handler whose only upgrade is ours (not Helidon's WebSocket upgrader, see TunnelUpgrader)
                 .protocolsDiscoverServices(false)
-                .addConnectionSelector(Http1ConnectionSelector.builder()
-                                               .config(Http1Config.create())
-                                               .addUpgrader(new TunnelUpgrader(verifier, ctx, cap))
-                                               .build())
+                // unauthenticated load: at most this many connections at once (beyond it they wait in the backlog),
+                // and each must have become a tunnel within NC_HUB_REQUEST_TIMEOUT_SEC (slow request headers)
+                .maxTcpConnections(config.maxTcpConnections())
+                .addConnectionSelector(deadline.watch(Http1ConnectionSelector.builder()
+                                                              .config(Http1Config.create())
+                                                              .addUpgrader(upgrader)
+                                                              .build()))
                 .addFeature(Observe.feature("hub", () -> HealthCheckResponse.builder().status(true).build()));
         Hub[] self = new Hub[1];
         builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
@@ -153,11 +161,12 @@ public final class Hub implements AutoCloseable {
         }
         if (failure != null) {
             listeners.values().forEach(ConnectorListener::close);
+            deadline.close();
             metrics.close();
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId());
+        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline);
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
@@ -266,6 +275,7 @@ public final class Hub implements AutoCloseable {
         stopping = true;
         listeners.values().forEach(ConnectorListener::close);
         server.stop();
+        deadline.close();
         metrics.close();
         Event.of("hub_stopped").log(LOGGER, Level.INFO, "NowConnect hub stopped");
     }

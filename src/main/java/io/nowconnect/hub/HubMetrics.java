@@ -110,6 +110,15 @@ final class HubMetrics implements StreamObserver {
         counter("nowconnect_hub_tunnels_refused_total", "reason", reason).increment();
     }
 
+    /**
+     * A connection to the hub's port was closed by the hub before it became a tunnel.
+     *
+     * @param reason why ({@code request_timeout})
+     */
+    void connectionCut(String reason) {
+        counter("nowconnect_hub_connections_cut_total", "reason", reason).increment();
+    }
+
     void tunnelEnded(String reason) {
         counter("nowconnect_hub_tunnels_closed_total", "reason", reason).increment();
     }

@@ -31,8 +31,10 @@ import io.nowconnect.ws.Handshake;
  *
  * <p>Answers: 401 (no or bad token) or 403 (token not valid for this hub) with {@code WWW-Authenticate: Bearer}, 400
  * for a malformed WebSocket request, 503 with {@code Retry-After} when {@code NC_HUB_MAX_TUNNELS} tunnels are open
- * (see {@link TunnelCap}; checked after the token, so only a valid agent learns that the hub is full); another path
- * is not upgraded (Helidon's routing answers it, 404).
+ * (see {@link TunnelCap}; checked after the token, so only a valid agent learns that the hub is full), 429 with
+ * {@code Retry-After} when the token's {@code agent_id} already holds {@code NC_HUB_MAX_TUNNELS_PER_AGENT} tunnels (see
+ * {@link AgentTunnelCap}); another path is not upgraded (Helidon's routing answers it, 404). A connection upgraded
+ * here is released from the {@link UpgradeDeadline}.
  */
 final class TunnelUpgrader implements Http1Upgrader {
     static final String PATH = "/tunnel";
@@ -44,11 +46,16 @@ final class TunnelUpgrader implements Http1Upgrader {
     private final TokenVerifier verifier;
     private final AgentTunnel.Context tunnels;
     private final TunnelCap cap;
+    private final AgentTunnelCap perAgent;
+    private final UpgradeDeadline deadline;
 
-    TunnelUpgrader(TokenVerifier verifier, AgentTunnel.Context tunnels, TunnelCap cap) {
+    TunnelUpgrader(TokenVerifier verifier, AgentTunnel.Context tunnels, TunnelCap cap, AgentTunnelCap perAgent,
+                   UpgradeDeadline deadline) {
         this.verifier = verifier;
         this.tunnels = tunnels;
         this.cap = cap;
+        this.perAgent = perAgent;
+        this.deadline = deadline;
     }
 
     @Override
@@ -73,7 +80,12 @@ final class TunnelUpgrader implements Http1Upgrader {
                     .build();
         }
         Claims claims = authenticate(headers);
+        String agentId = claims.agentId();
+        if (!perAgent.tryAcquire(agentId)) {
+            refuseAgentFull(claims);
+        }
         if (!cap.tryAcquire()) {
+            perAgent.release(agentId);
             refuseFull(claims);
         }
         // Helidon keeps this request's headers (the bearer token among them) for as long as the connection lives,
@@ -83,9 +95,13 @@ final class TunnelUpgrader implements Http1Upgrader {
                 + "Sec-WebSocket-Accept: " + Handshake.accept(key) + "\r\n\r\n";
         try {
             ctx.dataWriter().writeNow(BufferData.create(response.getBytes(StandardCharsets.US_ASCII)));
-            return cap.hold(new AgentTunnel(tunnels, claims, ctx.dataReader(), ctx.dataWriter()));
+            ServerConnection tunnel = cap.hold(perAgent.hold(agentId, new AgentTunnel(tunnels, claims, ctx.dataReader(),
+                                                                                        ctx.dataWriter())));
+            deadline.upgraded(ctx);
+            return tunnel;
         } catch (RuntimeException e) {
             cap.release();
+            perAgent.release(agentId);
             throw e;
         }
     }
@@ -105,6 +121,25 @@ final class TunnelUpgrader implements Http1Upgrader {
                 .status(Status.SERVICE_UNAVAILABLE_503)
                 .header(HeaderValues.create(HeaderNames.RETRY_AFTER, RETRY_AFTER_SECONDS))
                 .message("Too many agent tunnels")
+                .safeMessage(true)
+                .build();
+    }
+
+    /** 429: this agent id holds {@code NC_HUB_MAX_TUNNELS_PER_AGENT} tunnels; logged at most once per 10 s. */
+    private void refuseAgentFull(Claims claims) {
+        tunnels.metrics().tunnelRefused("max_tunnels_per_agent");
+        long refused = perAgent.refusalsToLog();
+        if (refused > 0) {
+            Event.of("tunnel_refused").with("agent_id", claims.agentId()).with("reason", "max_tunnels_per_agent")
+                    .with("max_tunnels_per_agent", perAgent.max()).with("refused", refused)
+                    .log(LOGGER, Level.WARNING, "Agent refused at upgrade: its agent_id holds " + perAgent.max()
+                            + " tunnels (NC_HUB_MAX_TUNNELS_PER_AGENT); " + refused + " refused since the last such line");
+        }
+        throw RequestException.builder()
+                .type(DirectHandler.EventType.OTHER)
+                .status(Status.TOO_MANY_REQUESTS_429)
+                .header(HeaderValues.create(HeaderNames.RETRY_AFTER, RETRY_AFTER_SECONDS))
+                .message("Too many tunnels for this agent_id")
                 .safeMessage(true)
                 .build();
     }

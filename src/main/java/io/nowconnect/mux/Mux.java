@@ -585,6 +585,16 @@ public final class Mux {
                         + timeout.toSeconds() + " s");
                 return;
             }
+            // a peer that stops reading (TCP zero window) but keeps sending looks alive to the pong check: a socket
+            // write that made no progress for the ping timeout ends the tunnel (a slow but reading peer finishes each
+            // write, see WsWriter.MAX_SOCKET_WRITE)
+            long stalled = writer.stalledNanos(now);
+            if (stalled > timeout.toNanos()) {
+                tick.cancel(false);
+                killAsync(MuxReason.WRITE_STALLED, settings.side().peer() + " stopped reading: no write progress for "
+                        + TimeUnit.NANOSECONDS.toSeconds(stalled) + " s");
+                return;
+            }
             // any frame from the peer proves it alive: a pong queued behind bulk data must not kill a busy tunnel
             if (pingOutstanding && now - Math.max(pingSentAtNanos, lastReceivedNanos) > timeout.toNanos()) {
                 tick.cancel(false);

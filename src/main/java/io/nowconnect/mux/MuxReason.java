@@ -11,7 +11,9 @@ public enum MuxReason implements End.Reason {
     /** No HELLO (hub) or HELLO_ACK (agent) within the ping timeout. */
     HELLO_TIMEOUT("hello_timeout"),
     /** A ping went unanswered, and nothing else arrived, for the ping timeout. */
-    PING_TIMEOUT("ping_timeout");
+    PING_TIMEOUT("ping_timeout"),
+    /** A socket write made no progress for the ping timeout: the peer stopped reading (its TCP window is zero). */
+    WRITE_STALLED("write_stalled");
 
     private final String label;
 

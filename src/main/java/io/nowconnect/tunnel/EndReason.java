@@ -19,6 +19,8 @@ public enum EndReason implements End.Reason {
     TLS_FAILED("tls_failed"),
     /** No pong within the ping timeout. */
     PING_TIMEOUT("ping_timeout"),
+    /** A write to the hub made no progress for the ping timeout: the hub stopped reading. */
+    WRITE_STALLED("write_stalled"),
     /** No HELLO_ACK in time. */
     HELLO_TIMEOUT("hello_timeout"),
     /** Reading or writing the tunnel failed. */
@@ -78,6 +80,7 @@ public enum EndReason implements End.Reason {
         case IO_ERROR -> IO_ERROR;
         case HELLO_TIMEOUT -> HELLO_TIMEOUT;
         case PING_TIMEOUT -> PING_TIMEOUT;
+        case WRITE_STALLED -> WRITE_STALLED;
         };
     }
 }

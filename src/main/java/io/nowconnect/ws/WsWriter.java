@@ -17,11 +17,24 @@ import io.helidon.common.buffers.DataWriter;
  *
  * <p>Threads: any thread may call the send methods; ordered sends block while the lane is full (back-pressure toward
  * the local sockets). After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.
+ *
+ * <p>A peer that stops reading (its TCP window stays at zero) blocks the socket write in progress for good. Every socket
+ * write, whoever makes it, goes through {@link #writeSocket} and is at most {@link #MAX_SOCKET_WRITE} bytes, and
+ * {@link #stalledNanos} tells how long the current one has been blocked; the tunnel's timer ends the tunnel when that
+ * exceeds the ping timeout. A blocked write resumes once the kernel has freed about a third of the socket's send buffer
+ * (Linux autotunes it up to {@code net.ipv4.tcp_wmem}'s maximum, 4 MiB by default), so a peer that reads at least
+ * about that much per ping timeout keeps its tunnel (at the default 20 s, about 70 KiB/s); one whose window stays at
+ * zero does not.
  */
 public final class WsWriter {
     private static final int QUEUE_FRAMES = 256;
     private static final int LARGE_FRAME = 16 * 1024;
     private static final int KEY_BLOCK = 1024;
+    /**
+     * Most bytes per socket write: a write that does not finish within the ping timeout ends the tunnel, so one write
+     * must not need much more than the send buffer frees for a slow but reading peer (see the class comment).
+     */
+    static final int MAX_SOCKET_WRITE = 256 * 1024;
 
     private final DataWriter out;
     private final boolean client;
@@ -30,6 +43,8 @@ public final class WsWriter {
     private final byte[] keys;
     private int keyPos;
     private final Outbox<byte[]> outbox;
+    /** When the socket write in progress began (nanoTime), 0 when none is; written by whoever holds the write lock. */
+    private volatile long writeSinceNanos;
 
     private WsWriter(DataWriter out, boolean client, String threadName) {
         this.out = out;
@@ -151,6 +166,18 @@ public final class WsWriter {
         outbox.stop();
     }
 
+    /**
+     * How long the socket write in progress has been blocked: the peer takes no bytes while its TCP window is zero.
+     * Never blocks; safe from any thread (the tunnel's timer calls it).
+     *
+     * @param now {@link System#nanoTime()} of the caller
+     * @return nanoseconds since the current socket write began, 0 when no write is in progress
+     */
+    public long stalledNanos(long now) {
+        long since = writeSinceNanos;
+        return since == 0 ? 0 : Math.max(0, now - since);
+    }
+
     /** A fresh masking key (RFC 6455 5.3: unpredictable, from a strong source of entropy). */
     private int nextMaskingKey() {
         synchronized (keys) {
@@ -171,7 +198,7 @@ public final class WsWriter {
      */
     private void write(List<byte[]> batch) {
         if (batch.size() == 1) {
-            out.writeNow(BufferData.create(batch.getFirst()));
+            writeSocket(batch.getFirst(), batch.getFirst().length);
             return;
         }
         int from = 0;
@@ -180,9 +207,14 @@ public final class WsWriter {
             byte[] frame = batch.get(i);
             if (frame.length >= LARGE_FRAME) {
                 writeJoined(batch, from, i, joined);
-                out.writeNow(BufferData.create(frame));
+                writeSocket(frame, frame.length);
                 from = i + 1;
                 joined = 0;
+            } else if (joined + frame.length > MAX_SOCKET_WRITE) {
+                // the last batch takes everything queued: keep each socket write small enough to finish in time
+                writeJoined(batch, from, i, joined);
+                from = i;
+                joined = frame.length;
             } else {
                 joined += frame.length;
             }
@@ -192,7 +224,7 @@ public final class WsWriter {
 
     private void writeJoined(List<byte[]> batch, int from, int to, int bytes) {
         if (to - from == 1) {
-            out.writeNow(BufferData.create(batch.get(from)));
+            writeSocket(batch.get(from), batch.get(from).length);
         } else if (to - from > 1) {
             byte[] all = new byte[bytes];
             int pos = 0;
@@ -201,7 +233,23 @@ public final class WsWriter {
                 System.arraycopy(b, 0, all, pos, b.length);
                 pos += b.length;
             }
-            out.writeNow(BufferData.create(all));
+            writeSocket(all, all.length);
+        }
+    }
+
+    /**
+     * Write bytes to the socket, at most {@link #MAX_SOCKET_WRITE} per call, recording when each call began (see
+     * {@link #stalledNanos}). Called only while holding the outbox's write lock, so one write is in progress at most.
+     */
+    private void writeSocket(byte[] bytes, int length) {
+        for (int pos = 0; pos < length; pos += MAX_SOCKET_WRITE) {
+            int n = Math.min(MAX_SOCKET_WRITE, length - pos);
+            writeSinceNanos = System.nanoTime();
+            try {
+                out.writeNow(pos == 0 && n == bytes.length ? BufferData.create(bytes) : BufferData.create(bytes, pos, n));
+            } finally {
+                writeSinceNanos = 0;
+            }
         }
     }
 

@@ -97,4 +97,26 @@ class HubConfigTest {
                                          () -> create(Map.of("NC_HUB_JWT_SECRET_FILE", dir.resolve("none").toString())));
         assertThat(e.problems().toString(), e.problems().size(), is(1));
     }
+    @Test
+    void admissionLimitsHaveDefaultsAndAreValidated() throws Exception {
+        HubConfig defaults = create(base());
+        assertThat(defaults.maxTunnelsPerAgent(), is(4));
+        assertThat(defaults.maxTcpConnections(), is(HubConfig.DEFAULT_MAX_TUNNELS + 1000));
+        assertThat(defaults.requestTimeout().toSeconds(), is(5L));
+        Map<String, String> raised = new HashMap<>(base());
+        raised.put("NC_HUB_MAX_TUNNELS", "50000");
+        assertThat("the connection cap follows the tunnel cap", create(raised).maxTcpConnections(), is(51_000));
+
+        Map<String, String> vars = new HashMap<>(base());
+        vars.put("NC_HUB_MAX_TUNNELS", "100");
+        vars.put("NC_HUB_MAX_TCP_CONNECTIONS", "100");
+        vars.put("NC_HUB_REQUEST_TIMEOUT_SEC", "0");
+        vars.put("NC_HUB_MAX_TUNNELS_PER_AGENT", "zero");
+        ConfigException e = assertThrows(ConfigException.class, () -> create(vars));
+        String problems = String.join("\n", e.problems());
+        assertThat(problems, containsString("NC_HUB_MAX_TCP_CONNECTIONS (100) must be above NC_HUB_MAX_TUNNELS (100)"));
+        assertThat(problems, containsString("NC_HUB_REQUEST_TIMEOUT_SEC"));
+        assertThat(problems, containsString("NC_HUB_MAX_TUNNELS_PER_AGENT"));
+        assertThat(e.problems().toString(), e.problems().size(), is(3));
+    }
 }
