@@ -23,6 +23,9 @@ import io.nowconnect.hub.auth.TokenLifetime;
 import io.nowconnect.log.Event;
 import io.nowconnect.mux.End;
 import io.nowconnect.mux.Mux;
+import io.nowconnect.mux.MuxSettings;
+import io.nowconnect.mux.Role;
+import io.nowconnect.mux.Side;
 import io.nowconnect.mux.MuxReason;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Capability;
@@ -48,7 +51,7 @@ import io.nowconnect.stream.StreamSettings;
  * {@link #onControl}. {@link ConnectorListener}s call {@link #openStream} on their accept threads; Helidon may call
  * {@link #close} from any thread. State is volatile; nothing here is locked.
  */
-final class AgentTunnel implements ServerConnection, Mux.Role {
+final class AgentTunnel implements ServerConnection, Role {
     private static final Logger LOGGER = Logger.getLogger(AgentTunnel.class.getName());
     private static final List<String> HUB_CAPS = List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS,
                                                          Capability.WIN, Capability.REPLICAS);
@@ -113,7 +116,7 @@ final class AgentTunnel implements ServerConnection, Mux.Role {
         this.ctx = ctx;
         this.claims = claims;
         this.lifetime = TokenLifetime.of(claims, ctx.drainTimeout());
-        this.mux = Mux.create(new Mux.Settings(Mux.Side.HUB, ctx.streams(), ctx.pingInterval(), ctx.pingTimeout(),
+        this.mux = Mux.create(new MuxSettings(Side.HUB, ctx.streams(), ctx.pingInterval(), ctx.pingTimeout(),
                                                ctx.maxMessage()),
                               this, ctx.metrics(), ctx.budget(), ctx.memory());
         // Helidon closes the socket once handle() returns: interrupting the reader ends a blocked read

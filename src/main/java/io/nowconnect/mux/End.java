@@ -17,4 +17,29 @@ public record End(Reason reason, String detail) {
          */
         String label();
     }
+
+    /**
+     * A short description of a failure for logs: the root cause's class and message.
+     *
+     * @param e failure
+     * @return description
+     */
+    public static String describe(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String msg = root.getMessage();
+        return root.getClass().getSimpleName() + (msg == null ? "" : ": " + clip(msg));
+    }
+
+    /**
+     * A peer's text cut for logs.
+     *
+     * @param s text
+     * @return at most 120 characters
+     */
+    public static String clip(String s) {
+        return s.length() > 120 ? s.substring(0, 120) + "…" : s;
+    }
 }

@@ -1,13 +1,10 @@
 package io.nowconnect.mux;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -27,7 +24,6 @@ import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
-import io.nowconnect.stream.StreamSettings;
 import io.nowconnect.stream.StreamTable;
 import io.nowconnect.stream.WireEvent;
 import io.nowconnect.ws.WsProtocolException;
@@ -55,86 +51,15 @@ import io.nowconnect.ws.WsWriter;
  */
 public final class Mux {
     private static final Logger LOGGER = Logger.getLogger(Mux.class.getName());
-    private static final SecureRandom RANDOM = new SecureRandom();
     /** How long a peer has to answer our close frame before the socket is dropped. */
     static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
 
-    /** What differs between the two ends of a tunnel. Methods run on the reader thread and must not block. */
-    public interface Role {
-        /**
-         * A frame that is not a stream's (HELLO, HELLO_ACK, WELCOME, OPEN, DRAIN) arrived.
-         *
-         * @param frame the frame
-         */
-        void onControl(Frame frame);
-
-        /**
-         * The first thing on a new tunnel, on the reader thread before the first read (the agent says HELLO).
-         *
-         * @throws IOException when a frame could not be sent
-         */
-        default void started() throws IOException {
-        }
-
-        /**
-         * Once a second, on the shared timer (the hub checks its token's expiry); must not block.
-         */
-        default void everySecond() {
-        }
-
-        /**
-         * A ping of ours was answered.
-         *
-         * @param rttNanos round-trip time
-         */
-        default void pingAnswered(long rttNanos) {
-        }
-
-        /**
-         * Fields that identify the tunnel in log events (e.g. the agent id).
-         *
-         * @param event event to complete
-         * @return the event
-         */
-        default Event tag(Event event) {
-            return event;
-        }
-    }
-
-    /**
-     * Which end of the tunnel this is.
-     *
-     * @param server whether this is the hub's end (frames unmasked, HELLO expected first)
-     * @param peer the peer's name in messages ({@code hub} or {@code agent})
-     * @param threadName prefix of the writer thread's name
-     * @param maxTickMillis longest period of the timer task (a quarter of the ping interval, at least 20 ms, at most
-     *                      this): short on the agent (one tunnel, drains end promptly), longer on a hub with thousands
-     */
-    public record Side(boolean server, String peer, String threadName, long maxTickMillis) {
-        /** The agent's end: talks to a hub. */
-        public static final Side AGENT = new Side(false, "hub", "nc-tunnel-writer", 250);
-        /** The hub's end: talks to an agent. */
-        public static final Side HUB = new Side(true, "agent", "nc-hub-writer", 1000);
-    }
-
-    /**
-     * A tunnel's settings.
-     *
-     * @param side which end
-     * @param streams stream limits
-     * @param pingInterval how often to ping
-     * @param pingTimeout how long a ping may go unanswered (with nothing else received), and the HELLO deadline
-     * @param maxMessage largest message accepted from the peer
-     */
-    public record Settings(Side side, StreamSettings streams, Duration pingInterval, Duration pingTimeout, int maxMessage) {
-    }
-
-    private final Settings settings;
+    private final MuxSettings settings;
     private final Role role;
     private final StreamTable table;
     private final StreamObserver observer;
     private final AtomicReference<End> end = new AtomicReference<>();
-    private final long createdNanos = System.nanoTime();
+    private final Liveness liveness;
 
     private volatile DataReader in;
     private volatile WsWriter writer;
@@ -145,21 +70,15 @@ public final class Mux {
     private volatile boolean bin1;
     private volatile boolean ready;
     private volatile long readyAtNanos;
-    private volatile long lastReceivedNanos = System.nanoTime();
     private volatile long closeSentAtNanos;
     private volatile long drainDeadlineNanos;
     private volatile End drainEnd;
-    // timer task only
-    private long lastPingNanos = System.nanoTime();
-    private long lastSweepNanos = System.nanoTime();
-    private long pingPayload;
-    private long pingSentAtNanos;
-    private volatile boolean pingOutstanding;
 
-    private Mux(Settings settings, Role role, StreamObserver observer, StreamBudget budget, MemoryBudget memory) {
+    private Mux(MuxSettings settings, Role role, StreamObserver observer, StreamBudget budget, MemoryBudget memory) {
         this.settings = settings;
         this.role = role;
         this.observer = observer;
+        this.liveness = new Liveness(settings);
         this.table = StreamTable.create(settings.streams(), this::send,
                                         settings.side().server() ? Direction.C2A : Direction.A2C,
                                         observer, budget, memory);
@@ -175,7 +94,7 @@ public final class Mux {
      * @param memory the process-wide memory budget of streams
      * @return the multiplexer, not yet attached to a socket
      */
-    public static Mux create(Settings settings, Role role, StreamObserver observer, StreamBudget budget,
+    public static Mux create(MuxSettings settings, Role role, StreamObserver observer, StreamBudget budget,
                              MemoryBudget memory) {
         return new Mux(settings, role, observer, budget, memory);
     }
@@ -198,11 +117,7 @@ public final class Mux {
         }
     }
 
-    /**
-     * Serve the tunnel until it ends. Blocking; the caller becomes the reader.
-     *
-     * @return how it ended
-     */
+    /** Serve the tunnel until it ends. Blocking; the caller becomes the reader. */
     public End run() {
         if (writer == null) {
             throw new IllegalStateException("attach() first");
@@ -215,7 +130,7 @@ public final class Mux {
                 readLoop();
             }
         } catch (IOException | RuntimeException e) {
-            end(MuxReason.IO_ERROR, describe(e));
+            end(MuxReason.IO_ERROR, End.describe(e));
         } finally {
             tick.cancel(false);
             writer.stop();
@@ -264,29 +179,17 @@ public final class Mux {
         ready = true;
     }
 
-    /**
-     * Whether HELLO was answered.
-     *
-     * @return true once ready
-     */
+    /** Whether HELLO was answered. */
     public boolean isReady() {
         return ready;
     }
 
-    /**
-     * How long the tunnel has been ready.
-     *
-     * @return time since {@link #ready()}, zero if it never was
-     */
+    /** How long the tunnel has been ready. */
     public Duration readyFor() {
         return ready ? Duration.ofNanos(System.nanoTime() - readyAtNanos) : Duration.ZERO;
     }
 
-    /**
-     * Capabilities both ends named.
-     *
-     * @return agreed capabilities, empty before the agreement
-     */
+    /** Capabilities both ends named. */
     public List<String> caps() {
         return caps;
     }
@@ -301,40 +204,24 @@ public final class Mux {
         return caps.contains(cap);
     }
 
-    /**
-     * This tunnel's streams.
-     *
-     * @return the stream table
-     */
+    /** This tunnel's streams. */
     public StreamTable streams() {
         return table;
     }
 
-    /**
-     * How the tunnel ended.
-     *
-     * @return the end, null while it lives
-     */
+    /** How the tunnel ended. */
     public End end() {
         return end.get();
     }
 
-    /**
-     * Whether the tunnel has ended or is closing.
-     *
-     * @return true once an end was set
-     */
+    /** Whether the tunnel has ended or is closing. */
     public boolean isEnded() {
         return end.get() != null;
     }
 
-    /**
-     * Time since the peer last sent anything.
-     *
-     * @return idle time
-     */
+    /** Time since the peer last sent anything. */
     public Duration idleTime() {
-        return Duration.ofNanos(System.nanoTime() - lastReceivedNanos);
+        return liveness.idle();
     }
 
     /**
@@ -367,7 +254,7 @@ public final class Mux {
                 }
             }
         } catch (RuntimeException e) {
-            kill(MuxReason.IO_ERROR, describe(e));
+            kill(MuxReason.IO_ERROR, End.describe(e));
             throw new IOException("tunnel write failed", e);
         }
     }
@@ -400,11 +287,7 @@ public final class Mux {
         drainDeadlineNanos = System.nanoTime() + timeout.toNanos();
     }
 
-    /**
-     * Whether {@link #drain} was called.
-     *
-     * @return true while draining
-     */
+    /** Whether {@link #drain} was called. */
     public boolean draining() {
         return drainEnd != null;
     }
@@ -499,14 +382,14 @@ public final class Mux {
                 end(MuxReason.CLOSED, peer + " closed the connection");
                 return;
             }
-            lastReceivedNanos = System.nanoTime();
+            liveness.received();
             switch (event) {
             case WsReader.Message m -> onMessage(m);
             case WsReader.Ping p -> writer.pong(p.payload());
             case WsReader.Pong p -> onPong(p.payload());
             case WsReader.Close c -> {
                 end(MuxReason.CLOSED, peer + " closed the tunnel (" + c.code()
-                        + (c.reason().isEmpty() ? "" : " " + clip(c.reason())) + ")");
+                        + (c.reason().isEmpty() ? "" : " " + End.clip(c.reason())) + ")");
                 // RFC 6455 5.5.1: a received close is answered with a close
                 closeAndWait(c.code() == WsCloseCodes.NO_STATUS_CODE ? WsCloseCodes.NORMAL_CLOSE : c.code(), "bye");
                 return;
@@ -554,12 +437,9 @@ public final class Mux {
     }
 
     private void onPong(byte[] payload) {
-        if (payload.length != 8 || !pingOutstanding) {
-            return;
-        }
-        if (ByteBuffer.wrap(payload).getLong() == pingPayload) {
-            pingOutstanding = false;
-            role.pingAnswered(System.nanoTime() - pingSentAtNanos);
+        long rtt = liveness.pong(payload);
+        if (rtt >= 0) {
+            role.pingAnswered(rtt);
         }
     }
 
@@ -578,38 +458,17 @@ public final class Mux {
             if (end.get() != null) {
                 return;
             }
-            Duration timeout = settings.pingTimeout();
-            if (!ready && now - createdNanos > timeout.toNanos()) {
+            Liveness.Verdict dead = liveness.check(now, ready, writer.stalledNanos(now));
+            if (dead != null) {
                 tick.cancel(false);
-                killAsync(MuxReason.HELLO_TIMEOUT, "no " + (settings.side().server() ? "HELLO" : "HELLO_ACK") + " within "
-                        + timeout.toSeconds() + " s");
+                killAsync(dead.reason(), dead.detail());
                 return;
             }
-            // a peer that stops reading (TCP zero window) but keeps sending looks alive to the pong check: a socket
-            // write that made no progress for the ping timeout ends the tunnel (a slow but reading peer finishes each
-            // write, see WsWriter.MAX_SOCKET_WRITE)
-            long stalled = writer.stalledNanos(now);
-            if (stalled > timeout.toNanos()) {
-                tick.cancel(false);
-                killAsync(MuxReason.WRITE_STALLED, settings.side().peer() + " stopped reading: no write progress for "
-                        + TimeUnit.NANOSECONDS.toSeconds(stalled) + " s");
-                return;
+            byte[] ping = liveness.pingDue(now);
+            if (ping != null) {
+                writer.ping(ping);
             }
-            // any frame from the peer proves it alive: a pong queued behind bulk data must not kill a busy tunnel
-            if (pingOutstanding && now - Math.max(pingSentAtNanos, lastReceivedNanos) > timeout.toNanos()) {
-                tick.cancel(false);
-                killAsync(MuxReason.PING_TIMEOUT, "no pong within " + timeout.toSeconds() + " s");
-                return;
-            }
-            if (!pingOutstanding && now - lastPingNanos >= settings.pingInterval().toNanos()) {
-                lastPingNanos = now;
-                pingPayload = RANDOM.nextLong();
-                pingSentAtNanos = now;
-                pingOutstanding = true;
-                writer.ping(ByteBuffer.allocate(8).putLong(pingPayload).array());
-            }
-            if (now - lastSweepNanos >= 1_000_000_000L) {
-                lastSweepNanos = now;
+            if (liveness.secondDue(now)) {
                 table.sweepIdle();
                 role.everySecond();
             }
@@ -620,7 +479,7 @@ public final class Mux {
             }
         } catch (RuntimeException e) {
             tick.cancel(false);
-            killAsync(MuxReason.IO_ERROR, describe(e));
+            killAsync(MuxReason.IO_ERROR, End.describe(e));
         }
     }
 
@@ -634,22 +493,4 @@ public final class Mux {
         }
     }
 
-    /**
-     * A short description of a failure for logs: the root cause's class and message.
-     *
-     * @param e failure
-     * @return description
-     */
-    public static String describe(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        String msg = root.getMessage();
-        return root.getClass().getSimpleName() + (msg == null ? "" : ": " + clip(msg));
-    }
-
-    private static String clip(String s) {
-        return s.length() > 120 ? s.substring(0, 120) + "…" : s;
-    }
 }

@@ -3,20 +3,15 @@ package io.nowconnect.stream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-import io.nowconnect.config.Target;
 import io.nowconnect.log.Event;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Direction;
@@ -27,24 +22,21 @@ import io.nowconnect.protocol.ResetReason;
  * One TCP connection carried over the tunnel as a {@code cid}.
  *
  * <p>Threads: the tunnel's reader calls {@link #onData}, {@link #onFin} and {@link #onRst}; these only enqueue and
- * never touch the socket. A <em>writer</em> virtual thread drains the bounded queue into the socket (and applies the
- * remote FIN as a half-close); a <em>reader</em> virtual thread reads the socket and sends DATA, then FIN at EOF.
- * {@link #close} is idempotent and may be called from any thread; it closes the socket, which unblocks both pumps.
+ * never touch the socket or wait. A <em>writer</em> virtual thread drains the {@link InboundQueue} into the socket (and
+ * applies the remote FIN as a half-close); a <em>reader</em> virtual thread reads the socket and sends DATA, then FIN
+ * at EOF. {@link #close} is idempotent and may be called from any thread; it closes the socket, which unblocks both
+ * pumps.
  *
- * <p>Locks: one, {@link #creditLock}, guards the send credit and the growth of the receive window; nothing else is
- * locked. Whether the stream ended is the {@link #closed} flag (set once); the rest is volatile, or owned by one of
- * the two pump threads as marked.
+ * <p>Locks: none of its own. Whether the stream ended is the {@link #closed} flag (set once); the inbound queue and the
+ * {@link FlowControl} each have their lock; the rest is volatile, or owned by one of the two pump threads as marked.
  *
- * <p>v1: the queue holds at most {@code queueDepth} frames; a peer that outruns the socket gets RST
- * {@code queue_overflow}. {@code bin1} (a window &gt; 0): credit-based flow control. The reader thread sends DATA only
- * within the credit the peer granted (the window at the start, then every WINDOW increment) and waits for more when it
- * runs out; the queue then has no frame limit, because the peer may never have more than the window unreturned: the
- * writer thread returns credit with a WINDOW once it has written half a window of bytes to the socket, and a peer that
- * exceeds the window gets RST {@code flow_control}. The receive window starts at {@link BinaryCodec#INITIAL_WINDOW} and
- * doubles (up to {@link BinaryCodec#MAX_WINDOW}, within the tunnel's growth budget) each time credit is returned while
- * the socket has written everything queued: the local side keeps up, so the credit's round trip is what limits the
- * stream. A stream whose local side lags never grows. The reader reads into a small buffer while the stream is quiet
- * and into a {@link BinaryCodec#MAX_DATA_PAYLOAD} one while reads fill it (bulk), so idle streams stay cheap.
+ * <p>Memory: what waits for the socket is charged to the process's {@link MemoryBudget}. v1 (no flow control): a stream
+ * may keep more than {@code queueDepth} frames for at most {@link #OVERFLOW_GRACE_NANOS}, then it is reset with
+ * {@code queue_overflow}; the tunnel's reader never waits. {@code bin1}: the {@link FlowControl} window bounds what
+ * the peer may send; the reader sends DATA only within the credit the peer granted. When the budget is spent, the
+ * streams holding the most are reset ({@link MemoryBudget#reclaim}). The reader reads into a small buffer while the
+ * stream is quiet and into a {@link BinaryCodec#MAX_DATA_PAYLOAD} one while reads fill it (bulk), so idle streams stay
+ * cheap.
  */
 public final class Stream {
     private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
@@ -62,21 +54,10 @@ public final class Stream {
     /** Received and not yet written to the socket, charged to the process's {@link MemoryBudget}. */
     private final InboundQueue inbound = new InboundQueue();
     private final MemoryBudget memory;
-    /** bin1: the receive window this side granted at the start, 0 for v1 (no flow control). */
-    private final int window;
+    /** bin1 credit and windows; disabled (window 0) for v1. */
+    private final FlowControl flow;
     /** v1: since when more than the queue depth of frames wait (0 when not); tunnel reader and writer thread. */
     private volatile long overDepthSinceNanos;
-    /** bin1: how many unreturned bytes the peer may send; grows from {@link #window}. Set by the writer thread. */
-    private volatile int receiveWindow;
-    /** bin1: bytes received from the peer and not yet returned with WINDOW; at most {@link #receiveWindow}. */
-    private final AtomicLong unreturned = new AtomicLong();
-    /** Guards {@link #credit} and window growth; the reader thread waits on {@link #creditChanged} (bin1). */
-    private final ReentrantLock creditLock = new ReentrantLock();
-    private final Condition creditChanged = creditLock.newCondition();
-    /** bin1: bytes the peer still lets us send. Guarded by {@link #creditLock}. */
-    private long credit;
-    /** bin1, writer thread only: bytes written to the socket since the last WINDOW. */
-    private long consumedSinceWindow;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private volatile Socket socket;
@@ -95,73 +76,22 @@ public final class Stream {
         this.table = table;
         this.outbound = table.outbound();
         this.memory = table.memory();
-        this.window = table.flowWindow();
-        this.receiveWindow = window;
-        this.credit = table.sendWindow();
+        this.flow = new FlowControl(table.flowWindow(), table.sendWindow(), memory);
     }
 
-    /**
-     * Stream id.
-     *
-     * @return cid
-     */
+    /** Stream id. */
     public String cid() {
         return cid;
     }
 
-    /**
-     * Connector this stream belongs to.
-     *
-     * @return connector name
-     */
+    /** Connector this stream belongs to. */
     public String connector() {
         return connector;
     }
 
-    /**
-     * Whether the stream has ended.
-     *
-     * @return true once closed
-     */
+    /** Whether the stream has ended. */
     public boolean isClosed() {
         return closed.get();
-    }
-
-    /**
-     * Dial the target on the calling thread (use a virtual thread), then start pumping; RST {@code connect_failed}
-     * when the target cannot be reached within the connect timeout.
-     *
-     * @param target where to connect
-     */
-    public void dial(Target target) {
-        Socket s = new Socket();
-        long start = System.nanoTime();
-        try {
-            s.setTcpNoDelay(true);
-            s.connect(new InetSocketAddress(target.host(), target.port()),
-                      (int) table.settings().connectTimeout().toMillis());
-        } catch (IOException | RuntimeException e) {
-            closeQuietly(s);
-            Event.of("stream_connect_failed").with("cid", cid).with("connector", connector)
-                    .with("reason", e.getClass().getSimpleName())
-                    .with("error", e.getClass().getSimpleName() + ": " + e.getMessage()) // issue 18: error on failures
-                    .log(LOGGER, Level.FINE, "Target " + target + " unreachable: " + e.getMessage());
-            close(ResetReason.CONNECT_FAILED, true);
-            return;
-        }
-        try {
-            table.observer().connectTime(connector, System.nanoTime() - start);
-            if (LOGGER.isLoggable(Level.FINE)) {
-                Event.of("stream_connected").with("cid", cid).with("connector", connector).with("local_port", s.getLocalPort())
-                        .log(LOGGER, Level.FINE, "Connected to " + target);
-            }
-            start(s);
-        } catch (RuntimeException e) {
-            // nothing may leave a connected socket without its stream: close both
-            closeQuietly(s);
-            close(ResetReason.RESET, true);
-            throw e;
-        }
     }
 
     /**
@@ -186,13 +116,9 @@ public final class Stream {
         }
     }
 
-    /**
-     * Whether this stream uses {@code bin1} flow control.
-     *
-     * @return true with a window
-     */
+    /** Whether this stream uses {@code bin1} flow control. */
     public boolean flowControlled() {
-        return window > 0;
+        return flow.enabled();
     }
 
     /**
@@ -219,15 +145,15 @@ public final class Stream {
             close(ResetReason.OVERSIZED, true);
             return;
         }
-        if (window > 0 && unreturned.addAndGet(length) > receiveWindow) {
+        if (flow.enabled() && !flow.received(length)) {
             table.observer().wire(WireEvent.FLOW_CONTROL_RESET);
             Event.of("stream_flow_control").with("cid", cid).with("connector", connector)
                     .with("dir", outbound.opposite().wire())
-                    .log(LOGGER, Level.FINE, "Peer sent more than the " + receiveWindow + " byte window: resetting");
+                    .log(LOGGER, Level.FINE, "Peer sent more than the " + flow.receiveWindow() + " byte window: resetting");
             close(ResetReason.FLOW_CONTROL, true);
             return;
         }
-        if (window == 0 && inbound.size() >= table.settings().queueDepth()) {
+        if (!flow.enabled() && inbound.size() >= table.settings().queueDepth()) {
             // v1, no flow control: a full queue is allowed for a short grace (a target that lags for a moment), then
             // the stream is reset; the reader never waits, so no other stream is held up
             long now = System.nanoTime();
@@ -264,11 +190,7 @@ public final class Stream {
         close(ResetReason.QUEUE_OVERFLOW, true);
     }
 
-    /**
-     * Memory this stream holds for its socket (received, not yet written).
-     *
-     * @return bytes charged to the budget
-     */
+    /** Memory this stream holds for its socket (received, not yet written). */
     long heldBytes() {
         return inbound.charged();
     }
@@ -292,49 +214,24 @@ public final class Stream {
      * @param increment bytes of credit
      */
     void onWindow(long increment) {
-        if (window == 0) {
+        if (!flow.enabled()) {
             table.observer().dropped("unexpected_window");
             return;
         }
-        boolean overflow;
-        creditLock.lock();
-        try {
-            credit += increment;
-            overflow = credit > BinaryCodec.MAX_UINT32;
-            creditChanged.signalAll();
-        } finally {
-            creditLock.unlock();
-        }
-        if (overflow) {
+        if (!flow.granted(increment)) {
             table.observer().wire(WireEvent.FLOW_CONTROL_RESET);
             close(ResetReason.FLOW_CONTROL, true);
         }
     }
 
-    /**
-     * Credit left to send (bin1), for tests and diagnostics.
-     *
-     * @return bytes, or -1 without flow control
-     */
+    /** Credit left to send (bin1), for tests and diagnostics. */
     long credit() {
-        if (window == 0) {
-            return -1;
-        }
-        creditLock.lock();
-        try {
-            return credit;
-        } finally {
-            creditLock.unlock();
-        }
+        return flow.credit();
     }
 
-    /**
-     * Current receive window (bin1), for tests and diagnostics.
-     *
-     * @return bytes, 0 without flow control
-     */
+    /** Current receive window (bin1), for tests and diagnostics. */
     int receiveWindow() {
-        return receiveWindow;
+        return flow.receiveWindow();
     }
 
     /** FIN from the tunnel: half-close the socket's output once the queued bytes are written. */
@@ -406,7 +303,6 @@ public final class Stream {
         }
         String result = reason == null ? "ok" : reason.wire();
         table.remove(this);
-        releaseGrowth();
         if (sendRst && reason != null) {
             try {
                 table.sink().sendUrgent(new Frame.Rst(cid, reason.wire()));
@@ -437,12 +333,7 @@ public final class Stream {
         }
         memory.release(inbound.close());
         // wake a reader waiting for credit
-        creditLock.lock();
-        try {
-            creditChanged.signalAll();
-        } finally {
-            creditLock.unlock();
-        }
+        flow.close();
         table.observer().closed(connector, result);
         Event.of("stream_closed").with("cid", cid).with("connector", connector).with("reason", result)
                 .log(LOGGER, Level.FINE, "Stream closed");
@@ -454,15 +345,15 @@ public final class Stream {
         int payload = table.maxPayload();
         int small = Math.min(IDLE_READ_BUFFER, payload);
         // bin1 DATA carries at most MAX_DATA_PAYLOAD bytes, whatever NC_MAX_WS_PAYLOAD says
-        int large = window > 0 ? BinaryCodec.MAX_DATA_PAYLOAD : payload;
+        int large = flow.enabled() ? BinaryCodec.MAX_DATA_PAYLOAD : payload;
         byte[] buf = new byte[small];
         long seq = 0;
         try {
             InputStream in = socket.getInputStream();
             while (true) {
                 int room = buf.length;
-                if (window > 0) {
-                    long c = awaitCredit();
+                if (flow.enabled()) {
+                    long c = flow.awaitCredit(table.observer());
                     if (c <= 0) {
                         return;
                     }
@@ -486,8 +377,8 @@ public final class Stream {
                     return;
                 }
                 touch();
-                if (window > 0) {
-                    takeCredit(n);
+                if (flow.enabled()) {
+                    flow.take(n);
                 }
                 table.observer().bytes(connector, outbound, n);
                 if (n == buf.length) {
@@ -551,8 +442,11 @@ public final class Stream {
                 if (inbound.size() < table.settings().queueDepth()) {
                     overDepthSinceNanos = 0;
                 }
-                if (bytes > 0 && window > 0 && !fin) {
-                    returnCredit(bytes, inbound.isEmpty());
+                if (bytes > 0 && flow.enabled() && !fin) {
+                    long increment = flow.consumed(bytes, inbound.isEmpty());
+                    if (increment > 0) {
+                        sendWindow(increment);
+                    }
                 }
                 if (fin) {
                     socket.shutdownOutput();
@@ -577,89 +471,12 @@ public final class Stream {
         }
     }
 
-    /**
-     * Reader thread: wait until the peer lets us send (bin1).
-     *
-     * @return credit in bytes, or -1 once the stream is closed
-     */
-    private long awaitCredit() {
-        creditLock.lock();
-        try {
-            if (credit <= 0) {
-                table.observer().wire(WireEvent.CREDIT_WAIT);
-            }
-            while (credit <= 0 && !closed.get()) {
-                creditChanged.await();
-            }
-            return closed.get() ? -1 : credit;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return -1;
-        } finally {
-            creditLock.unlock();
-        }
-    }
-
-    private void takeCredit(int n) {
-        creditLock.lock();
-        try {
-            credit -= n;
-        } finally {
-            creditLock.unlock();
-        }
-    }
-
-    /**
-     * Writer thread: bytes reached the socket; once half a window has, return it to the peer with one WINDOW (on the
-     * urgent lane, so credit never waits behind bulk DATA). The count is lowered before the WINDOW leaves, so DATA the
-     * peer sends on the new credit can never look like a violation.
-     */
-    private void returnCredit(int bytes, boolean drained) {
-        consumedSinceWindow += bytes;
-        int current = receiveWindow;
-        if (consumedSinceWindow < Math.max(1, current / 2)) {
-            return;
-        }
-        long increment = consumedSinceWindow;
-        consumedSinceWindow = 0;
-        unreturned.addAndGet(-increment);
-        if (drained && current < BinaryCodec.MAX_WINDOW && grow(current)) {
-            increment += current;
-        }
+    /** Return credit with a WINDOW on the urgent lane, so credit never waits behind bulk DATA. */
+    private void sendWindow(long increment) {
         try {
             table.sink().sendUrgent(new Frame.Window(cid, increment));
         } catch (IOException | RuntimeException ignored) {
             // the tunnel is gone, and the stream with it
-        }
-    }
-
-    /**
-     * Double the receive window if the tunnel's growth budget allows; it grows before the WINDOW that grants it leaves,
-     * so the peer's use of the extra credit is never taken for a violation.
-     */
-    private boolean grow(int current) {
-        creditLock.lock();
-        try {
-            if (closed.get() || !memory.reserveGrowth(current)) {
-                return false;
-            }
-            receiveWindow = current * 2;
-            return true;
-        } finally {
-            creditLock.unlock();
-        }
-    }
-
-    /** Closing: give the growth back to the tunnel's budget (once; no growth after closed is set). */
-    private void releaseGrowth() {
-        creditLock.lock();
-        try {
-            if (receiveWindow > window) {
-                memory.releaseGrowth(receiveWindow - window);
-                receiveWindow = window;
-            }
-        } finally {
-            creditLock.unlock();
         }
     }
 

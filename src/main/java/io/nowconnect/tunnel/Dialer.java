@@ -1,5 +1,9 @@
 package io.nowconnect.tunnel;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.logging.Level;
@@ -13,21 +17,24 @@ import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.stream.Stream;
+import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamRefusedException;
 import io.nowconnect.stream.StreamTable;
 
 /**
  * The agent's answer to OPEN: a stream for an exported connector, whose target is dialled on a virtual thread of its
- * own (the tunnel's reader never waits for a connect), or an RST saying why not. Stateless apart from the connector
- * map; called on the tunnel's reader thread.
+ * own (the tunnel's reader never waits for a connect), or an RST saying why not. Holds no state but its settings;
+ * {@link #onOpen} runs on the tunnel's reader thread.
  */
 final class Dialer {
     private static final Logger LOGGER = Logger.getLogger(Dialer.class.getName());
 
     private final Map<String, Target> connectors;
+    private final Duration connectTimeout;
 
-    Dialer(Map<String, Target> connectors) {
+    Dialer(Map<String, Target> connectors, Duration connectTimeout) {
         this.connectors = connectors;
+        this.connectTimeout = connectTimeout;
     }
 
     /**
@@ -53,7 +60,7 @@ final class Dialer {
                 Stream stream = table.register(open.cid(), open.connector());
                 Event.of("stream_open").with("cid", open.cid()).with("connector", open.connector())
                         .log(LOGGER, Level.FINE, "OPEN: dialling " + target);
-                Thread.ofVirtual().name("nc-dial-" + open.cid()).start(() -> stream.dial(target));
+                Thread.ofVirtual().name("nc-dial-" + open.cid()).start(() -> dial(stream, target, table.observer()));
                 return;
             } catch (StreamRefusedException e) {
                 refusal = e.reason();
@@ -74,5 +81,46 @@ final class Dialer {
         Event.of("stream_refused").with("cid", open.cid()).with("connector", open.connector())
                 .with("reason", refusal.wire()).log(LOGGER, Level.FINE, "OPEN refused");
         mux.sendUrgent(new Frame.Rst(open.cid(), refusal.wire()));
+    }
+
+    /**
+     * Dial a stream's target on the calling (virtual) thread, then start the stream's pumps; RST {@code connect_failed}
+     * when the target cannot be reached within the connect timeout. A connected socket never outlives a failed start.
+     */
+    private void dial(Stream stream, Target target, StreamObserver observer) {
+        Socket s = new Socket();
+        long start = System.nanoTime();
+        try {
+            s.setTcpNoDelay(true);
+            s.connect(new InetSocketAddress(target.host(), target.port()), (int) connectTimeout.toMillis());
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(s);
+            Event.of("stream_connect_failed").with("cid", stream.cid()).with("connector", stream.connector())
+                    .with("reason", e.getClass().getSimpleName())
+                    .with("error", e.getClass().getSimpleName() + ": " + e.getMessage())
+                    .log(LOGGER, Level.FINE, "Target " + target + " unreachable: " + e.getMessage());
+            stream.reset(ResetReason.CONNECT_FAILED);
+            return;
+        }
+        try {
+            observer.connectTime(stream.connector(), System.nanoTime() - start);
+            if (LOGGER.isLoggable(Level.FINE)) {
+                Event.of("stream_connected").with("cid", stream.cid()).with("connector", stream.connector())
+                        .with("local_port", s.getLocalPort()).log(LOGGER, Level.FINE, "Connected to " + target);
+            }
+            stream.start(s);
+        } catch (RuntimeException e) {
+            closeQuietly(s);
+            stream.reset(ResetReason.RESET);
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // nothing left to do
+        }
     }
 }

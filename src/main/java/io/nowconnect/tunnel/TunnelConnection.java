@@ -18,6 +18,9 @@ import io.nowconnect.config.Target;
 import io.nowconnect.log.Event;
 import io.nowconnect.mux.End;
 import io.nowconnect.mux.Mux;
+import io.nowconnect.mux.MuxSettings;
+import io.nowconnect.mux.Role;
+import io.nowconnect.mux.Side;
 import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
@@ -39,7 +42,7 @@ import io.nowconnect.stream.StreamSettings;
  * be called from any thread. DRAIN is sent once, by whichever of {@link #drain} and the ack comes
  * second ({@link #drainSent}).
  */
-final class TunnelConnection implements Tunnel, Mux.Role {
+final class TunnelConnection implements Tunnel, Role {
     private static final Logger LOGGER = Logger.getLogger(TunnelConnection.class.getName());
     /**
      * System property that turns {@code bin1} off in the agent's HELLO ({@code -Dnowconnect.bin1=false}): the agent then
@@ -107,8 +110,8 @@ final class TunnelConnection implements Tunnel, Mux.Role {
         this.client = client;
         this.tokens = tokens;
         this.status = status;
-        this.dialer = new Dialer(settings.connectors());
-        this.mux = Mux.create(new Mux.Settings(Mux.Side.AGENT, settings.streams(), settings.pingInterval(),
+        this.dialer = new Dialer(settings.connectors(), settings.streams().connectTimeout());
+        this.mux = Mux.create(new MuxSettings(Side.AGENT, settings.streams(), settings.pingInterval(),
                                                settings.pingTimeout(), settings.maxMessage()),
                               this, observer, budget, memory);
     }

@@ -1,0 +1,201 @@
+package io.nowconnect.stream;
+
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+import io.nowconnect.protocol.BinaryCodec;
+
+/**
+ * One stream's {@code bin1} credit-based flow control, both directions. Sending: DATA only within the credit the peer
+ * granted (its initial window, then every WINDOW increment); the stream's reader waits when it runs out. Receiving:
+ * the peer may have at most the receive window unreturned; credit goes back with one WINDOW once half a window reached
+ * the local socket, and the window doubles (up to {@link BinaryCodec#MAX_WINDOW}, out of the process's growth pool)
+ * each time credit is returned while the socket has written everything queued. A window of 0 means v1: no flow control.
+ *
+ * <p>Locks: one, {@link #lock}, guards the send credit, window growth and {@link #closed}; the stream's reader waits on
+ * {@link #changed}. {@link #unreturned} is atomic (the tunnel's reader adds, the writer subtracts);
+ * {@link #consumedSinceWindow} is the stream writer thread's alone.
+ */
+final class FlowControl {
+    private final int window;
+    private final MemoryBudget memory;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    /** How many unreturned bytes the peer may send; grows from {@link #window}. Set under the lock. */
+    private volatile int receiveWindow;
+    /** Bytes received from the peer and not yet returned with WINDOW; at most {@link #receiveWindow}. */
+    private final AtomicLong unreturned = new AtomicLong();
+    /** Bytes the peer still lets us send. Guarded by {@link #lock}. */
+    private long credit;
+    /** Guarded by {@link #lock}: once set, no growth and no credit wait. */
+    private boolean closed;
+    // stream writer thread only: bytes written to the socket since the last WINDOW
+    private long consumedSinceWindow;
+
+    /**
+     * Flow control of a new stream.
+     *
+     * @param receiveWindow the window this side grants, 0 for v1
+     * @param sendWindow the window the peer grants (the first credit)
+     * @param memory the process's budget, whose growth pool window growth comes from
+     */
+    FlowControl(int receiveWindow, int sendWindow, MemoryBudget memory) {
+        this.window = receiveWindow;
+        this.receiveWindow = receiveWindow;
+        this.credit = sendWindow;
+        this.memory = memory;
+    }
+
+    /**
+     * Whether this stream is flow controlled ({@code bin1}).
+     *
+     * @return true with a window
+     */
+    boolean enabled() {
+        return window > 0;
+    }
+
+    /**
+     * Tunnel reader: DATA arrived.
+     *
+     * @param length payload bytes
+     * @return false when the peer went beyond the receive window (a protocol error for this stream)
+     */
+    boolean received(int length) {
+        return unreturned.addAndGet(length) <= receiveWindow;
+    }
+
+    /**
+     * Tunnel reader: WINDOW arrived; wakes a reader waiting for credit.
+     *
+     * @param increment bytes of credit
+     * @return false when the credit now exceeds 2^32-1 (a protocol error for this stream)
+     */
+    boolean granted(long increment) {
+        lock.lock();
+        try {
+            credit += increment;
+            changed.signalAll();
+            return credit <= BinaryCodec.MAX_UINT32;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Stream reader: wait until the peer lets us send.
+     *
+     * @param observer told of a wait ({@link WireEvent#CREDIT_WAIT})
+     * @return credit in bytes, or -1 once closed
+     */
+    long awaitCredit(StreamObserver observer) {
+        lock.lock();
+        try {
+            if (credit <= 0 && !closed) {
+                observer.wire(WireEvent.CREDIT_WAIT);
+            }
+            while (credit <= 0 && !closed) {
+                changed.await();
+            }
+            return closed ? -1 : credit;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Stream reader: bytes were sent.
+     *
+     * @param n bytes
+     */
+    void take(int n) {
+        lock.lock();
+        try {
+            credit -= n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Stream writer: bytes reached the socket. Once half a window has, the credit to return; the count is lowered
+     * before the WINDOW leaves, so DATA the peer sends on the new credit can never look like a violation, and a grown
+     * window is in place before the WINDOW that grants it.
+     *
+     * @param bytes bytes written
+     * @param drained whether everything queued was written (the local side keeps up: the window may grow)
+     * @return the WINDOW increment to send now, 0 for none yet
+     */
+    long consumed(int bytes, boolean drained) {
+        consumedSinceWindow += bytes;
+        int current = receiveWindow;
+        if (consumedSinceWindow < Math.max(1, current / 2)) {
+            return 0;
+        }
+        long increment = consumedSinceWindow;
+        consumedSinceWindow = 0;
+        unreturned.addAndGet(-increment);
+        if (drained && current < BinaryCodec.MAX_WINDOW && grow(current)) {
+            increment += current;
+        }
+        return increment;
+    }
+
+    /** The stream ended: wake a waiting reader and give window growth back (once; no growth after this). */
+    void close() {
+        lock.lock();
+        try {
+            closed = true;
+            changed.signalAll();
+            if (receiveWindow > window) {
+                memory.releaseGrowth(receiveWindow - window);
+                receiveWindow = window;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Credit left to send, for tests and diagnostics.
+     *
+     * @return bytes, or -1 without flow control
+     */
+    long credit() {
+        if (window == 0) {
+            return -1;
+        }
+        lock.lock();
+        try {
+            return credit;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Current receive window, for tests and diagnostics.
+     *
+     * @return bytes, 0 without flow control
+     */
+    int receiveWindow() {
+        return receiveWindow;
+    }
+
+    private boolean grow(int current) {
+        lock.lock();
+        try {
+            if (closed || !memory.reserveGrowth(current)) {
+                return false;
+            }
+            receiveWindow = current * 2;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+}
