@@ -1,11 +1,7 @@
 package io.nowconnect.hub;
 
-import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
-import io.helidon.common.concurrency.limits.Limit;
 import io.helidon.webserver.spi.ServerConnection;
 
 /**
@@ -17,13 +13,9 @@ import io.helidon.webserver.spi.ServerConnection;
  * <p>Thread-safe; an agent id is in the map only while it holds a tunnel, so the map is bounded by the tunnels.
  */
 final class AgentTunnelCap {
-    /** At most one refusal log line per this period; the others are counted in it. */
-    static final Duration LOG_PERIOD = Duration.ofSeconds(10);
-
     private final int max;
     private final ConcurrentHashMap<String, Integer> open = new ConcurrentHashMap<>();
-    private final AtomicLong nextLogNanos = new AtomicLong(System.nanoTime());
-    private final AtomicLong refusedSinceLog = new AtomicLong();
+    private final LogThrottle refusals = new LogThrottle();
 
     /**
      * A cap.
@@ -51,7 +43,7 @@ final class AgentTunnelCap {
             return count + 1;
         });
         if (!taken[0]) {
-            refusedSinceLog.incrementAndGet();
+            refusals.count();
         }
         return taken[0];
     }
@@ -85,18 +77,13 @@ final class AgentTunnelCap {
     }
 
     /**
-     * Whether a refusal should be logged now (at most once per {@link #LOG_PERIOD}), and how many were refused since the
-     * last line.
+     * Whether a refusal should be logged now (at most once per {@link LogThrottle#PERIOD}), and how many were
+     * refused since the last line.
      *
      * @return refusals since the last line (this one included), or 0 when this one is not to be logged
      */
     long refusalsToLog() {
-        long now = System.nanoTime();
-        long next = nextLogNanos.get();
-        if (now - next >= 0 && nextLogNanos.compareAndSet(next, now + LOG_PERIOD.toNanos())) {
-            return refusedSinceLog.getAndSet(0);
-        }
-        return 0;
+        return refusals.due();
     }
 
     /**
@@ -107,39 +94,6 @@ final class AgentTunnelCap {
      * @return the connection to hand to Helidon
      */
     ServerConnection hold(String agentId, ServerConnection connection) {
-        return new Held(agentId, connection);
-    }
-
-    /** A connection whose end gives its agent's slot back. */
-    private final class Held implements ServerConnection {
-        private final String agentId;
-        private final ServerConnection delegate;
-        private final AtomicBoolean released = new AtomicBoolean();
-
-        Held(String agentId, ServerConnection delegate) {
-            this.agentId = agentId;
-            this.delegate = delegate;
-        }
-
-        @Override
-        public void handle(Limit limit) throws InterruptedException {
-            try {
-                delegate.handle(limit);
-            } finally {
-                if (released.compareAndSet(false, true)) {
-                    release(agentId);
-                }
-            }
-        }
-
-        @Override
-        public Duration idleTime() {
-            return delegate.idleTime();
-        }
-
-        @Override
-        public void close(boolean interrupt) {
-            delegate.close(interrupt);
-        }
+        return OnEnd.wrap(connection, () -> release(agentId));
     }
 }

@@ -1,11 +1,7 @@
 package io.nowconnect.hub;
 
-import java.time.Duration;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
-import io.helidon.common.concurrency.limits.Limit;
 import io.helidon.webserver.spi.ServerConnection;
 
 /**
@@ -16,13 +12,9 @@ import io.helidon.webserver.spi.ServerConnection;
  * <p>Thread-safe: Helidon's connection threads take and return slots concurrently.
  */
 final class TunnelCap {
-    /** At most one refusal log line per this period; the others are counted in it. */
-    static final Duration LOG_PERIOD = Duration.ofSeconds(10);
-
     private final int max;
     private final AtomicInteger open = new AtomicInteger();
-    private final AtomicLong nextLogNanos = new AtomicLong(System.nanoTime());
-    private final AtomicLong refusedSinceLog = new AtomicLong();
+    private final LogThrottle refusals = new LogThrottle();
 
     /**
      * A cap.
@@ -42,7 +34,7 @@ final class TunnelCap {
         while (true) {
             int n = open.get();
             if (n >= max) {
-                refusedSinceLog.incrementAndGet();
+                refusals.count();
                 return false;
             }
             if (open.compareAndSet(n, n + 1)) {
@@ -64,7 +56,7 @@ final class TunnelCap {
      * @return the connection to hand to Helidon
      */
     ServerConnection hold(ServerConnection connection) {
-        return new Held(connection);
+        return OnEnd.wrap(connection, this::release);
     }
 
     /**
@@ -86,48 +78,12 @@ final class TunnelCap {
     }
 
     /**
-     * Whether a refusal should be logged now (at most once per {@link #LOG_PERIOD}), and how many were refused since
-     * the last line.
+     * Whether a refusal should be logged now (at most once per {@link LogThrottle#PERIOD}), and how many were
+     * refused since the last line.
      *
      * @return refusals since the last line (this one included), or 0 when this one is not to be logged
      */
     long refusalsToLog() {
-        long now = System.nanoTime();
-        long next = nextLogNanos.get();
-        if (now - next >= 0 && nextLogNanos.compareAndSet(next, now + LOG_PERIOD.toNanos())) {
-            return refusedSinceLog.getAndSet(0);
-        }
-        return 0;
-    }
-
-    /** A connection whose end gives its slot back. */
-    private final class Held implements ServerConnection {
-        private final ServerConnection delegate;
-        private final AtomicBoolean released = new AtomicBoolean();
-
-        Held(ServerConnection delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public void handle(Limit limit) throws InterruptedException {
-            try {
-                delegate.handle(limit);
-            } finally {
-                if (released.compareAndSet(false, true)) {
-                    release();
-                }
-            }
-        }
-
-        @Override
-        public Duration idleTime() {
-            return delegate.idleTime();
-        }
-
-        @Override
-        public void close(boolean interrupt) {
-            delegate.close(interrupt);
-        }
+        return refusals.due();
     }
 }

@@ -106,7 +106,7 @@ final class TunnelUpgrader implements Http1Upgrader {
         }
     }
 
-    /** 503: the hub holds {@code NC_HUB_MAX_TUNNELS} tunnels; logged at most once per {@link TunnelCap#LOG_PERIOD}. */
+    /** 503: the hub holds {@code NC_HUB_MAX_TUNNELS} tunnels; logged at most once per {@link LogThrottle#PERIOD}. */
     private void refuseFull(Claims claims) {
         tunnels.metrics().tunnelRefused("max_tunnels");
         long refused = cap.refusalsToLog();

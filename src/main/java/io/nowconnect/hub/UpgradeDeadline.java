@@ -6,12 +6,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import io.helidon.common.buffers.BufferData;
-import io.helidon.common.concurrency.limits.Limit;
 import io.helidon.webserver.ConnectionContext;
 import io.helidon.webserver.spi.ServerConnection;
 import io.helidon.webserver.spi.ServerConnectionSelector;
@@ -35,15 +33,13 @@ import io.nowconnect.log.Event;
 final class UpgradeDeadline implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(UpgradeDeadline.class.getName());
     private static final long SWEEP_MILLIS = 250;
-    private static final long LOG_PERIOD_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     private final Duration timeout;
     private final HubMetrics metrics;
     private final Set<Watched> watched = ConcurrentHashMap.newKeySet();
     private final ConcurrentHashMap<ConnectionContext, Watched> byContext = new ConcurrentHashMap<>();
     private final ScheduledExecutorService sweeper;
-    private final AtomicLong nextLogNanos = new AtomicLong(System.nanoTime());
-    private final AtomicLong cutSinceLog = new AtomicLong();
+    private final LogThrottle cuts = new LogThrottle();
 
     /**
      * Start the sweep.
@@ -97,17 +93,16 @@ final class UpgradeDeadline implements AutoCloseable {
     private void sweep() {
         long now = System.nanoTime();
         for (Watched w : watched) {
-            if (now - w.deadlineNanos > 0 && watched.remove(w)) {
-                byContext.remove(w.ctx);
+            if (now - w.deadlineNanos() > 0 && watched.remove(w)) {
+                byContext.remove(w.ctx());
                 metrics.connectionCut("request_timeout");
-                cutSinceLog.incrementAndGet();
+                cuts.count();
                 // closing a TLS socket may write: not on the sweeper
-                Thread.ofVirtual().name("nc-hub-deadline-close").start(() -> w.ctx.serverSocket().close());
+                Thread.ofVirtual().name("nc-hub-deadline-close").start(() -> w.ctx().serverSocket().close());
             }
         }
-        long next = nextLogNanos.get();
-        if (cutSinceLog.get() > 0 && now - next >= 0 && nextLogNanos.compareAndSet(next, now + LOG_PERIOD_NANOS)) {
-            long cut = cutSinceLog.getAndSet(0);
+        long cut = cuts.due();
+        if (cut > 0) {
             Event.of("connection_timed_out").with("count", cut).with("timeout_sec", timeout.toSeconds())
                     .log(LOGGER, Level.WARNING, cut + " connection(s) to the hub's port closed: not an agent tunnel within "
                             + timeout.toSeconds() + " s (NC_HUB_REQUEST_TIMEOUT_SEC)");
@@ -139,43 +134,17 @@ final class UpgradeDeadline implements AutoCloseable {
 
         @Override
         public ServerConnection connection(ConnectionContext ctx) {
-            Watched w = new Watched(ctx, delegate.connection(ctx), System.nanoTime() + timeout.toNanos());
+            Watched w = new Watched(ctx, System.nanoTime() + timeout.toNanos());
             watched.add(w);
             byContext.put(ctx, w);
-            return w;
+            return OnEnd.wrap(delegate.connection(ctx), () -> {
+                watched.remove(w);
+                byContext.remove(ctx);
+            });
         }
     }
 
     /** A connection under watch; it leaves the watch when it ends or is upgraded. */
-    private final class Watched implements ServerConnection {
-        private final ConnectionContext ctx;
-        private final ServerConnection delegate;
-        private final long deadlineNanos;
-
-        Watched(ConnectionContext ctx, ServerConnection delegate, long deadlineNanos) {
-            this.ctx = ctx;
-            this.delegate = delegate;
-            this.deadlineNanos = deadlineNanos;
-        }
-
-        @Override
-        public void handle(Limit limit) throws InterruptedException {
-            try {
-                delegate.handle(limit);
-            } finally {
-                watched.remove(this);
-                byContext.remove(ctx);
-            }
-        }
-
-        @Override
-        public Duration idleTime() {
-            return delegate.idleTime();
-        }
-
-        @Override
-        public void close(boolean interrupt) {
-            delegate.close(interrupt);
-        }
+    private record Watched(ConnectionContext ctx, long deadlineNanos) {
     }
 }
