@@ -3,9 +3,11 @@ package io.nowconnect.ws;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -33,10 +35,10 @@ import java.util.function.ToIntFunction;
 final class Outbox<T> {
     private static final int BATCH_BYTES = 256 * 1024;
     /**
-     * Longest park of an idle writer. Producers unpark it (see {@link #signal()}), so this is only a safety net; it is
-     * long because a hub holds thousands of idle tunnels and each wake-up costs CPU.
+     * How long an idle writer thread waits for work before it ends; the next item starts a new one. A hub holds
+     * thousands of mostly idle tunnels: none of them keeps a parked thread (and its stack) for nothing.
      */
-    private static final long IDLE_PARK_NANOS = 5_000_000_000L;
+    private static final long IDLE_EXIT_NANOS = 2_000_000_000L;
     /**
      * Most bytes waiting in the urgent lane. It never blocks its producers (the tunnel's reader), so a peer that keeps
      * sending but never reads would otherwise grow it without bound; beyond this the outbox fails (the tunnel ends).
@@ -53,7 +55,11 @@ final class Outbox<T> {
     private final AtomicLong urgentBytes = new AtomicLong();
     private final Consumer<List<T>> batchWriter;
     private final ToIntFunction<T> size;
-    private final Thread writer;
+    private final String name;
+    /** The writer thread while one runs, else null; set by whoever starts one, cleared by the writer as it ends. */
+    private final AtomicReference<Thread> writer = new AtomicReference<>();
+    /** Counted down once nothing more will be written: the last item went out, or the outbox failed or stopped. */
+    private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean lastQueued;
     private volatile T lastItem;
     private volatile boolean idle;
@@ -63,11 +69,11 @@ final class Outbox<T> {
         this.ordered = new LinkedBlockingQueue<>(capacity);
         this.batchWriter = batchWriter;
         this.size = size;
-        this.writer = Thread.ofVirtual().name(name).start(this::writeLoop);
+        this.name = name;
     }
 
     /**
-     * Create an outbox and start its writer thread.
+     * Create an outbox; its writer thread starts with the first item that needs it.
      *
      * @param name writer thread name
      * @param capacity most items in the ordered lane
@@ -125,7 +131,7 @@ final class Outbox<T> {
         if (urgentBytes.addAndGet(size.applyAsInt(item)) > URGENT_LIMIT_BYTES) {
             failure = new IllegalStateException("more than " + URGENT_LIMIT_BYTES + " bytes of urgent frames unsent: "
                                                         + "the peer does not read");
-            writer.interrupt();
+            interruptWriter();
             check();
         }
         urgent.add(item);
@@ -145,7 +151,7 @@ final class Outbox<T> {
             lastItem = item;
             lastQueued = true;
         }
-        LockSupport.unpark(writer);
+        wake();
     }
 
     /** Stop the writer; pending items are dropped. */
@@ -153,18 +159,23 @@ final class Outbox<T> {
         if (failure == null) {
             failure = new IllegalStateException("tunnel writer stopped");
         }
-        writer.interrupt();
+        if (!interruptWriter()) {
+            // no writer runs: nobody else clears the lanes
+            ordered.clear();
+            urgent.clear();
+            finished.countDown();
+        }
     }
 
     /**
-     * Wait until the writer thread ended, e.g. after it wrote the item queued with {@link #last}.
+     * Wait until nothing more will be written, e.g. after the item queued with {@link #last} went out.
      *
      * @param timeout longest wait
-     * @return whether the writer ended in time
+     * @return whether the outbox finished in time
      */
     boolean awaitStopped(java.time.Duration timeout) {
         try {
-            return writer.join(timeout);
+            return finished.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
@@ -190,32 +201,93 @@ final class Outbox<T> {
         }
     }
 
+    /** A producer queued an item: make sure a writer runs and sees it. */
     private void signal() {
-        // the writer publishes idle before its last look at the lanes, so a producer that sees idle false has queued
-        // before that look
-        if (idle) {
-            LockSupport.unpark(writer);
+        Thread w = writer.get();
+        if (w == null) {
+            startWriter();
+        } else if (idle) {
+            // the writer publishes idle before its last look at the lanes, so a producer that sees idle false has
+            // queued before that look
+            LockSupport.unpark(w);
         }
     }
 
+    /** Start a writer, or wake the one that runs. */
+    private void wake() {
+        Thread w = writer.get();
+        if (w == null) {
+            startWriter();
+        } else {
+            LockSupport.unpark(w);
+        }
+    }
+
+    private void startWriter() {
+        Thread t = Thread.ofVirtual().name(name).unstarted(this::writeLoop);
+        if (writer.compareAndSet(null, t)) {
+            t.start();
+        } else {
+            Thread w = writer.get();
+            if (w != null) {
+                LockSupport.unpark(w);
+            }
+        }
+    }
+
+    /**
+     * Interrupt the writer, if one runs.
+     *
+     * @return whether one ran
+     */
+    private boolean interruptWriter() {
+        Thread w = writer.get();
+        if (w != null) {
+            w.interrupt();
+            return true;
+        }
+        return false;
+    }
+
+    private boolean lanesEmpty() {
+        return urgent.isEmpty() && ordered.isEmpty() && lastItem == null;
+    }
+
     private void writeLoop() {
+        Thread self = Thread.currentThread();
         List<T> batch = new ArrayList<>();
+        boolean done = false;
         try {
             while (true) {
-                while (urgent.isEmpty() && ordered.isEmpty() && lastItem == null) {
+                long idleSince = System.nanoTime();
+                while (lanesEmpty()) {
+                    if (failure != null) {
+                        // stopped while no writer ran, or the last item went out on another writer
+                        return;
+                    }
                     idle = true;
                     // re-check after publishing idle: a producer that missed it has queued by now
-                    if (urgent.isEmpty() && ordered.isEmpty() && lastItem == null) {
-                        LockSupport.parkNanos(this, IDLE_PARK_NANOS);
+                    if (lanesEmpty()) {
+                        LockSupport.parkNanos(this, IDLE_EXIT_NANOS);
                     }
                     idle = false;
                     if (Thread.interrupted()) {
                         throw new InterruptedException();
                     }
+                    if (lanesEmpty() && System.nanoTime() - idleSince >= IDLE_EXIT_NANOS) {
+                        // idle for long: end this thread; a producer that queued meanwhile saw it still registered
+                        // (and queued before this look), or finds none and starts another
+                        writer.compareAndSet(self, null);
+                        if (lanesEmpty() || !writer.compareAndSet(null, self)) {
+                            return;
+                        }
+                        idleSince = System.nanoTime();
+                    }
                 }
                 writing.lockInterruptibly();
                 try {
                     if (writeBatch(batch)) {
+                        done = true;
                         return;
                     }
                 } finally {
@@ -223,15 +295,20 @@ final class Outbox<T> {
                 }
             }
         } catch (InterruptedException e) {
-            // stopped
+            done = true;
         } catch (RuntimeException e) {
             failure = e;
+            done = true;
         } finally {
-            if (failure == null) {
-                failure = new IllegalStateException("tunnel closed");
+            if (done || failure != null) {
+                if (failure == null) {
+                    failure = new IllegalStateException("tunnel closed");
+                }
+                ordered.clear();
+                urgent.clear();
+                finished.countDown();
             }
-            ordered.clear();
-            urgent.clear();
+            writer.compareAndSet(self, null);
         }
     }
 
@@ -270,7 +347,9 @@ final class Outbox<T> {
             batchWriter.accept(List.of(item));
         } catch (RuntimeException e) {
             failure = e;
-            writer.interrupt();
+            if (!interruptWriter()) {
+                finished.countDown();
+            }
             throw new IllegalStateException("tunnel writer closed", e);
         }
     }
