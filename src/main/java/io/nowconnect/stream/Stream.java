@@ -351,7 +351,7 @@ public final class Stream {
         try {
             InputStream in = socket.getInputStream();
             while (true) {
-                if (window > 0 && buf.length > small && credit() <= 0) {
+                if (flow.enabled() && buf.length > small && flow.credit() <= 0) {
                     // about to wait for credit, maybe for good (a peer that stopped reading): hold no large buffer
                     // meanwhile (2,000 such streams x 64 KiB were more than the agent's whole heap)
                     buf = new byte[small];

@@ -339,6 +339,24 @@ class StreamFlowControlTest {
         assertNull(sent.poll(200, TimeUnit.MILLISECONDS), "and returns no WINDOW");
     }
 
+    @Test
+    void aFloodOfOneByteFramesIsChargedAboutItsPayload() throws Exception {
+        Stream stream = stream(0, 4096); // v1, and a local side that reads nothing for now
+        int frames = 200_000;
+        for (int i = 0; i < frames; i++) {
+            table.dispatch(new Frame.Data(CID, i, new byte[] {(byte) i}));
+        }
+        assertFalse(stream.isClosed(), "packed into chunks, the flood stays within the queue depth: no reset");
+        long used = memory.used();
+        assertTrue(used > 0 && used <= 2L * frames, "charged " + used + " bytes for " + frames
+                + " one-byte frames (an array and a queue slot each would be about " + 65L * frames + ")");
+        byte[] got = peer.getInputStream().readNBytes(frames);
+        for (int i = 0; i < frames; i++) {
+            assertEquals((byte) i, got[i], "byte " + i + " in order");
+        }
+        await(() -> memory.used() == 0, "everything given back once written");
+    }
+
     /** What a read on the local side returns now: -1 for EOF, -2 for a reset, else the byte. */
     private static int readOutcome(Socket s) {
         try {
