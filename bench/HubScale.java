@@ -108,9 +108,12 @@ public class HubScale {
         String probe = opt("probe", "probe");
         int probes = Math.min(agents, Integer.parseInt(opt("probes", "100")));
         String prefix = opt("prefix", "scale");
+        // probes among the agents that are sure to get a slot: with `parallel` handshakes in flight, one of the last
+        // `parallel` before the cap can lose its slot to a later one and be refused
+        int sure = Math.max(1, expect - parallel);
         Set<Integer> probeAgents = new HashSet<>();
-        while (probeAgents.size() < Math.min(probes, expect)) {
-            probeAgents.add(RANDOM.nextInt(expect));
+        while (probeAgents.size() < Math.min(probes, sure)) {
+            probeAgents.add(RANDOM.nextInt(sure));
         }
 
         long t0 = System.nanoTime();
