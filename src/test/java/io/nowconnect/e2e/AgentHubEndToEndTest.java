@@ -162,10 +162,22 @@ class AgentHubEndToEndTest {
         Hub hub = harness.startHub("down");
         Agent agent = harness.startAgent(harness.agentVars(hub.port(), Map.of("down", closedPort)));
         awaitReady(agent, Duration.ofSeconds(10));
-        try (Socket c = client(hub.listenerPorts().get("down"))) {
-            // connect_failed is a reset: the client sees a reset, not an end of stream it could take for an empty answer
-            org.junit.jupiter.api.Assertions.assertThrows(java.net.SocketException.class, () -> c.getInputStream().read(),
-                                                          "client reset after connect_failed");
+        Socket c;
+        try {
+            c = client(hub.listenerPorts().get("down"));
+        } catch (java.net.SocketException resetWhileConnecting) {
+            // the whole round (OPEN, the refused dial, RST, the reset client) can beat the client's own connect call on
+            // a loaded machine: that is the reset this test expects
+            c = null;
+        }
+        if (c != null) {
+            try (Socket open = c) {
+                // connect_failed is a reset: the client sees a reset, not an end of stream it could take for an empty
+                // answer
+                org.junit.jupiter.api.Assertions.assertThrows(java.net.SocketException.class,
+                                                              () -> open.getInputStream().read(),
+                                                              "client reset after connect_failed");
+            }
         }
         await(Duration.ofSeconds(5), () -> hub.tunnelStreamCounts("down").equals(List.of(0)), "stream gone on the hub");
     }

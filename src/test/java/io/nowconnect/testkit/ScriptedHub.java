@@ -480,6 +480,16 @@ public final class ScriptedHub implements AutoCloseable {
         }
 
         /**
+         * Next text message from the agent, if one arrives in time.
+         *
+         * @param timeout how long
+         * @return the message, or null
+         */
+        public String poll(Duration timeout) throws InterruptedException {
+            return texts.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        /**
          * Next text message of one stream (by its {@code cid} field).
          *
          * @param cid stream id
