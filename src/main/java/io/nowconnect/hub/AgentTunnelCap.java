@@ -2,8 +2,6 @@ package io.nowconnect.hub;
 
 import java.util.concurrent.ConcurrentHashMap;
 
-import io.helidon.webserver.spi.ServerConnection;
-
 /**
  * The cap on tunnels per {@code agent_id} ({@code NC_HUB_MAX_TUNNELS_PER_AGENT}): one stolen or runaway token cannot
  * take the hub's tunnel slots from every other agent. Our agent holds one tunnel, two while a rotation overlaps the
@@ -30,7 +28,7 @@ final class AgentTunnelCap {
      * Take a slot for a new tunnel of this agent.
      *
      * @param agentId the token's agent id
-     * @return whether one was free (if so, {@link #hold} or {@link #release} gives it back)
+     * @return whether one was free (if so, {@link #release} gives it back)
      */
     boolean tryAcquire(String agentId) {
         boolean[] taken = {false};
@@ -86,14 +84,4 @@ final class AgentTunnelCap {
         return refusals.due();
     }
 
-    /**
-     * Tie a taken slot to a connection: it is given back once when the connection's {@code handle} returns.
-     *
-     * @param agentId agent id
-     * @param connection the upgraded connection
-     * @return the connection to hand to Helidon
-     */
-    ServerConnection hold(String agentId, ServerConnection connection) {
-        return OnEnd.wrap(connection, () -> release(agentId));
-    }
 }

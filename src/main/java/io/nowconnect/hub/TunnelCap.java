@@ -2,8 +2,6 @@ package io.nowconnect.hub;
 
 import java.util.concurrent.atomic.AtomicInteger;
 
-import io.helidon.webserver.spi.ServerConnection;
-
 /**
  * The cap on agent tunnels ({@code NC_HUB_MAX_TUNNELS}): a slot is taken at the upgrade, before the tunnel exists,
  * and given back when its connection ends, so the hub never holds more tunnels (acknowledged or still waiting for
@@ -28,7 +26,7 @@ final class TunnelCap {
     /**
      * Take a slot for a new tunnel.
      *
-     * @return whether one was free (if so, {@link #hold} or {@link #release} gives it back)
+     * @return whether one was free (if so, {@link #release} gives it back)
      */
     boolean tryAcquire() {
         while (true) {
@@ -46,17 +44,6 @@ final class TunnelCap {
     /** Give a slot back. */
     void release() {
         open.decrementAndGet();
-    }
-
-    /**
-     * Tie a taken slot to a connection: it is given back once when the connection's {@code handle} returns (the
-     * tunnel ended).
-     *
-     * @param connection the upgraded connection
-     * @return the connection to hand to Helidon
-     */
-    ServerConnection hold(ServerConnection connection) {
-        return OnEnd.wrap(connection, this::release);
     }
 
     /**

@@ -95,8 +95,12 @@ final class TunnelUpgrader implements Http1Upgrader {
                 + "Sec-WebSocket-Accept: " + Handshake.accept(key) + "\r\n\r\n";
         try {
             ctx.dataWriter().writeNow(BufferData.create(response.getBytes(StandardCharsets.US_ASCII)));
-            ServerConnection tunnel = cap.hold(perAgent.hold(agentId, new AgentTunnel(tunnels, claims, ctx.dataReader(),
-                                                                                        ctx.dataWriter())));
+            // both slots come back once, when the tunnel's connection ends (one wrapper: a hub holds thousands)
+            ServerConnection tunnel = OnEnd.wrap(new AgentTunnel(tunnels, claims, ctx.dataReader(), ctx.dataWriter()),
+                                                 () -> {
+                                                     cap.release();
+                                                     perAgent.release(agentId);
+                                                 });
             deadline.upgraded(ctx);
             return tunnel;
         } catch (RuntimeException e) {

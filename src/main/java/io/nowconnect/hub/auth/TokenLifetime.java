@@ -25,15 +25,16 @@ public final class TokenLifetime {
     private static final Logger LOGGER = Logger.getLogger(TokenLifetime.class.getName());
 
     private final String agentId;
-    private final Instant usableUntil;
-    private final Instant closeBy;
+    /** Epoch milliseconds (not {@code Instant}s: a hub holds thousands of these). */
+    private final long usableUntil;
+    private final long closeBy;
     private final Clock clock;
     private volatile boolean noticed;
 
     private TokenLifetime(String agentId, Instant usableUntil, Duration drainTimeout, Clock clock) {
         this.agentId = agentId;
-        this.usableUntil = usableUntil;
-        this.closeBy = usableUntil.plus(drainTimeout);
+        this.usableUntil = usableUntil.toEpochMilli();
+        this.closeBy = usableUntil.plus(drainTimeout).toEpochMilli();
         this.clock = clock;
     }
 
@@ -62,7 +63,7 @@ public final class TokenLifetime {
      * @return true from {@link Claims#usableUntil()} on
      */
     public boolean expired() {
-        return !clock.instant().isBefore(usableUntil);
+        return clock.millis() >= usableUntil;
     }
 
     /**
@@ -74,8 +75,8 @@ public final class TokenLifetime {
      * @return true when the tunnel should be closed
      */
     public boolean closeNow(int openStreams) {
-        Instant now = clock.instant();
-        if (now.isBefore(usableUntil)) {
+        long now = clock.millis();
+        if (now < usableUntil) {
             return false;
         }
         if (!noticed) {
@@ -87,7 +88,7 @@ public final class TokenLifetime {
         if (openStreams == 0) {
             return true;
         }
-        if (!now.isBefore(closeBy)) {
+        if (now >= closeBy) {
             Event.of("token_expired_drain_timeout").with("agent_id", agentId).with("streams", openStreams)
                     .log(LOGGER, Level.WARNING, "Drain timeout after the token expired: closing the tunnel and its "
                             + openStreams + " open streams");
