@@ -70,7 +70,7 @@ class HubStalledAgentTest {
             });
         }
         // wait until the clients are held up: the hub's writer is blocked on the agent's zero window
-        long stalledSince = waitUntilStalled(bytesSent);
+        long stalledSince = Harness.awaitStalled(bytesSent, "the clients");
         System.out.printf("[stalled-agent] clients held up after %d KiB sent%n", bytesSent.get() / 1024);
 
         // clients that arrive now: their OPEN cannot go out (the writer's queue is full), the accept thread waits
@@ -152,23 +152,5 @@ class HubStalledAgentTest {
         System.out.printf("[stalled-agent] a slow agent read %d KiB in %d s and kept its tunnel%n", read.get() / 1024,
                           PING_TIMEOUT_SEC * 4);
         assertTrue(read.get() > 1024 * 1024, "the slow agent read: " + read.get());
-    }
-
-    /** Wait until no client byte has been sent for 500 ms (the hub stopped reading its clients); returns that time. */
-    private static long waitUntilStalled(AtomicLong bytesSent) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        long last = -1;
-        long sameSince = System.nanoTime();
-        while (System.nanoTime() < deadline) {
-            long now = bytesSent.get();
-            if (now != last) {
-                last = now;
-                sameSince = System.nanoTime();
-            } else if (now > 0 && System.nanoTime() - sameSince > TimeUnit.MILLISECONDS.toNanos(500)) {
-                return sameSince;
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("the clients were never held up: " + bytesSent.get() + " bytes sent");
     }
 }

@@ -446,6 +446,31 @@ public final class Harness implements AutoCloseable {
         }
     }
 
+    /**
+     * Wait until a byte counter has not moved for 500 ms (a sender is held up by a peer that stopped reading).
+     *
+     * @param counter bytes sent so far
+     * @param what the senders, for the failure message
+     * @return when the counter last moved, in {@link System#nanoTime()}
+     * @throws InterruptedException if interrupted
+     */
+    public static long awaitStalled(java.util.concurrent.atomic.AtomicLong counter, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        long last = -1;
+        long sameSince = System.nanoTime();
+        while (System.nanoTime() < deadline) {
+            long now = counter.get();
+            if (now != last) {
+                last = now;
+                sameSince = System.nanoTime();
+            } else if (now > 0 && System.nanoTime() - sameSince > java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(500)) {
+                return sameSince;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError(what + " were never held up: " + counter.get() + " bytes sent");
+    }
+
     /** Connect a client to a hub listener. */
     public static Socket client(int port) throws IOException {
         Socket s = new Socket();

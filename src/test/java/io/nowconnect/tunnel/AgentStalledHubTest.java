@@ -71,7 +71,7 @@ class AgentStalledHubTest extends ScriptedHubTestBase {
             }
         });
         try {
-            long stalledSince = waitUntilStalled(sent);
+            long stalledSince = Harness.awaitStalled(sent, "the targets");
             Harness.await(Duration.ofSeconds(PING_TIMEOUT_SEC + 15),
                           () -> agent.status().endings().getOrDefault("write_stalled", 0L) == 1,
                           "the agent ends the tunnel to the hub that stopped reading: " + agent.status().endings());
@@ -89,23 +89,5 @@ class AgentStalledHubTest extends ScriptedHubTestBase {
         } finally {
             pinger.interrupt();
         }
-    }
-
-    /** Wait until no target byte has been sent for 500 ms (the agent stopped reading its targets); returns that time. */
-    private static long waitUntilStalled(AtomicLong sent) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        long last = -1;
-        long sameSince = System.nanoTime();
-        while (System.nanoTime() < deadline) {
-            long now = sent.get();
-            if (now != last) {
-                last = now;
-                sameSince = System.nanoTime();
-            } else if (now > 0 && System.nanoTime() - sameSince > TimeUnit.MILLISECONDS.toNanos(500)) {
-                return sameSince;
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("the targets were never held up: " + sent.get() + " bytes sent");
     }
 }
