@@ -102,7 +102,13 @@ public final class Stream {
     public void start(Socket connected) {
         this.socket = connected;
         if (closed.get()) {
-            // closed while connecting (RST from the peer, tunnel dropped)
+            // reset before its socket came (RST from the peer, tunnel dropped): a stream that never started cannot
+            // have ended cleanly, so the local peer sees a reset, not an end of stream it could take for an answer
+            try {
+                connected.setSoLinger(true, 0);
+            } catch (IOException | RuntimeException ignored) {
+                // already closed
+            }
             closeQuietly(connected);
             return;
         }
@@ -176,10 +182,7 @@ public final class Stream {
         }
     }
 
-    /**
-     * Reset this stream with {@code queue_overflow}: it holds too much (v1 queue depth past its grace, or the most of
-     * a spent memory budget).
-     */
+    /** Reset with {@code queue_overflow}: it holds too much (v1 depth past its grace, or the most of a spent budget). */
     void overflow() {
         if (closed.get()) {
             return;
@@ -240,11 +243,7 @@ public final class Stream {
         finQueued = true;
     }
 
-    /**
-     * RST from the tunnel: close at once, sending nothing back.
-     *
-     * @param err the peer's reason
-     */
+    /** RST from the tunnel (the peer's reason {@code err}, logged only): close at once, sending nothing back. */
     void onRst(String err) {
         Event.of("stream_reset_by_peer").with("cid", cid).with("connector", connector).with("reason", err)
                 .log(LOGGER, Level.FINE, "Stream reset by peer");
