@@ -332,10 +332,23 @@ public final class Harness implements AutoCloseable {
 
     /** Variables of an agent connected to the hub, exporting the given connector targets; fast pings and back-off. */
     public Map<String, String> agentVars(int hubPort, Map<String, Integer> targets) {
+        return agentVars("ws://127.0.0.1:" + hubPort + "/tunnel", tokenFile(AGENT_ID, Duration.ofHours(1)), targets);
+    }
+
+    /**
+     * Variables of an agent ({@link #AGENT_ID}) connected to a hub URL with a token file, exporting the given targets
+     * on loopback (in the map's order); fast pings, back-off and connect timeout, health port on a free port.
+     *
+     * @param url hub URL
+     * @param tokenFile token file
+     * @param targets connector name to target port
+     * @return variables (mutable)
+     */
+    public static Map<String, String> agentVars(String url, Path tokenFile, Map<String, Integer> targets) {
         Map<String, String> vars = new HashMap<>();
-        vars.put("NC_AGENT_URL", "ws://127.0.0.1:" + hubPort + "/tunnel");
+        vars.put("NC_AGENT_URL", url);
         vars.put("NC_AGENT_ID", AGENT_ID);
-        vars.put("NC_TOKEN_FILE", tokenFile(AGENT_ID, Duration.ofHours(1)).toString());
+        vars.put("NC_TOKEN_FILE", tokenFile.toString());
         vars.put("NC_CONNECTORS", String.join(",", targets.keySet()));
         targets.forEach((name, port) -> {
             vars.put("NC_TARGET_" + name + "_HOST", "127.0.0.1");

@@ -82,22 +82,7 @@ abstract class ScriptedHubTestBase {
 
     /** Variables of an agent connected to the scripted hub, exporting the targets in this order; fast pings. */
     Map<String, String> vars(LinkedHashMap<String, Integer> targets) {
-        Map<String, String> vars = new HashMap<>();
-        vars.put("NC_AGENT_URL", hub.url());
-        vars.put("NC_AGENT_ID", AGENT_ID);
-        vars.put("NC_TOKEN_FILE", tokenFile("test-token-" + (tokenFiles + 1)).toString());
-        vars.put("NC_CONNECTORS", String.join(",", targets.keySet()));
-        targets.forEach((name, port) -> {
-            vars.put("NC_TARGET_" + name + "_HOST", "127.0.0.1");
-            vars.put("NC_TARGET_" + name + "_PORT", Integer.toString(port));
-        });
-        vars.put("NC_HEALTH_HOST", "127.0.0.1");
-        vars.put("NC_HEALTH_PORT", "0");
-        vars.put("NC_PING_INTERVAL_SEC", "1");
-        vars.put("NC_PING_TIMEOUT_SEC", "3");
-        vars.put("NC_RECONNECT_MIN_MS", "100");
-        vars.put("NC_RECONNECT_MAX_MS", "1000");
-        vars.put("NC_CONNECT_TIMEOUT_MS", "2000");
+        Map<String, String> vars = Harness.agentVars(hub.url(), tokenFile("test-token-" + (tokenFiles + 1)), targets);
         vars.put("NC_LOG_LEVEL", "WARNING");
         return vars;
     }
