@@ -3,6 +3,7 @@ package io.nowconnect.mux;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicReference;
@@ -21,6 +22,7 @@ import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.stream.FrameSink;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
@@ -79,7 +81,7 @@ public final class Mux {
         this.role = role;
         this.observer = observer;
         this.liveness = new Liveness(settings);
-        this.table = StreamTable.create(settings.streams(), this::send,
+        this.table = StreamTable.create(settings.streams(), new Sink(),
                                         settings.side().server() ? Direction.C2A : Direction.A2C,
                                         observer, budget, memory);
     }
@@ -239,7 +241,7 @@ public final class Mux {
         }
         try {
             if (bin1 && frame instanceof Frame.Data d) {
-                w.binary(BinaryCodec.dataHeader(d), d.payload());
+                w.binary(BinaryCodec.dataHeader(d), d.payload(), d.payload().length, d.cid(), null);
                 observer.wire(WireEvent.BINARY_DATA_SENT);
             } else if (frame instanceof Frame.Window) {
                 // credit must never wait behind bulk DATA
@@ -248,7 +250,8 @@ public final class Mux {
             } else if (urgent) {
                 w.urgentText(JsonCodec.encode(frame));
             } else {
-                w.text(JsonCodec.encode(frame));
+                // a stream's frames (OPEN, DATA, FIN) keep their order in the stream's flow
+                w.text(JsonCodec.encode(frame), flowOf(frame), null);
                 if (frame instanceof Frame.Data) {
                     observer.wire(WireEvent.JSON_DATA_SENT);
                 }
@@ -256,6 +259,52 @@ public final class Mux {
         } catch (RuntimeException e) {
             kill(MuxReason.IO_ERROR, End.describe(e));
             throw new IOException("tunnel write failed", e);
+        }
+    }
+
+    private static Object flowOf(Frame frame) {
+        return switch (frame) {
+            case Frame.Open o -> o.cid();
+            case Frame.Data d -> d.cid();
+            case Frame.Fin f -> f.cid();
+            default -> null;
+        };
+    }
+
+    /** What the stream table sends through: {@link #send}, and DATA straight from a stream's read buffer. */
+    private final class Sink implements FrameSink {
+        @Override
+        public void send(Frame frame, boolean urgent) throws IOException {
+            Mux.this.send(frame, urgent);
+        }
+
+        @Override
+        public void sendData(String cid, long seq, byte[] buf, int length, Runnable taken) throws IOException {
+            WsWriter w = writer;
+            Runnable pending = taken;
+            try {
+                if (w == null) {
+                    throw new IOException("tunnel not connected");
+                }
+                if (bin1) {
+                    byte[] header = BinaryCodec.dataHeader(cid, seq);
+                    pending = null;
+                    w.binary(header, buf, length, cid, taken);
+                    observer.wire(WireEvent.BINARY_DATA_SENT);
+                } else {
+                    String text = JsonCodec.encode(new Frame.Data(cid, seq, Arrays.copyOf(buf, length)));
+                    pending = null;
+                    w.text(text, cid, taken);
+                    observer.wire(WireEvent.JSON_DATA_SENT);
+                }
+            } catch (RuntimeException e) {
+                kill(MuxReason.IO_ERROR, End.describe(e));
+                throw new IOException("tunnel write failed", e);
+            } finally {
+                if (pending != null) {
+                    pending.run();
+                }
+            }
         }
     }
 

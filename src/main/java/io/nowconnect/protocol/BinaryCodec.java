@@ -96,9 +96,20 @@ public final class BinaryCodec {
      * @throws IllegalArgumentException when the cid does not fit
      */
     public static byte[] dataHeader(Frame.Data data) {
-        byte[] cid = cid(data.cid());
-        ByteBuffer b = ByteBuffer.allocate(6 + cid.length);
-        b.put((byte) TYPE_DATA).put((byte) cid.length).put(cid).putInt((int) data.seq());
+        return dataHeader(data.cid(), data.seq());
+    }
+
+    /**
+     * The bytes of a DATA message before its payload.
+     *
+     * @param cid stream id
+     * @param seq sequence number (sent modulo 2^32)
+     * @return header bytes
+     */
+    public static byte[] dataHeader(String cid, long seq) {
+        byte[] id = cid(cid);
+        ByteBuffer b = ByteBuffer.allocate(6 + id.length);
+        b.put((byte) TYPE_DATA).put((byte) id.length).put(id).putInt((int) seq);
         return b.array();
     }
 

@@ -1,12 +1,35 @@
 package io.nowconnect.stream;
 
 import java.io.IOException;
+import java.util.Arrays;
 
 import io.nowconnect.protocol.Frame;
 
 /** Where streams send their frames: the tunnel's writer. Implementations are thread-safe. */
 @FunctionalInterface
 public interface FrameSink {
+    /**
+     * Send a stream's DATA in its order, blocking while the tunnel holds much of this stream already; streams share the
+     * tunnel fairly. The bytes are copied before this returns, so the caller may reuse {@code buf}.
+     *
+     * @param cid stream id
+     * @param seq sequence number
+     * @param buf bytes to send
+     * @param length how many of them, from the start
+     * @param taken run exactly once: when the frame was written to the tunnel, dropped with it, or refused (then before
+     *              this throws); the stream gives back its memory charge then. May be null.
+     * @throws IOException when the tunnel is gone
+     */
+    default void sendData(String cid, long seq, byte[] buf, int length, Runnable taken) throws IOException {
+        try {
+            send(new Frame.Data(cid, seq, Arrays.copyOf(buf, length)));
+        } finally {
+            if (taken != null) {
+                taken.run();
+            }
+        }
+    }
+
     /**
      * Send one frame.
      *

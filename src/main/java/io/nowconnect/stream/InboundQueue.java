@@ -9,7 +9,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * What a stream received from the tunnel and has not yet written to its local socket, with what it costs in memory.
  * The tunnel's reader adds; the stream's writer thread takes everything at once.
  *
- * <p>Each entry is charged its payload plus {@link #ENTRY_OVERHEAD} bytes (array header, queue slot, bookkeeping).
+ * <p>Each entry is charged its payload plus {@link #ENTRY_OVERHEAD} bytes (array header, queue slot, bookkeeping),
+ * rounded up to the budget's unit.
  * Small payloads (under {@link #SMALL}) are copied into a shared chunk of {@link #CHUNK} bytes instead of being kept
  * as arrays of their own, so a flood of 1-byte frames costs about its payload, not fifty times it.
  *
@@ -51,7 +52,7 @@ final class InboundQueue {
             if (length < SMALL) {
                 return chunk != null && chunkFill + length <= CHUNK ? 0 : CHUNK + ENTRY_OVERHEAD;
             }
-            return length + ENTRY_OVERHEAD;
+            return MemoryBudget.round(length + ENTRY_OVERHEAD);
         } finally {
             lock.unlock();
         }

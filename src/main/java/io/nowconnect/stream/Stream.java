@@ -62,6 +62,8 @@ public final class Stream {
 
     private volatile Socket socket;
     private volatile Thread writer;
+    /** The socket reader, interrupted by {@link #close} when it waits for the budget. */
+    private volatile Thread reader;
     private volatile long lastActivityNanos = System.nanoTime();
     private volatile boolean finSent;
     private volatile boolean finApplied;
@@ -114,7 +116,7 @@ public final class Stream {
         }
         touch();
         writer = Thread.ofVirtual().name("nc-w-" + cid).start(this::writeLoop);
-        Thread.ofVirtual().name("nc-r-" + cid).start(this::readLoop);
+        reader = Thread.ofVirtual().name("nc-r-" + cid).start(this::readLoop);
         if (closed.get()) {
             // lost a race with close(): make sure nothing stays open
             closeQuietly(connected);
@@ -326,6 +328,11 @@ public final class Stream {
         if (w != null) {
             w.interrupt();
         }
+        Thread r = reader;
+        if (r != null && r != Thread.currentThread()) {
+            // it may wait for the budget (its socket is closed, so a read in progress ends anyway)
+            r.interrupt();
+        }
         Thread f = finisher;
         if (f != null && f != Thread.currentThread()) {
             f.interrupt();
@@ -340,12 +347,14 @@ public final class Stream {
 
     private void readLoop() {
         // idle streams (most of them, at scale) hold a small buffer while blocked in read; one full read makes it
-        // the largest frame payload
+        // the largest frame payload, if the budget has room for it
         int payload = table.maxPayload();
         int small = Math.min(IDLE_READ_BUFFER, payload);
         // bin1 DATA carries at most MAX_DATA_PAYLOAD bytes, whatever NC_MAX_WS_PAYLOAD says
         int large = flow.enabled() ? BinaryCodec.MAX_DATA_PAYLOAD : payload;
         byte[] buf = new byte[small];
+        // what the large buffer is charged to the budget (the small one is part of the stream's fixed cost)
+        int bufCharge = 0;
         long seq = 0;
         try {
             InputStream in = socket.getInputStream();
@@ -354,6 +363,8 @@ public final class Stream {
                     // about to wait for credit, maybe for good (a peer that stopped reading): hold no large buffer
                     // meanwhile (2,000 such streams x 64 KiB were more than the agent's whole heap)
                     buf = new byte[small];
+                    memory.release(bufCharge);
+                    bufCharge = 0;
                 }
                 int room = buf.length;
                 if (flow.enabled()) {
@@ -381,19 +392,27 @@ public final class Stream {
                     return;
                 }
                 touch();
+                // the frame waits in the tunnel's send lane until written: charged to the budget until then; a full
+                // budget holds this reader (the bytes wait in its buffer), never more memory
+                int charge = frameCharge(n);
+                memory.acquire(charge, n <= small);
                 if (flow.enabled()) {
                     flow.take(n);
                 }
                 table.observer().bytes(connector, outbound, n);
-                if (n == buf.length) {
-                    // a full read hands its buffer over (no copy) and, bulk as it is, reads larger next time
-                    table.sink().send(new Frame.Data(cid, seq++, buf));
-                    buf = new byte[large];
-                } else {
-                    table.sink().send(new Frame.Data(cid, seq++, Arrays.copyOf(buf, n)));
-                    if (n < small && buf.length > small) {
-                        buf = new byte[small]; // quiet again: do not hold a large buffer while blocked in read
+                table.sink().sendData(cid, seq++, buf, n, () -> memory.release(charge));
+                if (n == buf.length && buf.length < large) {
+                    // bulk: read more at once next time, if the budget has room for the larger buffer
+                    int want = MemoryBudget.round(large);
+                    if (memory.tryAcquire(want, false)) {
+                        buf = new byte[large];
+                        bufCharge = want;
                     }
+                } else if (n < small && buf.length > small) {
+                    // quiet again: do not hold a large buffer while blocked in read
+                    buf = new byte[small];
+                    memory.release(bufCharge);
+                    bufCharge = 0;
                 }
             }
             if (closed.get()) {
@@ -406,10 +425,22 @@ public final class Stream {
             if (finApplied) {
                 close(null, false);
             }
+        } catch (InterruptedException e) {
+            // closed while waiting for the budget
+            close(ResetReason.RESET, true);
         } catch (IOException | RuntimeException e) {
             // the tunnel refused the frame: it is gone, and every stream with it
             close(ResetReason.WS_BROKEN, false);
+        } finally {
+            memory.release(bufCharge);
         }
+    }
+
+    /** What a DATA frame of {@code n} payload bytes is charged while it waits to be written to the tunnel. */
+    private int frameCharge(int n) {
+        // bin1: payload, header and queue entry; v1: base64 (4/3) in a JSON object
+        int bytes = flow.enabled() ? n + InboundQueue.ENTRY_OVERHEAD : (n + 2) / 3 * 4 + 2 * InboundQueue.ENTRY_OVERHEAD;
+        return MemoryBudget.round(bytes);
     }
 
     private void writeLoop() {

@@ -27,7 +27,6 @@ import io.helidon.common.buffers.DataWriter;
  * zero does not.
  */
 public final class WsWriter {
-    private static final int QUEUE_FRAMES = 256;
     private static final int LARGE_FRAME = 16 * 1024;
     private static final int KEY_BLOCK = 1024;
     /**
@@ -52,7 +51,7 @@ public final class WsWriter {
         this.random = client ? new SecureRandom() : null;
         this.keys = client ? new byte[KEY_BLOCK] : null;
         this.keyPos = KEY_BLOCK;
-        this.outbox = Outbox.create(threadName, QUEUE_FRAMES, this::write, f -> f.length);
+        this.outbox = Outbox.create(threadName, this::write, f -> f.length);
     }
 
     /**
@@ -88,6 +87,26 @@ public final class WsWriter {
     }
 
     /**
+     * Send a text frame in its flow's order (a stream's frames), blocking while that flow has much queued; flows share
+     * the tunnel fairly ({@link Outbox}).
+     *
+     * @param text frame text
+     * @param flow the flow, e.g. the stream's id
+     * @param taken run exactly once when the frame was written, discarded or refused; may be null
+     */
+    public void text(String text, Object flow, Runnable taken) {
+        byte[] frame;
+        try {
+            byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+            frame = frame(Opcode.TEXT, utf8, 0, utf8.length);
+        } catch (RuntimeException e) {
+            runQuietly(taken);
+            throw e;
+        }
+        outbox.ordered(flow, frame, taken);
+    }
+
+    /**
      * Send a text frame on the urgent lane; never blocks.
      *
      * @param text frame text
@@ -106,6 +125,33 @@ public final class WsWriter {
      */
     public void binary(byte[] header, byte[] payload) {
         outbox.ordered(frame(Opcode.BINARY, header, payload, 0, payload.length));
+    }
+
+    /**
+     * Send a binary message in its flow's order (a {@code bin1} DATA of a stream), blocking while that flow has much
+     * queued; flows share the tunnel fairly ({@link Outbox}). The payload is copied before this returns.
+     *
+     * @param header bytes before the payload
+     * @param payload payload
+     * @param length bytes of the payload to send
+     * @param flow the flow, e.g. the stream's id
+     * @param taken run exactly once when the frame was written, discarded or refused; may be null
+     */
+    public void binary(byte[] header, byte[] payload, int length, Object flow, Runnable taken) {
+        byte[] frame;
+        try {
+            frame = frame(Opcode.BINARY, header, payload, 0, length);
+        } catch (RuntimeException e) {
+            runQuietly(taken);
+            throw e;
+        }
+        outbox.ordered(flow, frame, taken);
+    }
+
+    private static void runQuietly(Runnable r) {
+        if (r != null) {
+            r.run();
+        }
     }
 
     /**

@@ -53,9 +53,19 @@ class OutboxTest {
         }
     }
 
-    private Outbox<String> outbox(int capacity) {
-        outbox = Outbox.create("nc-test-outbox", capacity, this::write, String::length);
+    private Outbox<String> outbox() {
+        outbox = Outbox.create("nc-test-outbox", this::write, String::length);
         return outbox;
+    }
+
+    /** An item of a flow: its name padded to {@code size} characters (its size in the outbox). */
+    private static String item(String name, int size) {
+        return name + ".".repeat(Math.max(0, size - name.length()));
+    }
+
+    /** Items written, by name (the part before the padding). */
+    private List<String> writtenNames() {
+        return written.stream().map(s -> s.replaceAll("\\.+$", "")).toList();
     }
 
     private void write(List<String> batch) {
@@ -93,7 +103,7 @@ class OutboxTest {
 
     @Test
     void anOrderedItemIsWrittenOnTheProducersThreadWhenTheOutboxIsIdle() {
-        Outbox<String> box = outbox(4);
+        Outbox<String> box = outbox();
         box.ordered("a");
         // written before ordered() returned, by this thread, alone
         assertEquals(List.of("a"), written);
@@ -106,7 +116,7 @@ class OutboxTest {
 
     @Test
     void urgentItemsOvertakeQueuedOrderedOnesAndEachLaneKeepsItsOrder() throws Exception {
-        Outbox<String> box = outbox(16);
+        Outbox<String> box = outbox();
         holdTheWriter();
         // the socket is busy: these queue; the lanes keep their own order, urgent goes first
         box.ordered("o1");
@@ -124,13 +134,18 @@ class OutboxTest {
 
     @Test
     void concurrentProducersKeepTheirOwnOrder() throws Exception {
-        Outbox<String> box = outbox(8);
+        Outbox<String> box = outbox();
         int perProducer = 2000;
         List<Thread> producers = new ArrayList<>();
         for (String p : List.of("x", "y", "z")) {
             producers.add(producer(p, () -> {
                 for (int i = 0; i < perProducer; i++) {
-                    box.ordered(p + i);
+                    // x and y in flows of their own, z without a flow
+                    if (p.equals("z")) {
+                        box.ordered(p + i);
+                    } else {
+                        box.ordered(p, p + i, null);
+                    }
                 }
             }));
         }
@@ -149,32 +164,88 @@ class OutboxTest {
     }
 
     @Test
-    void aFullOrderedLaneBlocksItsProducerButNeverTheUrgentLane() throws Exception {
-        Outbox<String> box = outbox(2);
+    void aFullFlowBlocksItsProducerButNeitherOtherFlowsNorTheUrgentLane() throws Exception {
+        Outbox<String> box = outbox();
         holdTheWriter();
-        box.ordered("o1");
-        box.ordered("o2");
+        int size = Outbox.FLOW_LIMIT_BYTES / 2;
+        box.ordered("a", item("a1", size), null);
+        box.ordered("a", item("a2", size), null);
         CountDownLatch third = new CountDownLatch(1);
         Thread blocked = producer("third", () -> {
-            box.ordered("o3");
+            box.ordered("a", item("a3", size), null);
             third.countDown();
         });
-        // the lane holds 2: the third producer waits (checked by its state, then by a bounded look)
+        // flow a holds its limit: its third item waits (checked by its state, then by a bounded look)
         await(() -> blocked.getState() == Thread.State.TIMED_WAITING || blocked.getState() == Thread.State.WAITING,
               "third producer waiting");
-        assertFalse(third.await(300, TimeUnit.MILLISECONDS), "ordered() must block while the lane is full");
-        // the urgent lane does not block, even now
+        assertFalse(third.await(300, TimeUnit.MILLISECONDS), "ordered() must block while its flow is full");
+        // another flow and the urgent lane do not block, even now
+        box.ordered("b", "b1", null);
         box.urgent("u1");
         assertEquals(List.of(), written, "nothing written while the socket is held");
         release.countDown();
         assertTrue(third.await(WAIT.toMillis(), TimeUnit.MILLISECONDS), "the blocked producer went on once written");
-        await(() -> written.size() == 5, "everything written");
-        assertEquals(List.of("hold", "u1", "o1", "o2", "o3"), written);
+        await(() -> written.size() == 6, "everything written");
+        // the urgent item first, then b1 (a new flow with one small item) ahead of the bulk flow a
+        assertEquals(List.of("hold", "u1", "b1", "a1", "a2", "a3"), writtenNames());
+    }
+
+    @Test
+    void aSmallItemOfAQuietFlowOvertakesBulkQueuedBeforeIt() throws Exception {
+        Outbox<String> box = outbox();
+        holdTheWriter();
+        int bulk = 16 * 1024;
+        for (int f = 0; f < 20; f++) {
+            for (int i = 0; i < 4; i++) {
+                box.ordered("bulk" + f, item("bulk" + f + "-" + i, bulk), null);
+            }
+        }
+        box.ordered("probe", "probe", null);
+        release.countDown();
+        await(() -> written.size() == 1 + 20 * 4 + 1, "everything written");
+        // 1.3 MiB of bulk was queued first; the probe goes right after the held item
+        assertEquals("probe", written.get(1), "the probe's place: " + writtenNames().subList(0, 5));
+    }
+
+    @Test
+    void bulkFlowsTakeTurnsByQuantum() throws Exception {
+        Outbox<String> box = outbox();
+        holdTheWriter();
+        int size = Outbox.QUANTUM;
+        for (int i = 0; i < 6; i++) {
+            box.ordered("a", item("a" + i, size), null);
+        }
+        for (int i = 0; i < 6; i++) {
+            box.ordered("b", item("b" + i, size), null);
+        }
+        release.countDown();
+        await(() -> written.size() == 13, "everything written");
+        // b queued after all of a, yet they alternate, one quantum each per turn
+        assertEquals(List.of("hold", "a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4", "a5", "b5"),
+                     writtenNames());
+    }
+
+    @Test
+    void everyItemsTakenCallbackRunsOnceWhetherWrittenDroppedOrRefused() throws Exception {
+        Outbox<String> box = outbox();
+        java.util.Map<String, Integer> runs = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.function.Function<String, Runnable> cb = name -> () -> runs.merge(name, 1, Integer::sum);
+        box.ordered("a", "direct", cb.apply("direct"));
+        assertEquals(1, runs.get("direct"), "a direct write runs it once written");
+        holdTheWriter();
+        box.ordered("a", "queued", cb.apply("queued"));
+        assertEquals(null, runs.get("queued"), "not before it is written");
+        box.stop();
+        assertThrows(IllegalStateException.class, () -> box.ordered("a", "refused", cb.apply("refused")));
+        release.countDown();
+        assertTrue(box.awaitStopped(WAIT));
+        await(() -> runs.containsKey("queued"), "the dropped item's callback ran");
+        assertEquals(java.util.Map.of("direct", 1, "queued", 1, "refused", 1), runs);
     }
 
     @Test
     void tooManyUnsentUrgentBytesFailTheOutbox() throws Exception {
-        Outbox<String> box = outbox(4);
+        Outbox<String> box = outbox();
         holdTheWriter();
         int item = 256 * 1024;
         String big = "u".repeat(item);
@@ -195,14 +266,14 @@ class OutboxTest {
 
     @Test
     void stopDropsPendingItemsRefusesNewOnesAndReleasesABlockedProducer() throws Exception {
-        Outbox<String> box = outbox(1);
+        Outbox<String> box = outbox();
         holdTheWriter();
-        box.ordered("o1");
+        box.ordered("f", item("o1", Outbox.FLOW_LIMIT_BYTES), null);
         AtomicReference<Throwable> thrown = new AtomicReference<>();
         CountDownLatch done = new CountDownLatch(1);
         Thread blocked = producer("blocked", () -> {
             try {
-                box.ordered("o2");
+                box.ordered("f", "o2", null);
             } catch (Throwable t) {
                 thrown.set(t);
             } finally {
@@ -225,7 +296,7 @@ class OutboxTest {
 
     @Test
     void theLastItemGoesOutAfterEverythingQueuedAndNothingAfterIt() throws Exception {
-        Outbox<String> box = outbox(8);
+        Outbox<String> box = outbox();
         holdTheWriter();
         box.ordered("o1");
         box.urgent("u1");
@@ -243,7 +314,7 @@ class OutboxTest {
 
     @Test
     void aFailedDirectWriteClosesTheOutbox() {
-        Outbox<String> box = outbox(4);
+        Outbox<String> box = outbox();
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> box.ordered("fail"));
         assertEquals("socket broke", e.getCause().getMessage());
         assertTrue(box.isClosed());
@@ -254,7 +325,7 @@ class OutboxTest {
 
     @Test
     void aFailedBatchWriteClosesTheOutbox() throws Exception {
-        Outbox<String> box = outbox(4);
+        Outbox<String> box = outbox();
         holdTheWriter();
         box.urgent("fail");
         box.ordered("after");
