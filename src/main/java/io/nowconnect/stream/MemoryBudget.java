@@ -10,41 +10,51 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The bytes one process may hold for its streams, both ways: data received from a tunnel and not yet written to a local
- * socket ({@link InboundQueue}), and data read from a local socket and not yet written to the tunnel (the stream's
- * bulk read buffer and its frames queued in the tunnel's send lane), each counted with a fixed per-entry overhead. One
+ * socket ({@link InboundQueue}), and data read from a local socket and not yet written to the tunnel (a stream's bulk
+ * read buffer and its frames queued in the tunnel's send lane), each counted with a fixed per-entry overhead. One
  * budget per agent or hub, shared by all its tunnels ({@code NC_MEMORY_BUDGET_MB}, {@code NC_HUB_MEMORY_BUDGET_MB};
  * by default a quarter of the maximum heap).
  *
- * <p>It bounds memory in two ways. With {@code bin1} flow control it sizes the windows: the initial window this side
- * grants each stream ({@link #initialWindow}) times the stream limit stays within {@link #WINDOW_SHARE} of the budget,
- * and window growth (auto-tuning) comes out of a pool of the same size, so a peer that keeps to its windows never
- * exhausts the budget. Without flow control (v1), or against a peer that grants itself more, the budget is the hard
- * stop: a stream that cannot get bytes from it makes room by resetting the streams that hold the most
- * ({@link #reclaim}), never the tunnel.
+ * <p>It is split in two shares, so neither direction can take the other's memory: {@link #SENDING_SHARE} for data to
+ * send, the rest for received data.
  *
- * <p>Sending never resets a stream: a stream's reader that cannot get bytes for what it read waits ({@link #acquire})
- * until frames written to the tunnel give some back, so a tunnel slower than its local sockets holds its readers, not
- * more memory. Small frames (an interactive request) may use the whole budget; bulk ones leave {@link #SMALL_RESERVE}
- * of it free, so a request beside thousands of bulk streams never queues behind them for memory.
+ * <p>Received data. With {@code bin1} flow control the budget sizes the windows: the initial window this side grants
+ * each stream ({@link #initialWindow}) times the stream limit stays within {@link #WINDOW_SHARE} of the budget, and
+ * window growth (auto-tuning) comes out of a pool of the same size, so a peer that keeps to its windows never exhausts
+ * its share. Without flow control (v1), or against a peer that grants itself more, the share is the hard stop: a
+ * stream that cannot get bytes from it makes room by resetting the streams that hold the most ({@link #reclaim}),
+ * never the tunnel.
  *
- * <p>Charges are whole {@link #UNIT}s ({@link #round}); the count is a {@link Semaphore} of units, whose waiters queue
- * without a lock of ours. {@link #reclaim} scans the registered tables, which is rare (only when the budget is spent).
+ * <p>Data to send never resets a stream: a stream's reader that cannot get bytes for what it read waits
+ * ({@link #acquireToSend}) until frames written to the tunnel give some back, so a tunnel slower than its local
+ * sockets holds its readers, not more memory. Small frames (an interactive request) may use the whole sending share;
+ * bulk ones leave {@link #SMALL_RESERVE_SHARE} of it free, so a request beside thousands of bulk streams never queues
+ * behind them for memory.
+ *
+ * <p>Charges are whole {@link #UNIT}s ({@link #round}); each share is a {@link Semaphore} of units, whose waiters
+ * queue without a lock of ours. {@link #reclaim} scans the registered tables, which is rare (only when the received
+ * share is spent).
  */
 public final class MemoryBudget {
-    /** Share of the budget for initial windows, and again for window growth (the rest absorbs per-frame overhead). */
-    static final double WINDOW_SHARE = 0.45;
+    /** Share of the budget for initial windows, and again for window growth (received data, with its overhead). */
+    static final double WINDOW_SHARE = 0.40;
+    /** Share of the budget for data read from local sockets and not yet written to the tunnel. */
+    static final double SENDING_SHARE = 0.20;
     /** Smallest initial window granted, whatever the budget: below this a stream barely moves. */
     static final int MIN_WINDOW = 4 * 1024;
 
     /** Charges are multiples of this many bytes (the budget counts units, so it may exceed 2 GiB). */
     static final int UNIT = 64;
-    /** Share of the budget that only small frames ({@link #acquire} with {@code small}) may use. */
-    static final double SMALL_RESERVE_SHARE = 1.0 / 16;
+    /** Share of the sending share that only small frames ({@link #acquireToSend} with {@code small}) may use. */
+    static final double SMALL_RESERVE_SHARE = 1.0 / 8;
 
     private final long limit;
-    /** Free units; may dip below 0 only while a bulk acquirer briefly holds the reserve. */
-    private final Semaphore free;
-    private final int limitUnits;
+    /** Free units for received data: {@code 1 - SENDING_SHARE} of the budget. */
+    private final Semaphore received;
+    private final int receivedUnits;
+    /** Free units for data to send: {@link #SENDING_SHARE} of the budget. */
+    private final Semaphore sending;
+    private final int sendingUnits;
     private final int reserveUnits;
     private final long growthPool;
     private final AtomicLong growthLeft;
@@ -52,9 +62,12 @@ public final class MemoryBudget {
 
     private MemoryBudget(long limit) {
         this.limit = limit;
-        this.limitUnits = (int) Math.min(Integer.MAX_VALUE, limit / UNIT);
-        this.reserveUnits = (int) (limitUnits * SMALL_RESERVE_SHARE);
-        this.free = new Semaphore(limitUnits);
+        long limitUnits = limit / UNIT;
+        this.sendingUnits = (int) Math.min(Integer.MAX_VALUE, (long) (limitUnits * SENDING_SHARE));
+        this.receivedUnits = (int) Math.min(Integer.MAX_VALUE, limitUnits - sendingUnits);
+        this.reserveUnits = (int) (sendingUnits * SMALL_RESERVE_SHARE);
+        this.received = new Semaphore(receivedUnits);
+        this.sending = new Semaphore(sendingUnits);
         this.growthPool = (long) (limit * WINDOW_SHARE);
         this.growthLeft = new AtomicLong(growthPool);
     }
@@ -96,7 +109,8 @@ public final class MemoryBudget {
      * @return bytes
      */
     public long used() {
-        return Math.max(0L, (long) (limitUnits - free.availablePermits()) * UNIT);
+        long units = (long) receivedUnits - received.availablePermits() + sendingUnits - sending.availablePermits();
+        return Math.max(0L, units * UNIT);
     }
 
     /**
@@ -125,72 +139,83 @@ public final class MemoryBudget {
     }
 
     /**
-     * Take bytes, if the budget has them; never waits.
+     * Take bytes for received data, if its share has them; never waits.
      *
      * @param bytes bytes wanted, a {@link #round}ed charge
      * @return whether they were taken
      */
     boolean tryAcquire(long bytes) {
-        return free.tryAcquire(units(bytes));
+        return received.tryAcquire(units(bytes, receivedUnits));
     }
 
     /**
-     * Take bytes if the budget has them; never waits. A bulk charge (not {@code small}) is taken only while
-     * {@link #SMALL_RESERVE_SHARE} of the budget stays free.
-     *
-     * @param bytes bytes wanted, a {@link #round}ed charge
-     * @param small whether this is for a small frame
-     * @return whether they were taken
-     */
-    boolean tryAcquire(long bytes, boolean small) {
-        int units = units(bytes);
-        if (small || reserveUnits == 0) {
-            return free.tryAcquire(units);
-        }
-        if (!free.tryAcquire(units + reserveUnits)) {
-            return false;
-        }
-        free.release(reserveUnits);
-        return true;
-    }
-
-    /**
-     * Take bytes, waiting until frames written elsewhere give enough back. A small frame may take the whole budget;
-     * a bulk one waits while less than {@link #SMALL_RESERVE_SHARE} of it would stay free.
-     *
-     * @param bytes bytes wanted, a {@link #round}ed charge
-     * @param small whether this is a small frame (an interactive request or answer)
-     * @throws InterruptedException when the waiting thread is interrupted (its stream closed)
-     */
-    void acquire(long bytes, boolean small) throws InterruptedException {
-        int units = units(bytes);
-        if (small || reserveUnits == 0) {
-            free.acquire(units);
-            return;
-        }
-        // take the reserve with it, then give the reserve back: a bulk frame proceeds only while the reserve stays free
-        free.acquire(units + reserveUnits);
-        free.release(reserveUnits);
-    }
-
-    /**
-     * Give bytes back.
+     * Give bytes of received data back.
      *
      * @param bytes bytes taken before (a sum of {@link #round}ed charges)
      */
     void release(long bytes) {
         if (bytes > 0) {
-            free.release(units(bytes));
+            received.release(units(bytes, receivedUnits));
         }
     }
 
-    private int units(long bytes) {
+    /**
+     * Take bytes for data to send, waiting until frames written to the tunnel give enough back. A small frame may take
+     * the whole sending share; a bulk one waits while less than {@link #SMALL_RESERVE_SHARE} of it would stay free.
+     *
+     * @param bytes bytes wanted, a {@link #round}ed charge
+     * @param small whether this is a small frame (an interactive request or answer)
+     * @throws InterruptedException when the waiting thread is interrupted (its stream closed)
+     */
+    void acquireToSend(long bytes, boolean small) throws InterruptedException {
+        int units = units(bytes, sendingUnits);
+        if (small || reserveUnits == 0) {
+            sending.acquire(units);
+            return;
+        }
+        // take the reserve with it, then give the reserve back: a bulk frame proceeds only while the reserve stays free
+        sending.acquire(units + reserveUnits);
+        sending.release(reserveUnits);
+    }
+
+    /**
+     * Take bytes for data to send if the sending share has them; never waits. A bulk charge (not {@code small}) is
+     * taken only while {@link #SMALL_RESERVE_SHARE} of it stays free.
+     *
+     * @param bytes bytes wanted, a {@link #round}ed charge
+     * @param small whether this is for a small frame
+     * @return whether they were taken
+     */
+    boolean tryAcquireToSend(long bytes, boolean small) {
+        int units = units(bytes, sendingUnits);
+        if (small || reserveUnits == 0) {
+            return sending.tryAcquire(units);
+        }
+        if (!sending.tryAcquire(units + reserveUnits)) {
+            return false;
+        }
+        sending.release(reserveUnits);
+        return true;
+    }
+
+    /**
+     * Give bytes of data to send back.
+     *
+     * @param bytes bytes taken before (a sum of {@link #round}ed charges)
+     */
+    void releaseSent(long bytes) {
+        if (bytes > 0) {
+            sending.release(units(bytes, sendingUnits));
+        }
+    }
+
+    private static int units(long bytes, int limitUnits) {
         if (bytes % UNIT != 0) {
             throw new IllegalArgumentException("a charge not in whole units: " + bytes);
         }
         long units = bytes / UNIT;
         if (units > limitUnits) {
-            throw new IllegalArgumentException("a charge above the whole budget: " + bytes);
+            throw new IllegalArgumentException("a charge above its whole share of the budget: " + bytes);
         }
         return (int) units;
     }

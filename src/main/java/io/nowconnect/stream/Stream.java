@@ -363,7 +363,7 @@ public final class Stream {
                     // about to wait for credit, maybe for good (a peer that stopped reading): hold no large buffer
                     // meanwhile (2,000 such streams x 64 KiB were more than the agent's whole heap)
                     buf = new byte[small];
-                    memory.release(bufCharge);
+                    memory.releaseSent(bufCharge);
                     bufCharge = 0;
                 }
                 int room = buf.length;
@@ -395,23 +395,23 @@ public final class Stream {
                 // the frame waits in the tunnel's send lane until written: charged to the budget until then; a full
                 // budget holds this reader (the bytes wait in its buffer), never more memory
                 int charge = frameCharge(n);
-                memory.acquire(charge, n <= small);
+                memory.acquireToSend(charge, n <= small);
                 if (flow.enabled()) {
                     flow.take(n);
                 }
                 table.observer().bytes(connector, outbound, n);
-                table.sink().sendData(cid, seq++, buf, n, () -> memory.release(charge));
+                table.sink().sendData(cid, seq++, buf, n, () -> memory.releaseSent(charge));
                 if (n == buf.length && buf.length < large) {
                     // bulk: read more at once next time, if the budget has room for the larger buffer
                     int want = MemoryBudget.round(large);
-                    if (memory.tryAcquire(want, false)) {
+                    if (memory.tryAcquireToSend(want, false)) {
                         buf = new byte[large];
                         bufCharge = want;
                     }
                 } else if (n < small && buf.length > small) {
                     // quiet again: do not hold a large buffer while blocked in read
                     buf = new byte[small];
-                    memory.release(bufCharge);
+                    memory.releaseSent(bufCharge);
                     bufCharge = 0;
                 }
             }
@@ -432,7 +432,7 @@ public final class Stream {
             // the tunnel refused the frame: it is gone, and every stream with it
             close(ResetReason.WS_BROKEN, false);
         } finally {
-            memory.release(bufCharge);
+            memory.releaseSent(bufCharge);
         }
     }
 

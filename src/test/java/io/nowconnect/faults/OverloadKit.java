@@ -136,6 +136,20 @@ final class OverloadKit {
             return new double[] {peak, live};
         }
 
+        /**
+         * The live heap now, in MiB: {@code jcmd PID GC.class_histogram} collects fully first, so its total is what
+         * is reachable (the GC log's sizes after a young collection include old garbage not yet collected).
+         *
+         * @return MiB, or -1 when jcmd failed
+         */
+        double liveHeapMib() {
+            Path jcmd = Path.of(FaultKit.javaBinary()).resolveSibling("jcmd");
+            FaultKit.Cmd c = FaultKit.run(List.of(jcmd.toString(), Long.toString(process.pid()), "GC.class_histogram"),
+                                          60);
+            Matcher m = Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)").matcher(c.output());
+            return m.find() ? Long.parseLong(m.group(1)) / 1048576.0 : -1;
+        }
+
         /** {@code jcmd PID GC.heap_info}, first lines. */
         String heapInfo() {
             Path jcmd = Path.of(FaultKit.javaBinary()).resolveSibling("jcmd");
@@ -497,6 +511,30 @@ final class OverloadKit {
             if (now - last < (1 << 20)) {
                 break;
             }
+            last = now;
+        }
+        return (System.nanoTime() - start) / 1_000_000;
+    }
+
+    /**
+     * Wait until a byte counter of a process's metrics grows by less than 1 MiB a second, twice in a row: the data in
+     * flight has settled into the socket buffers on the way (the kernel takes hundreds of MiB before a stalled peer
+     * holds everything up).
+     *
+     * @param port HTTP port with {@code /metrics}
+     * @param counter metric name (summed over its labels)
+     * @param timeout longest wait
+     * @return milliseconds waited
+     */
+    static long awaitQuiet(int port, String counter, Duration timeout) {
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        double last = sum(metrics(port), counter);
+        int quiet = 0;
+        while (System.nanoTime() < deadline && quiet < 2) {
+            FaultKit.sleep(1000);
+            double now = sum(metrics(port), counter);
+            quiet = now - last < (1 << 20) ? quiet + 1 : 0;
             last = now;
         }
         return (System.nanoTime() - start) / 1_000_000;

@@ -99,7 +99,7 @@ class HubBin1Test {
 
     @Test
     void dataBeyondTheWindowResetsThatStreamWithFlowControl(Harness harness) throws Exception {
-        // a hub with an 8 MiB memory budget grants each stream 4 KiB (win: 45 % of the budget over 2000 streams, at
+        // a hub with an 8 MiB memory budget grants each stream 4 KiB (win: 40 % of the budget over 2000 streams, at
         // least 4 KiB) and says so in its ack
         Hub hub = harness.startHub(0, Map.of("NC_HUB_MEMORY_BUDGET_MB", "8"), "b2");
         try (RawAgent agent = RawAgent.connect(hub.port(),goodToken(harness, Harness.AGENT_ID))) {

@@ -48,7 +48,7 @@ class Bin1ConformanceTest extends ScriptedHubTestBase {
         Agent agent = startAgent(vars);
         ScriptedHub.Conn conn = hub.awaitConnection(WAIT);
         assertEquals("{\"t\":\"HELLO\",\"agent_id\":\"premise-01\",\"connectors\":[\"echo\"],\"ver\":\""
-                             + Version.current() + "\",\"caps\":[\"drain\",\"bin1\",\"limits\",\"win\",\"replicas\"],\"win\":14336}",
+                             + Version.current() + "\",\"caps\":[\"drain\",\"bin1\",\"limits\",\"win\",\"replicas\"],\"win\":13312}",
                      conn.next(WAIT));
         Harness.awaitReady(agent, WAIT);
 
