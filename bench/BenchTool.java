@@ -562,7 +562,7 @@ public class BenchTool {
     static void applyGoals(Row r) {
         String k = r.figure + "|" + r.metric;
         Double ratio = div(r.tunnel, r.direct);
-        boolean bulk = r.figure.startsWith("bulk iperf3");
+        boolean bulk = r.figure.startsWith("bulk iperf3") && r.unit.equals("Mbit/s");
         if (bulk) {
             double goal = r.metric.equals("1 stream") ? 0.30 : 0.25;
             r.goal(">= " + goal + "x direct", ratio == null ? null : ratio >= goal);
