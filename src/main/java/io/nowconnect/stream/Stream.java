@@ -408,8 +408,9 @@ public final class Stream {
                         buf = new byte[large];
                         bufCharge = want;
                     }
-                } else if (n < small && buf.length > small) {
-                    // quiet again: do not hold a large buffer while blocked in read
+                } else if (n < small && n < room && buf.length > small) {
+                    // quiet again (the socket had less than asked, not the credit): do not hold a large buffer while
+                    // blocked in read
                     buf = new byte[small];
                     memory.releaseSent(bufCharge);
                     bufCharge = 0;
