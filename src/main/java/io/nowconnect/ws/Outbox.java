@@ -173,7 +173,8 @@ final class Outbox<T> {
                 if (flow.space == null) {
                     flow.space = laneLock.newCondition();
                 }
-                flow.space.awaitNanos(100_000_000L);
+                // every way the outbox closes signals it; the timeout is only a safety net
+                flow.space.awaitNanos(1_000_000_000L);
                 check();
             }
             check();
