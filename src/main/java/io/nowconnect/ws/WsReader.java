@@ -83,8 +83,8 @@ public final class WsReader {
     public record Close(int code, String reason) implements Event {
     }
 
-    /** Size of the read buffer of a quiet tunnel: a hub holds thousands of them. */
-    static final int SMALL_BUFFER = 4 * 1024;
+    /** Size of the read buffer of a quiet tunnel (a hub holds thousands): pings, WINDOW, OPEN and small requests fit. */
+    static final int SMALL_BUFFER = 1024;
     /** Size of the read buffer while reads fill it (bulk): many frames per read. */
     static final int LARGE_BUFFER = 64 * 1024;
     /** How long reads stay short before the large buffer goes back to the small one. */
