@@ -85,8 +85,11 @@ public final class WsReader {
 
     /** Size of the read buffer of a quiet tunnel (a hub holds thousands): pings, WINDOW, OPEN and small requests fit. */
     static final int SMALL_BUFFER = 1024;
-    /** Size of the read buffer while reads fill it (bulk): many frames per read. */
-    static final int LARGE_BUFFER = 64 * 1024;
+    /**
+     * Size of the read buffer while reads fill it (bulk): several 8 KiB frames per read, or a whole {@code bin1} DATA
+     * of 64 KiB with its headers and the start of the next (read into the buffer, it is copied once, by the decoder).
+     */
+    static final int LARGE_BUFFER = 96 * 1024;
     /** How long reads stay short before the large buffer goes back to the small one. */
     static final long QUIET_NANOS = 1_000_000_000L;
 

@@ -31,7 +31,7 @@
  * Helidon still does everything around the frames: the HTTP/1 upgrade request and response, TLS, proxies (agent) and,
  * on the hub, the server, routing and the other endpoints. After the upgrade the frames bypass Helidon's
  * {@code DataReader} and {@code DataWriter} ({@link io.nowconnect.ws.UpgradedSocket}): that reader hands out each
- * socket read as a fresh copy of at most 8 KiB and copies again into every payload, where ours reads up to 64 KiB at
+ * socket read as a fresh copy of at most 8 KiB and copies again into every payload, where ours reads up to 96 KiB at
  * once and parses frames in place. One setting of Helidon's server matters for the tunnel: it
  * sets {@code SO_RCVBUF} to 4096 on its listening socket unless told otherwise, and every accepted connection inherits
  * it, which held agent to hub bulk under 1 Gbit/s; the hub sets a larger receive buffer.
