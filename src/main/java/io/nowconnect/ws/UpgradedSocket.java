@@ -1,10 +1,14 @@
 package io.nowconnect.ws;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
+import java.util.Arrays;
+import java.util.function.Supplier;
 
 import io.helidon.common.buffers.BufferData;
 import io.helidon.common.buffers.DataReader;
@@ -25,8 +29,11 @@ import io.helidon.common.socket.HelidonSocket;
  * @param in the connection's input, to read after {@link #buffered()}
  * @param out the connection's output
  * @param buffered bytes already read from {@code in} past the upgrade, not yet consumed (often none)
+ * @param quietRead one read from {@code in} into the connection's own buffer, returned as an array of exactly the
+ *                  bytes read, null at end of stream; the reader uses it while the tunnel is quiet so that it holds no
+ *                  buffer of its own (Helidon's socket keeps its 8 KiB buffer for the life of the connection anyway)
  */
-public record UpgradedSocket(InputStream in, OutputStream out, byte[] buffered) {
+public record UpgradedSocket(InputStream in, OutputStream out, byte[] buffered, Supplier<byte[]> quietRead) {
 
     /**
      * The streams under an upgraded Helidon connection, with what its reader holds.
@@ -49,18 +56,27 @@ public record UpgradedSocket(InputStream in, OutputStream out, byte[] buffered) 
         int available = reader.available();
         // readBytes(0) would block for one more byte
         byte[] buffered = available == 0 ? new byte[0] : reader.readBytes(available);
-        return new UpgradedSocket(probe.in, probe.out, buffered);
+        // PlainSocket.get(): one read into its buffer, an exact copy out (UncheckedIOException when reading fails)
+        return new UpgradedSocket(probe.in, probe.out, buffered, socket);
     }
 
     /**
-     * Streams of a socket (tests: {@link java.net.Socket}, pipes).
+     * Streams of a socket (tests: {@link java.net.Socket}, pipes); a quiet read takes a temporary 1 KiB array.
      *
      * @param in input
      * @param out output
      * @return the streams, nothing buffered
      */
     public static UpgradedSocket of(InputStream in, OutputStream out) {
-        return new UpgradedSocket(in, out, new byte[0]);
+        return new UpgradedSocket(in, out, new byte[0], () -> {
+            byte[] b = new byte[WsReader.SMALL_BUFFER];
+            try {
+                int n = in.read(b);
+                return n < 0 ? null : Arrays.copyOf(b, n);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
     }
 
     /** Records the stream a socket passes to {@code readFrom} or {@code writeTo}; moves no byte. */

@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.function.Supplier;
 
 /**
  * Reads RFC 6455 frames (section 5.2) from an upgraded connection and reassembles fragmented messages.
@@ -17,9 +18,11 @@ import java.util.Arrays;
  *
  * <p>It reads the socket's stream itself ({@link UpgradedSocket}), as much as its buffer takes per read, and parses
  * frames in that buffer: a message is handed out as a slice of it (unmasked in place), so a frame's bytes are copied
- * once, by whoever decodes it. Memory: the buffer is {@link #SMALL_BUFFER} bytes on a quiet tunnel and
- * {@link #LARGE_BUFFER} while reads fill it (bulk), back to small once reads stayed short for {@link #QUIET_NANOS};
- * a payload larger than the large buffer is read straight into an array of its own.
+ * once, by whoever decodes it. Memory: a quiet tunnel holds no read buffer of its own (it reads through the
+ * connection's, {@link UpgradedSocket#quietRead()}); under light traffic the buffer is {@link #SMALL_BUFFER} bytes,
+ * {@link #LARGE_BUFFER} while reads fill it (bulk), and it is let go once reads stayed short for
+ * {@link #QUIET_NANOS} (checked at the next read, so a tunnel that fell quiet after bulk keeps it until its next
+ * message, a ping at the latest); a payload larger than the large buffer is read straight into an array of its own.
  *
  * <p>Threads: one reader thread; {@link #next()} blocks until a whole message or a control frame is in.
  */
@@ -83,17 +86,19 @@ public final class WsReader {
     public record Close(int code, String reason) implements Event {
     }
 
-    /** Size of the read buffer of a quiet tunnel (a hub holds thousands): pings, WINDOW, OPEN and small requests fit. */
+    private static final byte[] EMPTY = new byte[0];
+    /** Size of our read buffer for light traffic: pings, WINDOW, OPEN and small requests fit. */
     static final int SMALL_BUFFER = 1024;
     /**
      * Size of the read buffer while reads fill it (bulk): several 8 KiB frames per read, or a whole {@code bin1} DATA
      * of 64 KiB with its headers and the start of the next (read into the buffer, it is copied once, by the decoder).
      */
     static final int LARGE_BUFFER = 96 * 1024;
-    /** How long reads stay short before the large buffer goes back to the small one. */
+    /** How long reads stay short before the reader lets go of its buffer (see {@link #fill}). */
     static final long QUIET_NANOS = 1_000_000_000L;
 
     private final InputStream in;
+    private final Supplier<byte[]> quietRead;
     private final boolean server;
     private final int maxMessage;
     /** Bytes read from {@link #in}: {@code [pos, lim)} are not consumed yet. */
@@ -110,12 +115,12 @@ public final class WsReader {
 
     private WsReader(UpgradedSocket socket, boolean server, int maxMessage) {
         this.in = socket.in();
+        this.quietRead = socket.quietRead();
         this.server = server;
         this.maxMessage = maxMessage;
-        byte[] buffered = socket.buffered();
-        this.buf = new byte[Math.max(SMALL_BUFFER, buffered.length)];
-        System.arraycopy(buffered, 0, buf, 0, buffered.length);
-        this.lim = buffered.length;
+        this.buf = socket.buffered();
+        this.lim = buf.length;
+        this.busyNanos = System.nanoTime() - QUIET_NANOS - 1;
     }
 
     /**
@@ -277,17 +282,31 @@ public final class WsReader {
     }
 
     /**
-     * One read from the socket, into the buffer compacted first. The buffer becomes the large one when the last read
-     * filled it (bulk) or the frame in progress needs it, and the small one again when it is empty and no read brought
-     * {@link #SMALL_BUFFER} bytes or more for {@link #QUIET_NANOS}: a tunnel that fell quiet after bulk blocks on its
-     * small buffer from its next message on (a ping at the latest).
+     * One read from the socket. On a quiet tunnel (nothing left over, no read of {@link #SMALL_BUFFER} bytes or more
+     * for {@link #QUIET_NANOS}) it goes through the connection's own buffer ({@link UpgradedSocket#quietRead()}), so
+     * that the reader holds no buffer of its own while it waits, which is most of the time on most of a hub's
+     * tunnels. Otherwise it reads into our buffer, compacted first: the small one, or the large one when the last read
+     * filled the buffer (bulk) or the frame in progress needs it.
      */
     private void fill(int need) throws IOException {
         int kept = lim - pos;
+        if (kept == 0 && System.nanoTime() - busyNanos > QUIET_NANOS) {
+            buf = EMPTY;
+            pos = 0;
+            lim = 0;
+            byte[] got = quietRead.get();
+            if (got == null) {
+                throw EndOfStream.INSTANCE;
+            }
+            buf = got;
+            lim = got.length;
+            read(got.length, got.length >= SMALL_BUFFER);
+            return;
+        }
         int size = buf.length;
         if (need > size || full) {
             size = LARGE_BUFFER;
-        } else if (kept == 0 && size > SMALL_BUFFER && System.nanoTime() - busyNanos > QUIET_NANOS) {
+        } else if (size < SMALL_BUFFER) {
             size = SMALL_BUFFER;
         }
         if (size != buf.length) {
@@ -305,11 +324,15 @@ public final class WsReader {
         if (n < 0) {
             throw EndOfStream.INSTANCE;
         }
-        full = n == buf.length - lim;
+        read(n, n == buf.length - lim);
+        lim += n;
+    }
+
+    private void read(int n, boolean filled) {
+        full = filled;
         if (n >= SMALL_BUFFER) {
             busyNanos = System.nanoTime();
         }
-        lim += n;
     }
 
     /** A payload larger than the large buffer: what is buffered, then the rest read straight into its own array. */

@@ -1,7 +1,6 @@
 package io.nowconnect.ws;
 
 import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
@@ -200,8 +199,8 @@ class WsFramingTest {
     void bytesReadPastTheUpgradeComeFirst() {
         // one frame and half of the next were read with the upgrade, the rest comes from the socket
         byte[] wire = HEX.parseHex("810548656c6c6f" + "810548656c6c6f");
-        UpgradedSocket socket = new UpgradedSocket(new ChunkedInput(List.of(Arrays.copyOfRange(wire, 10, 14))),
-                                                   OutputStream.nullOutputStream(), Arrays.copyOf(wire, 10));
+        UpgradedSocket rest = ChunkedInput.socket(List.of(Arrays.copyOfRange(wire, 10, 14)));
+        UpgradedSocket socket = new UpgradedSocket(rest.in(), rest.out(), Arrays.copyOf(wire, 10), rest.quietRead());
         WsReader reader = WsReader.client(socket, 1 << 20);
         assertEquals("Hello", assertInstanceOf(WsReader.Message.class, reader.next()).text());
         assertEquals("Hello", assertInstanceOf(WsReader.Message.class, reader.next()).text());
@@ -209,7 +208,7 @@ class WsFramingTest {
     }
 
     @Test
-    void theReadBufferGrowsForBulkAndShrinksWhenQuiet() throws Exception {
+    void theReadBufferGrowsForBulkAndIsLetGoWhenQuiet() throws Exception {
         // bulk: 8 KiB frames arriving 256 KiB per read, then a pause, then small frames
         ByteArrayOutputStream bulk = new ByteArrayOutputStream();
         for (int i = 0; i < 32; i++) {
@@ -228,7 +227,7 @@ class WsFramingTest {
         assertEquals(WsReader.LARGE_BUFFER, reader.bufferSize(), "one short read right after bulk keeps it");
         Thread.sleep(WsReader.QUIET_NANOS / 1_000_000 + 100);
         assertInstanceOf(WsReader.Ping.class, reader.next());
-        assertEquals(WsReader.SMALL_BUFFER, reader.bufferSize(), "quiet: back to the small buffer");
+        assertEquals(ping.length, reader.bufferSize(), "quiet: no buffer of its own, only the bytes of the last read");
         assertInstanceOf(WsReader.Ping.class, reader.next());
         assertNull(reader.next());
     }
