@@ -28,7 +28,8 @@ import io.helidon.common.socket.HelidonSocket;
  *
  * @param in the connection's input, to read after {@link #buffered()}
  * @param out the connection's output
- * @param buffered bytes already read from {@code in} past the upgrade, not yet consumed (often none)
+ * @param buffered bytes already read from {@code in} past the upgrade, not yet consumed (often none); the reader takes
+ *                 the array over
  * @param quietRead one read from {@code in} into the connection's own buffer, returned as an array of exactly the
  *                  bytes read, null at end of stream; the reader uses it while the tunnel is quiet so that it holds no
  *                  buffer of its own (Helidon's socket keeps its 8 KiB buffer for the life of the connection anyway)
