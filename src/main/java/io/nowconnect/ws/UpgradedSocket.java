@@ -17,8 +17,8 @@ import io.helidon.common.socket.HelidonSocket;
 /**
  * The byte streams of a connection that Helidon upgraded, taken from under its {@link DataReader}: the tunnel's reader
  * and writer use the socket's own streams (plain, or TLS from {@code SSLSocket}) instead of Helidon's 8 KiB reads
- * with a copy each, and the bytes Helidon had already read past the upgrade (a peer may send frames right after the
- * 101) are handed over first.
+ * with a copy each (kept only for a quiet tunnel, {@link #quietRead()}), and the bytes Helidon had already read past
+ * the upgrade (a peer may send frames right after the 101) are handed over first.
  *
  * <p>How the streams are reached: Helidon 4.2.0 gives no accessor, but {@link HelidonSocket#read(BufferData)} calls
  * {@code buffer.readFrom(inputStream)} and {@link HelidonSocket#write(BufferData)} calls
