@@ -11,8 +11,6 @@ import java.util.UUID;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-import io.helidon.common.buffers.DataReader;
-import io.helidon.common.buffers.DataWriter;
 import io.helidon.common.concurrency.limits.Limit;
 import io.helidon.webserver.spi.ServerConnection;
 import io.helidon.websocket.WsCloseCodes;
@@ -37,6 +35,7 @@ import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamRefusedException;
 import io.nowconnect.stream.StreamSettings;
+import io.nowconnect.ws.UpgradedSocket;
 
 /**
  * The hub's role on one agent tunnel, and the Helidon server connection that {@link TunnelUpgrader} hands the upgraded
@@ -109,10 +108,9 @@ final class AgentTunnel implements ServerConnection, Role {
      *
      * @param ctx what the hub's tunnels share
      * @param claims the verified token's claims
-     * @param in the connection's reader
-     * @param out the connection's writer
+     * @param socket the connection's streams
      */
-    AgentTunnel(Context ctx, Claims claims, DataReader in, DataWriter out) {
+    AgentTunnel(Context ctx, Claims claims, UpgradedSocket socket) {
         this.ctx = ctx;
         this.claims = claims;
         this.lifetime = TokenLifetime.of(claims, ctx.drainTimeout());
@@ -120,7 +118,7 @@ final class AgentTunnel implements ServerConnection, Role {
                                                ctx.maxMessage()),
                               this, ctx.metrics(), ctx.budget(), ctx.memory());
         // Helidon closes the socket once handle() returns: interrupting the reader ends a blocked read
-        mux.attach(in, out, () -> {
+        mux.attach(socket, () -> {
             Thread r = reader;
             if (r != null && r != Thread.currentThread()) {
                 r.interrupt();

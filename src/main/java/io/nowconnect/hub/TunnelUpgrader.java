@@ -23,6 +23,7 @@ import io.nowconnect.hub.auth.Claims;
 import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.log.Event;
 import io.nowconnect.ws.Handshake;
+import io.nowconnect.ws.UpgradedSocket;
 
 /**
  * Upgrades {@code GET /tunnel} to a WebSocket for an agent whose bearer token verifies, and hands the connection to a
@@ -96,7 +97,9 @@ final class TunnelUpgrader implements Http1Upgrader {
         try {
             ctx.dataWriter().writeNow(BufferData.create(response.getBytes(StandardCharsets.US_ASCII)));
             // both slots come back once, when the tunnel's connection ends (one wrapper: a hub holds thousands)
-            ServerConnection tunnel = OnEnd.wrap(new AgentTunnel(tunnels, claims, ctx.dataReader(), ctx.dataWriter()),
+            // from here the tunnel reads and writes the socket's own streams, after what Helidon read past the request
+            UpgradedSocket socket = UpgradedSocket.of(ctx.serverSocket(), ctx.dataReader());
+            ServerConnection tunnel = OnEnd.wrap(new AgentTunnel(tunnels, claims, socket),
                                                  () -> {
                                                      cap.release();
                                                      perAgent.release(agentId);

@@ -10,8 +10,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-import io.helidon.common.buffers.DataReader;
-import io.helidon.common.buffers.DataWriter;
 import io.helidon.websocket.WsCloseCodes;
 
 import io.nowconnect.log.Event;
@@ -29,6 +27,7 @@ import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamTable;
 import io.nowconnect.stream.WireEvent;
 import io.nowconnect.ws.WsProtocolException;
+import io.nowconnect.ws.UpgradedSocket;
 import io.nowconnect.ws.WsReader;
 import io.nowconnect.ws.WsWriter;
 
@@ -63,7 +62,7 @@ public final class Mux {
     private final AtomicReference<End> end = new AtomicReference<>();
     private final Liveness liveness;
 
-    private volatile DataReader in;
+    private volatile UpgradedSocket socket;
     private volatile WsWriter writer;
     private volatile Runnable closeSocket;
     private volatile ScheduledFuture<?> tick;
@@ -105,15 +104,14 @@ public final class Mux {
      * Attach the upgraded connection and start the writer. When the tunnel already ended (killed during the upgrade),
      * the socket is closed at once and {@link #run} returns straight away.
      *
-     * @param in the connection's reader
-     * @param out the connection's writer
+     * @param socket the connection's streams, and what was read past the upgrade
      * @param closeSocket closes the connection (must be safe to call more than once, from any thread)
      */
-    public void attach(DataReader in, DataWriter out, Runnable closeSocket) {
-        this.in = in;
+    public void attach(UpgradedSocket socket, Runnable closeSocket) {
+        this.socket = socket;
         this.closeSocket = closeSocket;
-        this.writer = settings.side().server() ? WsWriter.server(out, settings.side().threadName())
-                : WsWriter.client(out, settings.side().threadName());
+        this.writer = settings.side().server() ? WsWriter.server(socket.out(), settings.side().threadName())
+                : WsWriter.client(socket.out(), settings.side().threadName());
         if (end.get() != null) {
             closeSocket.run();
         }
@@ -410,8 +408,9 @@ public final class Mux {
     }
 
     private void readLoop() throws IOException {
-        WsReader reader = settings.side().server() ? WsReader.server(in, settings.maxMessage())
-                : WsReader.client(in, settings.maxMessage());
+        WsReader reader = settings.side().server() ? WsReader.server(socket, settings.maxMessage())
+                : WsReader.client(socket, settings.maxMessage());
+        socket = null;
         String peer = settings.side().peer();
         while (true) {
             WsReader.Event event;
@@ -456,7 +455,9 @@ public final class Mux {
         }
         Frame frame;
         try {
-            frame = binary ? BinaryCodec.decode(message.payload()) : JsonCodec.decode(message.text());
+            // the message may be a slice of the reader's buffer: decoding copies what outlives this call
+            frame = binary ? BinaryCodec.decode(message.bytes(), message.offset(), message.length())
+                    : JsonCodec.decode(message.text());
         } catch (ProtocolException e) {
             observer.dropped(e.reason());
             role.tag(Event.of("frame_malformed")).with("reason", e.reason())

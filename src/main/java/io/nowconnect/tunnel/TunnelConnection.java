@@ -28,6 +28,7 @@ import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamSettings;
+import io.nowconnect.ws.UpgradedSocket;
 
 /**
  * The agent's role on one tunnel to the hub: {@link #run()} connects, says HELLO, serves streams and returns why the
@@ -244,7 +245,8 @@ final class TunnelConnection implements Tunnel, Role {
                 .log(LOGGER, Level.INFO, "Connecting to hub");
         try {
             ClientConnection c = WsUpgrade.open(client, settings.url(), token);
-            mux.attach(c.reader(), c.writer(), c::closeResource);
+            // from here the tunnel reads and writes the socket's own streams, after what Helidon read past the 101
+            mux.attach(UpgradedSocket.of(c.helidonSocket(), c.reader()), c::closeResource);
         } catch (WsUpgrade.Refused e) {
             return e.end();
         }

@@ -1,11 +1,11 @@
 package io.nowconnect.ws;
 
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.List;
-
-import io.helidon.common.buffers.BufferData;
-import io.helidon.common.buffers.DataWriter;
 
 /**
  * Writes WebSocket frames (RFC 6455 section 5.2) on an upgraded connection: masked from a client, plain from a server.
@@ -35,7 +35,8 @@ public final class WsWriter {
      */
     static final int MAX_SOCKET_WRITE = 256 * 1024;
 
-    private final DataWriter out;
+    /** The socket's own output stream ({@link UpgradedSocket}): a write is one system call (plain) or TLS records. */
+    private final OutputStream out;
     private final boolean client;
     private final SecureRandom random;
     /** Masking keys drawn from {@link #random} in blocks (one call per 256 frames, not one per frame). */
@@ -45,7 +46,7 @@ public final class WsWriter {
     /** When the socket write in progress began (nanoTime), 0 when none is; written by whoever holds the write lock. */
     private volatile long writeSinceNanos;
 
-    private WsWriter(DataWriter out, boolean client, String threadName) {
+    private WsWriter(OutputStream out, boolean client, String threadName) {
         this.out = out;
         this.client = client;
         this.random = client ? new SecureRandom() : null;
@@ -57,22 +58,22 @@ public final class WsWriter {
     /**
      * Writer for the client end (frames masked); starts its writer thread.
      *
-     * @param out the upgraded connection's writer
+     * @param out the upgraded connection's output ({@link UpgradedSocket#out()})
      * @param threadName name of the writer thread
      * @return writer
      */
-    public static WsWriter client(DataWriter out, String threadName) {
+    public static WsWriter client(OutputStream out, String threadName) {
         return new WsWriter(out, true, threadName);
     }
 
     /**
      * Writer for the server end (frames not masked); starts its writer thread.
      *
-     * @param out the upgraded connection's writer
+     * @param out the upgraded connection's output ({@link UpgradedSocket#out()})
      * @param threadName name of the writer thread
      * @return writer
      */
-    public static WsWriter server(DataWriter out, String threadName) {
+    public static WsWriter server(OutputStream out, String threadName) {
         return new WsWriter(out, false, threadName);
     }
 
@@ -292,7 +293,9 @@ public final class WsWriter {
             int n = Math.min(MAX_SOCKET_WRITE, length - pos);
             writeSinceNanos = System.nanoTime();
             try {
-                out.writeNow(pos == 0 && n == bytes.length ? BufferData.create(bytes) : BufferData.create(bytes, pos, n));
+                out.write(bytes, pos, n);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             } finally {
                 writeSinceNanos = 0;
             }

@@ -1,8 +1,9 @@
 /**
- * RFC 6455 framing on a connection that Helidon upgraded: {@link io.nowconnect.ws.WsReader} reads frames and
- * reassembles messages, {@link io.nowconnect.ws.WsWriter} writes them through its {@link io.nowconnect.ws.Outbox} (an ordered
- * lane for data and an urgent lane for control frames), {@link io.nowconnect.ws.Handshake} computes the opening
- * handshake's values. The agent uses them on the client side of its tunnel, the hub on the server side.
+ * RFC 6455 framing on a connection that Helidon upgraded: {@link io.nowconnect.ws.UpgradedSocket} takes the socket's
+ * streams from under Helidon, {@link io.nowconnect.ws.WsReader} reads frames and reassembles messages,
+ * {@link io.nowconnect.ws.WsWriter} writes them through its {@link io.nowconnect.ws.Outbox} (an ordered lane for data
+ * and an urgent lane for control frames), {@link io.nowconnect.ws.Handshake} computes the opening handshake's values.
+ * The agent uses them on the client side of its tunnel, the hub on the server side.
  *
  * <p><b>Why our own framing and not Helidon's WebSocket layer.</b> This is the one place that says so; other classes
  * and the README link here. Helidon 4.2.0's WebSocket client and server, measured on this project's machines
@@ -28,7 +29,10 @@
  *     401: the hub's upgrader is ours too.</li>
  * </ul>
  * Helidon still does everything around the frames: the HTTP/1 upgrade request and response, TLS, proxies (agent) and,
- * on the hub, the server, routing and the other endpoints. One setting of Helidon's server matters for the tunnel: it
+ * on the hub, the server, routing and the other endpoints. After the upgrade the frames bypass Helidon's
+ * {@code DataReader} and {@code DataWriter} ({@link io.nowconnect.ws.UpgradedSocket}): that reader hands out each
+ * socket read as a fresh copy of at most 8 KiB and copies again into every payload, where ours reads up to 96 KiB at
+ * once and parses frames in place. One setting of Helidon's server matters for the tunnel: it
  * sets {@code SO_RCVBUF} to 4096 on its listening socket unless told otherwise, and every accepted connection inherits
  * it, which held agent to hub bulk under 1 Gbit/s; the hub sets a larger receive buffer.
  *

@@ -9,11 +9,11 @@ import java.util.Queue;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
-import io.helidon.common.buffers.DataReader;
-
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ProtocolException;
+import io.nowconnect.ws.ChunkedInput;
+import io.nowconnect.ws.UpgradedSocket;
 import io.nowconnect.ws.WsProtocolException;
 import io.nowconnect.ws.WsReader;
 
@@ -181,7 +181,7 @@ class BinaryFramingFuzzTest {
             chunks.add(Arrays.copyOfRange(stream, pos, pos + n));
             pos += n;
         }
-        DataReader in = new DataReader(chunks::poll);
+        UpgradedSocket in = ChunkedInput.socket(List.copyOf(chunks));
         return server ? WsReader.server(in, MAX_MESSAGE) : WsReader.client(in, MAX_MESSAGE);
     }
 

@@ -39,6 +39,21 @@ final class SilentAgent implements AutoCloseable {
      * @throws IOException when the upgrade is not answered with 101
      */
     static SilentAgent connect(int hubPort, String token, int receiveBuffer) throws IOException {
+        return connect(hubPort, token, receiveBuffer, new byte[0]);
+    }
+
+    /**
+     * Upgrade {@code /tunnel} with a bearer token, with bytes sent in the same write as the request (frames that the
+     * hub must not lose although they reach it with the request, before it answered).
+     *
+     * @param hubPort hub port on 127.0.0.1
+     * @param token bearer token
+     * @param receiveBuffer SO_RCVBUF set before connecting
+     * @param early bytes written right after the request, in the same write
+     * @return the upgraded agent
+     * @throws IOException when the upgrade is not answered with 101
+     */
+    static SilentAgent connect(int hubPort, String token, int receiveBuffer, byte[] early) throws IOException {
         Socket s = new Socket();
         s.setReceiveBufferSize(receiveBuffer);
         s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), hubPort), 5000);
@@ -49,7 +64,10 @@ final class SilentAgent implements AutoCloseable {
         String request = "GET /tunnel HTTP/1.1\r\nHost: 127.0.0.1:" + hubPort + "\r\nUpgrade: websocket\r\n"
                 + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
                 + Base64.getEncoder().encodeToString(key) + "\r\nAuthorization: Bearer " + token + "\r\n\r\n";
-        agent.out.write(request.getBytes(StandardCharsets.US_ASCII));
+        ByteArrayOutputStream all = new ByteArrayOutputStream();
+        all.writeBytes(request.getBytes(StandardCharsets.US_ASCII));
+        all.writeBytes(early);
+        agent.out.write(all.toByteArray());
         agent.out.flush();
         String head = agent.readHead();
         if (!head.startsWith("HTTP/1.1 101")) {
@@ -68,12 +86,37 @@ final class SilentAgent implements AutoCloseable {
      * @throws IOException when no text frame comes back
      */
     String hello(String agentId, String... connectors) throws IOException {
+        sendFrame(0x1, helloText(agentId, connectors));
+        return readText();
+    }
+
+    /**
+     * A masked HELLO frame (v1, caps {@code drain}), to send with the upgrade request.
+     *
+     * @param agentId agent id of the token
+     * @param connectors connectors
+     * @return the frame's bytes
+     */
+    static byte[] helloFrame(String agentId, String... connectors) {
+        return frame(0x1, helloText(agentId, connectors));
+    }
+
+    private static byte[] helloText(String agentId, String... connectors) {
         StringBuilder list = new StringBuilder();
         for (String c : connectors) {
             list.append(list.isEmpty() ? "" : ",").append('"').append(c).append('"');
         }
-        sendFrame(0x1, ("{\"t\":\"HELLO\",\"agent_id\":\"" + agentId + "\",\"connectors\":[" + list
-                + "],\"ver\":\"1.5\",\"caps\":[\"drain\"]}").getBytes(StandardCharsets.UTF_8));
+        return ("{\"t\":\"HELLO\",\"agent_id\":\"" + agentId + "\",\"connectors\":[" + list
+                + "],\"ver\":\"1.5\",\"caps\":[\"drain\"]}").getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Read frames until a text frame comes.
+     *
+     * @return its text
+     * @throws IOException when the connection ends first
+     */
+    String readText() throws IOException {
         while (true) {
             int b0 = in.readUnsignedByte();
             int b1 = in.readUnsignedByte();
@@ -154,6 +197,11 @@ final class SilentAgent implements AutoCloseable {
     }
 
     private synchronized void sendFrame(int opcode, byte[] payload) throws IOException {
+        out.write(frame(opcode, payload));
+        out.flush();
+    }
+
+    private static byte[] frame(int opcode, byte[] payload) {
         ByteArrayOutputStream frame = new ByteArrayOutputStream();
         frame.write(0x80 | opcode);
         if (payload.length < 126) {
@@ -169,8 +217,7 @@ final class SilentAgent implements AutoCloseable {
         for (int i = 0; i < payload.length; i++) {
             frame.write(payload[i] ^ mask[i & 3]);
         }
-        out.write(frame.toByteArray());
-        out.flush();
+        return frame.toByteArray();
     }
 
     private String readHead() throws IOException {

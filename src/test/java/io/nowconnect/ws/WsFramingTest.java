@@ -3,15 +3,10 @@ package io.nowconnect.ws;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HexFormat;
-import java.util.Queue;
+import java.util.List;
 import java.util.Random;
-
-import io.helidon.common.buffers.BufferData;
-import io.helidon.common.buffers.DataReader;
-import io.helidon.common.buffers.DataWriter;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -200,6 +195,43 @@ class WsFramingTest {
         assertEquals(0, assertInstanceOf(WsReader.Pong.class, reader.next()).payload().length);
     }
 
+    @Test
+    void bytesReadPastTheUpgradeComeFirst() {
+        // one frame and half of the next were read with the upgrade, the rest comes from the socket
+        byte[] wire = HEX.parseHex("810548656c6c6f" + "810548656c6c6f");
+        UpgradedSocket rest = ChunkedInput.socket(List.of(Arrays.copyOfRange(wire, 10, 14)));
+        UpgradedSocket socket = new UpgradedSocket(rest.in(), rest.out(), Arrays.copyOf(wire, 10), rest.quietRead());
+        WsReader reader = WsReader.client(socket, 1 << 20);
+        assertEquals("Hello", assertInstanceOf(WsReader.Message.class, reader.next()).text());
+        assertEquals("Hello", assertInstanceOf(WsReader.Message.class, reader.next()).text());
+        assertNull(reader.next());
+    }
+
+    @Test
+    void theReadBufferGrowsForBulkAndIsLetGoWhenQuiet() throws Exception {
+        // bulk: 8 KiB frames arriving 256 KiB per read, then a pause, then small frames
+        ByteArrayOutputStream bulk = new ByteArrayOutputStream();
+        for (int i = 0; i < 32; i++) {
+            bulk.writeBytes(HEX.parseHex("827e2000"));
+            bulk.writeBytes(random(8192, i));
+        }
+        byte[] ping = HEX.parseHex("8900");
+        UpgradedSocket socket = ChunkedInput.socket(List.of(bulk.toByteArray(), ping, ping, ping));
+        WsReader reader = WsReader.client(socket, 1 << 20);
+        for (int i = 0; i < 32; i++) {
+            WsReader.Message m = assertInstanceOf(WsReader.Message.class, reader.next());
+            assertArrayEquals(random(8192, i), m.payload(), "frame " + i);
+        }
+        assertEquals(WsReader.LARGE_BUFFER, reader.bufferSize(), "bulk reads take the large buffer");
+        assertInstanceOf(WsReader.Ping.class, reader.next());
+        assertEquals(WsReader.LARGE_BUFFER, reader.bufferSize(), "one short read right after bulk keeps it");
+        Thread.sleep(WsReader.QUIET_NANOS / 1_000_000 + 100);
+        assertInstanceOf(WsReader.Ping.class, reader.next());
+        assertEquals(ping.length, reader.bufferSize(), "quiet: no buffer of its own, only the bytes of the last read");
+        assertInstanceOf(WsReader.Ping.class, reader.next());
+        assertNull(reader.next());
+    }
+
     private static int refusal(WsReader reader) {
         WsProtocolException e = assertThrows(WsProtocolException.class, () -> {
             while (reader.next() != null) {
@@ -219,8 +251,7 @@ class WsFramingTest {
 
     /** A reader over the chunks, as if each arrived in one socket read; then end of stream. */
     private static WsReader reader(boolean server, int max, byte[]... chunks) {
-        Queue<byte[]> queue = new ArrayDeque<>(Arrays.asList(chunks));
-        DataReader in = new DataReader(queue::poll);
+        UpgradedSocket in = ChunkedInput.socket(Arrays.asList(chunks));
         return server ? WsReader.server(in, max) : WsReader.client(in, max);
     }
 
@@ -237,33 +268,9 @@ class WsFramingTest {
     }
 
     /** Collects what a writer writes. */
-    private static final class Capture implements DataWriter {
-        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-
+    private static final class Capture extends ByteArrayOutputStream {
         synchronized byte[] bytes() {
-            return out.toByteArray();
-        }
-
-        @Override
-        public synchronized void write(BufferData... buffers) {
-            for (BufferData b : buffers) {
-                write(b);
-            }
-        }
-
-        @Override
-        public synchronized void write(BufferData buffer) {
-            out.writeBytes(buffer.readBytes());
-        }
-
-        @Override
-        public void writeNow(BufferData... buffers) {
-            write(buffers);
-        }
-
-        @Override
-        public void writeNow(BufferData buffer) {
-            write(buffer);
+            return toByteArray();
         }
     }
 }
