@@ -55,7 +55,7 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
                                                .description("Round-trip time of the last answered ping")));
         owned.add(registry.getOrCreate(Gauge.builder("nowconnect_memory_used_bytes", memory, m -> (double) m.used())
                                                .description("Bytes held for streams: received and not yet written to a "
-                                                                    + "local socket")));
+                                                                    + "local socket, or read and not yet sent")));
         owned.add(registry.getOrCreate(Gauge.builder("nowconnect_memory_limit_bytes", memory, m -> (double) m.limit())
                                                .description("The memory budget for streams (NC_MEMORY_BUDGET_MB)")));
         for (String c : connectors) {

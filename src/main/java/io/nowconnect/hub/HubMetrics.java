@@ -101,7 +101,7 @@ final class HubMetrics implements StreamObserver {
     void memory(MemoryBudget memory) {
         gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_memory_used_bytes", memory, m -> (double) m.used())
                                                 .description("Bytes held for streams: received and not yet written to a "
-                                                                     + "client socket")));
+                                                                     + "client socket, or read and not yet sent")));
         gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_memory_limit_bytes", memory, m -> (double) m.limit())
                                                 .description("The memory budget for streams (NC_HUB_MEMORY_BUDGET_MB)")));
     }

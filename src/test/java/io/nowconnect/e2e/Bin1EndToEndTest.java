@@ -57,7 +57,7 @@ class Bin1EndToEndTest {
                 out.put(e.label(), 0L);
             }
             for (io.helidon.metrics.api.Meter m : io.helidon.metrics.api.Metrics.globalRegistry().meters()) {
-                if (m.id().name().equals(family) && m instanceof io.helidon.metrics.api.Counter c) {
+                if (m.id().name().equals(family) && m instanceof io.helidon.metrics.api.FunctionalCounter c) {
                     out.merge(m.id().tagsMap().getOrDefault("kind", "?"), c.count(), Long::sum);
                 }
             }
