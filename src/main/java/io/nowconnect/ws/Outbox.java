@@ -77,8 +77,9 @@ final class Outbox<T> {
     private final ReentrantLock laneLock = new ReentrantLock();
     /** Flows with items queued or a producer waiting; empty (no allocation kept) on an idle tunnel. */
     private final Map<Object, Flow<T>> flows = new HashMap<>();
-    private final ArrayDeque<Flow<T>> newFlows = new ArrayDeque<>();
-    private final ArrayDeque<Flow<T>> oldFlows = new ArrayDeque<>();
+    /** Small until used: a hub holds thousands of idle tunnels (the deques grow as flows queue). */
+    private final ArrayDeque<Flow<T>> newFlows = new ArrayDeque<>(1);
+    private final ArrayDeque<Flow<T>> oldFlows = new ArrayDeque<>(1);
     /** Items in the ordered lane (read without the lane lock to tell whether it is empty). */
     private final AtomicInteger orderedCount = new AtomicInteger();
     private final ConcurrentLinkedQueue<T> urgent = new ConcurrentLinkedQueue<>();
