@@ -24,6 +24,9 @@ COPY --from=build /dist/bin /opt/nowconnect/bin
 COPY --from=build /dist/lib /opt/nowconnect/lib
 COPY --from=build /dist/etc /opt/nowconnect/etc
 WORKDIR /opt/nowconnect
+# the launcher's class data sharing archive (a faster start after the first): /tmp is writable here and in the
+# Kubernetes manifests (an emptyDir under a read-only root file system)
+ENV NC_CDS_DIR=/tmp/nowconnect-cds
 USER 10001:10001
 EXPOSE 8090
 # TCP health port (NC_HEALTH_PORT, 8090): one line, "OK" while connecting, "READY" once the hub acknowledged

@@ -71,6 +71,28 @@ class LauncherTest {
     }
 
     @Test
+    void classDataSharingArchivePerModeInAWritableDirectoryOnly() throws Exception {
+        Path java = fakeJava("jdk21", "21.0.4");
+        Path cds = home.resolve("cds");
+        Result agent = launch(Map.of("NC_CDS_DIR", cds.toString()), java, null, "agent");
+        assertThat(agent.output, containsString("ARG[-XX:+AutoCreateSharedArchive] ARG[-XX:SharedArchiveFile=" + cds
+                + "/nowconnect-agent.jsa] ARG[-Xlog:cds*=off] ARG[-XX:+UseSerialGC]"));
+        assertThat("the directory is made", Files.isDirectory(cds), is(true));
+        Result hub = launch(Map.of("NC_CDS_DIR", cds.toString()), java, "-Xmx1g", "hub");
+        assertThat(hub.output, containsString("-XX:SharedArchiveFile=" + cds + "/nowconnect-hub.jsa] ARG[-Xlog:cds*=off] "
+                + "ARG[-Xmx1g]"));
+        // token mode writes the token to stdout and is short: no archive
+        Result token = launch(Map.of("NC_CDS_DIR", cds.toString()), java, null, "token", "--agent-id", "x");
+        assertThat(token.output.contains("SharedArchiveFile"), is(false));
+        // a directory that cannot be made, and an empty setting: off
+        Path file = Files.writeString(home.resolve("not-a-dir"), "x");
+        Result blocked = launch(Map.of("NC_CDS_DIR", file.resolve("cds").toString()), java, null, "agent");
+        assertThat(blocked.output, blocked.exit, is(0));
+        assertThat(blocked.output.contains("SharedArchiveFile"), is(false));
+        assertThat(launch(java, null, "agent").output.contains("SharedArchiveFile"), is(false));
+    }
+
+    @Test
     void javaOptsReplaceDefaults() throws Exception {
         Result r = launch(fakeJava("jdk25", "25"), "-Xmx64m -Dx=1", "hub");
         assertThat(r.output, containsString("ARG[-Xmx64m] ARG[-Dx=1] ARG[-cp]"));
@@ -99,6 +121,12 @@ class LauncherTest {
     }
 
     private Result launch(Path javaHome, String javaOpts, String... args) throws Exception {
+        // class data sharing off, unless a test turns it on: the other tests check the options without it
+        return launch(Map.of("NC_CDS_DIR", ""), javaHome, javaOpts, args);
+    }
+
+    private Result launch(Map<String, String> extraEnv, Path javaHome, String javaOpts, String... args)
+            throws Exception {
         String shell = Files.isExecutable(Path.of("/bin/dash")) ? "/bin/dash" : "/bin/sh";
         List<String> command = new ArrayList<>(List.of(shell, home.resolve("bin/nowconnect").toString()));
         command.addAll(List.of(args));
@@ -109,6 +137,8 @@ class LauncherTest {
         if (javaOpts != null) {
             env.put("JAVA_OPTS", javaOpts);
         }
+        env.remove("CACHE_DIRECTORY");
+        env.putAll(extraEnv);
         Process p = pb.start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes());

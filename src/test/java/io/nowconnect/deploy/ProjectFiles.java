@@ -109,6 +109,11 @@ final class ProjectFiles {
                 names.add(m.group(1));
             }
         }
+        // the POSIX launcher reads a few of its own (${NC_CDS_DIR-...})
+        Matcher shell = Pattern.compile("\\$\\{(NC_[A-Z0-9_]*[A-Z0-9])").matcher(read("src/dist/bin/nowconnect"));
+        while (shell.find()) {
+            names.add(shell.group(1));
+        }
         return names;
     }
 
