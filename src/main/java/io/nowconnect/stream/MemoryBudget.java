@@ -4,8 +4,10 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -162,20 +164,41 @@ public final class MemoryBudget {
     /**
      * Take bytes for data to send, waiting until frames written to the tunnel give enough back. A small frame may take
      * the whole sending share; a bulk one waits while less than {@link #SMALL_RESERVE_SHARE} of it would stay free.
+     * The waiting thread is never interrupted (it may be writing to a tunnel's socket, which an interrupt closes): it
+     * looks at {@code stop} a few times a second instead.
      *
      * @param bytes bytes wanted, a {@link #round}ed charge
      * @param small whether this is a small frame (an interactive request or answer)
-     * @throws InterruptedException when the waiting thread is interrupted (its stream closed)
+     * @param stop whether to give up (the stream closed)
+     * @return whether the bytes were taken (false once {@code stop} said so)
      */
-    void acquireToSend(long bytes, boolean small) throws InterruptedException {
+    boolean acquireToSend(long bytes, boolean small, BooleanSupplier stop) {
         int units = units(bytes, sendingUnits);
-        if (small || reserveUnits == 0) {
-            sending.acquire(units);
-            return;
+        int wanted = small || reserveUnits == 0 ? units : units + reserveUnits;
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    if (sending.tryAcquire(wanted, 200, TimeUnit.MILLISECONDS)) {
+                        break;
+                    }
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+                if (stop.getAsBoolean()) {
+                    return false;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
-        // take the reserve with it, then give the reserve back: a bulk frame proceeds only while the reserve stays free
-        sending.acquire(units + reserveUnits);
-        sending.release(reserveUnits);
+        // a bulk frame took the reserve with it, to proceed only while the reserve stays free: give the reserve back
+        if (wanted > units) {
+            sending.release(wanted - units);
+        }
+        return true;
     }
 
     /**

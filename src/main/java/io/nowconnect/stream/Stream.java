@@ -62,8 +62,6 @@ public final class Stream {
 
     private volatile Socket socket;
     private volatile Thread writer;
-    /** The socket reader, interrupted by {@link #close} when it waits for the budget. */
-    private volatile Thread reader;
     private volatile long lastActivityNanos = System.nanoTime();
     private volatile boolean finSent;
     private volatile boolean finApplied;
@@ -116,7 +114,7 @@ public final class Stream {
         }
         touch();
         writer = Thread.ofVirtual().name("nc-w-" + cid).start(this::writeLoop);
-        reader = Thread.ofVirtual().name("nc-r-" + cid).start(this::readLoop);
+        Thread.ofVirtual().name("nc-r-" + cid).start(this::readLoop);
         if (closed.get()) {
             // lost a race with close(): make sure nothing stays open
             closeQuietly(connected);
@@ -328,11 +326,6 @@ public final class Stream {
         if (w != null) {
             w.interrupt();
         }
-        Thread r = reader;
-        if (r != null && r != Thread.currentThread()) {
-            // it may wait for the budget (its socket is closed, so a read in progress ends anyway)
-            r.interrupt();
-        }
         Thread f = finisher;
         if (f != null && f != Thread.currentThread()) {
             f.interrupt();
@@ -395,7 +388,9 @@ public final class Stream {
                 // the frame waits in the tunnel's send lane until written: charged to the budget until then; a full
                 // budget holds this reader (the bytes wait in its buffer), never more memory
                 int charge = frameCharge(n);
-                memory.acquireToSend(charge, n <= small);
+                if (!memory.acquireToSend(charge, n <= small, closed::get)) {
+                    return;
+                }
                 if (flow.enabled()) {
                     flow.take(n);
                 }
@@ -426,9 +421,6 @@ public final class Stream {
             if (finApplied) {
                 close(null, false);
             }
-        } catch (InterruptedException e) {
-            // closed while waiting for the budget
-            close(ResetReason.RESET, true);
         } catch (IOException | RuntimeException e) {
             // the tunnel refused the frame: it is gone, and every stream with it
             close(ResetReason.WS_BROKEN, false);
