@@ -63,6 +63,8 @@ class StreamFuzzTest {
         volatile boolean gotFin;
         volatile boolean gotRst;
         volatile String seqError;
+        /** What happened to this stream, in order (for the failure message). */
+        final List<String> history = new CopyOnWriteArrayList<>();
 
         Model(String cid, boolean exported, ScriptedHub.Conn conn) {
             this.cid = cid;
@@ -173,14 +175,17 @@ class StreamFuzzTest {
                     synchronized (m) {
                         m.sent.writeBytes(b);
                     }
+                    m.history.add("data " + m.seqOut + ":" + b.length);
                     conn.send(JsonCodec.encode(new Frame.Data(m.cid, m.seqOut++, b)));
                 } else if (dice < 850) {
                     Model m = live.get(rnd.nextInt(live.size()));
                     m.finSent = true;
+                    m.history.add("fin");
                     conn.send(JsonCodec.encode(new Frame.Fin(m.cid, io.nowconnect.protocol.Direction.C2A)));
                 } else if (dice < 900) {
                     Model m = live.get(rnd.nextInt(live.size()));
                     m.rstSent = true;
+                    m.history.add("rst");
                     conn.send(JsonCodec.encode(new Frame.Rst(m.cid, "fuzz")));
                 } else if (dice < 960) {
                     hostile++;
@@ -201,6 +206,7 @@ class StreamFuzzTest {
                             // new, legitimate stream: it may dial, and it must be cleaned up at the end
                             exportedOpens++;
                             duplicates.add(m);
+                            m.history.add("duplicate open");
                             conn.send(JsonCodec.encode(new Frame.Open(m.cid, "echo")));
                         }
                     }
@@ -219,6 +225,7 @@ class StreamFuzzTest {
             for (Model m : streams.values()) {
                 if (m.conn == conn && m.live()) {
                     m.finSent = true;
+                    m.history.add("fin");
                     conn.send(JsonCodec.encode(new Frame.Fin(m.cid, io.nowconnect.protocol.Direction.C2A)));
                 }
             }
@@ -243,7 +250,9 @@ class StreamFuzzTest {
                 }
                 assertTrue(got.length <= sent.length
                                    && Arrays.equals(got, Arrays.copyOf(sent, got.length)),
-                           m.cid + ": echoed bytes are not a prefix of the sent bytes (seed " + seed + ")");
+                           m.cid + ": echoed bytes are not a prefix of the sent bytes (seed " + seed + "): " + mismatch(sent, got)
+                                   + ", fin " + m.finSent + "/" + m.gotFin + ", rst " + m.rstSent + "/" + m.gotRst + ", dropped "
+                                   + m.conn.isDropped() + ", history " + m.history);
                 if (!m.exported) {
                     assertTrue((m.gotRst || m.conn.isDropped()) && got.length == 0, m.cid + ": unexported OPEN must be refused (seed " + seed + ")");
                 }
@@ -297,18 +306,21 @@ class StreamFuzzTest {
                 }
                 m.seqIn = d.seq() + 1;
                 m.received.writeBytes(d.payload());
+                m.history.add("echo " + d.seq() + ":" + d.payload().length);
             }
         }
         case Frame.Fin fin -> {
             Model m = streams.get(fin.cid());
             if (m != null) {
                 m.gotFin = true;
+                m.history.add("got fin");
             }
         }
         case Frame.Rst r -> {
             Model m = streams.get(r.cid());
             if (m != null) {
                 m.gotRst = true;
+                m.history.add("got rst " + r.err());
             } else if (!r.cid().startsWith("unknown-")) {
                 stray.incrementAndGet();
             }
@@ -357,5 +369,14 @@ class StreamFuzzTest {
         public void close() throws IOException {
             server.close();
         }
+    }
+
+    /** Where two byte runs part, for the failure message. */
+    private static String mismatch(byte[] sent, byte[] got) {
+        int i = 0;
+        while (i < Math.min(sent.length, got.length) && sent[i] == got[i]) {
+            i++;
+        }
+        return "sent " + sent.length + " bytes, got " + got.length + ", first difference at " + i;
     }
 }
