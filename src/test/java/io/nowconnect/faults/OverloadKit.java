@@ -63,6 +63,30 @@ final class OverloadKit {
     }
 
     /**
+     * The variables of an agent run as shipped: {@link io.nowconnect.testkit.Harness#agentVars} without its faster
+     * test pings, reconnects and connect timeout (the defaults apply), with an HTTP endpoint for {@code /readyz} and
+     * {@code /metrics}, a stream limit and warnings only.
+     *
+     * @param url hub URL
+     * @param tokenFile token file
+     * @param targets connector name to target port on 127.0.0.1, in order
+     * @param httpPort the agent's HTTP port
+     * @param maxStreams {@code NC_MAX_INFLIGHT_CIDS}
+     * @return variables (modifiable)
+     */
+    static Map<String, String> agentEnv(String url, Path tokenFile, Map<String, Integer> targets, int httpPort,
+                                        int maxStreams) {
+        Map<String, String> env = io.nowconnect.testkit.Harness.agentVars(url, tokenFile, targets);
+        env.keySet().removeAll(Set.of("NC_PING_INTERVAL_SEC", "NC_PING_TIMEOUT_SEC", "NC_RECONNECT_MIN_MS",
+                                      "NC_RECONNECT_MAX_MS", "NC_CONNECT_TIMEOUT_MS"));
+        env.put("NC_HTTP_HOST", "127.0.0.1");
+        env.put("NC_HTTP_PORT", Integer.toString(httpPort));
+        env.put("NC_MAX_INFLIGHT_CIDS", Integer.toString(maxStreams));
+        env.put("NC_LOG_LEVEL", "WARNING");
+        return env;
+    }
+
+    /**
      * {@code io.nowconnect.Main hub|agent} as a child JVM with the launcher's options for that mode and a GC log, its
      * {@code NC_*} variables only those given.
      */

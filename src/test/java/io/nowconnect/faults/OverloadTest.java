@@ -79,23 +79,13 @@ class OverloadTest {
         Node hub = harness.closeLater(new Node(dir, "hub", hubEnv));
         hub.awaitHttp(hubPort, "/healthz", Duration.ofSeconds(30));
 
-        Map<String, String> agentEnv = new HashMap<>();
-        agentEnv.put("NC_AGENT_URL", "ws://127.0.0.1:" + hubPort + "/tunnel");
-        agentEnv.put("NC_AGENT_ID", Harness.AGENT_ID);
-        agentEnv.put("NC_TOKEN_FILE", harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(1)).toString());
-        agentEnv.put("NC_CONNECTORS", "sink,source,echo");
-        agentEnv.put("NC_TARGET_sink_HOST", "127.0.0.1");
-        agentEnv.put("NC_TARGET_sink_PORT", Integer.toString(sink.port()));
-        agentEnv.put("NC_TARGET_source_HOST", "127.0.0.1");
-        agentEnv.put("NC_TARGET_source_PORT", Integer.toString(source.port()));
-        agentEnv.put("NC_TARGET_echo_HOST", "127.0.0.1");
-        agentEnv.put("NC_TARGET_echo_PORT", Integer.toString(echo.port()));
-        agentEnv.put("NC_HEALTH_HOST", "127.0.0.1");
-        agentEnv.put("NC_HEALTH_PORT", "0");
-        agentEnv.put("NC_HTTP_HOST", "127.0.0.1");
-        agentEnv.put("NC_HTTP_PORT", Integer.toString(agentHttp));
-        agentEnv.put("NC_MAX_INFLIGHT_CIDS", Integer.toString(LIMIT));
-        agentEnv.put("NC_LOG_LEVEL", "WARNING");
+        Map<String, Integer> targets = new java.util.LinkedHashMap<>();
+        targets.put("sink", sink.port());
+        targets.put("source", source.port());
+        targets.put("echo", echo.port());
+        Map<String, String> agentEnv = OverloadKit.agentEnv("ws://127.0.0.1:" + hubPort + "/tunnel",
+                                                            harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(1)),
+                                                            targets, agentHttp, LIMIT);
         Node agent = harness.closeLater(new Node(dir, "agent", agentEnv));
         agent.awaitHttp(agentHttp, "/readyz", Duration.ofSeconds(30));
 

@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -86,23 +85,14 @@ class V1OverloadTest {
         EchoServer echo = harness.echo();
         int agentHttp = FaultKit.freePort();
 
-        Map<String, String> env = new HashMap<>();
-        env.put("NC_AGENT_URL", hub.url());
-        env.put("NC_AGENT_ID", Harness.AGENT_ID);
-        env.put("NC_TOKEN_FILE", harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(1)).toString());
-        env.put("NC_CONNECTORS", "sink,echo");
-        env.put("NC_TARGET_sink_HOST", "127.0.0.1");
-        env.put("NC_TARGET_sink_PORT", Integer.toString(sink.port()));
-        env.put("NC_TARGET_echo_HOST", "127.0.0.1");
-        env.put("NC_TARGET_echo_PORT", Integer.toString(echo.port()));
-        env.put("NC_HEALTH_HOST", "127.0.0.1");
-        env.put("NC_HEALTH_PORT", "0");
-        env.put("NC_HTTP_HOST", "127.0.0.1");
-        env.put("NC_HTTP_PORT", Integer.toString(agentHttp));
-        env.put("NC_MAX_INFLIGHT_CIDS", "2010");
+        Map<String, Integer> targets = new java.util.LinkedHashMap<>();
+        targets.put("sink", sink.port());
+        targets.put("echo", echo.port());
+        Map<String, String> env = OverloadKit.agentEnv(hub.url(), harness.tokenFile(Harness.AGENT_ID,
+                                                                                    Duration.ofHours(1)),
+                                                       targets, agentHttp, 2010);
         // the budget, not the per-stream frame limit, is what the flood runs into
         env.put("NC_QUEUE_DEPTH_PER_CID", "100000");
-        env.put("NC_LOG_LEVEL", "WARNING");
         Node agent = harness.closeLater(new Node(dir, "agent", env));
         ScriptedHub.Conn conn = hub.awaitAcknowledged(Duration.ofSeconds(30));
         agent.awaitHttp(agentHttp, "/readyz", Duration.ofSeconds(30));
