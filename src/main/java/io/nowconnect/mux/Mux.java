@@ -61,6 +61,8 @@ public final class Mux {
     private final StreamObserver observer;
     private final AtomicReference<End> end = new AtomicReference<>();
     private final Liveness liveness;
+    /** Where the stream table sends; DATA goes out through it alone. */
+    private final Sink sink = new Sink();
 
     private volatile UpgradedSocket socket;
     private volatile WsWriter writer;
@@ -80,7 +82,7 @@ public final class Mux {
         this.role = role;
         this.observer = observer;
         this.liveness = new Liveness(settings);
-        this.table = StreamTable.create(settings.streams(), new Sink(),
+        this.table = StreamTable.create(settings.streams(), sink,
                                         settings.side().server() ? Direction.C2A : Direction.A2C,
                                         observer, budget, memory);
     }
@@ -233,26 +235,24 @@ public final class Mux {
      * @throws IOException when the tunnel is gone
      */
     public void send(Frame frame, boolean urgent) throws IOException {
+        if (frame instanceof Frame.Data d && !urgent) {
+            sink.sendData(d.cid(), d.seq(), d.payload(), d.payload().length, null);
+            return;
+        }
         WsWriter w = writer;
         if (w == null) {
             throw new IOException("tunnel not connected");
         }
         try {
-            if (bin1 && frame instanceof Frame.Data d) {
-                w.binary(BinaryCodec.dataHeader(d), d.payload(), d.payload().length, d.cid(), null);
-                observer.wire(WireEvent.BINARY_DATA_SENT);
-            } else if (frame instanceof Frame.Window) {
+            if (frame instanceof Frame.Window) {
                 // credit must never wait behind bulk DATA
                 w.urgentBinary(BinaryCodec.encode(frame));
                 observer.wire(WireEvent.WINDOW_SENT);
             } else if (urgent) {
                 w.urgentText(JsonCodec.encode(frame));
             } else {
-                // a stream's frames (OPEN, DATA, FIN) keep their order in the stream's flow
+                // a stream's frames (OPEN, FIN; DATA above) keep their order in the stream's flow
                 w.text(JsonCodec.encode(frame), flowOf(frame), null);
-                if (frame instanceof Frame.Data) {
-                    observer.wire(WireEvent.JSON_DATA_SENT);
-                }
             }
         } catch (RuntimeException e) {
             kill(MuxReason.IO_ERROR, End.describe(e));
@@ -263,7 +263,6 @@ public final class Mux {
     private static Object flowOf(Frame frame) {
         return switch (frame) {
             case Frame.Open o -> o.cid();
-            case Frame.Data d -> d.cid();
             case Frame.Fin f -> f.cid();
             default -> null;
         };

@@ -174,7 +174,7 @@ public final class MemoryBudget {
      */
     boolean acquireToSend(long bytes, boolean small, BooleanSupplier stop) {
         int units = units(bytes, sendingUnits);
-        int wanted = small || reserveUnits == 0 ? units : units + reserveUnits;
+        int wanted = withReserve(units, small);
         boolean interrupted = false;
         try {
             while (true) {
@@ -211,14 +211,19 @@ public final class MemoryBudget {
      */
     boolean tryAcquireToSend(long bytes, boolean small) {
         int units = units(bytes, sendingUnits);
-        if (small || reserveUnits == 0) {
-            return sending.tryAcquire(units);
-        }
-        if (!sending.tryAcquire(units + reserveUnits)) {
+        int wanted = withReserve(units, small);
+        if (!sending.tryAcquire(wanted)) {
             return false;
         }
-        sending.release(reserveUnits);
+        if (wanted > units) {
+            sending.release(wanted - units);
+        }
         return true;
+    }
+
+    /** What to take for a charge: a bulk one takes the reserve with it (given back at once), a small one does not. */
+    private int withReserve(int units, boolean small) {
+        return small ? units : units + reserveUnits;
     }
 
     /**
