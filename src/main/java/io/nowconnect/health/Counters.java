@@ -53,14 +53,8 @@ public final class Counters {
      * @return counter
      */
     public Counter counter(String name, String... labels) {
-        String key = name + '\u0000' + String.join("\u0000", labels);
-        return counters.computeIfAbsent(key, k -> {
-            List<Tag> tags = new ArrayList<>();
-            for (int i = 0; i < labels.length; i += 2) {
-                tags.add(Tag.create(labels[i], labels[i + 1]));
-            }
-            return registry.getOrCreate(Counter.builder(name).tags(tags));
-        });
+        return counters.computeIfAbsent(key(name, labels), k -> registry.getOrCreate(Counter.builder(name)
+                                                                                         .tags(tags(labels))));
     }
 
     /**
@@ -102,15 +96,11 @@ public final class Counters {
         synchronized (slots) {
             LongAdder a = slots[slot];
             if (a == null) {
-                String key = name + '\u0000' + String.join("\u0000", labels);
+                String key = key(name, labels);
                 a = SHARED.computeIfAbsent(key, k -> {
                     LongAdder shared = new LongAdder();
-                    List<Tag> tags = new ArrayList<>();
-                    for (int i = 0; i < labels.length; i += 2) {
-                        tags.add(Tag.create(labels[i], labels[i + 1]));
-                    }
                     return new Shared(shared, registry.getOrCreate(FunctionalCounter.builder(name, shared, LongAdder::sum)
-                                                                          .tags(tags)));
+                                                                          .tags(tags(labels))));
                 }).adder();
                 adders.add(key);
                 slots[slot] = a;
@@ -134,6 +124,20 @@ public final class Counters {
         synchronized (wire) {
             Arrays.fill(wire, null);
         }
+    }
+
+    /** A meter's key: its name and label pairs. */
+    private static String key(String name, String... labels) {
+        return name + '\u0000' + String.join("\u0000", labels);
+    }
+
+    /** Tags from label name, value, name, value, ... */
+    private static List<Tag> tags(String... labels) {
+        List<Tag> tags = new ArrayList<>();
+        for (int i = 0; i < labels.length; i += 2) {
+            tags.add(Tag.create(labels[i], labels[i + 1]));
+        }
+        return tags;
     }
 
     /** A functional counter and the adder it reads. */
