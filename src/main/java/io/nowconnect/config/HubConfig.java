@@ -43,6 +43,8 @@ import io.nowconnect.protocol.ConnectorName;
  * @param requestTimeout {@code NC_HUB_REQUEST_TIMEOUT_SEC} (5): a connection to the hub's port that has not become a
  *                       tunnel this long after it was accepted (slow request headers, a health check, nothing sent)
  *                       is closed
+ * @param tlsHandshakeTimeout {@code NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC} (5): with TLS, a connection whose handshake has not
+ *                            completed this long after it was accepted is closed; the request deadline starts after it
  * @param maxFrameBytes {@code NC_HUB_MAX_FRAME_BYTES} (1048576): largest WebSocket frame accepted from an agent
  * @param pingInterval {@code NC_HUB_PING_INTERVAL_SEC} (20)
  * @param pingTimeout {@code NC_HUB_PING_TIMEOUT_SEC} (20)
@@ -77,6 +79,7 @@ public record HubConfig(String host,
                         int maxTunnelsPerAgent,
                         int maxTcpConnections,
                         Duration requestTimeout,
+                        Duration tlsHandshakeTimeout,
                         int maxFrameBytes,
                         Duration pingInterval,
                         Duration pingTimeout,
@@ -152,6 +155,7 @@ public record HubConfig(String host,
                               + "): with every tunnel open, upgrades and health checks still need connections");
         }
         int requestTimeout = s.integer("NC_HUB_REQUEST_TIMEOUT_SEC", 5, 1, 300);
+        int handshakeTimeout = s.integer("NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC", 5, 1, 300);
         int maxFrame = s.integer("NC_HUB_MAX_FRAME_BYTES", 1 << 20, 4096, 64 << 20);
         int pingInterval = s.integer("NC_HUB_PING_INTERVAL_SEC", 20, 1, 3600);
         int pingTimeout = s.integer("NC_HUB_PING_TIMEOUT_SEC", 20, 1, 3600);
@@ -169,7 +173,8 @@ public record HubConfig(String host,
         s.throwIfProblems();
         return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
                              listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
-                             maxTcpConnections, Duration.ofSeconds(requestTimeout), maxFrame,
+                             maxTcpConnections, Duration.ofSeconds(requestTimeout),
+                             Duration.ofSeconds(handshakeTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
                              queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log);
     }
