@@ -1,5 +1,6 @@
 package io.nowconnect.hub.tls;
 
+import java.io.ByteArrayInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,6 +23,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
@@ -57,6 +59,8 @@ import io.nowconnect.log.Event;
 final class FrontDoor extends SSLServerSocket {
     private static final Logger LOGGER = Logger.getLogger(FrontDoor.class.getName());
     private static final long SWEEP_MILLIS = 250;
+    /** TLS record content type of a handshake message, the first byte a TLS client sends. */
+    private static final int HANDSHAKE_RECORD = 0x16;
     /** Put in the queue by {@link #close()} to wake Helidon's {@code accept}. */
     private static final Socket END = new Socket();
 
@@ -176,7 +180,14 @@ final class FrontDoor extends SSLServerSocket {
         SSLSocket ssl = null;
         String cut;
         try {
-            ssl = (SSLSocket) context.get().getSocketFactory().createSocket(raw, null, true);
+            // the first byte first: a connection closed at once or one that is not TLS (a TCP check, plain HTTP) costs
+            // no TLS socket; a TLS client starts with a handshake record
+            int first = raw.getInputStream().read();
+            if (first != HANDSHAKE_RECORD) {
+                throw first < 0 ? new EOFException("closed before the handshake") : new SSLException("not TLS");
+            }
+            ssl = (SSLSocket) context.get().getSocketFactory()
+                    .createSocket(raw, new ByteArrayInputStream(new byte[] {(byte) first}), true);
             ssl.setUseClientMode(false);
             ssl.setSSLParameters(parameters);
             ssl.startHandshake();
