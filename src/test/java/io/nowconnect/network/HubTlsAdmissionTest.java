@@ -118,6 +118,35 @@ class HubTlsAdmissionTest extends NetworkTestBase {
     }
 
     @Test
+    void plainHubHasNoSuchLeak() throws Exception {
+        // Helidon's own path without TLS: connect-and-close ends at once, a silent connection is cut by the request
+        // deadline (NC_HUB_REQUEST_TIMEOUT_SEC); a cap of 10 survives both
+        Hub hub = harness.startHub(0, Map.of("NC_HUB_MAX_TUNNELS", "5", "NC_HUB_MAX_TCP_CONNECTIONS", "10",
+                                             "NC_HUB_REQUEST_TIMEOUT_SEC", "2"), "echo");
+        long baselineFds = fds();
+        connectAndClose(hub.port(), 30, 1);
+        List<Socket> silent = new ArrayList<>();
+        for (int i = 0; i < 9; i++) {
+            silent.add(Harness.client(hub.port()));
+        }
+        for (Socket s : silent) {
+            s.setSoTimeout(10_000);
+            assertEquals(-1, s.getInputStream().read(), "a silent plain connection is cut");
+            s.close();
+        }
+        long start = System.nanoTime();
+        Agent agent = harness.startAgent(harness.agentVars(hub.port(), Map.of("echo", echo.port())));
+        agents.add(agent);
+        Harness.awaitReady(agent, WAIT);
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        System.out.println("[admission] plain hub, cap 10: 30 connect-and-close and 9 silent, agent acknowledged in " + ms
+                                   + " ms");
+        assertEcho(hub);
+        agents.forEach(a -> harness.stopAgent(a, Duration.ZERO));
+        Harness.await(WAIT, () -> fds() <= baselineFds + 8, "descriptors back to the baseline " + baselineFds);
+    }
+
+    @Test
     void changedCertificateFilesServeNewHandshakesAndLeaveTunnelsUp() throws Exception {
         Path cert = Files.copy(pki.serverCert, harness.dir().resolve("hub.pem"));
         Path key = Files.copy(pki.serverKey, harness.dir().resolve("hub.key"));
