@@ -110,7 +110,7 @@ public final class Hub implements AutoCloseable {
         }
 
         UpgradeDeadline deadline = new UpgradeDeadline(config.requestTimeout(), metrics);
-        TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline);
+        TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline, config.tlsBindAgentId());
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(config.host())
                 .port(config.port())

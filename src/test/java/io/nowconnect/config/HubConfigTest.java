@@ -114,12 +114,14 @@ class HubConfigTest {
         vars.put("NC_HUB_REQUEST_TIMEOUT_SEC", "0");
         vars.put("NC_HUB_MAX_TUNNELS_PER_AGENT", "zero");
         vars.put("NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC", "301");
+        vars.put("NC_HUB_TLS_BIND_AGENT_ID", "true");
         ConfigException e = assertThrows(ConfigException.class, () -> create(vars));
         String problems = String.join("\n", e.problems());
         assertThat(problems, containsString("NC_HUB_MAX_TCP_CONNECTIONS (100) must be above NC_HUB_MAX_TUNNELS (100)"));
         assertThat(problems, containsString("NC_HUB_REQUEST_TIMEOUT_SEC"));
         assertThat(problems, containsString("NC_HUB_MAX_TUNNELS_PER_AGENT"));
         assertThat(problems, containsString("NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC"));
-        assertThat(e.problems().toString(), e.problems().size(), is(4));
+        assertThat(problems, containsString("NC_HUB_TLS_BIND_AGENT_ID needs client certificates"));
+        assertThat(e.problems().toString(), e.problems().size(), is(5));
     }
 }

@@ -178,6 +178,35 @@ class HubTlsAdmissionTest extends NetworkTestBase {
         assertEquals(wanted, served(hub.port()));
     }
 
+    @Test
+    void boundClientCertificateMustNameTheTokensAgent() throws Exception {
+        Map<String, String> hubVars = new HashMap<>();
+        hubVars.put("NC_HUB_TLS_CERT", pki.serverCert.toString());
+        hubVars.put("NC_HUB_TLS_KEY", pki.serverKey.toString());
+        hubVars.put("NC_HUB_TLS_CLIENT_CA", pki.clientCa.toString());
+        hubVars.put("NC_HUB_TLS_BIND_AGENT_ID", "true");
+        Hub hub = harness.startHub(0, hubVars, "echo");
+
+        // the client certificate's CN is premise-01: a token for "intruder" with it is refused (403)
+        Map<String, String> intruder = wssAgent(hub);
+        intruder.put("NC_CLIENT_CERT", pki.clientCert.toString());
+        intruder.put("NC_CLIENT_KEY", pki.clientKey.toString());
+        intruder.put("NC_AGENT_ID", "intruder");
+        intruder.put("NC_TOKEN_FILE", harness.tokenFile("intruder", Duration.ofHours(1)).toString());
+        Agent refused = harness.startAgent(intruder);
+        awaitEndings(refused, "auth_failed", 1);
+        assertTrue(logs.lines().stream().anyMatch(l -> l.contains("reason=certificate_not_for_agent")), logs.lines().toString());
+        harness.stopAgent(refused, Duration.ZERO);
+
+        // the agent the certificate names gets in
+        Map<String, String> vars = wssAgent(hub);
+        vars.put("NC_CLIENT_CERT", pki.clientCert.toString());
+        vars.put("NC_CLIENT_KEY", pki.clientKey.toString());
+        Agent agent = harness.startAgent(vars);
+        Harness.awaitReady(agent, WAIT);
+        assertEcho(hub);
+    }
+
     private Hub hub(Map<String, String> extra) {
         Map<String, String> vars = new HashMap<>(extra);
         vars.put("NC_HUB_TLS_CERT", pki.serverCert.toString());
