@@ -171,6 +171,10 @@ final class FrontDoor extends SSLServerSocket {
             admission.accepted();
             Pending p = new Pending(raw, System.nanoTime() + admission.handshakeTimeout().toNanos());
             pending.add(p);
+            if (closed && pending.remove(p)) {
+                // accepted while closing, after close() went through the pending set: the handshake fails at once
+                closeQuietly(raw);
+            }
             Thread.ofVirtual().name("nc-hub-tls-handshake").start(() -> handshake(p));
         }
     }
