@@ -118,6 +118,30 @@ class HubTlsAdmissionTest extends NetworkTestBase {
     }
 
     @Test
+    void aHandshakeSentAByteAtATimeIsCutAtTheDeadline() throws Exception {
+        // the deadline counts from accept, not per read: a byte every 300 ms does not keep the connection
+        Hub hub = hub(Map.of("NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC", "2"));
+        try (Socket s = Harness.client(hub.port())) {
+            long start = System.nanoTime();
+            OutputStream out = s.getOutputStream();
+            byte[] hello = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, (byte) 0xfc, 0x03, 0x03};
+            long cutMs = -1;
+            for (int i = 0; i < 40 && cutMs < 0; i++) {
+                try {
+                    out.write(hello[i % hello.length]);
+                    out.flush();
+                    Thread.sleep(300);
+                } catch (IOException e) {
+                    cutMs = (System.nanoTime() - start) / 1_000_000;
+                }
+            }
+            assertTrue(cutMs >= 1_900 && cutMs < 6_000, "cut after " + cutMs + " ms");
+            System.out.println("[admission] a handshake dripping a byte every 300 ms cut after " + cutMs + " ms (deadline 2 s)");
+        }
+        awaitGauge("nowconnect_hub_connections_open", 0);
+    }
+
+    @Test
     void plainHubHasNoSuchLeak() throws Exception {
         // Helidon's own path without TLS: connect-and-close ends at once, a silent connection is cut by the request
         // deadline (NC_HUB_REQUEST_TIMEOUT_SEC); a cap of 10 survives both
