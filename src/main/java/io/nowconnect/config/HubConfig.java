@@ -23,6 +23,8 @@ import io.nowconnect.protocol.ConnectorName;
  * @param tlsCert {@code NC_HUB_TLS_CERT}: PEM certificate chain; with {@code NC_HUB_TLS_KEY} the server speaks TLS
  * @param tlsKey {@code NC_HUB_TLS_KEY}: PEM private key (PKCS#8 or PKCS#1)
  * @param tlsClientCa {@code NC_HUB_TLS_CLIENT_CA}: PEM CA bundle; when set, agents must present a client certificate
+ * @param tlsBindAgentId {@code NC_HUB_TLS_BIND_AGENT_ID} (false): with a client CA, the client certificate's subject CN
+ *                       or a subject alternative name must equal the token's {@code agent_id} (else 403)
  * @param jwtSecretFile {@code NC_HUB_JWT_SECRET_FILE}: HS256 secret (file content, trimmed, taken as bytes)
  * @param jwksFile {@code NC_HUB_JWKS_FILE}: JWKS or public key PEM for RS256/ES256 tokens
  * @param audience {@code NC_HUB_AUDIENCE} (nowconnect): required {@code aud} of agent tokens
@@ -43,6 +45,8 @@ import io.nowconnect.protocol.ConnectorName;
  * @param requestTimeout {@code NC_HUB_REQUEST_TIMEOUT_SEC} (5): a connection to the hub's port that has not become a
  *                       tunnel this long after it was accepted (slow request headers, a health check, nothing sent)
  *                       is closed
+ * @param tlsHandshakeTimeout {@code NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC} (5): with TLS, a connection whose handshake has not
+ *                            completed this long after it was accepted is closed; the request deadline starts after it
  * @param maxFrameBytes {@code NC_HUB_MAX_FRAME_BYTES} (1048576): largest WebSocket frame accepted from an agent
  * @param pingInterval {@code NC_HUB_PING_INTERVAL_SEC} (20)
  * @param pingTimeout {@code NC_HUB_PING_TIMEOUT_SEC} (20)
@@ -64,6 +68,7 @@ public record HubConfig(String host,
                         Optional<Path> tlsCert,
                         Optional<Path> tlsKey,
                         Optional<Path> tlsClientCa,
+                        boolean tlsBindAgentId,
                         Optional<Path> jwtSecretFile,
                         Optional<Path> jwksFile,
                         String audience,
@@ -77,6 +82,7 @@ public record HubConfig(String host,
                         int maxTunnelsPerAgent,
                         int maxTcpConnections,
                         Duration requestTimeout,
+                        Duration tlsHandshakeTimeout,
                         int maxFrameBytes,
                         Duration pingInterval,
                         Duration pingTimeout,
@@ -122,6 +128,10 @@ public record HubConfig(String host,
         if (clientCa.isPresent() && cert.isEmpty()) {
             s.problem("NC_HUB_TLS_CLIENT_CA needs TLS (NC_HUB_TLS_CERT and NC_HUB_TLS_KEY)");
         }
+        boolean bindAgentId = s.bool("NC_HUB_TLS_BIND_AGENT_ID", false);
+        if (bindAgentId && s.optional("NC_HUB_TLS_CLIENT_CA").isEmpty()) {
+            s.problem("NC_HUB_TLS_BIND_AGENT_ID needs client certificates (NC_HUB_TLS_CLIENT_CA)");
+        }
         Optional<Path> secret = s.readableFile("NC_HUB_JWT_SECRET_FILE");
         Optional<Path> jwks = s.readableFile("NC_HUB_JWKS_FILE");
         if (s.optional("NC_HUB_JWT_SECRET_FILE").isEmpty() && s.optional("NC_HUB_JWKS_FILE").isEmpty()) {
@@ -152,6 +162,7 @@ public record HubConfig(String host,
                               + "): with every tunnel open, upgrades and health checks still need connections");
         }
         int requestTimeout = s.integer("NC_HUB_REQUEST_TIMEOUT_SEC", 5, 1, 300);
+        int handshakeTimeout = s.integer("NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC", 5, 1, 300);
         int maxFrame = s.integer("NC_HUB_MAX_FRAME_BYTES", 1 << 20, 4096, 64 << 20);
         int pingInterval = s.integer("NC_HUB_PING_INTERVAL_SEC", 20, 1, 3600);
         int pingTimeout = s.integer("NC_HUB_PING_TIMEOUT_SEC", 20, 1, 3600);
@@ -167,9 +178,10 @@ public record HubConfig(String host,
         long memoryBudget = AgentConfig.memoryBudget(s, "NC_HUB_MEMORY_BUDGET_MB");
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
-        return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
+        return new HubConfig(host, port, cert, key, clientCa, bindAgentId, secret, jwks, audience, issuer, requireConnectorsClaim,
                              listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
-                             maxTcpConnections, Duration.ofSeconds(requestTimeout), maxFrame,
+                             maxTcpConnections, Duration.ofSeconds(requestTimeout),
+                             Duration.ofSeconds(handshakeTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
                              queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log);
     }

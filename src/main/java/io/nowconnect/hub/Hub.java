@@ -3,7 +3,6 @@ package io.nowconnect.hub;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,11 +12,7 @@ import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-import io.helidon.common.configurable.Resource;
-import io.helidon.common.pki.Keys;
 import io.helidon.common.socket.SocketOptions;
-import io.helidon.common.tls.TlsClientAuth;
-import io.helidon.common.tls.TlsConfig;
 import io.helidon.health.HealthCheckResponse;
 import io.helidon.http.Status;
 import io.helidon.metrics.api.Metrics;
@@ -32,6 +27,8 @@ import io.nowconnect.config.HubConfig;
 import io.nowconnect.health.Observe;
 import io.nowconnect.health.ServerStart;
 import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.hub.tls.Admission;
+import io.nowconnect.hub.tls.ReloadingTls;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
@@ -51,11 +48,13 @@ public final class Hub implements AutoCloseable {
     private final HubMetrics metrics;
     private final String replicaId;
     private final UpgradeDeadline deadline;
+    private final ReloadingTls tls;
     private volatile boolean stopping;
 
     private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics,
-                String replicaId, UpgradeDeadline deadline) {
+                String replicaId, UpgradeDeadline deadline, ReloadingTls tls) {
         this.replicaId = replicaId;
+        this.tls = tls;
         this.deadline = deadline;
         this.server = server;
         this.listeners = listeners;
@@ -111,7 +110,7 @@ public final class Hub implements AutoCloseable {
         }
 
         UpgradeDeadline deadline = new UpgradeDeadline(config.requestTimeout(), metrics);
-        TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline);
+        TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline, config.tlsBindAgentId());
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -145,7 +144,22 @@ public final class Hub implements AutoCloseable {
                                   + "\",\"stopping\":" + (self[0] != null && self[0].stopping) + ",\"agents\":"
                                   + agents.size() + "}");
         }));
-        config.tlsCert().ifPresent(cert -> builder.tls(tls(config, cert)));
+        ReloadingTls tls = null;
+        if (config.tlsCert().isPresent()) {
+            try {
+                tls = ReloadingTls.start(config.tlsCert().get(), config.tlsKey().orElseThrow(), config.tlsClientCa());
+            } catch (IllegalArgumentException e) {
+                listeners.values().forEach(ConnectorListener::close);
+                deadline.close();
+                metrics.close();
+                throw new ConfigException(List.of("NC_HUB_TLS_CERT/NC_HUB_TLS_KEY: " + e.getMessage()));
+            }
+            // the handshake runs in the front door, under its own deadline, before Helidon takes the connection
+            Admission admission = new Admission(config.maxTcpConnections(), config.tlsHandshakeTimeout(),
+                                                metrics::connectionCut);
+            metrics.frontDoor(admission);
+            builder.tls(tls.helidonTls(admission));
+        }
         WebServer server;
         String failure = null;
         try {
@@ -161,12 +175,15 @@ public final class Hub implements AutoCloseable {
         }
         if (failure != null) {
             listeners.values().forEach(ConnectorListener::close);
+            if (tls != null) {
+                tls.close();
+            }
             deadline.close();
             metrics.close();
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline);
+        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline, tls);
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
@@ -275,31 +292,12 @@ public final class Hub implements AutoCloseable {
         stopping = true;
         listeners.values().forEach(ConnectorListener::close);
         server.stop();
+        if (tls != null) {
+            tls.close();
+        }
         deadline.close();
         metrics.close();
         Event.of("hub_stopped").log(LOGGER, Level.INFO, "NowConnect hub stopped");
-    }
-
-    private static io.helidon.common.tls.Tls tls(HubConfig config, Path cert) {
-        Path key = config.tlsKey().orElseThrow();
-        try {
-            Keys keys = Keys.builder().pem(pem -> pem.key(Resource.create(key)).certChain(Resource.create(cert))).build();
-            TlsConfig.Builder tls = TlsConfig.builder()
-                    .privateKey(keys.privateKey().orElseThrow(() -> new IllegalArgumentException("no private key")))
-                    .privateKeyCertChain(keys.certChain())
-                    .enabledProtocols(List.of("TLSv1.3", "TLSv1.2"));
-            config.tlsClientCa().ifPresent(ca -> {
-                Keys trust = Keys.builder().pem(pem -> pem.certificates(Resource.create(ca))).build();
-                // Helidon's default endpoint identification ("HTTPS") is a client-side check: on a server it fails
-                // every client certificate with certificate_unknown
-                tls.trust(trust.certs()).clientAuth(TlsClientAuth.REQUIRED)
-                        .endpointIdentificationAlgorithm(io.helidon.common.tls.Tls.ENDPOINT_IDENTIFICATION_NONE);
-            });
-            return tls.build();
-        } catch (RuntimeException e) {
-            throw new ConfigException(List.of("NC_HUB_TLS_CERT/NC_HUB_TLS_KEY: cannot load the PEM key material ("
-                                                      + rootMessage(e) + ")"));
-        }
     }
 
     private static String rootMessage(Throwable e) {

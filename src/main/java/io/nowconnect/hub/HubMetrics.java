@@ -106,6 +106,21 @@ final class HubMetrics implements StreamObserver {
                                                 .description("The memory budget for streams (NC_HUB_MEMORY_BUDGET_MB)")));
     }
 
+    /**
+     * Gauges of the TLS port's connection accounting: {@code nowconnect_hub_connections_open} (accepted, not yet closed,
+     * whatever their state) and {@code nowconnect_hub_tls_handshakes_in_progress}.
+     *
+     * @param admission the front door's accounting
+     */
+    void frontDoor(io.nowconnect.hub.tls.Admission admission) {
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_connections_open", admission, a -> (double) a.open())
+                                                .description("Connections to the hub's port open now, from accept to "
+                                                                     + "close (TLS hub)")));
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_tls_handshakes_in_progress", admission,
+                                                      a -> (double) a.handshaking())
+                                                .description("TLS handshakes running now on the hub's port")));
+    }
+
     void tunnelRefused(String reason) {
         counter("nowconnect_hub_tunnels_refused_total", "reason", reason).increment();
     }
@@ -113,7 +128,8 @@ final class HubMetrics implements StreamObserver {
     /**
      * A connection to the hub's port was closed by the hub before it became a tunnel.
      *
-     * @param reason why ({@code request_timeout})
+     * @param reason why ({@code request_timeout}, {@code tls_handshake_timeout}, {@code tls_handshake_failed},
+     *               {@code tls_handshake_closed})
      */
     void connectionCut(String reason) {
         counter("nowconnect_hub_connections_cut_total", "reason", reason).increment();

@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * At most one log line per period for events that can come in floods (refused upgrades, cut connections): each event
  * is counted, and the line that is due says how many there were since the last one. Thread-safe, lock-free.
  */
-final class LogThrottle {
+public final class LogThrottle {
     /** The period of the hub's throttled lines. */
     static final Duration PERIOD = Duration.ofSeconds(10);
 
@@ -18,12 +18,12 @@ final class LogThrottle {
     /**
      * A throttle of {@link #PERIOD}.
      */
-    LogThrottle() {
+    public LogThrottle() {
         this.periodNanos = PERIOD.toNanos();
     }
 
     /** Count an event. */
-    void count() {
+    public void count() {
         counted.incrementAndGet();
     }
 
@@ -32,7 +32,7 @@ final class LogThrottle {
      *
      * @return events since the last line, or 0 when no line is to be written now
      */
-    long due() {
+    public long due() {
         long now = System.nanoTime();
         long next = nextNanos.get();
         if (counted.get() > 0 && now - next >= 0 && nextNanos.compareAndSet(next, now + periodNanos)) {

@@ -21,6 +21,7 @@ import io.helidon.webserver.spi.ServerConnection;
 import io.nowconnect.hub.auth.AuthException;
 import io.nowconnect.hub.auth.Claims;
 import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.hub.tls.ClientCertificates;
 import io.nowconnect.log.Event;
 import io.nowconnect.ws.Handshake;
 import io.nowconnect.ws.UpgradedSocket;
@@ -49,9 +50,11 @@ final class TunnelUpgrader implements Http1Upgrader {
     private final TunnelCap cap;
     private final AgentTunnelCap perAgent;
     private final UpgradeDeadline deadline;
+    private final boolean bindAgentId;
 
     TunnelUpgrader(TokenVerifier verifier, AgentTunnel.Context tunnels, TunnelCap cap, AgentTunnelCap perAgent,
-                   UpgradeDeadline deadline) {
+                   UpgradeDeadline deadline, boolean bindAgentId) {
+        this.bindAgentId = bindAgentId;
         this.verifier = verifier;
         this.tunnels = tunnels;
         this.cap = cap;
@@ -80,7 +83,7 @@ final class TunnelUpgrader implements Http1Upgrader {
                     .safeMessage(true)
                     .build();
         }
-        Claims claims = authenticate(headers);
+        Claims claims = authenticate(ctx, headers);
         String agentId = claims.agentId();
         if (!perAgent.tryAcquire(agentId)) {
             refuseAgentFull(claims);
@@ -151,13 +154,19 @@ final class TunnelUpgrader implements Http1Upgrader {
                 .build();
     }
 
-    private Claims authenticate(WritableHeaders<?> headers) {
+    private Claims authenticate(ConnectionContext ctx, WritableHeaders<?> headers) {
         Optional<String> token = headers.first(HeaderNames.AUTHORIZATION).flatMap(TokenVerifier::bearer);
         try {
             if (token.isEmpty()) {
                 throw AuthException.unauthorized("missing_token", "no bearer token");
             }
-            return verifier.verify(token.get());
+            Claims claims = verifier.verify(token.get());
+            // NC_HUB_TLS_BIND_AGENT_ID: the client certificate must name the token's agent
+            if (bindAgentId && !ClientCertificates.names(ctx.remotePeer().tlsCertificates().orElse(null), claims.agentId())) {
+                throw AuthException.forbidden("certificate_not_for_agent", "the client certificate does not name agent_id "
+                        + claims.agentId() + " (NC_HUB_TLS_BIND_AGENT_ID)");
+            }
+            return claims;
         } catch (AuthException e) {
             tunnels.metrics().authFailure(e.reason());
             Event.of("auth_failed").with("reason", e.reason())

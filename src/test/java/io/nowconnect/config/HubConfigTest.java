@@ -103,6 +103,7 @@ class HubConfigTest {
         assertThat(defaults.maxTunnelsPerAgent(), is(4));
         assertThat(defaults.maxTcpConnections(), is(HubConfig.DEFAULT_MAX_TUNNELS + 1000));
         assertThat(defaults.requestTimeout().toSeconds(), is(5L));
+        assertThat(defaults.tlsHandshakeTimeout().toSeconds(), is(5L));
         Map<String, String> raised = new HashMap<>(base());
         raised.put("NC_HUB_MAX_TUNNELS", "50000");
         assertThat("the connection cap follows the tunnel cap", create(raised).maxTcpConnections(), is(51_000));
@@ -112,11 +113,15 @@ class HubConfigTest {
         vars.put("NC_HUB_MAX_TCP_CONNECTIONS", "100");
         vars.put("NC_HUB_REQUEST_TIMEOUT_SEC", "0");
         vars.put("NC_HUB_MAX_TUNNELS_PER_AGENT", "zero");
+        vars.put("NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC", "301");
+        vars.put("NC_HUB_TLS_BIND_AGENT_ID", "true");
         ConfigException e = assertThrows(ConfigException.class, () -> create(vars));
         String problems = String.join("\n", e.problems());
         assertThat(problems, containsString("NC_HUB_MAX_TCP_CONNECTIONS (100) must be above NC_HUB_MAX_TUNNELS (100)"));
         assertThat(problems, containsString("NC_HUB_REQUEST_TIMEOUT_SEC"));
         assertThat(problems, containsString("NC_HUB_MAX_TUNNELS_PER_AGENT"));
-        assertThat(e.problems().toString(), e.problems().size(), is(3));
+        assertThat(problems, containsString("NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC"));
+        assertThat(problems, containsString("NC_HUB_TLS_BIND_AGENT_ID needs client certificates"));
+        assertThat(e.problems().toString(), e.problems().size(), is(5));
     }
 }
