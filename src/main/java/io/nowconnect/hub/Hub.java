@@ -131,13 +131,11 @@ public final class Hub implements AutoCloseable {
         String failure = null;
         try {
             server = ServerStart.start(builder);
-            if (server.port() < 0) {
-                // Helidon 4.2.0 starts anyway after a failed bind; a hub without its endpoint must not run
+            if (server.port() < 0 || admin.separate() && server.port(HubAdmin.SOCKET) < 0) {
+                // Helidon 4.2.0 starts anyway after a failed bind (and then reports no port for any listener); a hub
+                // without its endpoint must not run
                 server.stop();
                 failure = "address in use or not available";
-            } else if (admin.separate() && server.port(HubAdmin.SOCKET) < 0) {
-                server.stop();
-                failure = "admin";
             }
         } catch (RuntimeException e) {
             server = null;
@@ -147,9 +145,9 @@ public final class Hub implements AutoCloseable {
             listeners.values().forEach(ConnectorListener::close);
             deadline.close();
             metrics.close();
-            if ("admin".equals(failure)) {
+            if (server != null && config.admin().isPresent() && !HubAdmin.bindable(config.admin().get())) {
                 throw new ConfigException(List.of("NC_HUB_ADMIN_HOST/NC_HUB_ADMIN_PORT: cannot listen on "
-                        + config.admin().orElseThrow() + " (address in use or not available)"));
+                        + config.admin().get().getHostString() + ":" + config.admin().get().getPort() + " (" + failure + ")"));
             }
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));

@@ -109,6 +109,23 @@ public final class HubAdmin {
     }
 
     /**
+     * Whether an address can be bound now: after Helidon failed to start, tells whether the admin listener was the
+     * one that could not bind (Helidon then reports no port for any listener).
+     *
+     * @param address admin address
+     * @return true when a socket could bind it just now
+     */
+    static boolean bindable(InetSocketAddress address) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(address.getHostString(), address.getPort()));
+            return true;
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
      * Routing of the hub's port, the admin listener and {@code /metrics}.
      *
      * @param builder the hub's server, before it is built
