@@ -24,8 +24,9 @@ import io.helidon.webserver.spi.ServerConnectionSelector;
  * bytes are still in the reader), which owns it from then on. Also when Helidon asks {@link #supports} (several
  * selectors on one listener), an HTTP/1.0 line is claimed here.
  *
- * <p>Threads: everything runs on the connection's own virtual thread, plus one sleeping virtual thread per connection
- * until its request line (HTTP/1.1) or its answer (HTTP/1.0) is done, which closes the socket at the deadline.
+ * <p>Threads: everything runs on the connection's own virtual thread, plus (unless the deadline is zero: the caller
+ * bounds the connection itself) one sleeping virtual thread per connection until its request line (HTTP/1.1) or its
+ * answer (HTTP/1.0) is done, which closes the socket at the deadline.
  */
 final class Http10Selector implements ServerConnectionSelector {
     /** Longest request line looked at; Helidon's own default prologue limit is 2048 as well. */
@@ -104,7 +105,7 @@ final class Http10Selector implements ServerConnectionSelector {
 
         @Override
         public void handle(Limit limit) throws InterruptedException {
-            Thread cutter = Thread.ofVirtual().name("nc-http-request-deadline").start(() -> {
+            Thread cutter = deadline.isZero() ? null : Thread.ofVirtual().name("nc-http-request-deadline").start(() -> {
                 try {
                     Thread.sleep(deadline);
                     ctx.serverSocket().close();
@@ -122,7 +123,9 @@ final class Http10Selector implements ServerConnectionSelector {
             } catch (DataReader.InsufficientDataAvailableException e) {
                 return;
             } finally {
-                cutter.interrupt();
+                if (cutter != null) {
+                    cutter.interrupt();
+                }
             }
             helidon = http1.connection(ctx);
             helidon.handle(limit);

@@ -64,7 +64,8 @@ public final class Probes {
      * Wrap the listener's HTTP/1 selector so that HTTP/1.0 requests get these paths too.
      *
      * @param http1 Helidon's HTTP/1.1 selector (with its upgraders)
-     * @param requestDeadline how long a connection may take to send its request line (and, on HTTP/1.0, its headers)
+     * @param requestDeadline how long a connection may take to send its request line (and, on HTTP/1.0, its headers);
+     *                        zero when the caller puts a deadline on the whole connection already
      * @return the selector to register instead of {@code http1}
      */
     public ServerConnectionSelector http10(ServerConnectionSelector http1, Duration requestDeadline) {

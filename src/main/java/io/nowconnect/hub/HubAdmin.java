@@ -43,7 +43,6 @@ public final class HubAdmin {
     static final int ADMIN_MAX_CONNECTIONS = 64;
 
     private final Optional<InetSocketAddress> address;
-    private final Duration requestTimeout;
     private final Probes full;
     private final Probes minimal;
     private final List<Consumer<HttpRouting.Builder>> routes = new ArrayList<>();
@@ -58,7 +57,6 @@ public final class HubAdmin {
      */
     HubAdmin(HubConfig config, AgentRegistry agents, BooleanSupplier ready, BooleanSupplier stopping) {
         this.address = config.admin();
-        this.requestTimeout = config.requestTimeout();
         this.full = Probes.create()
                 .add("/healthz", Probes.liveness("hub", () -> HealthCheckResponse.builder().status(true).build(), true))
                 .add("/readyz", query -> {
@@ -105,7 +103,8 @@ public final class HubAdmin {
     ServerConnectionSelector publicSelector(Http1Upgrader upgrader) {
         Http1ConnectionSelector http1 = Http1ConnectionSelector.builder().config(Http1Config.create())
                 .addUpgrader(upgrader).build();
-        return (separate() ? minimal : full).http10(http1, requestTimeout);
+        // the upgrade deadline (NC_HUB_REQUEST_TIMEOUT_SEC) bounds the whole connection until it is a tunnel
+        return (separate() ? minimal : full).http10(http1, Duration.ZERO);
     }
 
     /**
