@@ -41,6 +41,9 @@ public final class HubAdmin {
     static final Duration ADMIN_REQUEST_DEADLINE = Duration.ofSeconds(10);
     /** Most connections to the admin listener at once (probes and scrapes); beyond it they wait in the backlog. */
     static final int ADMIN_MAX_CONNECTIONS = 64;
+    /** An admin connection idle this long is closed (checked every {@link #IDLE_SWEEP}). */
+    static final Duration IDLE = Duration.ofSeconds(30);
+    static final Duration IDLE_SWEEP = Duration.ofSeconds(10);
 
     private final Optional<InetSocketAddress> address;
     private final Probes full;
@@ -149,6 +152,10 @@ public final class HubAdmin {
                         .port(a.getPort())
                         .protocolsDiscoverServices(false)
                         .maxTcpConnections(ADMIN_MAX_CONNECTIONS)
+                        // Helidon 4.2.0 keeps an HTTP/1.1 connection open after answering "Connection: close" until the
+                        // client closes it: an idle one gives its slot back after 30-40 s, not Helidon's 5-7 min
+                        .idleConnectionTimeout(IDLE)
+                        .idleConnectionPeriod(IDLE_SWEEP)
                         .addConnectionSelector(full.http10(http1, ADMIN_REQUEST_DEADLINE))
                         .routing(admin)
                         .build())

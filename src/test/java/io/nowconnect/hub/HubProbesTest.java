@@ -118,14 +118,49 @@ class HubProbesTest {
     }
 
     @Test
+    void adminListenerHoldsAtMost64ConnectionsAndCutsSilentOnes(Harness harness) throws Exception {
+        Hub hub = harness.startHub(0, Map.of("NC_HUB_ADMIN_PORT", "0"), "cap");
+        int admin = hub.adminPort();
+        java.util.List<Socket> silent = new java.util.ArrayList<>();
+        for (int i = 0; i < HubAdmin.ADMIN_MAX_CONNECTIONS; i++) {
+            Socket s = harness.closeLater(new Socket());
+            s.connect(new InetSocketAddress("127.0.0.1", admin), 5000);
+            silent.add(s);
+        }
+        long start = System.nanoTime();
+        // one more: in the backlog, answered only once a slot is free (here: when the silent ones are cut)
+        Reply late = raw(admin, "GET /healthz HTTP/1.0\r\n\r\n", 30_000);
+        long servedMs = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertEquals(200, late.status());
+        for (Socket s : silent) {
+            s.setSoTimeout(15_000);
+            try {
+                assertEquals(-1, s.getInputStream().read(), "a silent connection is closed");
+            } catch (java.net.SocketException e) {
+                // reset: closed as well
+            }
+        }
+        long cutMs = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        System.out.printf("[admin] %d silent connections cut after %d ms; the next request served after %d ms%n",
+                          silent.size(), cutMs, servedMs);
+        assertTrue(servedMs >= HubAdmin.ADMIN_REQUEST_DEADLINE.toMillis() - 1500,
+                   "served only once slots were free: " + servedMs + " ms");
+    }
+
+    @Test
     void authFailureReasonsStayOffTheWire(Harness harness) throws Exception {
         Hub hub = harness.startHub(0, Map.of("NC_HUB_ADMIN_PORT", "0"), "auth");
         String upgrade = "GET /tunnel HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
                 + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
         Reply missing = raw(hub.port(), upgrade + "Connection: close\r\n\r\n");
         Reply forged = raw(hub.port(), upgrade + "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJ4IjoxfQ.c2ln\r\n\r\n");
-        for (Reply r : new Reply[] {missing, forged}) {
+        String otherAudience = io.nowconnect.hub.auth.TokenMinter.mintHs256(
+                io.nowconnect.hub.auth.TokenMinter.readSecret(harness.secret()), "probe-agent", Duration.ofHours(1), "elsewhere");
+        Reply audience = raw(hub.port(), upgrade + "Authorization: Bearer " + otherAudience + "\r\n\r\n");
+        for (Reply r : new Reply[] {missing, forged, audience}) {
             assertEquals(401, r.status(), r.text());
+            assertEquals("", r.body(), "no body, the status says it all: " + r.text());
+            assertTrue(r.head().contains("WWW-Authenticate: Bearer realm=\"nowconnect\""), r.head());
             for (String reason : new String[] {"missing_token", "bad_signature", "malformed", "wrong_audience", "expired",
                                                "token"}) {
                 assertFalse(r.body().toLowerCase(java.util.Locale.ROOT).contains(reason), reason + " in " + r.text());
@@ -134,6 +169,8 @@ class HubProbesTest {
         // the reasons are in the metrics, on the admin port
         String metrics = request(hub.adminPort(), "GET", "/metrics", "HTTP/1.1").body();
         assertTrue(metrics.contains("nowconnect_hub_auth_failures_total"), metrics);
+        assertTrue(metrics.contains("wrong_audience"), "the reason is counted on the admin port");
+        assertEquals(404, request(hub.port(), "GET", "/metrics", "HTTP/1.1").status(), "and not on the hub's port");
     }
 
     @Test
@@ -180,9 +217,13 @@ class HubProbesTest {
 
     /** Send the bytes, read until the server closes. */
     static Reply raw(int port, String request) throws IOException {
+        return raw(port, request, 10_000);
+    }
+
+    static Reply raw(int port, String request, int timeoutMs) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-            s.setSoTimeout(10_000);
+            s.setSoTimeout(timeoutMs);
             return exchange(s, request);
         }
     }
