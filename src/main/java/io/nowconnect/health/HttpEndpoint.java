@@ -22,6 +22,8 @@ import io.nowconnect.tunnel.TunnelStatus;
 public final class HttpEndpoint implements AutoCloseable {
     /** How long a connection may take to send its request line (an HTTP/1.0 check: its whole request). */
     static final java.time.Duration REQUEST_DEADLINE = java.time.Duration.ofSeconds(10);
+    /** Most connections at once; more wait in the listen backlog. */
+    static final int MAX_CONNECTIONS = 64;
 
     private final WebServer server;
 
@@ -57,6 +59,11 @@ public final class HttpEndpoint implements AutoCloseable {
                 .featuresDiscoverServices(false)
                 // HTTP/1.1 (no upgrades) and, for the health paths, HTTP/1.0 (see Probes)
                 .protocolsDiscoverServices(false)
+                // probes and scrapes only: a few connections at once, idle ones closed within 40 s (Helidon 4.2.0 keeps
+                // an HTTP/1.1 connection after "Connection: close" until the client closes it)
+                .maxTcpConnections(MAX_CONNECTIONS)
+                .idleConnectionTimeout(java.time.Duration.ofSeconds(30))
+                .idleConnectionPeriod(java.time.Duration.ofSeconds(10))
                 .addConnectionSelector(probes.http10(Http1ConnectionSelector.builder().config(Http1Config.create()).build(),
                                                      REQUEST_DEADLINE))
                 .addFeature(Observe.metrics())

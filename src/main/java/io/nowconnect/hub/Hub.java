@@ -32,7 +32,8 @@ import io.nowconnect.stream.StreamSettings;
 
 /**
  * A running NowConnect hub: the Helidon WebServer with {@code /tunnel}, {@code /healthz}, {@code /readyz} and
- * {@code /metrics}, plus one TCP listener per connector.
+ * {@code /metrics} (the last three on the admin listener when there is one, see {@link HubAdmin}), plus one TCP
+ * listener per connector.
  */
 public final class Hub implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(Hub.class.getName());
