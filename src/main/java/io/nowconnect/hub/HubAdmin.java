@@ -43,6 +43,7 @@ public final class HubAdmin {
     static final int ADMIN_MAX_CONNECTIONS = 64;
     /** An admin connection idle this long is closed (checked every {@link #IDLE_SWEEP}). */
     static final Duration IDLE = Duration.ofSeconds(30);
+    /** How often Helidon looks for idle admin connections. */
     static final Duration IDLE_SWEEP = Duration.ofSeconds(10);
 
     private final Optional<InetSocketAddress> address;
