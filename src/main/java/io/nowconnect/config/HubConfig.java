@@ -20,6 +20,10 @@ import io.nowconnect.protocol.ConnectorName;
  *
  * @param host {@code NC_HUB_HOST} (0.0.0.0): bind address of the WebSocket and HTTP server
  * @param port {@code NC_HUB_PORT} (8765): its port; {@code /tunnel}, {@code /healthz}, {@code /readyz}, {@code /metrics}
+ *             (with an admin listener: {@code /tunnel} and a {@code /healthz} without details only)
+ * @param admin {@code NC_HUB_ADMIN_HOST} (127.0.0.1) and {@code NC_HUB_ADMIN_PORT} (unset = off): a second listener,
+ *              plain HTTP, with {@code /metrics}, {@code /readyz} (and {@code ?connector=}) and {@code /healthz}, which
+ *              then leave the hub's port; the port must differ from {@code NC_HUB_PORT} and the listeners' ports
  * @param tlsCert {@code NC_HUB_TLS_CERT}: PEM certificate chain; with {@code NC_HUB_TLS_KEY} the server speaks TLS
  * @param tlsKey {@code NC_HUB_TLS_KEY}: PEM private key (PKCS#8 or PKCS#1)
  * @param tlsClientCa {@code NC_HUB_TLS_CLIENT_CA}: PEM CA bundle; when set, agents must present a client certificate
@@ -65,6 +69,7 @@ import io.nowconnect.protocol.ConnectorName;
  */
 public record HubConfig(String host,
                         int port,
+                        Optional<InetSocketAddress> admin,
                         Optional<Path> tlsCert,
                         Optional<Path> tlsKey,
                         Optional<Path> tlsClientCa,
@@ -143,6 +148,7 @@ public record HubConfig(String host,
         Optional<String> issuer = s.optional("NC_HUB_ISSUER").map(String::strip).filter(i -> !i.isEmpty());
         boolean requireConnectorsClaim = s.bool("NC_HUB_REQUIRE_CONNECTORS_CLAIM", false);
         Map<String, InetSocketAddress> listeners = listeners(s, s.string("NC_HUB_LISTENERS", ""));
+        Optional<InetSocketAddress> admin = admin(s, port, listeners);
         List<Cidr> cidrs = new ArrayList<>();
         for (String c : s.string("NC_HUB_ALLOW_CIDRS", "").split(",")) {
             if (!c.isBlank()) {
@@ -178,12 +184,35 @@ public record HubConfig(String host,
         long memoryBudget = AgentConfig.memoryBudget(s, "NC_HUB_MEMORY_BUDGET_MB");
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
-        return new HubConfig(host, port, cert, key, clientCa, bindAgentId, secret, jwks, audience, issuer, requireConnectorsClaim,
+        return new HubConfig(host, port, admin, cert, key, clientCa, bindAgentId, secret, jwks, audience, issuer,
+                             requireConnectorsClaim,
                              listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
                              maxTcpConnections, Duration.ofSeconds(requestTimeout),
                              Duration.ofSeconds(handshakeTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
                              queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log);
+    }
+
+    /** {@code NC_HUB_ADMIN_HOST}/{@code NC_HUB_ADMIN_PORT}: unset port = no admin listener. */
+    private static Optional<InetSocketAddress> admin(Settings s, int hubPort, Map<String, InetSocketAddress> listeners) {
+        Optional<Integer> port = s.optionalPort("NC_HUB_ADMIN_PORT");
+        String host = s.host("NC_HUB_ADMIN_HOST", "127.0.0.1");
+        if (port.isEmpty()) {
+            if (s.optional("NC_HUB_ADMIN_HOST").isPresent()) {
+                s.problem("NC_HUB_ADMIN_HOST is set but NC_HUB_ADMIN_PORT is not (the admin listener needs a port)");
+            }
+            return Optional.empty();
+        }
+        int p = port.get();
+        if (p != 0 && p == hubPort) {
+            s.problem("NC_HUB_ADMIN_PORT (" + p + ") must differ from NC_HUB_PORT");
+        }
+        listeners.forEach((name, address) -> {
+            if (p != 0 && address.getPort() == p) {
+                s.problem("NC_HUB_ADMIN_PORT (" + p + ") is the port of listener \"" + name + "\" in NC_HUB_LISTENERS");
+            }
+        });
+        return Optional.of(InetSocketAddress.createUnresolved(host, p));
     }
 
     /** Most replicas in {@code NC_HUB_REPLICAS} (an agent keeps a tunnel to each). */

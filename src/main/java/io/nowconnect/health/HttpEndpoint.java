@@ -4,10 +4,10 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 
 import io.helidon.health.HealthCheckResponse;
-import io.helidon.http.HeaderNames;
-import io.helidon.http.Status;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http1.Http1Config;
+import io.helidon.webserver.http1.Http1ConnectionSelector;
 
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.tunnel.TunnelStatus;
@@ -16,9 +16,15 @@ import io.nowconnect.tunnel.TunnelStatus;
  * The optional HTTP endpoint ({@code NC_HTTP_HOST}/{@code NC_HTTP_PORT}): {@code /healthz} (liveness),
  * {@code /readyz} (200 only while a tunnel is acknowledged, with a small JSON body) and {@code /metrics} (Prometheus
  * text, JSON with {@code Accept: application/json}). Nothing else is served, and nothing here can reveal the token:
- * every answer is read from {@link TunnelStatus} and the meter registry.
+ * every answer is read from {@link TunnelStatus} and the meter registry. {@code /healthz} and {@code /readyz} answer
+ * HTTP/1.0 requests too (see {@link Probes}).
  */
 public final class HttpEndpoint implements AutoCloseable {
+    /** How long a connection may take to send its request line (an HTTP/1.0 check: its whole request). */
+    static final java.time.Duration REQUEST_DEADLINE = java.time.Duration.ofSeconds(10);
+    /** Most connections at once; more wait in the listen backlog. */
+    static final int MAX_CONNECTIONS = 64;
+
     private final WebServer server;
 
     private HttpEndpoint(WebServer server) {
@@ -36,21 +42,32 @@ public final class HttpEndpoint implements AutoCloseable {
      * @throws ConfigException naming the variables when the port cannot be bound
      */
     public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive) {
+        Probes probes = Probes.create()
+                .add("/healthz", Probes.liveness("supervisor", () -> HealthCheckResponse.builder()
+                        .status(alive.getAsBoolean())
+                        .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
+                        .build(), true))
+                .add("/readyz", query -> {
+                    TunnelStatus.Snapshot s = status.snapshot();
+                    return new Probes.Answer(s.ready() ? 200 : 503, readiness(s, status.replicas()));
+                });
+        HttpRouting.Builder routing = HttpRouting.builder();
+        probes.route(routing);
         WebServer server = ServerStart.start(WebServer.builder()
                 .host(host)
                 .port(port)
                 .featuresDiscoverServices(false)
-                .addFeature(Observe.feature("supervisor", () -> HealthCheckResponse.builder()
-                        .status(alive.getAsBoolean())
-                        .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
-                        .build()))
-                .routing(HttpRouting.builder().get("/readyz", (req, res) -> {
-                    TunnelStatus.Snapshot s = status.snapshot();
-                    res.status(s.ready() ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)
-                            .header(HeaderNames.CONTENT_TYPE, "application/json")
-                            .header(HeaderNames.CACHE_CONTROL, "no-store")
-                            .send(readiness(s, status.replicas()));
-                })));
+                // HTTP/1.1 (no upgrades) and, for the health paths, HTTP/1.0 (see Probes)
+                .protocolsDiscoverServices(false)
+                // probes and scrapes only: a few connections at once, idle ones closed within 40 s (Helidon 4.2.0 keeps
+                // an HTTP/1.1 connection after "Connection: close" until the client closes it)
+                .maxTcpConnections(MAX_CONNECTIONS)
+                .idleConnectionTimeout(java.time.Duration.ofSeconds(30))
+                .idleConnectionPeriod(java.time.Duration.ofSeconds(10))
+                .addConnectionSelector(probes.http10(Http1ConnectionSelector.builder().config(Http1Config.create()).build(),
+                                                     REQUEST_DEADLINE))
+                .addFeature(Observe.metrics())
+                .routing(routing));
         if (server.port() < 0) {
             // Helidon 4.2.0 logs a failed bind and starts anyway
             server.stop();

@@ -1,57 +1,40 @@
 package io.nowconnect.health;
 
-import io.helidon.health.HealthCheck;
-import io.helidon.health.HealthCheckResponse;
-import io.helidon.health.HealthCheckType;
+import java.util.List;
+
 import io.helidon.metrics.api.Metrics;
 import io.helidon.webserver.observe.ObserveFeature;
-import io.helidon.webserver.observe.health.HealthObserver;
 import io.helidon.webserver.observe.metrics.MetricsObserver;
 
 /**
- * Helidon's observe feature as the agent and the hub serve it: {@code /healthz} and {@code /metrics} at the root and
- * nothing else (no discovered observers, no {@code /observe} prefix).
+ * Helidon's observe feature as the agent and the hub serve it: {@code /metrics} at the root and nothing else (no
+ * discovered observers, no {@code /observe} prefix). {@code /healthz} and {@code /readyz} are {@link Probes}, so that
+ * HTTP/1.0 checks get them too.
  */
 public final class Observe {
     private Observe() {
     }
 
     /**
-     * The feature, with one liveness check.
+     * The feature on the default listener.
      *
-     * @param name the check's name in {@code /healthz} ({@code supervisor}, {@code hub})
-     * @param check liveness check
      * @return observe feature to add to a server built with {@code featuresDiscoverServices(false)}
      */
-    public static ObserveFeature feature(String name, HealthCheck check) {
-        // a lambda's name() is its class name (Hub$$Lambda/0x...): give the check a real one
-        HealthCheck liveness = new HealthCheck() {
-            @Override
-            public String name() {
-                return name;
-            }
+    public static ObserveFeature metrics() {
+        return metrics(io.helidon.webserver.WebServer.DEFAULT_SOCKET_NAME);
+    }
 
-            @Override
-            public HealthCheckType type() {
-                return HealthCheckType.LIVENESS;
-            }
-
-            @Override
-            public HealthCheckResponse call() {
-                return check.call();
-            }
-        };
+    /**
+     * The feature on one named listener.
+     *
+     * @param socket the listener's name ({@code @default}, or a name given to {@code putSocket})
+     * @return observe feature to add to a server built with {@code featuresDiscoverServices(false)}
+     */
+    public static ObserveFeature metrics(String socket) {
         return ObserveFeature.builder()
                 .observersDiscoverServices(false)
                 .endpoint("/")
-                .addObserver(HealthObserver.builder()
-                                     .endpoint("/healthz")
-                                     // 200 with a JSON body, not Helidon's default 204: load balancers' health checks
-                                     // often accept 200 only
-                                     .details(true)
-                                     .useSystemServices(false)
-                                     .addCheck(liveness, HealthCheckType.LIVENESS)
-                                     .build())
+                .sockets(List.of(socket))
                 // the registry the meters live in: without it, Helidon replaces the global registry
                 .addObserver(MetricsObserver.builder().endpoint("/metrics").meterRegistry(Metrics.globalRegistry()).build())
                 .build();

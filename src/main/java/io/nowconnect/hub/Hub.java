@@ -8,23 +8,16 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import io.helidon.common.socket.SocketOptions;
-import io.helidon.health.HealthCheckResponse;
-import io.helidon.http.Status;
 import io.helidon.metrics.api.Metrics;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
-import io.helidon.webserver.http.HttpRouting;
-import io.helidon.webserver.http1.Http1Config;
-import io.helidon.webserver.http1.Http1ConnectionSelector;
 
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.HubConfig;
-import io.nowconnect.health.Observe;
 import io.nowconnect.health.ServerStart;
 import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.hub.tls.Admission;
@@ -36,7 +29,8 @@ import io.nowconnect.stream.StreamSettings;
 
 /**
  * A running NowConnect hub: the Helidon WebServer with {@code /tunnel}, {@code /healthz}, {@code /readyz} and
- * {@code /metrics}, plus one TCP listener per connector.
+ * {@code /metrics} (the last three on the admin listener when there is one, see {@link HubAdmin}), plus one TCP
+ * listener per connector.
  */
 public final class Hub implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(Hub.class.getName());
@@ -110,6 +104,10 @@ public final class Hub implements AutoCloseable {
         }
 
         UpgradeDeadline deadline = new UpgradeDeadline(config.requestTimeout(), metrics);
+        Hub[] self = new Hub[1];
+        // /healthz, /readyz, /metrics: on the hub's port, or on the admin listener (NC_HUB_ADMIN_PORT)
+        HubAdmin admin = new HubAdmin(config, agents, () -> self[0] != null && self[0].ready(),
+                                      () -> self[0] != null && self[0].stopping);
         TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline, config.tlsBindAgentId());
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(config.host())
@@ -126,24 +124,8 @@ public final class Hub implements AutoCloseable {
                 // unauthenticated load: at most this many connections at once (beyond it they wait in the backlog),
                 // and each must have become a tunnel within NC_HUB_REQUEST_TIMEOUT_SEC (slow request headers)
                 .maxTcpConnections(config.maxTcpConnections())
-                .addConnectionSelector(deadline.watch(Http1ConnectionSelector.builder()
-                                                              .config(Http1Config.create())
-                                                              .addUpgrader(upgrader)
-                                                              .build()))
-                .addFeature(Observe.feature("hub", () -> HealthCheckResponse.builder().status(true).build()));
-        Hub[] self = new Hub[1];
-        builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
-            // ?connector=NAME: ready only while an agent serves that connector here (a balancer's check for the
-            // connector's listener, so clients go to a replica that can carry them)
-            Optional<String> connector = req.query().first("connector").asOptional();
-            boolean ready = self[0] != null && self[0].ready()
-                    && connector.map(c -> agents.pick(c).isPresent()).orElse(true);
-            res.status(ready ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)
-                    .header("Content-Type", "application/json")
-                    .send("{\"status\":\"" + (ready ? "UP" : "DOWN") + "\",\"replica\":\"" + config.replicaId()
-                                  + "\",\"stopping\":" + (self[0] != null && self[0].stopping) + ",\"agents\":"
-                                  + agents.size() + "}");
-        }));
+                .addConnectionSelector(deadline.watch(admin.publicSelector(upgrader)));
+        admin.configure(builder);
         ReloadingTls tls = null;
         if (config.tlsCert().isPresent()) {
             try {
@@ -164,8 +146,9 @@ public final class Hub implements AutoCloseable {
         String failure = null;
         try {
             server = ServerStart.start(builder);
-            if (server.port() < 0) {
-                // Helidon 4.2.0 starts anyway after a failed bind; a hub without its endpoint must not run
+            if (server.port() < 0 || admin.separate() && server.port(HubAdmin.SOCKET) < 0) {
+                // Helidon 4.2.0 starts anyway after a failed bind (and then reports no port for any listener); a hub
+                // without its endpoint must not run
                 server.stop();
                 failure = "address in use or not available";
             }
@@ -180,6 +163,10 @@ public final class Hub implements AutoCloseable {
             }
             deadline.close();
             metrics.close();
+            if (server != null && config.admin().isPresent() && !HubAdmin.bindable(config.admin().get())) {
+                throw new ConfigException(List.of("NC_HUB_ADMIN_HOST/NC_HUB_ADMIN_PORT: cannot listen on "
+                        + config.admin().get().getHostString() + ":" + config.admin().get().getPort() + " (" + failure + ")"));
+            }
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));
         }
@@ -199,6 +186,16 @@ public final class Hub implements AutoCloseable {
      */
     public int port() {
         return server.port();
+    }
+
+    /**
+     * Port of the admin listener ({@code NC_HUB_ADMIN_PORT}), or of the hub's server when there is none.
+     *
+     * @return port where {@code /metrics} and {@code /readyz} are served
+     */
+    public int adminPort() {
+        int admin = server.port(HubAdmin.SOCKET);
+        return admin > 0 ? admin : server.port();
     }
 
     /**

@@ -147,9 +147,13 @@ class KubernetesManifestTest {
         assertThat(config.replicas(), equalTo(java.util.stream.IntStream.range(0, replicas).mapToObj(i -> name + "-" + i)
                                                      .toList()));
 
-        // probes on the hub port: live on /healthz, ready for clients only while an agent serves a listed connector
-        assertThat(port(container, ProjectFiles.at(container, "livenessProbe", "httpGet", "port")), is(config.port()));
-        assertThat(port(container, ProjectFiles.at(container, "readinessProbe", "httpGet", "port")), is(config.port()));
+        // probes on the admin listener (the tunnel port answers only /tunnel and a bare /healthz): live on /healthz,
+        // ready for clients only while an agent serves a listed connector; the admin port is in no Service
+        int admin = config.admin().orElseThrow(() -> new AssertionError("no NC_HUB_ADMIN_PORT")).getPort();
+        assertThat(config.admin().get().getHostString(), is("0.0.0.0"));
+        assertThat(ProjectFiles.at(container, "livenessProbe", "httpGet", "path"), is("/healthz"));
+        assertThat(port(container, ProjectFiles.at(container, "livenessProbe", "httpGet", "port")), is(admin));
+        assertThat(port(container, ProjectFiles.at(container, "readinessProbe", "httpGet", "port")), is(admin));
         String ready = ProjectFiles.at(container, "readinessProbe", "httpGet", "path");
         assertThat(ready.startsWith("/readyz?connector="), is(true));
         assertThat(config.listeners().containsKey(ready.substring("/readyz?connector=".length())), is(true));
@@ -174,6 +178,7 @@ class KubernetesManifestTest {
         for (Map<String, Object> svc : services.values()) {
             List<Map<String, Object>> ports = ProjectFiles.at(svc, "spec", "ports");
             List<Integer> targets = ports.stream().map(p -> port(container, p.get("targetPort"))).toList();
+            assertThat("the admin port is in no Service", targets.contains(admin), is(false));
             if (svc != headless && targets.contains(config.port())) {
                 tunnelService = true;
                 assertThat(ProjectFiles.at(svc, "spec", "sessionAffinity"), is("None"));

@@ -149,7 +149,7 @@ class HubReplicasTest {
         return (int) agent.status().replicas().getOrDefault(hub, Map.of()).values().stream().filter(n -> n > 0).count();
     }
 
-    private static Optional<Path> haproxy() {
+    static Optional<Path> haproxy() {
         List<String> dirs = new ArrayList<>(Arrays.asList(System.getenv().getOrDefault("PATH", "").split(":")));
         dirs.addAll(List.of("/usr/sbin", "/usr/local/sbin"));
         return dirs.stream().filter(d -> !d.isEmpty()).map(d -> Path.of(d, "haproxy")).filter(Files::isExecutable)
@@ -157,9 +157,10 @@ class HubReplicasTest {
     }
 
     /**
-     * The README's haproxy example on loopback: round robin without affinity, the tunnel backend checked on
-     * {@code /readyz}, the listener backend on {@code /readyz?connector=echo} (a replica gets clients only once an agent
-     * serves the connector there), refused connections retried on another replica.
+     * The README's haproxy example (the {@code http-check send} form) in its variant without an admin listener, on
+     * loopback ({@code HubHaproxyReadmeTest} runs the README's blocks as written): round robin without affinity, the
+     * tunnel backend checked on {@code /readyz}, the listener backend on {@code /readyz?connector=echo} (a replica gets
+     * clients only once an agent serves the connector there), refused connections retried on another replica.
      */
     static String haproxyConfig(int tunnelPort, int echoPort, int[] hubPorts, int[] listenPorts, Path socket) {
         StringBuilder sb = new StringBuilder();
@@ -185,7 +186,7 @@ class HubReplicasTest {
     }
 
     /** haproxy's {@code show stat} as rows of column name to value. */
-    private static List<Map<String, String>> stats(Path socket) {
+    static List<Map<String, String>> stats(Path socket) {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
             ch.write(ByteBuffer.wrap("show stat\n".getBytes(StandardCharsets.US_ASCII)));
