@@ -136,13 +136,14 @@ final class AgentTunnel implements ServerConnection, Role {
         boolean helloDone = mux.isReady();
         if (end.reason() == MuxReason.HELLO_TIMEOUT || end.reason() == MuxReason.PING_TIMEOUT
                 || end.reason() == MuxReason.WRITE_STALLED) {
-            tag(Event.of(end.reason().label())).log(LOGGER, Level.WARNING, "Agent tunnel closing: " + end.detail());
+            tag(Event.of(end.reason().label())).with("detail", end.detail())
+                    .log(LOGGER, Level.WARNING, "Agent tunnel closing");
         }
         // an agent that stopped reading (TCP zero window) is counted apart: it is a fault, not a normal end
         ctx.metrics().tunnelEnded(end.reason() == MuxReason.WRITE_STALLED ? MuxReason.WRITE_STALLED.label()
                                           : helloDone ? "closed" : "before_hello");
         Event.of("agent_disconnected").with("agent_id", agentId()).with("reason", end.detail())
-                .log(LOGGER, helloDone ? Level.INFO : Level.FINE, "Agent tunnel ended: " + end.detail());
+                .log(LOGGER, helloDone ? Level.INFO : Level.FINE, "Agent tunnel ended");
     }
 
     @Override

@@ -1,7 +1,9 @@
 package io.nowconnect.hub;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -35,7 +37,8 @@ import io.nowconnect.ws.UpgradedSocket;
  * (see {@link TunnelCap}; checked after the token, so only a valid agent learns that the hub is full), 429 with
  * {@code Retry-After} when the token's {@code agent_id} already holds {@code NC_HUB_MAX_TUNNELS_PER_AGENT} tunnels (see
  * {@link AgentTunnelCap}); another path is not upgraded (Helidon's routing answers it, 404). A connection upgraded
- * here is released from the {@link UpgradeDeadline}.
+ * here is released from the {@link UpgradeDeadline}. Refused upgrades are logged at most once per
+ * {@link LogThrottle#PERIOD} for each reason, with their count.
  */
 final class TunnelUpgrader implements Http1Upgrader {
     static final String PATH = "/tunnel";
@@ -49,6 +52,8 @@ final class TunnelUpgrader implements Http1Upgrader {
     private final TunnelCap cap;
     private final AgentTunnelCap perAgent;
     private final UpgradeDeadline deadline;
+    /** One throttle per refusal reason (a fixed set of {@link AuthException#reason()} values, so bounded). */
+    private final Map<String, LogThrottle> authLogs = new ConcurrentHashMap<>();
 
     TunnelUpgrader(TokenVerifier verifier, AgentTunnel.Context tunnels, TunnelCap cap, AgentTunnelCap perAgent,
                    UpgradeDeadline deadline) {
@@ -160,8 +165,13 @@ final class TunnelUpgrader implements Http1Upgrader {
             return verifier.verify(token.get());
         } catch (AuthException e) {
             tunnels.metrics().authFailure(e.reason());
-            Event.of("auth_failed").with("reason", e.reason())
-                    .log(LOGGER, Level.WARNING, "Agent refused at upgrade: " + e.getMessage());
+            // a token guesser or a fleet with an old key comes in floods: one line per reason and period, with a count
+            long refused = authLogs.computeIfAbsent(e.reason(), r -> new LogThrottle()).countAndDue();
+            if (refused > 0) {
+                Event.of("auth_failed").with("reason", e.reason()).with("detail", e.getMessage()).with("refused", refused)
+                        .log(LOGGER, Level.WARNING, "Agent refused at upgrade; " + refused
+                                + " refused for this reason since the last such line");
+            }
             throw RequestException.builder()
                     .type(DirectHandler.EventType.OTHER)
                     .status(e.status() == 403 ? Status.FORBIDDEN_403 : Status.UNAUTHORIZED_401)
