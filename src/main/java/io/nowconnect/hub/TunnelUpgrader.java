@@ -23,6 +23,7 @@ import io.helidon.webserver.spi.ServerConnection;
 import io.nowconnect.hub.auth.AuthException;
 import io.nowconnect.hub.auth.Claims;
 import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.hub.auth.VerifiedToken;
 import io.nowconnect.log.Event;
 import io.nowconnect.ws.Handshake;
 import io.nowconnect.ws.UpgradedSocket;
@@ -32,7 +33,7 @@ import io.nowconnect.ws.UpgradedSocket;
  * new {@link AgentTunnel}. It takes the place of Helidon's WebSocket upgrader so that the tunnel's frames go through
  * {@link io.nowconnect.ws} (see there why); Helidon still parses the request, does TLS and serves every other path.
  *
- * <p>Answers: 401 (no or bad token) or 403 (token not valid for this hub) with {@code WWW-Authenticate: Bearer}, 400
+ * <p>Answers: 401 (no or bad token, or one on the revocation list: reason {@code revoked}) or 403 (token not valid for this hub) with {@code WWW-Authenticate: Bearer}, 400
  * for a malformed WebSocket request, 503 with {@code Retry-After} when {@code NC_HUB_MAX_TUNNELS} tunnels are open
  * (see {@link TunnelCap}; checked after the token, so only a valid agent learns that the hub is full), 429 with
  * {@code Retry-After} when the token's {@code agent_id} already holds {@code NC_HUB_MAX_TUNNELS_PER_AGENT} tunnels (see
@@ -85,7 +86,8 @@ final class TunnelUpgrader implements Http1Upgrader {
                     .safeMessage(true)
                     .build();
         }
-        Claims claims = authenticate(headers);
+        VerifiedToken token = authenticate(headers);
+        Claims claims = token.claims();
         String agentId = claims.agentId();
         if (!perAgent.tryAcquire(agentId)) {
             refuseAgentFull(claims);
@@ -104,7 +106,7 @@ final class TunnelUpgrader implements Http1Upgrader {
             // both slots come back once, when the tunnel's connection ends (one wrapper: a hub holds thousands)
             // from here the tunnel reads and writes the socket's own streams, after what Helidon read past the request
             UpgradedSocket socket = UpgradedSocket.of(ctx.serverSocket(), ctx.dataReader());
-            ServerConnection tunnel = OnEnd.wrap(new AgentTunnel(tunnels, claims, socket),
+            ServerConnection tunnel = OnEnd.wrap(new AgentTunnel(tunnels, token, socket),
                                                  () -> {
                                                      cap.release();
                                                      perAgent.release(agentId);
@@ -156,13 +158,13 @@ final class TunnelUpgrader implements Http1Upgrader {
                 .build();
     }
 
-    private Claims authenticate(WritableHeaders<?> headers) {
+    private VerifiedToken authenticate(WritableHeaders<?> headers) {
         Optional<String> token = headers.first(HeaderNames.AUTHORIZATION).flatMap(TokenVerifier::bearer);
         try {
             if (token.isEmpty()) {
                 throw AuthException.unauthorized("missing_token", "no bearer token");
             }
-            return verifier.verify(token.get());
+            return verifier.verifyToken(token.get());
         } catch (AuthException e) {
             tunnels.metrics().authFailure(e.reason());
             // a token guesser or a fleet with an old key comes in floods: one line per reason and period, with a count
