@@ -136,6 +136,8 @@ class RotationTest {
         EchoServer echo2 = harness.echo();
         Hub hub = harness.startHub("echo", "echo2");
         Map<String, String> vars = harness.agentVars(hub.port(), Map.of("echo", echo.port()));
+        // the token allows both connectors: the edit below adds echo2 to what the agent announces
+        vars.put("NC_TOKEN_FILE", harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(1)).toString());
         Path envFile = harness.dir().resolve("agent.env");
         Files.writeString(envFile, envFileText(vars));
         Agent agent = harness.startAgent(vars, envFile);
