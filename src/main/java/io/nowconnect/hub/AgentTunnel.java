@@ -258,29 +258,27 @@ final class AgentTunnel implements ServerConnection, Role {
      *
      * @param client accepted client socket
      * @param connector connector of the listener that accepted it
-     * @return whether the stream was opened (if not, the caller closes the socket)
+     * @return null when the stream was opened, else why not (the caller logs it and closes the socket)
      */
-    boolean openStream(Socket client, String connector) {
+    String openStream(Socket client, String connector) {
         String cid = UUID.randomUUID().toString();
         Stream stream;
         try {
             stream = mux.streams().register(cid, connector);
         } catch (StreamRefusedException e) {
-            Event.of("stream_refused").with("connector", connector).with("reason", e.reason().wire())
-                    .log(LOGGER, Level.WARNING, "Client connection refused: " + e.reason().wire());
             ctx.metrics().refused(connector, e.reason().wire());
-            return false;
+            return e.reason().wire();
         }
         try {
             mux.send(new Frame.Open(cid, connector), false);
         } catch (IOException e) {
             stream.reset(ResetReason.WS_BROKEN);
-            return false;
+            return ResetReason.WS_BROKEN.wire();
         }
         Event.of("stream_open").with("cid", cid).with("connector", connector).with("agent_id", agentId())
                 .log(LOGGER, Level.FINE, "Client connection is a new stream");
         stream.start(client);
-        return true;
+        return null;
     }
 
     private void onHello(Frame.Hello hello) {

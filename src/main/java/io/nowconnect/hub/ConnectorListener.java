@@ -30,6 +30,7 @@ final class ConnectorListener implements AutoCloseable {
     /** Refused clients come in floods (a scan, a balancer's checks while no agent is there): one line per period. */
     private final LogThrottle notAllowedLog = new LogThrottle();
     private final LogThrottle noAgentLog = new LogThrottle();
+    private final LogThrottle streamRefusedLog = new LogThrottle();
     private volatile Acceptor acceptor;
 
     private ConnectorListener(String connector, AgentRegistry agents, HubMetrics metrics, List<Cidr> allow) {
@@ -100,7 +101,14 @@ final class ConnectorListener implements AutoCloseable {
             closeQuietly(client);
             return;
         }
-        if (!tunnel.get().openStream(client, connector)) {
+        String refusal = tunnel.get().openStream(client, connector);
+        if (refusal != null) {
+            long refused = streamRefusedLog.countAndDue();
+            if (refused > 0) {
+                Event.of("stream_refused").with("connector", connector).with("reason", refusal).with("refused", refused)
+                        .log(LOGGER, Level.WARNING, "Client connection refused by the tunnel; " + refused
+                                + " refused since the last such line");
+            }
             closeQuietly(client);
         }
     }
