@@ -33,13 +33,13 @@ import io.nowconnect.ws.UpgradedSocket;
  * new {@link AgentTunnel}. It takes the place of Helidon's WebSocket upgrader so that the tunnel's frames go through
  * {@link io.nowconnect.ws} (see there why); Helidon still parses the request, does TLS and serves every other path.
  *
- * <p>Answers: 401 (no or bad token, or one on the revocation list: reason {@code revoked}) or 403 (token not valid for this hub) with {@code WWW-Authenticate: Bearer}, 400
- * for a malformed WebSocket request, 503 with {@code Retry-After} when {@code NC_HUB_MAX_TUNNELS} tunnels are open
- * (see {@link TunnelCap}; checked after the token, so only a valid agent learns that the hub is full), 429 with
- * {@code Retry-After} when the token's {@code agent_id} already holds {@code NC_HUB_MAX_TUNNELS_PER_AGENT} tunnels (see
- * {@link AgentTunnelCap}); another path is not upgraded (Helidon's routing answers it, 404). A connection upgraded
- * here is released from the {@link UpgradeDeadline}. Refused upgrades are logged at most once per
- * {@link LogThrottle#PERIOD} for each reason, with their count.
+ * <p>Answers: 401 (no or bad token, or one on the revocation list: reason {@code revoked}) or 403 (token not valid for
+ * this hub) with {@code WWW-Authenticate: Bearer}, 400 for a malformed WebSocket request, 503 with {@code Retry-After}
+ * when {@code NC_HUB_MAX_TUNNELS} tunnels are open (see {@link TunnelCap}; checked after the token, so only a valid
+ * agent learns that the hub is full), 429 with {@code Retry-After} when the token's {@code agent_id} already holds
+ * {@code NC_HUB_MAX_TUNNELS_PER_AGENT} tunnels (see {@link AgentTunnelCap}); another path is not upgraded (Helidon's
+ * routing answers it, 404). A connection upgraded here is released from the {@link UpgradeDeadline}. Refused upgrades
+ * are logged at most once per {@link LogThrottle#PERIOD} for each reason, with their count.
  */
 final class TunnelUpgrader implements Http1Upgrader {
     static final String PATH = "/tunnel";

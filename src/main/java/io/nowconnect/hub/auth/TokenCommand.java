@@ -19,12 +19,12 @@ import java.util.regex.Pattern;
  *
  * <pre>token --secret-file F --agent-id ID --connectors a,b [--ttl 1h] [--audience A] [--issuer I]</pre>
  *
- * <p>The TTL is a number with unit {@code s}, {@code m}, {@code h} or {@code d} ({@code 30s}, {@code 15m},
- * {@code 1h}, {@code 2d}) or an ISO-8601 duration ({@code PT1H}). {@code --connectors} puts the {@code connectors}
- * claim in the token: the hub then routes only these connectors to the agent. It is required, since a hub refuses
- * unscoped tokens by default ({@code NC_HUB_REQUIRE_CONNECTORS_CLAIM=true}); {@code --unscoped} mints a token without
- * the claim, for a hub that still allows them. The token is signed with the first (newest) secret of the file. {@code --issuer} sets {@code iss}
- * (for a hub with {@code NC_HUB_ISSUER}). Options may also be written {@code --name=value}. A secret shorter than
+ * <p>The TTL is a number with unit {@code s}, {@code m}, {@code h} or {@code d} ({@code 30s}, {@code 15m}, {@code 1h},
+ * {@code 2d}) or an ISO-8601 duration ({@code PT1H}). {@code --connectors} puts the {@code connectors} claim in the
+ * token: the hub then routes only these connectors to the agent. It is required, since a hub refuses unscoped tokens by
+ * default ({@code NC_HUB_REQUIRE_CONNECTORS_CLAIM=true}); {@code --unscoped} mints a token without the claim, for a hub
+ * that still allows them. The token is signed with the first (newest) secret of the file. {@code --issuer} sets {@code
+ * iss} (for a hub with {@code NC_HUB_ISSUER}). Options may also be written {@code --name=value}. A secret shorter than
  * {@value KeyStrength#MIN_SECRET_BYTES} bytes is refused (exit 2).
  */
 public final class TokenCommand {
