@@ -19,7 +19,6 @@ import io.helidon.webserver.WebServerConfig;
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.health.ServerStart;
-import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.hub.tls.Admission;
 import io.nowconnect.hub.tls.ReloadingTls;
 import io.nowconnect.log.Event;
@@ -43,10 +42,12 @@ public final class Hub implements AutoCloseable {
     private final String replicaId;
     private final UpgradeDeadline deadline;
     private final ReloadingTls tls;
+    private final HubTrust trust;
     private volatile boolean stopping;
 
     private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics,
-                String replicaId, UpgradeDeadline deadline, ReloadingTls tls) {
+                String replicaId, UpgradeDeadline deadline, ReloadingTls tls, HubTrust trust) {
+        this.trust = trust;
         this.replicaId = replicaId;
         this.tls = tls;
         this.deadline = deadline;
@@ -64,13 +65,8 @@ public final class Hub implements AutoCloseable {
      * @throws ConfigException when key material is unusable or a port cannot be bound (all problems listed)
      */
     public static Hub start(HubConfig config) {
-        TokenVerifier verifier;
-        try {
-            verifier = TokenVerifier.create(config.jwtSecretFile(), config.jwksFile(), config.audience(), config.issuer(),
-                                            config.requireConnectorsClaim());
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(List.of(e.getMessage()));
-        }
+        // keys and revocation list, watched: a rotation or a revocation needs no restart
+        HubTrust trust = HubTrust.start(config);
         AgentRegistry agents = new AgentRegistry();
         HubMetrics metrics = new HubMetrics(Metrics.globalRegistry(), agents);
         StreamSettings streams = new StreamSettings(config.maxWsPayload(), config.queueDepth(), config.idleTimeout(),
@@ -82,7 +78,7 @@ public final class Hub implements AutoCloseable {
                                                           config.maxFrameBytes(), config.drainTimeout(),
                                                           config.replicaId(),
                                                           config.replicas().isEmpty() ? List.of(config.replicaId())
-                                                                  : config.replicas());
+                                                                  : config.replicas(), trust.verifier());
         TunnelCap cap = new TunnelCap(config.maxTunnels());
         metrics.tunnelCap(cap);
         AgentTunnelCap perAgent = new AgentTunnelCap(config.maxTunnelsPerAgent());
@@ -100,6 +96,7 @@ public final class Hub implements AutoCloseable {
         if (!problems.isEmpty()) {
             listeners.values().forEach(ConnectorListener::close);
             metrics.close();
+            trust.close();
             throw new ConfigException(problems);
         }
 
@@ -108,7 +105,8 @@ public final class Hub implements AutoCloseable {
         // /healthz, /readyz, /metrics: on the hub's port, or on the admin listener (NC_HUB_ADMIN_PORT)
         HubAdmin admin = new HubAdmin(config, agents, () -> self[0] != null && self[0].ready(),
                                       () -> self[0] != null && self[0].stopping);
-        TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline, config.tlsBindAgentId());
+        TunnelUpgrader upgrader = new TunnelUpgrader(trust.verifier(), ctx, cap, perAgent, deadline,
+                                                     config.tlsBindAgentId());
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -163,6 +161,7 @@ public final class Hub implements AutoCloseable {
             }
             deadline.close();
             metrics.close();
+            trust.close();
             if (server != null && config.admin().isPresent() && !HubAdmin.bindable(config.admin().get())) {
                 throw new ConfigException(List.of("NC_HUB_ADMIN_HOST/NC_HUB_ADMIN_PORT: cannot listen on "
                         + config.admin().get().getHostString() + ":" + config.admin().get().getPort() + " (" + failure + ")"));
@@ -170,7 +169,7 @@ public final class Hub implements AutoCloseable {
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline, tls);
+        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline, tls, trust);
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
@@ -294,6 +293,7 @@ public final class Hub implements AutoCloseable {
         }
         deadline.close();
         metrics.close();
+        trust.close();
         Event.of("hub_stopped").log(LOGGER, Level.INFO, "NowConnect hub stopped");
     }
 

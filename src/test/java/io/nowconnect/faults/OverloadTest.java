@@ -84,7 +84,8 @@ class OverloadTest {
         targets.put("source", source.port());
         targets.put("echo", echo.port());
         Map<String, String> agentEnv = OverloadKit.agentEnv("ws://127.0.0.1:" + hubPort + "/tunnel",
-                                                            harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(1)),
+                                                            harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(1),
+                                                                              List.copyOf(targets.keySet())),
                                                             targets, agentHttp, LIMIT);
         Node agent = harness.closeLater(new Node(dir, "agent", agentEnv));
         agent.awaitHttp(agentHttp, "/readyz", Duration.ofSeconds(30));

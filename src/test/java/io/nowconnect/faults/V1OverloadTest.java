@@ -89,7 +89,8 @@ class V1OverloadTest {
         targets.put("sink", sink.port());
         targets.put("echo", echo.port());
         Map<String, String> env = OverloadKit.agentEnv(hub.url(), harness.tokenFile(Harness.AGENT_ID,
-                                                                                    Duration.ofHours(1)),
+                                                                                    Duration.ofHours(1),
+                                                                                    List.copyOf(targets.keySet())),
                                                        targets, agentHttp, 2010);
         // the budget, not the per-stream frame limit, is what the flood runs into
         env.put("NC_QUEUE_DEPTH_PER_CID", "100000");

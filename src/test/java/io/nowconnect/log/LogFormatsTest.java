@@ -45,6 +45,31 @@ class LogFormatsTest {
     }
 
     @Test
+    void invisibleAndBidiCharactersAreEscapedInMessagesAndFieldsOfBothFormats() throws Exception {
+        StringBuilder all = new StringBuilder();
+        for (char c = 0x80; c <= 0x9f; c++) {
+            all.append(c);
+        }
+        for (char c : "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c\ufeff"
+                .toCharArray()) {
+            all.append(c);
+        }
+        String peer = "ok" + all + "end";
+        for (boolean json : new boolean[] {false, true}) {
+            String line = format(json, record("closed: " + peer, Event.of("disconnected").with("reason", peer)));
+            assertOneShortLine(line);
+            for (int i = 0; i < all.length(); i++) {
+                assertFalse(line.indexOf(all.charAt(i)) >= 0, "raw U+" + Integer.toHexString(all.charAt(i)) + ": " + line);
+            }
+            assertTrue(line.contains("\\u009b") && line.contains("\\u202e") && line.contains("\\u2069"), line);
+        }
+        // plain: a message holding '=' or a quote is quoted as a whole, so its text cannot pose as fields
+        String plain = format(false, record("closed (bye\" event=forged level=ERROR)", Event.of("disconnected")));
+        assertTrue(plain.contains(" - \"closed (bye\\\" event=forged level=ERROR)\" event=disconnected"), plain);
+        assertTrue(format(false, record("Agent connected", Event.of("x"))).contains(" - Agent connected event=x"));
+    }
+
+    @Test
     void failuresCarryTheErrorField() throws Exception {
         // our events: the error given to the event
         LogRecord ours = record("Connection failed", Event.of("disconnected").with("error", "proxy answered 407\nforged"));

@@ -28,7 +28,7 @@ import io.helidon.common.tls.TlsClientAuth;
 import io.helidon.common.tls.TlsConfig;
 
 import io.nowconnect.log.Event;
-import io.nowconnect.tunnel.FileWatch;
+import io.nowconnect.watch.FileWatch;
 
 /**
  * The hub's TLS: the PEM files made into a server context ({@link PemContext}), re-read when they change (new

@@ -75,6 +75,23 @@ class TokenLifetimeTest {
     }
 
     @Test
+    void removedKeyEndsTheTokenFromNowLikeAnExpiry() {
+        MovingClock clock = new MovingClock(EXP.minusSeconds(3600));
+        TokenLifetime lifetime = lifetime(clock, Duration.ofSeconds(30));
+        assertThat(lifetime.ending(), is(TokenLifetime.EXPIRED));
+
+        lifetime.keyRemoved();
+        assertThat("no new streams from now", lifetime.expired(), is(true));
+        assertThat(lifetime.ending(), is(TokenLifetime.KEY_REMOVED));
+        assertThat("streams still open", lifetime.closeNow(2), is(false));
+        clock.now = clock.now.plusSeconds(29);
+        lifetime.keyRemoved();
+        assertThat("a second notice does not move the drain deadline", lifetime.closeNow(2), is(false));
+        clock.now = clock.now.plusSeconds(1);
+        assertThat("drain timeout after the removal", lifetime.closeNow(2), is(true));
+    }
+
+    @Test
     void zeroDrainTimeoutClosesAtOnce() {
         MovingClock clock = new MovingClock(EXP.plusSeconds(TokenVerifier.LEEWAY_SECONDS));
         assertThat(lifetime(clock, Duration.ZERO).closeNow(4), is(true));
