@@ -89,17 +89,22 @@ public final class Hub implements AutoCloseable {
                                                           config.maxFrameBytes(), config.drainTimeout(),
                                                           config.replicaId(),
                                                           config.replicas().isEmpty() ? List.of(config.replicaId())
-                                                                  : config.replicas());
+                                                                  : config.replicas(),
+                                                          config.log().access(), config.requireBin1());
         TunnelCap cap = new TunnelCap(config.maxTunnels());
         metrics.tunnelCap(cap);
         AgentTunnelCap perAgent = new AgentTunnelCap(config.maxTunnelsPerAgent());
 
+        ClientAdmission admission = new ClientAdmission(config.maxConnections(), config.clients().perConnector(),
+                                                        config.clients().perClient(), config.clients().ipv6Prefix(),
+                                                        config.listeners().keySet());
+        ConnectorListener.Shared shared = new ConnectorListener.Shared(agents, metrics, config.allowCidrs(), admission,
+                                                                       config.clients().agentWait());
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, InetSocketAddress> e : config.listeners().entrySet()) {
             try {
-                listeners.put(e.getKey(), ConnectorListener.start(e.getKey(), e.getValue(), agents, metrics,
-                                                                  config.allowCidrs()));
+                listeners.put(e.getKey(), ConnectorListener.start(e.getKey(), e.getValue(), shared));
             } catch (IOException ex) {
                 problems.add("NC_HUB_LISTENERS: " + ex.getMessage());
             }

@@ -69,6 +69,10 @@ public final class Stream {
     private volatile Thread finisher;
     // tunnel reader thread only
     private long expectedSeqIn;
+    /** For the access log ({@link StreamEnd}): registration time, bytes read from and written to the socket. */
+    private final long openedNanos = System.nanoTime();
+    private volatile long bytesRead;
+    private volatile long bytesWritten;
 
     Stream(String cid, String connector, StreamTable table) {
         this.cid = cid;
@@ -334,8 +338,17 @@ public final class Stream {
         // wake a reader waiting for credit
         flow.close();
         table.observer().closed(connector, result);
+        table.observer().ended(end(result, s));
         Event.of("stream_closed").with("cid", cid).with("connector", connector).with("reason", result)
                 .log(LOGGER, Level.FINE, "Stream closed");
+    }
+
+    private StreamEnd end(String result, Socket s) {
+        boolean c2a = outbound == Direction.C2A;
+        java.net.SocketAddress peer = s == null ? null : s.getRemoteSocketAddress();
+        return new StreamEnd(cid, connector, result, c2a ? bytesRead : bytesWritten, c2a ? bytesWritten : bytesRead,
+                             java.time.Duration.ofNanos(System.nanoTime() - openedNanos),
+                             peer instanceof java.net.InetSocketAddress a ? a : null);
     }
 
     private void readLoop() {
@@ -395,6 +408,7 @@ public final class Stream {
                     flow.take(n);
                 }
                 table.observer().bytes(connector, outbound, n);
+                bytesRead += n;
                 table.sink().sendData(cid, seq++, buf, n, () -> memory.releaseSent(charge));
                 if (n == buf.length && buf.length < large) {
                     // bulk: read more at once next time, if the budget has room for the larger buffer
@@ -463,6 +477,7 @@ public final class Stream {
                         }
                         touch();
                         table.observer().bytes(connector, outbound.opposite(), bytes);
+                        bytesWritten += bytes;
                     }
                 } finally {
                     memory.release(inbound.written(pending));
