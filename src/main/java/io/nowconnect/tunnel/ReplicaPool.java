@@ -228,10 +228,11 @@ final class ReplicaPool {
         if (!now.equals(known)) {
             List<String> before = known;
             known = now;
-            now.forEach(id -> status.replicaKnown(hub, id));
-            // a replica the hub no longer names goes from /readyz and the metrics, unless a tunnel is still on it
+            // a replica the hub no longer names goes from /readyz and the metrics, unless a tunnel is still on it;
+            // first, so that a reader never sees the old and the new list together
             before.stream().filter(id -> !now.contains(id) && !holds.containsKey(id))
                     .forEach(id -> status.replicaForgotten(hub, id));
+            now.forEach(id -> status.replicaKnown(hub, id));
         }
         while (slots.size() < known.size() && !stopping) {
             try {
