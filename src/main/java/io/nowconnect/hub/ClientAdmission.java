@@ -24,8 +24,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * threads.
  */
 final class ClientAdmission {
-    /** Refusal reason: the process holds {@code NC_HUB_MAX_CONNECTIONS}. */
-    static final String MAX_CONNECTIONS = "max_connections";
+    /** Refusal reason: the process holds {@code NC_HUB_MAX_CONNECTIONS} (the stream limit's own reason). */
+    static final String MAX_CONNECTIONS = "too_many_streams";
     /** Refusal reason: the connector holds {@code NC_HUB_MAX_CONNECTIONS_PER_CONNECTOR}. */
     static final String PER_CONNECTOR = "max_connections_per_connector";
     /** Refusal reason: the client address (or IPv6 prefix) holds {@code NC_HUB_MAX_CONNECTIONS_PER_CLIENT}. */

@@ -98,6 +98,7 @@ public final class Hub implements AutoCloseable {
         ClientAdmission admission = new ClientAdmission(config.maxConnections(), config.clients().perConnector(),
                                                         config.clients().perClient(), config.clients().ipv6Prefix(),
                                                         config.listeners().keySet());
+        metrics.clients(admission);
         ConnectorListener.Shared shared = new ConnectorListener.Shared(agents, metrics, config.allowCidrs(), admission,
                                                                        config.clients().agentWait());
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
