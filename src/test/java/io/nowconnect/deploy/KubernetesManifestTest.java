@@ -147,12 +147,12 @@ class KubernetesManifestTest {
         assertThat(config.replicas(), equalTo(java.util.stream.IntStream.range(0, replicas).mapToObj(i -> name + "-" + i)
                                                      .toList()));
 
-        // probes on the hub port: live on /healthz, ready for clients only while an agent serves a listed connector
+        // probes on the hub port: live on /healthz, ready on /readyz for every connector at once (no per-connector
+        // probe: a client that arrives before the agent waits for it, NC_HUB_AGENT_WAIT_MS)
         assertThat(port(container, ProjectFiles.at(container, "livenessProbe", "httpGet", "port")), is(config.port()));
         assertThat(port(container, ProjectFiles.at(container, "readinessProbe", "httpGet", "port")), is(config.port()));
-        String ready = ProjectFiles.at(container, "readinessProbe", "httpGet", "path");
-        assertThat(ready.startsWith("/readyz?connector="), is(true));
-        assertThat(config.listeners().containsKey(ready.substring("/readyz?connector=".length())), is(true));
+        assertThat(ProjectFiles.at(container, "readinessProbe", "httpGet", "path"), is("/readyz"));
+        assertThat(config.clients().agentWait().toMillis() > 0, is(true));
         int grace = ((Number) pod.get("terminationGracePeriodSeconds")).intValue();
         assertThat(grace, greaterThan((int) config.drainTimeout().toSeconds()));
         assertThat(ProjectFiles.at(pod, "securityContext", "runAsNonRoot"), is(true));
