@@ -15,13 +15,13 @@ import java.time.Duration;
  *        NAT or proxy share it: raise it there
  * @param ipv6Prefix {@code NC_HUB_CLIENT_IPV6_PREFIX} (64): IPv6 client addresses are counted by their first this many
  *        bits (one host usually holds a whole /64); 1 to 128
- * @param agentWait {@code NC_HUB_AGENT_WAIT_MS} (5000): a client that arrives while no agent serves its connector on
+ * @param agentWait {@code NC_HUB_AGENT_WAIT_MS} (10000): a client that arrives while no agent serves its connector on
  *        this hub waits up to this long for one (a replica just restarted, before the agent is back on it), then is
  *        closed; 0 closes it at once. 0 to 600000
  */
 public record ClientLimits(int perConnector, int perClient, int ipv6Prefix, Duration agentWait) {
     /** Default of {@code NC_HUB_AGENT_WAIT_MS}. */
-    public static final int DEFAULT_AGENT_WAIT_MS = 5000;
+    public static final int DEFAULT_AGENT_WAIT_MS = 10_000;
 
     static ClientLimits read(Settings s, int maxConnections, int listeners) {
         int perConnector = s.integer("NC_HUB_MAX_CONNECTIONS_PER_CONNECTOR",

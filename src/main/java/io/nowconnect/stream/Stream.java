@@ -338,17 +338,9 @@ public final class Stream {
         // wake a reader waiting for credit
         flow.close();
         table.observer().closed(connector, result);
-        table.observer().ended(end(result, s));
+        table.observer().ended(StreamEnd.of(cid, connector, result, outbound, bytesRead, bytesWritten, openedNanos, s));
         Event.of("stream_closed").with("cid", cid).with("connector", connector).with("reason", result)
                 .log(LOGGER, Level.FINE, "Stream closed");
-    }
-
-    private StreamEnd end(String result, Socket s) {
-        boolean c2a = outbound == Direction.C2A;
-        java.net.SocketAddress peer = s == null ? null : s.getRemoteSocketAddress();
-        return new StreamEnd(cid, connector, result, c2a ? bytesRead : bytesWritten, c2a ? bytesWritten : bytesRead,
-                             java.time.Duration.ofNanos(System.nanoTime() - openedNanos),
-                             peer instanceof java.net.InetSocketAddress a ? a : null);
     }
 
     private void readLoop() {

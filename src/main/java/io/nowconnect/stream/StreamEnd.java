@@ -1,7 +1,11 @@
 package io.nowconnect.stream;
 
 import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketAddress;
 import java.time.Duration;
+
+import io.nowconnect.protocol.Direction;
 
 /**
  * What one stream did, told once when it ends (the access log's record): never a payload byte.
@@ -18,4 +22,14 @@ import java.time.Duration;
  */
 public record StreamEnd(String cid, String connector, String result, long c2aBytes, long a2cBytes, Duration duration,
                         InetSocketAddress peer) {
+
+    /** The record of a stream of this end, from what its pumps counted (bytes read from and written to its socket). */
+    static StreamEnd of(String cid, String connector, String result, Direction outbound, long read, long written,
+                        long openedNanos, Socket socket) {
+        boolean c2a = outbound == Direction.C2A;
+        SocketAddress peer = socket == null ? null : socket.getRemoteSocketAddress();
+        return new StreamEnd(cid, connector, result, c2a ? read : written, c2a ? written : read,
+                             Duration.ofNanos(System.nanoTime() - openedNanos),
+                             peer instanceof InetSocketAddress a ? a : null);
+    }
 }
