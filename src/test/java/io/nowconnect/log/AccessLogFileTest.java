@@ -66,7 +66,8 @@ class AccessLogFileTest {
         assertFalse(Files.exists(dir.resolve("access.log.3")), "at most 3 files kept");
         for (int g = 0; g < 3; g++) {
             long size = Files.size(dir.resolve("access.log." + g));
-            assertTrue(size <= limit, "file " + g + " is " + size + " bytes, limit " + limit);
+            // FileHandler rotates after the line that reaches the limit: a file may pass it by that one line
+            assertTrue(size <= limit + 1024, "file " + g + " is " + size + " bytes, limit " + limit);
         }
         List<String> last = Files.readAllLines(current);
         assertFalse(last.isEmpty());
