@@ -70,6 +70,7 @@ class AccessLogTest {
             Agent agent = h.startAgent(h.agentVars(hub.port(), Map.of("logged", echo.port())));
             Harness.awaitReady(agent, WAIT);
             double hubOkBefore = metric(hub.port(), "nowconnect_hub_streams_total", "logged");
+            double agentBefore = agentStreams("logged");
 
             int port = hub.listenerPorts().get("logged");
             // a client port may be used again by a later client: each port keeps the sizes sent from it
@@ -153,6 +154,9 @@ class AccessLogTest {
                     - hubOkBefore == STREAMS, "the hub counted " + STREAMS + " streams");
             assertEquals(STREAMS, metric(hub.port(), "nowconnect_hub_streams_total", "logged") - hubOkBefore,
                          "streams counted by the hub = lines logged by the hub");
+            Harness.await(WAIT, () -> agentStreams("logged") - agentBefore == STREAMS, "the agent counted them");
+            assertEquals(agentLines.size(), (int) (agentStreams("logged") - agentBefore),
+                         "streams counted by the agent = lines logged by the agent");
             for (boolean json : new boolean[] {true, false}) {
                 Formatter f = Logging.formatter(json);
                 for (LogRecord r : capture.records) {
@@ -205,6 +209,18 @@ class AccessLogTest {
     private static Map<String, Object> fields(LogRecord r) {
         Object[] p = r.getParameters();
         return p != null && p.length == 1 && p[0] instanceof Event e ? e.fields() : Map.of();
+    }
+
+    /** The agent's {@code nowconnect_streams_total} for a connector, all results, from the process's registry. */
+    private static double agentStreams(String connector) {
+        double sum = 0;
+        for (io.helidon.metrics.api.Meter m : io.helidon.metrics.api.Metrics.globalRegistry().meters()) {
+            if (m.id().name().equals("nowconnect_streams_total") && m instanceof io.helidon.metrics.api.Counter c
+                    && connector.equals(m.id().tagsMap().get("connector"))) {
+                sum += c.count();
+            }
+        }
+        return sum;
     }
 
     private static double metricQuiet(int port, String name, String connector) {
