@@ -20,6 +20,7 @@ import io.nowconnect.health.TcpHealthServer;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamObserver;
+import io.nowconnect.tunnel.AgentAccessLog;
 import io.nowconnect.watch.FileWatch;
 import io.nowconnect.tunnel.Pool;
 import io.nowconnect.tunnel.TunnelStatus;
@@ -80,7 +81,12 @@ public final class Agent {
         HttpEndpoint http = null;
         try {
             // one tunnel pool per URL, one tunnel per hub replica: READY while any tunnel is acknowledged
-            pool = Pool.create(config, Version.current(), status, memory, StreamObserver.both(metrics, observer));
+            StreamObserver streams = StreamObserver.both(metrics, observer);
+            if (config.log().access()) {
+                // NC_ACCESS_LOG: one line per stream at its end
+                streams = StreamObserver.both(streams, new AgentAccessLog(config));
+            }
+            pool = Pool.create(config, Version.current(), status, memory, streams);
             health = TcpHealthServer.start(config.healthHost(), config.healthPort(), () -> status.snapshot().ready());
         } catch (IOException e) {
             metrics.close();

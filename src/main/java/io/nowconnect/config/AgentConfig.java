@@ -23,7 +23,8 @@ import io.nowconnect.stream.MemoryBudget;
  * @param tokenFile {@code NC_TOKEN_FILE} (recommended): file holding the bearer JWT, re-read at every connect
  * @param connectors {@code NC_CONNECTORS} (required) with {@code NC_TARGET_<name>_HOST}/{@code _PORT} for each
  *                   name: the only targets the agent ever dials, in declaration order
- * @param log {@code NC_LOG_LEVEL} and {@code NC_LOG_FORMAT}
+ * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT} and the access log ({@code NC_ACCESS_LOG},
+ *            {@code NC_ACCESS_LOG_FILE}, ...)
  * @param trustEnv {@code NC_TRUST_ENV} (false): use proxy settings from the environment
  * @param proxy proxies from {@code HTTPS_PROXY}, {@code HTTP_PROXY}, {@code ALL_PROXY} and {@code NO_PROXY} (either
  *              case, lower-case first) when {@code trustEnv}; {@link ProxySettings#NONE} otherwise

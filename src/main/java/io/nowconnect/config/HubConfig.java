@@ -71,7 +71,10 @@ import io.nowconnect.protocol.ConnectorName;
  *        the {@code replicas} capability
  * @param replicas {@code NC_HUB_REPLICAS} (none): ids of every replica behind the agents' URL (with a Kubernetes
  *        StatefulSet, the pod names); when set it must include {@code NC_HUB_REPLICA_ID}
- * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}
+ * @param clients the listeners' client limits and agent wait ({@link ClientLimits})
+ * @param requireBin1 {@code NC_HUB_REQUIRE_BIN1} (false): refuse agents without the {@code bin1} capability (no flow
+ *        control) with close code 1008; needs {@code NC_HUB_MAX_FRAME_BYTES} of at least 65797 (a full binary frame)
+ * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}, {@code NC_ACCESS_LOG}, {@code NC_ACCESS_LOG_FILE}, ...
  */
 public record HubConfig(String host,
                         int port,
@@ -104,6 +107,8 @@ public record HubConfig(String host,
                         long memoryBudgetBytes,
                         String replicaId,
                         List<String> replicas,
+                        ClientLimits clients,
+                        boolean requireBin1,
                         LogSettings log) {
 
     /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
@@ -191,6 +196,12 @@ public record HubConfig(String host,
                 .orElseGet(HubConfig::hostName);
         List<String> replicas = replicas(s, replicaId, s.string("NC_HUB_REPLICAS", ""));
         long memoryBudget = AgentConfig.memoryBudget(s, "NC_HUB_MEMORY_BUDGET_MB");
+        ClientLimits clients = ClientLimits.read(s, maxConnections, listeners.size());
+        boolean requireBin1 = s.bool("NC_HUB_REQUIRE_BIN1", false);
+        if (requireBin1 && maxFrame < BIN1_MESSAGE) {
+            s.problem("NC_HUB_REQUIRE_BIN1 needs NC_HUB_MAX_FRAME_BYTES of at least " + BIN1_MESSAGE
+                              + " (a full bin1 frame), got " + maxFrame);
+        }
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
         return new HubConfig(host, port, admin, cert, key, clientCa, bindAgentId, secret, jwks, audience, issuer,
@@ -199,8 +210,12 @@ public record HubConfig(String host,
                              maxTcpConnections, Duration.ofSeconds(requestTimeout),
                              Duration.ofSeconds(handshakeTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
-                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log);
+                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, clients,
+                             requireBin1, log);
     }
+
+    /** The largest bin1 message (a full DATA frame with a 255-byte cid): {@code BinaryCodec.MAX_MESSAGE}. */
+    private static final int BIN1_MESSAGE = io.nowconnect.protocol.BinaryCodec.MAX_MESSAGE;
 
     /** {@code NC_HUB_ADMIN_HOST}/{@code NC_HUB_ADMIN_PORT}: unset port = no admin listener. */
     private static Optional<InetSocketAddress> admin(Settings s, int hubPort, Map<String, InetSocketAddress> listeners) {

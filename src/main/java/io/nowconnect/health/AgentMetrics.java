@@ -37,6 +37,8 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
     private final Counters counters;
     private final Map<String, Timer> connectTimers = new ConcurrentHashMap<>();
     private final List<Meter> owned = new CopyOnWriteArrayList<>();
+    /** The {@code nowconnect_replica_tunnels} gauge of each known replica, by hub URL and replica id. */
+    private final Map<List<String>, Meter> replicaGauges = new ConcurrentHashMap<>();
 
     private AgentMetrics(MeterRegistry registry, List<String> connectors, TunnelStatus status, MemoryBudget memory) {
         this.registry = registry;
@@ -62,10 +64,21 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
             gauge(c);
         }
         // by replica: hub URL and replica id, both bounded (URLs from the configuration, at most 16 valid ids per hub)
-        status.addReplicaListener((hub, replica) -> owned.add(registry.getOrCreate(
-                Gauge.builder("nowconnect_replica_tunnels", status, s -> s.replicaTunnels(hub, replica))
-                        .tags(List.of(Tag.create("hub", hub), Tag.create("replica", replica)))
-                        .description("Tunnels acknowledged by this hub replica now (0: missing, re-dialling)"))));
+        // a replica the hub stops naming (and no tunnel is on) loses its series
+        status.addReplicaListener((hub, replica) -> replicaGauges.computeIfAbsent(List.of(hub, replica), k -> {
+            Meter m = registry.getOrCreate(
+                    Gauge.builder("nowconnect_replica_tunnels", status, s -> s.replicaTunnels(hub, replica))
+                            .tags(List.of(Tag.create("hub", hub), Tag.create("replica", replica)))
+                            .description("Tunnels acknowledged by this hub replica now (0: missing, re-dialling)"));
+            owned.add(m);
+            return m;
+        }), (hub, replica) -> {
+            Meter m = replicaGauges.remove(List.of(hub, replica));
+            if (m != null) {
+                owned.remove(m);
+                registry.remove(m);
+            }
+        });
         status.addEndingListener(reason -> counter("nowconnect_tunnel_reconnects_total", "reason", reason).increment());
     }
 

@@ -1,13 +1,16 @@
 package io.nowconnect.hub;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -21,6 +24,7 @@ import io.nowconnect.hub.auth.Revocations;
 import io.nowconnect.hub.auth.TokenLifetime;
 import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.hub.auth.VerifiedToken;
+import io.nowconnect.log.AccessLog;
 import io.nowconnect.log.Event;
 import io.nowconnect.mux.End;
 import io.nowconnect.mux.Mux;
@@ -36,6 +40,8 @@ import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
+import io.nowconnect.stream.StreamEnd;
+import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamRefusedException;
 import io.nowconnect.stream.StreamSettings;
 import io.nowconnect.ws.UpgradedSocket;
@@ -58,6 +64,8 @@ final class AgentTunnel implements ServerConnection, Role {
     private static final List<String> HUB_CAPS = List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS,
                                                          Capability.WIN, Capability.REPLICAS);
     private static final int MAX_CONNECTORS = 256;
+    /** The close reason for an agent without {@code bin1} on a hub that requires it. */
+    static final String BIN1_REQUIRED = "bin1 (flow control) required by this hub; upgrade the agent";
 
     /**
      * What every tunnel of a hub shares.
@@ -74,10 +82,23 @@ final class AgentTunnel implements ServerConnection, Role {
      * @param verifier tells every second whether each tunnel's token was revoked or its key removed
      * @param replicaId this replica's id ({@code NC_HUB_REPLICA_ID}), named in the ack with {@code replicas}
      * @param replicas every replica's id ({@code NC_HUB_REPLICAS}, or this one alone), named in the ack too
+     * @param accessLog whether each stream's end is logged ({@code NC_ACCESS_LOG})
+     * @param requireBin1 whether an agent without {@code bin1} (no flow control) is refused ({@code NC_HUB_REQUIRE_BIN1})
      */
     record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, MemoryBudget memory,
                    StreamSettings streams, Duration pingInterval, Duration pingTimeout, int maxMessage,
-                   Duration drainTimeout, String replicaId, List<String> replicas, TokenVerifier verifier) {
+                   Duration drainTimeout, String replicaId, List<String> replicas, TokenVerifier verifier,
+                   boolean accessLog, boolean requireBin1) {
+    }
+
+    /**
+     * A client connection carried by a stream of this tunnel, until the stream ends.
+     *
+     * @param address the client's address and port
+     * @param slot its place in the hub's connection limits, released when the stream ends
+     * @param waitedMs how long it waited for an agent before its stream opened
+     */
+    private record Client(InetSocketAddress address, ClientAdmission.Slot slot, long waitedMs) {
     }
 
     /** Why the hub ended a tunnel itself. */
@@ -111,6 +132,8 @@ final class AgentTunnel implements ServerConnection, Role {
     private volatile boolean draining;
     /** The token was found on the revocation list: no new streams, closed at once. */
     private volatile boolean revoked;
+    /** The client of each open stream, by cid: released and logged when the stream ends; at most its streams. */
+    private final Map<String, Client> clients = new ConcurrentHashMap<>();
 
     /**
      * A tunnel on a connection just upgraded for an authenticated agent; starts its writer.
@@ -126,7 +149,7 @@ final class AgentTunnel implements ServerConnection, Role {
         this.lifetime = TokenLifetime.of(claims, ctx.drainTimeout());
         this.mux = Mux.create(new MuxSettings(Side.HUB, ctx.streams(), ctx.pingInterval(), ctx.pingTimeout(),
                                                ctx.maxMessage()),
-                              this, ctx.metrics(), ctx.budget(), ctx.memory());
+                              this, StreamObserver.both(ctx.metrics(), new Ends()), ctx.budget(), ctx.memory());
         // Helidon closes the socket once handle() returns: interrupting the reader ends a blocked read
         mux.attach(socket, () -> {
             Thread r = reader;
@@ -258,14 +281,20 @@ final class AgentTunnel implements ServerConnection, Role {
      *
      * @param client accepted client socket
      * @param connector connector of the listener that accepted it
-     * @return null when the stream was opened, else why not (the caller logs it and closes the socket)
+     * @param slot the client's place in the connection limits: released when the stream ends
+     * @param waitedMs how long the client waited for an agent
+     * @return null when the stream was opened, else why not (the caller logs it, closes the socket and releases the
+     *         slot)
      */
-    String openStream(Socket client, String connector) {
+    String openStream(Socket client, String connector, ClientAdmission.Slot slot, long waitedMs) {
         String cid = UUID.randomUUID().toString();
         Stream stream;
+        // known before the stream exists: it may end (its tunnel drops) before register returns
+        clients.put(cid, new Client((InetSocketAddress) client.getRemoteSocketAddress(), slot, waitedMs));
         try {
             stream = mux.streams().register(cid, connector);
         } catch (StreamRefusedException e) {
+            clients.remove(cid);
             ctx.metrics().refused(connector, e.reason().wire());
             return e.reason().wire();
         }
@@ -279,6 +308,29 @@ final class AgentTunnel implements ServerConnection, Role {
                 .log(LOGGER, Level.FINE, "Client connection is a new stream");
         stream.start(client);
         return null;
+    }
+
+    /** The end of each stream of this tunnel: its client's slot goes back, and the access log gets its line. */
+    private final class Ends implements StreamObserver {
+        @Override
+        public void ended(StreamEnd end) {
+            Client client = clients.remove(end.cid());
+            if (client != null) {
+                client.slot().release();
+            }
+            if (!ctx.accessLog()) {
+                return;
+            }
+            InetSocketAddress address = client != null ? client.address() : end.peer();
+            Event line = AccessLog.event(end.connector())
+                    .with("client", address == null ? null : address.getAddress().getHostAddress())
+                    .with("client_port", address == null ? null : address.getPort())
+                    .with("agent_id", agentId()).with("replica", ctx.replicaId());
+            if (client != null && client.waitedMs() > 0) {
+                line.with("wait_ms", client.waitedMs());
+            }
+            AccessLog.log(end, line);
+        }
     }
 
     private void onHello(Frame.Hello hello) {
@@ -307,6 +359,15 @@ final class AgentTunnel implements ServerConnection, Role {
         if (ctx.maxMessage() < BinaryCodec.MAX_MESSAGE) {
             // NC_HUB_MAX_FRAME_BYTES below a full bin1 DATA frame: stay with JSON DATA
             offered.remove(Capability.BIN1);
+        }
+        if (ctx.requireBin1() && !hello.caps().contains(Capability.BIN1)) {
+            // NC_HUB_REQUIRE_BIN1: a v1 agent has no flow control, so nothing but the memory budget bounds its streams
+            ctx.metrics().tunnelRefused("bin1_required");
+            Event.of("tunnel_refused").with("agent_id", agentId()).with("reason", "bin1_required")
+                    .with("ver", hello.version())
+                    .log(LOGGER, Level.WARNING, "Agent without flow control (bin1) refused: NC_HUB_REQUIRE_BIN1 is true");
+            mux.close(WsCloseCodes.VIOLATED_POLICY, BIN1_REQUIRED, HubReason.POLICY, BIN1_REQUIRED);
+            return;
         }
         // before this tunnel can carry its first stream
         List<String> caps = mux.agree(offered, hello.caps(), hello.window());

@@ -4,8 +4,12 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -15,34 +19,45 @@ import io.nowconnect.stream.Acceptor;
 
 /**
  * A TCP listener for one connector: each accepted client connection becomes a stream on the least busy ready
- * tunnel that exports the connector, or is closed at once when there is none ({@code no_agent_for_connector}).
- * Refused clients are logged at most once per {@link LogThrottle#PERIOD} for each reason, with their count.
+ * tunnel that exports the connector. A client outside {@code NC_HUB_ALLOW_CIDRS} or beyond a connection limit
+ * ({@link ClientAdmission}) is closed at once; one that finds no ready agent waits up to {@code NC_HUB_AGENT_WAIT_MS}
+ * for one (a replica just restarted, before its agents are back), then is closed ({@code no_agent_for_connector}).
+ * Refusals are counted per reason and logged at most once per {@link LogThrottle#PERIOD} per reason.
  *
- * <p>Threads: an {@link Acceptor}; each client is handed over on its own virtual thread.
+ * <p>Threads: an {@link Acceptor}; each client is handed over on its own virtual thread, which also does the waiting
+ * (parked on the {@link AgentRegistry}'s condition, woken when a tunnel becomes ready or the listener closes). A
+ * waiting client holds its place in the connection limits.
  */
 final class ConnectorListener implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(ConnectorListener.class.getName());
+    private static final String NO_AGENT = "no_agent_for_connector";
 
-    private final String connector;
-    private final AgentRegistry agents;
-    private final HubMetrics metrics;
-    private final List<Cidr> allow;
-    /** Refused clients come in floods (a scan, a balancer's checks while no agent is there): one line per period. */
-    private final LogThrottle notAllowedLog = new LogThrottle();
-    private final LogThrottle noAgentLog = new LogThrottle();
-    private final LogThrottle streamRefusedLog = new LogThrottle();
-    private volatile Acceptor acceptor;
-
-    private ConnectorListener(String connector, AgentRegistry agents, HubMetrics metrics, List<Cidr> allow) {
-        this.connector = connector;
-        this.agents = agents;
-        this.metrics = metrics;
-        this.allow = allow;
+    /**
+     * What the listeners of a hub share.
+     *
+     * @param agents registry of ready tunnels
+     * @param metrics hub meters
+     * @param allow {@code NC_HUB_ALLOW_CIDRS}
+     * @param admission the connection limits
+     * @param agentWait {@code NC_HUB_AGENT_WAIT_MS}: how long a client may wait for an agent; zero = not at all
+     */
+    record Shared(AgentRegistry agents, HubMetrics metrics, List<Cidr> allow, ClientAdmission admission,
+                  Duration agentWait) {
     }
 
-    static ConnectorListener start(String connector, InetSocketAddress bind, AgentRegistry agents, HubMetrics metrics,
-                                   List<Cidr> allow) throws IOException {
-        ConnectorListener listener = new ConnectorListener(connector, agents, metrics, allow);
+    private final String connector;
+    private final Shared shared;
+    private final Map<String, LogThrottle> refusals = new ConcurrentHashMap<>();
+    private volatile Acceptor acceptor;
+    private volatile boolean closed;
+
+    private ConnectorListener(String connector, Shared shared) {
+        this.connector = connector;
+        this.shared = shared;
+    }
+
+    static ConnectorListener start(String connector, InetSocketAddress bind, Shared shared) throws IOException {
+        ConnectorListener listener = new ConnectorListener(connector, shared);
         try {
             listener.acceptor = Acceptor.start(bind.getHostString(), bind.getPort(), 1024, "nc-hub-client", listener::handle);
         } catch (IOException e) {
@@ -64,53 +79,87 @@ final class ConnectorListener implements AutoCloseable {
         return acceptor.isBound();
     }
 
+    /** Stop accepting; clients waiting for an agent are closed. */
     @Override
     public void close() {
+        closed = true;
         acceptor.close();
+        shared.agents().wake();
     }
 
     private void handle(Socket client) {
         InetAddress peer = client.getInetAddress();
+        List<Cidr> allow = shared.allow();
         if (!allow.isEmpty() && allow.stream().noneMatch(c -> c.contains(peer))) {
-            metrics.refused(connector, "not_allowed");
-            long refused = notAllowedLog.countAndDue();
-            if (refused > 0) {
-                Event.of("client_not_allowed").with("connector", connector).with("peer", peer.getHostAddress())
-                        .with("refused", refused)
-                        .log(LOGGER, Level.WARNING, "Client address not in NC_HUB_ALLOW_CIDRS: closed; " + refused
-                                + " refused since the last such line");
-            }
-            closeQuietly(client);
+            refuse(client, "not_allowed", peer, "Client address not in NC_HUB_ALLOW_CIDRS: closed");
             return;
         }
+        ClientAdmission.Slot slot = shared.admission().admit(connector, peer);
+        if (slot.refusal() != null) {
+            refuse(client, slot.refusal(), peer, "Client connection over a limit (" + limitVariable(slot.refusal())
+                    + "): closed");
+            return;
+        }
+        boolean handedOver = false;
         try {
             client.setTcpNoDelay(true);
+            long start = System.nanoTime();
+            Optional<AgentTunnel> tunnel = shared.agents().pick(connector);
+            if (tunnel.isEmpty() && !shared.agentWait().isZero() && !closed) {
+                tunnel = shared.agents().await(connector, start + shared.agentWait().toNanos(), () -> closed);
+            }
+            long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            if (tunnel.isEmpty()) {
+                refuse(client, NO_AGENT, peer, "No agent exports connector " + connector
+                        + (shared.agentWait().isZero() ? "" : " (waited " + waitedMs + " ms)") + ": client closed");
+                return;
+            }
+            String refusal = tunnel.get().openStream(client, connector, slot, waitedMs);
+            handedOver = refusal == null;
+            if (!handedOver) {
+                // counted by the tunnel (nowconnect_hub_streams_total{result}); logged here at most once per period
+                logRefusal(refusal, peer, "Client connection refused by the tunnel (" + refusal + "): closed");
+            }
         } catch (IOException e) {
-            closeQuietly(client);
-            return;
-        }
-        Optional<AgentTunnel> tunnel = agents.pick(connector);
-        if (tunnel.isEmpty()) {
-            metrics.refused(connector, "no_agent_for_connector");
-            long refused = noAgentLog.countAndDue();
-            if (refused > 0) {
-                Event.of("no_agent_for_connector").with("connector", connector).with("refused", refused)
-                        .log(LOGGER, Level.WARNING, "No agent exports the connector: client closed; " + refused
-                                + " refused since the last such line");
+            // the client went away before it could be carried
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            if (!handedOver) {
+                slot.release();
+                closeQuietly(client);
             }
-            closeQuietly(client);
-            return;
         }
-        String refusal = tunnel.get().openStream(client, connector);
-        if (refusal != null) {
-            long refused = streamRefusedLog.countAndDue();
-            if (refused > 0) {
-                Event.of("stream_refused").with("connector", connector).with("reason", refusal).with("refused", refused)
-                        .log(LOGGER, Level.WARNING, "Client connection refused by the tunnel; " + refused
-                                + " refused since the last such line");
-            }
-            closeQuietly(client);
+    }
+
+    /** Close a client that is not carried: counted per reason, logged at most once per period per reason. */
+    private void refuse(Socket client, String reason, InetAddress peer, String message) {
+        shared.metrics().refused(connector, reason);
+        logRefusal(reason, peer, message);
+        closeQuietly(client);
+    }
+
+    private void logRefusal(String reason, InetAddress peer, String message) {
+        LogThrottle throttle = refusals.computeIfAbsent(reason, r -> new LogThrottle());
+        throttle.count();
+        long n = throttle.due();
+        if (n > 0) {
+            Event event = switch (reason) {
+            case NO_AGENT -> Event.of(NO_AGENT);
+            case "not_allowed" -> Event.of("client_not_allowed");
+            default -> Event.of("client_refused").with("reason", reason);
+            };
+            event.with("connector", connector).with("peer", peer.getHostAddress()).with("count", n)
+                    .log(LOGGER, Level.WARNING, message + (n > 1 ? " (" + n + " such since the last line)" : ""));
         }
+    }
+
+    private static String limitVariable(String reason) {
+        return switch (reason) {
+        case ClientAdmission.PER_CONNECTOR -> "NC_HUB_MAX_CONNECTIONS_PER_CONNECTOR";
+        case ClientAdmission.PER_CLIENT -> "NC_HUB_MAX_CONNECTIONS_PER_CLIENT";
+        default -> "NC_HUB_MAX_CONNECTIONS";
+        };
     }
 
     private static void closeQuietly(Socket s) {

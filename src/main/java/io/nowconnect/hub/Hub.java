@@ -78,17 +78,23 @@ public final class Hub implements AutoCloseable {
                                                           config.maxFrameBytes(), config.drainTimeout(),
                                                           config.replicaId(),
                                                           config.replicas().isEmpty() ? List.of(config.replicaId())
-                                                                  : config.replicas(), trust.verifier());
+                                                                  : config.replicas(), trust.verifier(),
+                                                          config.log().access(), config.requireBin1());
         TunnelCap cap = new TunnelCap(config.maxTunnels());
         metrics.tunnelCap(cap);
         AgentTunnelCap perAgent = new AgentTunnelCap(config.maxTunnelsPerAgent());
 
+        ClientAdmission admission = new ClientAdmission(config.maxConnections(), config.clients().perConnector(),
+                                                        config.clients().perClient(), config.clients().ipv6Prefix(),
+                                                        config.listeners().keySet());
+        metrics.clients(admission);
+        ConnectorListener.Shared shared = new ConnectorListener.Shared(agents, metrics, config.allowCidrs(), admission,
+                                                                       config.clients().agentWait());
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, InetSocketAddress> e : config.listeners().entrySet()) {
             try {
-                listeners.put(e.getKey(), ConnectorListener.start(e.getKey(), e.getValue(), agents, metrics,
-                                                                  config.allowCidrs()));
+                listeners.put(e.getKey(), ConnectorListener.start(e.getKey(), e.getValue(), shared));
             } catch (IOException ex) {
                 problems.add("NC_HUB_LISTENERS: " + ex.getMessage());
             }
@@ -135,10 +141,10 @@ public final class Hub implements AutoCloseable {
                 throw new ConfigException(List.of("NC_HUB_TLS_CERT/NC_HUB_TLS_KEY: " + e.getMessage()));
             }
             // the handshake runs in the front door, under its own deadline, before Helidon takes the connection
-            Admission admission = new Admission(config.maxTcpConnections(), config.tlsHandshakeTimeout(),
+            Admission frontDoor = new Admission(config.maxTcpConnections(), config.tlsHandshakeTimeout(),
                                                 metrics::connectionCut);
-            metrics.frontDoor(admission);
-            builder.tls(tls.helidonTls(admission));
+            metrics.frontDoor(frontDoor);
+            builder.tls(tls.helidonTls(frontDoor));
         }
         WebServer server;
         String failure = null;

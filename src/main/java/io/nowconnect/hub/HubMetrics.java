@@ -121,6 +121,22 @@ final class HubMetrics implements StreamObserver {
                                                 .description("TLS handshakes running now on the hub's port")));
     }
 
+    /**
+     * Gauges of the listeners' client connections: {@code nowconnect_hub_client_connections} (admitted and not ended,
+     * waiting for an agent included) and {@code nowconnect_hub_client_addresses} (client addresses or IPv6 prefixes
+     * holding one now: the per-address bookkeeping).
+     *
+     * @param admission the hub's client limits
+     */
+    void clients(ClientAdmission admission) {
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_client_connections", admission, a -> (double) a.held())
+                                                .description("Client connections held now, waiting for an agent "
+                                                                     + "included")));
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_client_addresses", admission,
+                                                      a -> (double) a.addresses())
+                                                .description("Client addresses (IPv6: prefixes) holding a connection now")));
+    }
+
     void tunnelRefused(String reason) {
         counter("nowconnect_hub_tunnels_refused_total", "reason", reason).increment();
     }

@@ -33,6 +33,7 @@ public final class Logging {
      *
      * @param settings level and format
      * @param out where log lines go
+     * @throws io.nowconnect.config.ConfigException when the access log's file cannot be opened
      */
     public static void configure(LogSettings settings, OutputStream out) {
         // Helidon re-reads logging.properties when a server starts, which would undo this configuration
@@ -50,6 +51,8 @@ public final class Logging {
         // Helidon's own start-up chatter stays out of the way unless DEBUG is asked for
         HELIDON.setLevel(settings.level().intValue() <= Level.FINE.intValue()
                                                          ? Level.INFO : Level.WARNING);
+        // the access log keeps its own level (and maybe its own file)
+        AccessLog.configure(settings);
     }
 
     /**

@@ -69,6 +69,10 @@ public final class Stream {
     private volatile Thread finisher;
     // tunnel reader thread only
     private long expectedSeqIn;
+    /** For the access log ({@link StreamEnd}): registration time, bytes read from and written to the socket. */
+    private final long openedNanos = System.nanoTime();
+    private volatile long bytesRead;
+    private volatile long bytesWritten;
 
     Stream(String cid, String connector, StreamTable table) {
         this.cid = cid;
@@ -334,6 +338,7 @@ public final class Stream {
         // wake a reader waiting for credit
         flow.close();
         table.observer().closed(connector, result);
+        table.observer().ended(StreamEnd.of(cid, connector, result, outbound, bytesRead, bytesWritten, openedNanos, s));
         Event.of("stream_closed").with("cid", cid).with("connector", connector).with("reason", result)
                 .log(LOGGER, Level.FINE, "Stream closed");
     }
@@ -395,6 +400,7 @@ public final class Stream {
                     flow.take(n);
                 }
                 table.observer().bytes(connector, outbound, n);
+                bytesRead += n;
                 table.sink().sendData(cid, seq++, buf, n, () -> memory.releaseSent(charge));
                 if (n == buf.length && buf.length < large) {
                     // bulk: read more at once next time, if the budget has room for the larger buffer
@@ -463,6 +469,7 @@ public final class Stream {
                         }
                         touch();
                         table.observer().bytes(connector, outbound.opposite(), bytes);
+                        bytesWritten += bytes;
                     }
                 } finally {
                     memory.release(inbound.written(pending));

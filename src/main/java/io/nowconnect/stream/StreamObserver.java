@@ -35,6 +35,12 @@ public interface StreamObserver {
             }
 
             @Override
+            public void ended(StreamEnd end) {
+                first.ended(end);
+                second.ended(end);
+            }
+
+            @Override
             public void refused(String connector, String result) {
                 first.refused(connector, result);
                 second.refused(connector, result);
@@ -81,6 +87,14 @@ public interface StreamObserver {
      * @param result {@code ok} after both FINs, otherwise the reset reason ({@code connect_failed}, ...)
      */
     default void closed(String connector, String result) {
+    }
+
+    /**
+     * A stream ended: its record for the access log, told right after {@link #closed}.
+     *
+     * @param end what the stream did
+     */
+    default void ended(StreamEnd end) {
     }
 
     /**

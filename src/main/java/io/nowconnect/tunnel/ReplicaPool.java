@@ -34,8 +34,11 @@ import io.nowconnect.stream.StreamObserver;
  * make-before-break rotation, drain, refresh before {@code exp}, TLS and config changes) stays in one place, tested
  * with fakes by {@code SupervisorTest}; a slot is not bound to a replica, only the set of replicas held is unique.
  *
- * <p>Bounds: at most {@link HubConfig#MAX_REPLICAS} slots; replica ids that are not valid ids are ignored. Slots are
- * added when a hub names more replicas and kept until the agent stops. When a listed replica has had no tunnel for
+ * <p>Bounds: at most {@link HubConfig#MAX_REPLICAS} slots; replica ids that are not valid ids are ignored, and so are
+ * ids beyond the first {@link HubConfig#MAX_REPLICAS} of an ack (logged once). The replicas known are those of the
+ * latest ack: one the hub stops naming is forgotten ({@link TunnelStatus#replicaForgotten}: its series and
+ * {@code /readyz} entry go) once no tunnel is on it. Slots are added when a hub names more replicas and kept until the
+ * agent stops. When a listed replica has had no tunnel for
  * {@link #UNREACHABLE_AFTER}, a warning ({@code replica_unreachable}) names it, again at most once per that period.
  *
  * <p>Threads and lock: {@link #admit} and {@link #released} come from tunnel threads; the object's monitor guards the
@@ -71,6 +74,7 @@ final class ReplicaPool {
     private long missingSinceNanos;
     private long lastWarnNanos;
     private boolean allReachedLogged;
+    private boolean overLimitLogged;
 
     ReplicaPool(AgentConfig config, String version, TokenSource tokens, TunnelStatus status, StreamBudget budget,
                 MemoryBudget memory, StreamObserver observer) {
@@ -180,6 +184,10 @@ final class ReplicaPool {
         }
         holds.remove(claim.replica());
         holders.remove(claim.replica());
+        if (!known.contains(claim.replica())) {
+            // the hub stopped naming it while a tunnel was on it: forgotten now that none is
+            status.replicaForgotten(hub, claim.replica());
+        }
         allReachedLogged = false;
         if (missingSinceNanos == 0) {
             missingSinceNanos = System.nanoTime();
@@ -191,18 +199,39 @@ final class ReplicaPool {
         }
     }
 
-    /** The replicas the hub names (this one included, valid ids only, at most MAX_REPLICAS); adds slots for them. */
+    /**
+     * The replicas the hub names in its latest ack (this one included, valid ids only, at most MAX_REPLICAS: the rest
+     * is ignored and logged once); adds slots for them, and forgets those it no longer names that no tunnel is on.
+     */
     private void learn(String replica, List<String> listed) {
         Set<String> ids = new LinkedHashSet<>();
         ids.add(replica);
+        int ignored = 0;
         for (String id : listed) {
-            if (HubConfig.validReplicaId(id) && ids.size() < HubConfig.MAX_REPLICAS) {
-                ids.add(id);
+            if (!HubConfig.validReplicaId(id) || ids.contains(id)) {
+                continue;
             }
+            if (ids.size() < HubConfig.MAX_REPLICAS) {
+                ids.add(id);
+            } else {
+                ignored++;
+            }
+        }
+        if (ignored > 0 && !overLimitLogged) {
+            overLimitLogged = true;
+            Event.of("replicas_over_limit").with("hub", hub).with("replicas", ids.size() + ignored)
+                    .with("limit", HubConfig.MAX_REPLICAS)
+                    .log(LOGGER, Level.WARNING, "The hub names " + (ids.size() + ignored) + " replicas; the protocol allows "
+                            + HubConfig.MAX_REPLICAS + ": the others are ignored (logged once)");
         }
         List<String> now = List.copyOf(ids);
         if (!now.equals(known)) {
+            List<String> before = known;
             known = now;
+            // a replica the hub no longer names goes from /readyz and the metrics, unless a tunnel is still on it;
+            // first, so that a reader never sees the old and the new list together
+            before.stream().filter(id -> !now.contains(id) && !holds.containsKey(id))
+                    .forEach(id -> status.replicaForgotten(hub, id));
             now.forEach(id -> status.replicaKnown(hub, id));
         }
         while (slots.size() < known.size() && !stopping) {

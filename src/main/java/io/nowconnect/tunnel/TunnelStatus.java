@@ -63,9 +63,13 @@ public final class TunnelStatus {
     private final AtomicLong connects = new AtomicLong();
     private final ConcurrentHashMap<String, LongAdder> endings =
             new ConcurrentHashMap<>();
-    /** Acknowledged tunnels per hub URL and replica id (bounded: URLs and replicas per URL are capped by the pool). */
+    /**
+     * Acknowledged tunnels per hub URL and replica id. Bounded: the URLs come from the configuration; per URL, the
+     * replicas named in the latest ack (at most 16) and those a tunnel is on (at most one per slot, 16 slots).
+     */
     private final ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicInteger>> replicas = new ConcurrentHashMap<>();
     private final CopyOnWriteArrayList<BiConsumer<String, String>> replicaListeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<BiConsumer<String, String>> forgetListeners = new CopyOnWriteArrayList<>();
     private volatile Snapshot snapshot;
     private volatile long pingRttNanos = -1;
 
@@ -157,8 +161,28 @@ public final class TunnelStatus {
      * @param listener called with the hub URL and the replica id; must not block
      */
     public void addReplicaListener(BiConsumer<String, String> listener) {
-        replicaListeners.add(listener);
-        replicas.forEach((hub, m) -> m.keySet().forEach(id -> listener.accept(hub, id)));
+        addReplicaListener(listener, (hub, replica) -> { });
+    }
+
+    /**
+     * Be told of every replica when it first becomes known, and when it is forgotten (the hub no longer names it and
+     * no tunnel is on it): metrics add and remove its gauge.
+     *
+     * @param known called with the hub URL and the replica id; must not block
+     * @param forgotten called likewise when the replica is forgotten; must not block
+     */
+    public void addReplicaListener(BiConsumer<String, String> known, BiConsumer<String, String> forgotten) {
+        replicaListeners.add(known);
+        forgetListeners.add(forgotten);
+        replicas.forEach((hub, m) -> m.keySet().forEach(id -> known.accept(hub, id)));
+    }
+
+    /** The hub no longer names a replica and no tunnel is on it: it leaves {@code /readyz} and the metrics. */
+    void replicaForgotten(String hub, String replica) {
+        var m = replicas.get(hub);
+        if (m != null && m.remove(replica) != null) {
+            forgetListeners.forEach(l -> l.accept(hub, replica));
+        }
     }
 
     void replicaKnown(String hub, String replica) {

@@ -148,15 +148,15 @@ class KubernetesManifestTest {
                                                      .toList()));
 
         // probes on the admin listener (the tunnel port answers only /tunnel and a bare /healthz): live on /healthz,
-        // ready for clients only while an agent serves a listed connector; the admin port is in no Service
+        // ready on /readyz for every connector at once (no per-connector probe: a client that arrives before the agent
+        // waits for it, NC_HUB_AGENT_WAIT_MS); the admin port is in no Service
         int admin = config.admin().orElseThrow(() -> new AssertionError("no NC_HUB_ADMIN_PORT")).getPort();
         assertThat(config.admin().get().getHostString(), is("0.0.0.0"));
         assertThat(ProjectFiles.at(container, "livenessProbe", "httpGet", "path"), is("/healthz"));
         assertThat(port(container, ProjectFiles.at(container, "livenessProbe", "httpGet", "port")), is(admin));
         assertThat(port(container, ProjectFiles.at(container, "readinessProbe", "httpGet", "port")), is(admin));
-        String ready = ProjectFiles.at(container, "readinessProbe", "httpGet", "path");
-        assertThat(ready.startsWith("/readyz?connector="), is(true));
-        assertThat(config.listeners().containsKey(ready.substring("/readyz?connector=".length())), is(true));
+        assertThat(ProjectFiles.at(container, "readinessProbe", "httpGet", "path"), is("/readyz"));
+        assertThat(config.clients().agentWait().toMillis() > 0, is(true));
         int grace = ((Number) pod.get("terminationGracePeriodSeconds")).intValue();
         assertThat(grace, greaterThan((int) config.drainTimeout().toSeconds()));
         assertThat(ProjectFiles.at(pod, "securityContext", "runAsNonRoot"), is(true));

@@ -190,6 +190,8 @@ final class FaultKit {
             e.put("NC_HUB_PING_TIMEOUT_SEC", "3");
             e.put("NC_HUB_LISTENERS", listeners.entrySet().stream().map(x -> x.getKey() + "=" + x.getValue())
                     .collect(Collectors.joining(",")));
+            // every test client comes from 127.0.0.1: no per-address limit unless a test asks for one
+            e.put("NC_HUB_MAX_CONNECTIONS_PER_CLIENT", "1000000");
             e.putAll(extra);
             this.env = e;
         }

@@ -145,6 +145,83 @@ class HubReplicasTest {
         }
     }
 
+    /**
+     * The balancer checks the listener ports with plain TCP connects only: a restarted replica gets clients as soon as
+     * its listener accepts, before the agent is back on it. Those clients wait for the agent
+     * ({@code NC_HUB_AGENT_WAIT_MS}, the default unless {@code -Dreplicas.agentWaitMs} says otherwise) instead of being
+     * closed: a graceful restart fails no client connection.
+     */
+    @Test
+    void gracefulRestartBehindPlainTcpChecksFailsNoClient(Harness h) throws Exception {
+        Optional<Path> haproxy = haproxy();
+        assumeTrue(haproxy.isPresent(), "haproxy is not installed (apt-get install haproxy): replica test skipped");
+        EchoServer echo = h.echo();
+        int[] hubPorts = new int[REPLICAS];
+        int[] listenPorts = new int[REPLICAS];
+        List<FaultKit.HubProcess> hubs = new ArrayList<>();
+        Map<String, String> extra = new HashMap<>(Map.of("NC_HUB_REPLICAS", "hub-0,hub-1,hub-2",
+                                                         "NC_HUB_DRAIN_TIMEOUT_SEC", "10"));
+        String wait = System.getProperty("replicas.agentWaitMs");
+        if (wait != null) {
+            extra.put("NC_HUB_AGENT_WAIT_MS", wait);
+        }
+        for (int i = 0; i < REPLICAS; i++) {
+            hubPorts[i] = freePort();
+            listenPorts[i] = freePort();
+            Map<String, String> vars = new HashMap<>(extra);
+            vars.put("NC_HUB_REPLICA_ID", "hub-" + i);
+            hubs.add(h.closeLater(new FaultKit.HubProcess(
+                    h.dir(), h.secret(), "127.0.0.1", hubPorts[i], Map.of("echo", "127.0.0.1:" + listenPorts[i]),
+                    vars, List.of())));
+        }
+        for (FaultKit.HubProcess hub : hubs) {
+            hub.start(Duration.ofSeconds(60));
+        }
+        int tunnelPort = freePort();
+        int echoPort = freePort();
+        Path socket = h.dir().resolve("haproxy.sock");
+        Path cfg = h.dir().resolve("haproxy.cfg");
+        Files.writeString(cfg, haproxyConfig(tunnelPort, echoPort, hubPorts, listenPorts, socket, true));
+        Process balancer = new ProcessBuilder(haproxy.get().toString(), "-db", "-f", cfg.toString())
+                .redirectErrorStream(true).redirectOutput(h.dir().resolve("haproxy.log").toFile()).start();
+        h.closeLater((AutoCloseable) balancer::destroyForcibly);
+        Harness.await(Duration.ofSeconds(20), () -> FaultKit.accepts("127.0.0.1", echoPort, 200) && Files.exists(socket),
+                      "haproxy listening");
+
+        Map<String, String> vars = new HashMap<>(h.agentVars(0, Map.of("echo", echo.port())));
+        vars.put("NC_AGENT_URL", "ws://127.0.0.1:" + tunnelPort + "/tunnel");
+        Agent agent = h.startAgent(vars);
+        String hub = "ws://127.0.0.1:" + tunnelPort + "/tunnel";
+        Harness.await(ALL_REPLICAS_WITHIN, () -> heldReplicas(agent, hub) == REPLICAS, "tunnels to all 3 replicas");
+        for (int i = 0; i < REPLICAS; i++) {
+            awaitServerUp(socket, "hubs_echo", "hub-" + i);
+        }
+        try (Load load = new Load(echoPort)) {
+            load.awaitSuccesses(50);
+            int before = load.failures();
+            long okBefore = load.successes();
+            assertEquals(0, hubs.get(1).terminate(Duration.ofSeconds(30)), "hub-1 exits 0 after SIGTERM");
+            Harness.await(Duration.ofSeconds(10), () -> agent.status().replicaTunnels(hub, "hub-1") == 0,
+                          "agent lost hub-1");
+            load.awaitSuccesses(load.successes() + 50);
+            long started = hubs.get(1).start(Duration.ofSeconds(60));
+            // the listener accepts at once: haproxy's plain check sends clients before the agent is back
+            awaitServerUp(socket, "hubs_echo", "hub-1");
+            long upMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+            Harness.await(Duration.ofSeconds(20), () -> agent.status().replicaTunnels(hub, "hub-1") > 0,
+                          "agent back on hub-1");
+            long backMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+            load.awaitSuccesses(load.successes() + 150);
+            int failures = load.failures() - before;
+            long connections = load.successes() - okBefore + failures;
+            report("replicas", "plain TCP checks, NC_HUB_AGENT_WAIT_MS " + (wait == null ? "default" : wait)
+                    + ": SIGTERM and restart of hub-1 failed " + failures + " of " + connections
+                    + " client connections; hub-1 in haproxy's pool " + upMs + " ms and the agent back on it "
+                    + backMs + " ms after it accepted again");
+            assertEquals(0, failures, "client connections failed around a graceful restart: " + load.failureDetails());
+        }
+    }
+
     private static int heldReplicas(Agent agent, String hub) {
         return (int) agent.status().replicas().getOrDefault(hub, Map.of()).values().stream().filter(n -> n > 0).count();
     }
@@ -163,6 +240,15 @@ class HubReplicasTest {
      * clients only once an agent serves the connector there), refused connections retried on another replica.
      */
     static String haproxyConfig(int tunnelPort, int echoPort, int[] hubPorts, int[] listenPorts, Path socket) {
+        return haproxyConfig(tunnelPort, echoPort, hubPorts, listenPorts, socket, false);
+    }
+
+    /**
+     * As above; with {@code plainChecks} the listener backend is checked with plain TCP connects to the listener
+     * ports (no {@code /readyz?connector=}): a replica gets clients as soon as its listener accepts.
+     */
+    static String haproxyConfig(int tunnelPort, int echoPort, int[] hubPorts, int[] listenPorts, Path socket,
+                                boolean plainChecks) {
         StringBuilder sb = new StringBuilder();
         sb.append("global\n    maxconn 4096\n    stats socket ").append(socket).append(" mode 600 level admin\n");
         sb.append("defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 60s\n    timeout server 60s\n")
@@ -175,6 +261,13 @@ class HubReplicasTest {
             sb.append("    server hub-").append(i).append(" 127.0.0.1:").append(hubPorts[i]).append(" check\n");
         }
         sb.append("frontend echo\n    bind 127.0.0.1:").append(echoPort).append("\n    default_backend hubs_echo\n");
+        if (plainChecks) {
+            sb.append("backend hubs_echo\n    balance roundrobin\n    default-server inter 300ms fall 1 rise 2\n");
+            for (int i = 0; i < listenPorts.length; i++) {
+                sb.append("    server hub-").append(i).append(" 127.0.0.1:").append(listenPorts[i]).append(" check\n");
+            }
+            return sb.toString();
+        }
         sb.append("backend hubs_echo\n    balance roundrobin\n    option httpchk\n")
                 .append("    http-check send meth GET uri /readyz?connector=echo ver HTTP/1.1 hdr Host localhost\n")
                 .append("    default-server inter 300ms fall 1 rise 2\n");

@@ -75,6 +75,10 @@ class OverloadTest {
         hubEnv.put("NC_HUB_LISTENERS", "sink=127.0.0.1:" + sinkPort + ",source=127.0.0.1:" + sourcePort
                 + ",echo=127.0.0.1:" + echoPort);
         hubEnv.put("NC_HUB_MAX_CONNECTIONS", Integer.toString(LIMIT));
+        // one client address and two busy connectors take it all here: the per-client and per-connector limits are not
+        // what this test is about
+        hubEnv.put("NC_HUB_MAX_CONNECTIONS_PER_CLIENT", Integer.toString(LIMIT));
+        hubEnv.put("NC_HUB_MAX_CONNECTIONS_PER_CONNECTOR", Integer.toString(LIMIT));
         hubEnv.put("NC_LOG_LEVEL", "WARNING");
         Node hub = harness.closeLater(new Node(dir, "hub", hubEnv));
         hub.awaitHttp(hubPort, "/healthz", Duration.ofSeconds(30));

@@ -38,7 +38,7 @@ class HubListenerTest {
 
     @Test
     void noAgentForConnectorClosesTheClientAtOnce(Harness harness) throws Exception {
-        Hub hub = harness.startHub("lonely");
+        Hub hub = harness.startHub(0, Map.of("NC_HUB_AGENT_WAIT_MS", "0"), "lonely");
         double before = metric(hub.port(), STREAMS, "connector", "lonely", "result", "no_agent_for_connector");
         try (Socket client = Harness.client(hub.listenerPorts().get("lonely"))) {
             client.setSoTimeout(1000);

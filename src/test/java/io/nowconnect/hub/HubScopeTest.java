@@ -170,7 +170,8 @@ class HubScopeTest {
 
     @Test
     void expiredTokensTunnelGetsNoNewStreamsAndClosesAfterItsStreams() throws Exception {
-        Hub hub = harness.startHub("ldap");
+        // no wait for an agent: the late client must be refused at once
+        Hub hub = harness.startHub(0, Map.of("NC_HUB_AGENT_WAIT_MS", "0"), "ldap");
         try (RawAgent agent = RawAgent.connect(hub.port(), shortLivedToken(4))) {
             agent.hello("ldap");
             Harness.await(WAIT, () -> hub.agentCount() == 1, "tunnel ready");

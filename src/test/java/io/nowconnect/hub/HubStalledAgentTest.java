@@ -37,8 +37,10 @@ class HubStalledAgentTest {
 
     @Test
     void agentThatStopsReadingIsCutAndEveryClientClosed(Harness harness) throws Exception {
+        // no wait for an agent: the last client must be refused at once
         Hub hub = harness.hub().connectors("db")
-                .env(Map.of("NC_HUB_PING_INTERVAL_SEC", "1", "NC_HUB_PING_TIMEOUT_SEC", Integer.toString(PING_TIMEOUT_SEC)))
+                .env(Map.of("NC_HUB_PING_INTERVAL_SEC", "1", "NC_HUB_PING_TIMEOUT_SEC", Integer.toString(PING_TIMEOUT_SEC),
+                            "NC_HUB_AGENT_WAIT_MS", "0"))
                 .start();
         int listener = hub.listenerPorts().get("db");
         String token = Files.readString(harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(1))).strip();

@@ -245,6 +245,8 @@ public final class Harness implements AutoCloseable {
             all.put("NC_HUB_PING_INTERVAL_SEC", "1");
             all.put("NC_HUB_PING_TIMEOUT_SEC", "3");
             all.put("NC_HUB_LISTENERS", connectors.stream().map(c -> c + "=127.0.0.1:0").collect(Collectors.joining(",")));
+            // every test client comes from 127.0.0.1: no per-address limit unless a test asks for one
+            all.put("NC_HUB_MAX_CONNECTIONS_PER_CLIENT", "1000000");
             all.putAll(vars);
             Hub hub = Hub.start(HubConfig.create(ConfigLoader.fromMaps(all, Map.of())));
             closeables.add(hub);
