@@ -58,6 +58,9 @@ import io.nowconnect.protocol.ConnectorName;
  * @param replicas {@code NC_HUB_REPLICAS} (none): ids of every replica behind the agents' URL (with a Kubernetes
  *        StatefulSet, the pod names); when set it must include {@code NC_HUB_REPLICA_ID}
  * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}
+ * @param adminTokenFile {@code NC_HUB_ADMIN_TOKEN_FILE} (none): a file holding the bearer token that the status page
+ *        ({@code /status}, {@code /status.json}) requires; re-read on each request, whitespace trimmed, at least 16
+ *        characters
  */
 public record HubConfig(String host,
                         int port,
@@ -86,7 +89,8 @@ public record HubConfig(String host,
                         long memoryBudgetBytes,
                         String replicaId,
                         List<String> replicas,
-                        LogSettings log) {
+                        LogSettings log,
+                        Optional<Path> adminTokenFile) {
 
     /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
     public static final int DEFAULT_MAX_TUNNELS = 10_000;
@@ -166,12 +170,23 @@ public record HubConfig(String host,
         List<String> replicas = replicas(s, replicaId, s.string("NC_HUB_REPLICAS", ""));
         long memoryBudget = AgentConfig.memoryBudget(s, "NC_HUB_MEMORY_BUDGET_MB");
         LogSettings log = LogSettings.read(s);
+        Optional<Path> adminToken = s.readableFile("NC_HUB_ADMIN_TOKEN_FILE");
+        adminToken.filter(HubConfig::readable).ifPresent(f -> {
+            try {
+                if (Files.readString(f).strip().length() < 16) {
+                    s.problem("NC_HUB_ADMIN_TOKEN_FILE: " + f + " must hold a token of at least 16 characters");
+                }
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                s.problem("NC_HUB_ADMIN_TOKEN_FILE: cannot read " + f + " (" + e.getClass().getSimpleName() + ")");
+            }
+        });
         s.throwIfProblems();
         return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
                              listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
                              maxTcpConnections, Duration.ofSeconds(requestTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
-                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log);
+                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log,
+                             adminToken);
     }
 
     /** Most replicas in {@code NC_HUB_REPLICAS} (an agent keeps a tunnel to each). */

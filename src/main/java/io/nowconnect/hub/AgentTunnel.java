@@ -3,11 +3,13 @@ package io.nowconnect.hub;
 import java.io.IOException;
 import java.net.Socket;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -28,11 +30,13 @@ import io.nowconnect.mux.MuxReason;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.ConnectorName;
+import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
+import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamRefusedException;
 import io.nowconnect.stream.StreamSettings;
 import io.nowconnect.ws.UpgradedSocket;
@@ -102,6 +106,8 @@ final class AgentTunnel implements ServerConnection, Role {
     private volatile Thread reader;
     private volatile Set<String> connectors = Set.of();
     private volatile boolean draining;
+    /** Payload bytes this tunnel carried, both directions (the status page's per-agent column). */
+    private final LongAdder bytes = new LongAdder();
 
     /**
      * A tunnel on a connection just upgraded for an authenticated agent; starts its writer.
@@ -116,7 +122,12 @@ final class AgentTunnel implements ServerConnection, Role {
         this.lifetime = TokenLifetime.of(claims, ctx.drainTimeout());
         this.mux = Mux.create(new MuxSettings(Side.HUB, ctx.streams(), ctx.pingInterval(), ctx.pingTimeout(),
                                                ctx.maxMessage()),
-                              this, ctx.metrics(), ctx.budget(), ctx.memory());
+                              this, StreamObserver.both(ctx.metrics(), new StreamObserver() {
+                                  @Override
+                                  public void bytes(String connector, Direction direction, int n) {
+                                      bytes.add(n);
+                                  }
+                              }), ctx.budget(), ctx.memory());
         // Helidon closes the socket once handle() returns: interrupting the reader ends a blocked read
         mux.attach(socket, () -> {
             Thread r = reader;
@@ -209,6 +220,31 @@ final class AgentTunnel implements ServerConnection, Role {
 
     String agentId() {
         return claims.agentId();
+    }
+
+    /** The token's {@code exp}. */
+    Instant tokenExpiresAt() {
+        return claims.expiresAt();
+    }
+
+    /** How long the tunnel has been ready (zero before HELLO). */
+    Duration readyFor() {
+        return mux.readyFor();
+    }
+
+    /** Capabilities agreed in HELLO. */
+    List<String> caps() {
+        return mux.caps();
+    }
+
+    /** Connectors this tunnel serves (from its HELLO, within the token's scope). */
+    Set<String> connectors() {
+        return connectors;
+    }
+
+    /** Payload bytes carried, both directions. */
+    long bytes() {
+        return bytes.sum();
     }
 
     Optional<String> jti() {

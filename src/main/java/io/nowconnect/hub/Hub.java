@@ -32,6 +32,8 @@ import io.nowconnect.config.HubConfig;
 import io.nowconnect.health.Observe;
 import io.nowconnect.health.ServerStart;
 import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.hub.status.RateHistory;
+import io.nowconnect.hub.status.StatusPage;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
@@ -51,11 +53,13 @@ public final class Hub implements AutoCloseable {
     private final HubMetrics metrics;
     private final String replicaId;
     private final UpgradeDeadline deadline;
+    private final RateHistory rates;
     private volatile boolean stopping;
 
     private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics,
-                String replicaId, UpgradeDeadline deadline) {
+                String replicaId, UpgradeDeadline deadline, RateHistory rates) {
         this.replicaId = replicaId;
+        this.rates = rates;
         this.deadline = deadline;
         this.server = server;
         this.listeners = listeners;
@@ -109,6 +113,11 @@ public final class Hub implements AutoCloseable {
             metrics.close();
             throw new ConfigException(problems);
         }
+        metrics.connectors(listeners.keySet());
+        HubStatus status = new HubStatus(listeners, agents, metrics, cap, config.maxTunnelsPerAgent(), memory,
+                                         config.replicaId());
+        RateHistory rates = RateHistory.start(List.copyOf(listeners.keySet()), status::byteTotals);
+        StatusPage statusPage = new StatusPage(status, rates, config.adminTokenFile());
 
         UpgradeDeadline deadline = new UpgradeDeadline(config.requestTimeout(), metrics);
         TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline);
@@ -133,7 +142,7 @@ public final class Hub implements AutoCloseable {
                                                               .build()))
                 .addFeature(Observe.feature("hub", () -> HealthCheckResponse.builder().status(true).build()));
         Hub[] self = new Hub[1];
-        builder.routing(HttpRouting.builder().get("/readyz", (req, res) -> {
+        HttpRouting.Builder routing = HttpRouting.builder().get("/readyz", (req, res) -> {
             // ?connector=NAME: ready only while an agent serves that connector here (a balancer's check for the
             // connector's listener, so clients go to a replica that can carry them)
             Optional<String> connector = req.query().first("connector").asOptional();
@@ -144,7 +153,11 @@ public final class Hub implements AutoCloseable {
                     .send("{\"status\":\"" + (ready ? "UP" : "DOWN") + "\",\"replica\":\"" + config.replicaId()
                                   + "\",\"stopping\":" + (self[0] != null && self[0].stopping) + ",\"agents\":"
                                   + agents.size() + "}");
-        }));
+        });
+        // STATUS PAGE (issue 28): belongs on the admin listener (NC_HUB_ADMIN_*, issue 20) and never on this public
+        // port; until that listener exists it is registered here. At merge, move this one call onto the admin routing.
+        statusPage.register(routing);
+        builder.routing(routing);
         config.tlsCert().ifPresent(cert -> builder.tls(tls(config, cert)));
         WebServer server;
         String failure = null;
@@ -160,13 +173,14 @@ public final class Hub implements AutoCloseable {
             failure = rootMessage(e);
         }
         if (failure != null) {
+            rates.close();
             listeners.values().forEach(ConnectorListener::close);
             deadline.close();
             metrics.close();
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline);
+        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline, rates);
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
@@ -276,6 +290,7 @@ public final class Hub implements AutoCloseable {
         listeners.values().forEach(ConnectorListener::close);
         server.stop();
         deadline.close();
+        rates.close();
         metrics.close();
         Event.of("hub_stopped").log(LOGGER, Level.INFO, "NowConnect hub stopped");
     }
