@@ -61,6 +61,8 @@ import io.nowconnect.protocol.ConnectorName;
  * @param adminTokenFile {@code NC_HUB_ADMIN_TOKEN_FILE} (none): a file holding the bearer token that the status page
  *        ({@code /status}, {@code /status.json}) requires; re-read on each request, whitespace trimmed, at least 16
  *        characters
+ * @param statusSample {@code NC_HUB_STATUS_SAMPLE_SEC} (10, 1-60): time between two points of the status page's plots,
+ *        which keep 90 points (15 minutes at the default)
  */
 public record HubConfig(String host,
                         int port,
@@ -90,7 +92,8 @@ public record HubConfig(String host,
                         String replicaId,
                         List<String> replicas,
                         LogSettings log,
-                        Optional<Path> adminTokenFile) {
+                        Optional<Path> adminTokenFile,
+                        Duration statusSample) {
 
     /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
     public static final int DEFAULT_MAX_TUNNELS = 10_000;
@@ -180,13 +183,14 @@ public record HubConfig(String host,
                 s.problem("NC_HUB_ADMIN_TOKEN_FILE: cannot read " + f + " (" + e.getClass().getSimpleName() + ")");
             }
         });
+        int statusSample = s.integer("NC_HUB_STATUS_SAMPLE_SEC", 10, 1, 60);
         s.throwIfProblems();
         return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
                              listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
                              maxTcpConnections, Duration.ofSeconds(requestTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
                              queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log,
-                             adminToken);
+                             adminToken, Duration.ofSeconds(statusSample));
     }
 
     /** Most replicas in {@code NC_HUB_REPLICAS} (an agent keeps a tunnel to each). */

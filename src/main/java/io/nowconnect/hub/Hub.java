@@ -116,7 +116,8 @@ public final class Hub implements AutoCloseable {
         metrics.connectors(listeners.keySet());
         HubStatus status = new HubStatus(listeners, agents, metrics, cap, config.maxTunnelsPerAgent(), memory,
                                          config.replicaId());
-        RateHistory rates = RateHistory.start(List.copyOf(listeners.keySet()), status::byteTotals);
+        RateHistory rates = RateHistory.start(List.copyOf(listeners.keySet()), status::byteTotals,
+                                              config.statusSample());
         StatusPage statusPage = new StatusPage(status, rates, config.adminTokenFile());
 
         UpgradeDeadline deadline = new UpgradeDeadline(config.requestTimeout(), metrics);

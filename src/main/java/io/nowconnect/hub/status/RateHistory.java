@@ -14,16 +14,17 @@ import java.util.logging.Logger;
 
 /**
  * The recent byte rate of each connector for the status page's plots: one sample of the byte totals per period
- * ({@link #PERIOD}, 10 s) in a ring of {@link #POINTS} rates (15 minutes) per configured connector. Bounded: the
+ * ({@code NC_HUB_STATUS_SAMPLE_SEC}, 10 s by default) in a ring of {@link #POINTS} rates (15 minutes at 10 s) per
+ * configured connector. Bounded: the
  * connectors are fixed at start (names outside them are ignored), each ring holds {@code POINTS + 1} totals.
  *
  * <p>Threads and lock: one daemon thread ({@code nc-hub-status}) samples; readers and the sampler share this object's
  * monitor, held only to copy a few hundred numbers.
  */
 public final class RateHistory implements AutoCloseable {
-    /** Time between two samples. */
+    /** Time between two samples by default. */
     public static final Duration PERIOD = Duration.ofSeconds(10);
-    /** Rates kept per connector: 15 minutes of {@link #PERIOD}. */
+    /** Rates kept per connector: 15 minutes of the default period. */
     public static final int POINTS = 90;
     private static final Logger LOGGER = Logger.getLogger(RateHistory.class.getName());
 
@@ -42,21 +43,22 @@ public final class RateHistory implements AutoCloseable {
     }
 
     /**
-     * Start sampling now and every {@link #PERIOD}.
+     * Start sampling now and every period.
      *
      * @param connectors the configured connectors
      * @param totals bytes per connector since start
+     * @param period time between two samples
      * @return running history ({@link #close()} stops its thread)
      */
-    public static RateHistory start(List<String> connectors, Supplier<Map<String, Long>> totals) {
-        RateHistory h = new RateHistory(connectors, PERIOD, POINTS, true);
+    public static RateHistory start(List<String> connectors, Supplier<Map<String, Long>> totals, Duration period) {
+        RateHistory h = new RateHistory(connectors, period, POINTS, true);
         h.timer.scheduleAtFixedRate(() -> {
             try {
                 h.sample(totals.get(), System.nanoTime());
             } catch (RuntimeException e) {
                 LOGGER.log(Level.WARNING, "Status page sample failed: " + e);
             }
-        }, 0, PERIOD.toMillis(), TimeUnit.MILLISECONDS);
+        }, 0, period.toMillis(), TimeUnit.MILLISECONDS);
         return h;
     }
 

@@ -42,7 +42,8 @@ public final class StatusHtml {
         agents(b, s);
         reasons(b, s);
         b.append("</main>\n<footer>Plots: bytes per second, one point per ").append(s.sampleSeconds())
-                .append(" s over the last 15 minutes. Counts since the hub started; no tokens are shown.</footer>\n")
+                .append(" s over the last ").append(duration(s.sampleSeconds() * points))
+                .append(". Counts since the hub started; no tokens are shown.</footer>\n")
                 .append("</body></html>\n");
         return b.toString();
     }
@@ -76,7 +77,7 @@ public final class StatusHtml {
     private static void connectors(StringBuilder b, StatusSnapshot s) {
         b.append("<section><h2>Connectors</h2><table id=\"connectors\"><thead><tr><th>connector</th><th>port</th>")
                 .append("<th class=\"num\">agents</th><th class=\"num\">streams</th><th class=\"num\">bytes/s</th>")
-                .append("<th>last 15 minutes</th><th class=\"num\">carried</th><th class=\"num\">refused</th></tr></thead>")
+                .append("<th>recent bytes/s</th><th class=\"num\">carried</th><th class=\"num\">refused</th></tr></thead>")
                 .append("<tbody>");
         for (StatusSnapshot.Connector c : s.connectors()) {
             boolean down = c.agents() == 0;
@@ -156,9 +157,13 @@ public final class StatusHtml {
      */
     static void plot(StringBuilder b, List<Double> rates, long sampleSeconds) {
         String line = path(rates);
+        double peak = rates.stream().mapToDouble(Double::doubleValue).max().orElse(0);
+        String floor = String.format(Locale.ROOT, "%.1f", PLOT_H - 1.5);
         b.append("<svg class=\"plot\" viewBox=\"0 0 ").append(PLOT_W).append(' ').append(PLOT_H).append("\" width=\"")
-                .append(PLOT_W).append("\" height=\"").append(PLOT_H).append("\" role=\"img\" aria-label=\"bytes per second, ")
-                .append(sampleSeconds).append(" s per point\"><path class=\"area\" d=\"")
+                .append(PLOT_W).append("\" height=\"").append(PLOT_H).append("\" role=\"img\"><title>bytes per second, ")
+                .append(sampleSeconds).append(" s per point; peak ").append(bytes(Math.round(peak))).append("/s</title>")
+                .append("<path class=\"base\" d=\"M0,").append(floor).append(" L").append(PLOT_W).append(',').append(floor)
+                .append("\"></path><path class=\"area\" d=\"")
                 .append(line.isEmpty() ? "" : line + " L" + PLOT_W + "," + PLOT_H + " L" + x(rates.size(), 0) + ","
                         + PLOT_H + " Z")
                 .append("\"></path><path class=\"line\" d=\"").append(line).append("\"></path></svg>");

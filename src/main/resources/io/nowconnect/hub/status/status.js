@@ -56,7 +56,15 @@
     svg.setAttribute('width', PLOT_W);
     svg.setAttribute('height', PLOT_H);
     svg.setAttribute('role', 'img');
-    svg.setAttribute('aria-label', 'bytes per second, ' + sampleSeconds + ' s per point');
+    var title = document.createElementNS(SVG, 'title');
+    var peak = rates.length ? Math.max.apply(null, rates) : 0;
+    title.textContent = 'bytes per second, ' + sampleSeconds + ' s per point; peak ' + bytes(peak) + '/s';
+    svg.appendChild(title);
+    var floor = (PLOT_H - 1.5).toFixed(1);
+    var base = document.createElementNS(SVG, 'path');
+    base.setAttribute('class', 'base');
+    base.setAttribute('d', 'M0,' + floor + ' L' + PLOT_W + ',' + floor);
+    svg.appendChild(base);
     var line = '';
     if (rates.length > 0) {
       var max = Math.max(1, Math.max.apply(null, rates));
