@@ -53,6 +53,10 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
         owned.add(registry.getOrCreate(Gauge.builder("nowconnect_ping_rtt_seconds", status,
                                                      s -> Math.max(0, s.pingRttNanos()) / 1e9)
                                                .description("Round-trip time of the last answered ping")));
+        owned.add(registry.getOrCreate(Gauge.builder("nowconnect_token_expiry_timestamp_seconds", status,
+                                                     s -> s.tokenExpiresAt().map(t -> (double) t.getEpochSecond()).orElse(0.0))
+                                               .description("Unix time of the exp of the active tunnel's token (0: none "
+                                                                    + "yet, or no exp)")));
         owned.add(registry.getOrCreate(Gauge.builder("nowconnect_memory_used_bytes", memory, m -> (double) m.used())
                                                .description("Bytes held for streams: received and not yet written to a "
                                                                     + "local socket, or read and not yet sent")));

@@ -68,6 +68,8 @@ public final class TunnelStatus {
     private final CopyOnWriteArrayList<BiConsumer<String, String>> replicaListeners = new CopyOnWriteArrayList<>();
     private volatile Snapshot snapshot;
     private volatile long pingRttNanos = -1;
+    /** {@code exp} of the token of the newest ready tunnel, if it has one. */
+    private volatile Optional<Instant> tokenExpiresAt = Optional.empty();
 
     private TunnelStatus(String hub) {
         this.hub = hub;
@@ -100,6 +102,24 @@ public final class TunnelStatus {
      */
     public long connects() {
         return connects.get();
+    }
+
+    /**
+     * The {@code exp} of the token the newest ready tunnel authenticated with.
+     *
+     * @return expiry, empty before the first tunnel or for a token without {@code exp}
+     */
+    public Optional<Instant> tokenExpiresAt() {
+        return tokenExpiresAt;
+    }
+
+    /**
+     * Record the token expiry of a tunnel that just became the active one.
+     *
+     * @param expiresAt its token's {@code exp}, if any
+     */
+    public void tokenExpiresAt(Optional<Instant> expiresAt) {
+        tokenExpiresAt = expiresAt;
     }
 
     /**
