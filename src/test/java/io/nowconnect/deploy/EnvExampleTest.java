@@ -28,7 +28,7 @@ class EnvExampleTest {
             "NC_TARGET_db_HOST", "NC_TARGET_db_PORT", "NC_CA_BUNDLE", "NC_CLIENT_CERT", "NC_CLIENT_KEY", "NC_HTTP_PORT",
             "NC_ENV_FILE", "NC_HUB_TLS_CERT", "NC_HUB_TLS_KEY", "NC_HUB_TLS_CLIENT_CA", "NC_HUB_JWT_SECRET_FILE",
             "NC_HUB_JWKS_FILE", "NC_HUB_LISTENERS", "NC_HUB_ALLOW_CIDRS", "NC_HUB_ISSUER", "NC_MEMORY_BUDGET_MB",
-            "NC_HUB_MEMORY_BUDGET_MB", "NC_HUB_REPLICA_ID", "NC_HUB_REPLICAS");
+            "NC_HUB_MEMORY_BUDGET_MB", "NC_HUB_REPLICA_ID", "NC_HUB_REPLICAS", "NC_HUB_ADMIN_TOKEN_FILE");
 
     /** Files an operator copies; every NC_* variable they name must be documented in the example. */
     private static final List<String> DEPLOY_FILES = List.of(
