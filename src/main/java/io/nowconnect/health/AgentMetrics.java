@@ -135,6 +135,17 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
         counter("nowconnect_frames_dropped_total", "reason", reason).increment();
     }
 
+    /**
+     * Streams of a configured connector open now.
+     *
+     * @param connector connector
+     * @return count
+     */
+    public long activeStreams(String connector) {
+        AtomicLong v = active.get(connector);
+        return v == null ? 0 : v.get();
+    }
+
     /** Remove this agent's meters (tests and embedders start several agents in one JVM). */
     @Override
     public void close() {

@@ -15,8 +15,9 @@ import io.nowconnect.tunnel.TunnelStatus;
 /**
  * The optional HTTP endpoint ({@code NC_HTTP_HOST}/{@code NC_HTTP_PORT}): {@code /healthz} (liveness),
  * {@code /readyz} (200 only while a tunnel is acknowledged, with a small JSON body) and {@code /metrics} (Prometheus
- * text, JSON with {@code Accept: application/json}). Nothing else is served, and nothing here can reveal the token:
- * every answer is read from {@link TunnelStatus} and the meter registry.
+ * text, JSON with {@code Accept: application/json}); with the agent, also its status page ({@link AgentStatusPage}).
+ * Nothing here can reveal the token: every answer is read from {@link TunnelStatus}, the meter registry and the
+ * configuration.
  */
 public final class HttpEndpoint implements AutoCloseable {
     private final WebServer server;
@@ -36,6 +37,24 @@ public final class HttpEndpoint implements AutoCloseable {
      * @throws ConfigException naming the variables when the port cannot be bound
      */
     public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive) {
+        return start(host, port, status, alive, rules -> { });
+    }
+
+    /**
+     * Start the endpoint with more routes (the agent's status page).
+     *
+     * @param host bind address
+     * @param port port, 0 for any free port
+     * @param status the agent's state tracker
+     * @param alive whether the tunnel supervisor is still running (liveness)
+     * @param more adds routes
+     * @return running endpoint
+     * @throws ConfigException naming the variables when the port cannot be bound
+     */
+    public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive,
+                                     java.util.function.Consumer<io.helidon.webserver.http.HttpRules> more) {
+        HttpRouting.Builder routing = HttpRouting.builder();
+        more.accept(routing);
         WebServer server = ServerStart.start(WebServer.builder()
                 .host(host)
                 .port(port)
@@ -44,7 +63,7 @@ public final class HttpEndpoint implements AutoCloseable {
                         .status(alive.getAsBoolean())
                         .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
                         .build()))
-                .routing(HttpRouting.builder().get("/readyz", (req, res) -> {
+                .routing(routing.get("/readyz", (req, res) -> {
                     TunnelStatus.Snapshot s = status.snapshot();
                     res.status(s.ready() ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)
                             .header(HeaderNames.CONTENT_TYPE, "application/json")

@@ -58,7 +58,21 @@ public final class TunnelStatus {
         }
     }
 
+    /** Most errors {@link #recentErrors()} keeps. */
+    public static final int RECENT_ERRORS = 10;
+
+    /**
+     * A tunnel failure.
+     *
+     * @param at when
+     * @param error reason and detail, as {@link Snapshot#lastError()} shows it
+     */
+    public record Failure(Instant at, String error) {
+    }
+
     private final String hub;
+    /** The last {@link #RECENT_ERRORS} failures, oldest first; guarded by this object's monitor. */
+    private final java.util.ArrayDeque<Failure> recent = new java.util.ArrayDeque<>();
     private final CopyOnWriteArrayList<Consumer<String>> endingListeners = new CopyOnWriteArrayList<>();
     private final AtomicLong connects = new AtomicLong();
     private final ConcurrentHashMap<String, LongAdder> endings =
@@ -102,6 +116,15 @@ public final class TunnelStatus {
      */
     public long connects() {
         return connects.get();
+    }
+
+    /**
+     * The last tunnel failures (at most {@link #RECENT_ERRORS}), oldest first.
+     *
+     * @return failures
+     */
+    public synchronized java.util.List<Failure> recentErrors() {
+        return java.util.List.copyOf(recent);
     }
 
     /**
@@ -231,6 +254,12 @@ public final class TunnelStatus {
     }
 
     synchronized void tunnelEnded(boolean wasReady, String error) {
+        if (error != null) {
+            if (recent.size() == RECENT_ERRORS) {
+                recent.removeFirst();
+            }
+            recent.addLast(new Failure(Instant.now(), error));
+        }
         Snapshot s = snapshot;
         int ready = Math.max(0, s.readyTunnels() - (wasReady ? 1 : 0));
         Optional<String> lastError = error == null ? s.lastError() : Optional.of(error);

@@ -222,7 +222,7 @@ public final class StatusHtml {
      * @param n bytes
      * @return text
      */
-    static String bytes(long n) {
+    public static String bytes(long n) {
         if (n < 1024) {
             return n + " B";
         }
@@ -242,7 +242,7 @@ public final class StatusHtml {
      * @param seconds seconds
      * @return text
      */
-    static String duration(long seconds) {
+    public static String duration(long seconds) {
         long s = Math.max(0, seconds);
         if (s >= DAY) {
             return s / DAY + "d " + s % DAY / 3600 + "h";

@@ -129,6 +129,15 @@ public final class StatusPage {
         }
     }
 
+    /**
+     * The page's style sheet (the agent's status page uses it too).
+     *
+     * @return CSS
+     */
+    public static byte[] stylesheet() {
+        return resource("status.css");
+    }
+
     private static byte[] resource(String name) {
         try (InputStream in = StatusPage.class.getResourceAsStream(name)) {
             if (in == null) {
