@@ -189,6 +189,28 @@ class StatusPageBrowserTest {
         }
     }
 
+    @Test
+    void agentPageRendersInTheBrowser(Harness harness) throws Exception {
+        Hub hub = harness.hub().env(Map.of("NC_HUB_REPLICA_ID", "hub-0")).connectors("postgres", "ldap").start();
+        io.nowconnect.Agent agent = harness.agent(hub.port()).target("postgres", harness.echo().port())
+                .target("ldap", harness.echo().port())
+                .env(Map.of("NC_HTTP_HOST", "127.0.0.1", "NC_HTTP_PORT", "0",
+                            "NC_TOKEN_FILE", harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(20)).toString()))
+                .start();
+        Harness.awaitReady(agent, WAIT);
+        driver.get("http://127.0.0.1:" + agent.httpPort() + "/status");
+        assertEquals(Harness.AGENT_ID, text(By.id("agent-id")));
+        assertEquals("ready", text(By.id("state")));
+        assertEquals("big warn", driver.findElement(By.id("token")).getAttribute("class"));
+        assertEquals("hub-0", text(By.cssSelector("#replicas tr[data-replica='hub-0'] td.name")));
+        assertEquals(2, driver.findElements(By.cssSelector("#connectors tbody tr")).size());
+        // the stylesheet applied (served by the agent itself): the header is dark
+        assertEquals("rgba(15, 23, 42, 1)", driver.findElement(By.tagName("header")).getCssValue("background-color"));
+        Files.createDirectories(SCREENSHOT.getParent());
+        Files.write(SCREENSHOT.resolveSibling("agent-status-page.png"),
+                    ((TakesScreenshot) driver).getScreenshotAs(OutputType.BYTES));
+    }
+
     private static void agent(Harness harness, Hub hub, String id, Duration ttl, String... connectors) throws IOException {
         Harness.AgentBuilder b = harness.agent(hub.port());
         for (String c : connectors) {
