@@ -40,7 +40,8 @@ import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamSettings;
 
 /**
- * A running NowConnect hub: the Helidon WebServer with {@code /tunnel}, {@code /healthz}, {@code /readyz} and
+ * A running NowConnect hub: the Helidon WebServer with {@code /tunnel}, {@code /healthz}, {@code /readyz},
+ * {@code /status} (the status page, {@link StatusPage}) and
  * {@code /metrics}, plus one TCP listener per connector.
  */
 public final class Hub implements AutoCloseable {
