@@ -33,6 +33,7 @@ for f in bin/nowconnect bin/nowconnect.cmd lib/nowconnect.jar etc/nowconnect.env
          deploy/systemd/nowconnect-agent.service deploy/systemd/install.sh \
          deploy/windows/install-service.ps1 deploy/windows/uninstall-service.ps1 \
          deploy/k8s/deployment.yaml deploy/k8s/daemonset.yaml deploy/k8s/kustomization.yaml \
+         deploy/prometheus/nowconnect-rules.yml deploy/grafana/nowconnect.json \
          README.md LICENSE; do
     [ -f "$home/$f" ] || fail "$f missing from $archive"
 done

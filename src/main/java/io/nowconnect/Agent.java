@@ -15,6 +15,7 @@ import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.health.AgentMetrics;
+import io.nowconnect.health.AgentStatusPage;
 import io.nowconnect.health.HttpEndpoint;
 import io.nowconnect.health.TcpHealthServer;
 import io.nowconnect.log.Event;
@@ -98,7 +99,8 @@ public final class Agent {
         }
         if (config.httpPort().isPresent()) {
             try {
-                http = HttpEndpoint.start(config.httpHost(), config.httpPort().get(), status, pool::isRunning);
+                AgentStatusPage page = new AgentStatusPage(config, status, metrics);
+                http = HttpEndpoint.start(config.httpHost(), config.httpPort().get(), status, pool::isRunning, page::register);
             } catch (RuntimeException e) {
                 health.close();
                 metrics.close();

@@ -75,6 +75,11 @@ import io.nowconnect.protocol.ConnectorName;
  * @param requireBin1 {@code NC_HUB_REQUIRE_BIN1} (false): refuse agents without the {@code bin1} capability (no flow
  *        control) with close code 1008; needs {@code NC_HUB_MAX_FRAME_BYTES} of at least 65797 (a full binary frame)
  * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}, {@code NC_ACCESS_LOG}, {@code NC_ACCESS_LOG_FILE}, ...
+ * @param adminTokenFile {@code NC_HUB_ADMIN_TOKEN_FILE} (none): a file holding the bearer token that the status page
+ *        ({@code /status}, {@code /status.json}) requires; re-read on each request, whitespace trimmed, at least 16
+ *        characters
+ * @param statusSample {@code NC_HUB_STATUS_SAMPLE_SEC} (10, 1-60): time between two points of the status page's plots,
+ *        which keep 90 points (15 minutes at the default)
  */
 public record HubConfig(String host,
                         int port,
@@ -109,7 +114,9 @@ public record HubConfig(String host,
                         List<String> replicas,
                         ClientLimits clients,
                         boolean requireBin1,
-                        LogSettings log) {
+                        LogSettings log,
+                        Optional<Path> adminTokenFile,
+                        Duration statusSample) {
 
     /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
     public static final int DEFAULT_MAX_TUNNELS = 10_000;
@@ -203,6 +210,17 @@ public record HubConfig(String host,
                               + " (a full bin1 frame), got " + maxFrame);
         }
         LogSettings log = LogSettings.read(s);
+        Optional<Path> adminToken = s.readableFile("NC_HUB_ADMIN_TOKEN_FILE");
+        adminToken.filter(HubConfig::readable).ifPresent(f -> {
+            try {
+                if (Files.readString(f).strip().length() < 16) {
+                    s.problem("NC_HUB_ADMIN_TOKEN_FILE: " + f + " must hold a token of at least 16 characters");
+                }
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                s.problem("NC_HUB_ADMIN_TOKEN_FILE: cannot read " + f + " (" + e.getClass().getSimpleName() + ")");
+            }
+        });
+        int statusSample = s.integer("NC_HUB_STATUS_SAMPLE_SEC", 10, 1, 60);
         s.throwIfProblems();
         return new HubConfig(host, port, admin, cert, key, clientCa, bindAgentId, secret, jwks, audience, issuer,
                              requireConnectorsClaim, revoked,
@@ -211,7 +229,7 @@ public record HubConfig(String host,
                              Duration.ofSeconds(handshakeTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
                              queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, clients,
-                             requireBin1, log);
+                             requireBin1, log, adminToken, Duration.ofSeconds(statusSample));
     }
 
     /** The largest bin1 message (a full DATA frame with a 255-byte cid): {@code BinaryCodec.MAX_MESSAGE}. */

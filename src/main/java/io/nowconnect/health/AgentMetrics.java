@@ -55,6 +55,10 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
         owned.add(registry.getOrCreate(Gauge.builder("nowconnect_ping_rtt_seconds", status,
                                                      s -> Math.max(0, s.pingRttNanos()) / 1e9)
                                                .description("Round-trip time of the last answered ping")));
+        owned.add(registry.getOrCreate(Gauge.builder("nowconnect_token_expiry_timestamp_seconds", status,
+                                                     s -> s.tokenExpiresAt().map(t -> (double) t.getEpochSecond()).orElse(0.0))
+                                               .description("Unix time of the exp of the active tunnel's token (0: none "
+                                                                    + "yet, or no exp)")));
         owned.add(registry.getOrCreate(Gauge.builder("nowconnect_memory_used_bytes", memory, m -> (double) m.used())
                                                .description("Bytes held for streams: received and not yet written to a "
                                                                     + "local socket, or read and not yet sent")));
@@ -142,6 +146,17 @@ public final class AgentMetrics implements StreamObserver, AutoCloseable {
     @Override
     public void dropped(String reason) {
         counter("nowconnect_frames_dropped_total", "reason", reason).increment();
+    }
+
+    /**
+     * Streams of a configured connector open now.
+     *
+     * @param connector connector
+     * @return count
+     */
+    public long activeStreams(String connector) {
+        AtomicLong v = active.get(connector);
+        return v == null ? 0 : v.get();
     }
 
     /** Remove this agent's meters (tests and embedders start several agents in one JVM). */

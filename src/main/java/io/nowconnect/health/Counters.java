@@ -74,6 +74,23 @@ public final class Counters {
     }
 
     /**
+     * Bytes counted for a connector, both directions (what the byte counters of this JVM hold).
+     *
+     * @param connector connector label
+     * @return bytes
+     */
+    public long bytesTotal(String connector) {
+        LongAdder[] byDirection = bytes.get(connector);
+        long sum = 0;
+        if (byDirection != null) {
+            for (LongAdder a : byDirection) {
+                sum += a == null ? 0 : a.sum();
+            }
+        }
+        return sum;
+    }
+
+    /**
      * Count a wire event in the family {@code name} (label {@code kind}); the lookup builds no strings.
      *
      * @param name counter family, e.g. {@code nowconnect_wire_frames_total}

@@ -15,9 +15,9 @@ import io.nowconnect.tunnel.TunnelStatus;
 /**
  * The optional HTTP endpoint ({@code NC_HTTP_HOST}/{@code NC_HTTP_PORT}): {@code /healthz} (liveness),
  * {@code /readyz} (200 only while a tunnel is acknowledged, with a small JSON body) and {@code /metrics} (Prometheus
- * text, JSON with {@code Accept: application/json}). Nothing else is served, and nothing here can reveal the token:
- * every answer is read from {@link TunnelStatus} and the meter registry. {@code /healthz} and {@code /readyz} answer
- * HTTP/1.0 requests too (see {@link Probes}).
+ * text, JSON with {@code Accept: application/json}); with the agent, also its status page ({@link AgentStatusPage}).
+ * Nothing here can reveal the token: every answer is read from {@link TunnelStatus}, the meter registry and the
+ * configuration. {@code /healthz} and {@code /readyz} answer HTTP/1.0 requests too (see {@link Probes}).
  */
 public final class HttpEndpoint implements AutoCloseable {
     /** How long a connection may take to send its request line (an HTTP/1.0 check: its whole request). */
@@ -42,6 +42,22 @@ public final class HttpEndpoint implements AutoCloseable {
      * @throws ConfigException naming the variables when the port cannot be bound
      */
     public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive) {
+        return start(host, port, status, alive, rules -> { });
+    }
+
+    /**
+     * Start the endpoint with more routes (the agent's status page).
+     *
+     * @param host bind address
+     * @param port port, 0 for any free port
+     * @param status the agent's state tracker
+     * @param alive whether the tunnel supervisor is still running (liveness)
+     * @param more adds routes
+     * @return running endpoint
+     * @throws ConfigException naming the variables when the port cannot be bound
+     */
+    public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive,
+                                     java.util.function.Consumer<io.helidon.webserver.http.HttpRules> more) {
         Probes probes = Probes.create()
                 .add("/healthz", Probes.liveness("supervisor", () -> HealthCheckResponse.builder()
                         .status(alive.getAsBoolean())
@@ -52,6 +68,7 @@ public final class HttpEndpoint implements AutoCloseable {
                     return new Probes.Answer(s.ready() ? 200 : 503, readiness(s, status.replicas()));
                 });
         HttpRouting.Builder routing = HttpRouting.builder();
+        more.accept(routing);
         probes.route(routing);
         WebServer server = ServerStart.start(WebServer.builder()
                 .host(host)

@@ -82,6 +82,22 @@ final class AgentRegistry {
         return List.copyOf(tunnels);
     }
 
+    /**
+     * Ready tunnels exporting a connector, draining or not.
+     *
+     * @param connector connector
+     * @return count
+     */
+    int serving(String connector) {
+        int n = 0;
+        for (AgentTunnel t : tunnels) {
+            if (t.exports(connector)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     int size() {
         return tunnels.size();
     }

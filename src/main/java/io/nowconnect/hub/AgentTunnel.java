@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +12,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -35,6 +37,7 @@ import io.nowconnect.mux.MuxReason;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.ConnectorName;
+import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.stream.MemoryBudget;
@@ -134,6 +137,8 @@ final class AgentTunnel implements ServerConnection, Role {
     private volatile boolean revoked;
     /** The client of each open stream, by cid: released and logged when the stream ends; at most its streams. */
     private final Map<String, Client> clients = new ConcurrentHashMap<>();
+    /** Payload bytes this tunnel carried, both directions (the status page's per-agent column). */
+    private final LongAdder bytes = new LongAdder();
 
     /**
      * A tunnel on a connection just upgraded for an authenticated agent; starts its writer.
@@ -272,6 +277,31 @@ final class AgentTunnel implements ServerConnection, Role {
         return claims.agentId();
     }
 
+    /** The token's {@code exp}. */
+    Instant tokenExpiresAt() {
+        return claims.expiresAt();
+    }
+
+    /** How long the tunnel has been ready (zero before HELLO). */
+    Duration readyFor() {
+        return mux.readyFor();
+    }
+
+    /** Capabilities agreed in HELLO. */
+    List<String> caps() {
+        return mux.caps();
+    }
+
+    /** Connectors this tunnel serves (from its HELLO, within the token's scope). */
+    Set<String> connectors() {
+        return connectors;
+    }
+
+    /** Payload bytes carried, both directions. */
+    long bytes() {
+        return bytes.sum();
+    }
+
     Optional<String> jti() {
         return claims.jti();
     }
@@ -310,8 +340,16 @@ final class AgentTunnel implements ServerConnection, Role {
         return null;
     }
 
-    /** The end of each stream of this tunnel: its client's slot goes back, and the access log gets its line. */
+    /**
+     * What this tunnel's streams do: the bytes they carry (the status page's per-agent column), and each end: its
+     * client's slot goes back, and the access log gets its line.
+     */
     private final class Ends implements StreamObserver {
+        @Override
+        public void bytes(String connector, Direction direction, int n) {
+            bytes.add(n);
+        }
+
         @Override
         public void ended(StreamEnd end) {
             Client client = clients.remove(end.cid());

@@ -19,6 +19,8 @@ import io.helidon.webserver.WebServerConfig;
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.health.ServerStart;
+import io.nowconnect.hub.status.RateHistory;
+import io.nowconnect.hub.status.StatusPage;
 import io.nowconnect.hub.tls.Admission;
 import io.nowconnect.hub.tls.ReloadingTls;
 import io.nowconnect.log.Event;
@@ -28,8 +30,8 @@ import io.nowconnect.stream.StreamSettings;
 
 /**
  * A running NowConnect hub: the Helidon WebServer with {@code /tunnel}, {@code /healthz}, {@code /readyz} and
- * {@code /metrics} (the last three on the admin listener when there is one, see {@link HubAdmin}), plus one TCP
- * listener per connector.
+ * {@code /metrics} (the last three on the admin listener when there is one, see {@link HubAdmin}, which then serves the
+ * status page {@code /status} too, see {@link StatusPage}), plus one TCP listener per connector.
  */
 public final class Hub implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(Hub.class.getName());
@@ -43,13 +45,15 @@ public final class Hub implements AutoCloseable {
     private final UpgradeDeadline deadline;
     private final ReloadingTls tls;
     private final HubTrust trust;
+    private final RateHistory rates;
     private volatile boolean stopping;
 
     private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics,
-                String replicaId, UpgradeDeadline deadline, ReloadingTls tls, HubTrust trust) {
+                String replicaId, UpgradeDeadline deadline, ReloadingTls tls, HubTrust trust, RateHistory rates) {
         this.trust = trust;
         this.replicaId = replicaId;
         this.tls = tls;
+        this.rates = rates;
         this.deadline = deadline;
         this.server = server;
         this.listeners = listeners;
@@ -105,6 +109,12 @@ public final class Hub implements AutoCloseable {
             trust.close();
             throw new ConfigException(problems);
         }
+        metrics.connectors(listeners.keySet());
+        HubStatus status = new HubStatus(listeners, agents, metrics, cap, config.maxTunnelsPerAgent(), memory,
+                                         config.replicaId());
+        RateHistory rates = RateHistory.start(List.copyOf(listeners.keySet()), status::byteTotals,
+                                              config.statusSample());
+        StatusPage statusPage = new StatusPage(status, rates, config.adminTokenFile());
 
         UpgradeDeadline deadline = new UpgradeDeadline(config.requestTimeout(), metrics);
         Hub[] self = new Hub[1];
@@ -129,6 +139,10 @@ public final class Hub implements AutoCloseable {
                 // and each must have become a tunnel within NC_HUB_REQUEST_TIMEOUT_SEC (slow request headers)
                 .maxTcpConnections(config.maxTcpConnections())
                 .addConnectionSelector(deadline.watch(admin.publicSelector(upgrader)));
+        // the status page names agents and connectors: on the admin listener only, never on the agents' port
+        if (config.admin().isPresent()) {
+            admin.route(statusPage::register);
+        }
         admin.configure(builder);
         ReloadingTls tls = null;
         if (config.tlsCert().isPresent()) {
@@ -161,6 +175,7 @@ public final class Hub implements AutoCloseable {
             failure = rootMessage(e);
         }
         if (failure != null) {
+            rates.close();
             listeners.values().forEach(ConnectorListener::close);
             if (tls != null) {
                 tls.close();
@@ -175,7 +190,7 @@ public final class Hub implements AutoCloseable {
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline, tls, trust);
+        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline, tls, trust, rates);
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
@@ -298,6 +313,7 @@ public final class Hub implements AutoCloseable {
             tls.close();
         }
         deadline.close();
+        rates.close();
         metrics.close();
         trust.close();
         Event.of("hub_stopped").log(LOGGER, Level.INFO, "NowConnect hub stopped");

@@ -4,7 +4,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 
 import io.helidon.metrics.api.Counter;
 import io.helidon.metrics.api.Gauge;
@@ -28,9 +30,15 @@ final class HubMetrics implements StreamObserver {
     private final Counters counters;
     // gauges read this hub's state: removed on close, or a later hub in the same JVM would report this one's values
     private final List<Meter> gauges = new CopyOnWriteArrayList<>();
+    private final AgentRegistry agents;
+    /** Counts for the status page: refusals by connector and reason, auth failures and tunnel refusals by reason. */
+    private final Map<String, Map<String, LongAdder>> refusals = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> authFailures = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> tunnelRefusals = new ConcurrentHashMap<>();
 
     HubMetrics(MeterRegistry registry, AgentRegistry agents) {
         this.registry = registry;
+        this.agents = agents;
         this.counters = new Counters(registry, "nowconnect_hub_bytes_total");
         gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_agents_connected", agents, a -> (double) a.size())
                                                 .description("Agent tunnels that completed HELLO")));
@@ -52,6 +60,7 @@ final class HubMetrics implements StreamObserver {
 
     @Override
     public void refused(String connector, String result) {
+        tally(refusals.computeIfAbsent(connector, c -> new ConcurrentHashMap<>()), result);
         counter("nowconnect_hub_streams_total", "connector", connector, "result", result).increment();
     }
 
@@ -71,6 +80,7 @@ final class HubMetrics implements StreamObserver {
     }
 
     void authFailure(String reason) {
+        tally(authFailures, reason);
         counter("nowconnect_hub_auth_failures_total", "reason", reason).increment();
     }
 
@@ -138,6 +148,7 @@ final class HubMetrics implements StreamObserver {
     }
 
     void tunnelRefused(String reason) {
+        tally(tunnelRefusals, reason);
         counter("nowconnect_hub_tunnels_refused_total", "reason", reason).increment();
     }
 
@@ -153,6 +164,82 @@ final class HubMetrics implements StreamObserver {
 
     void tunnelEnded(String reason) {
         counter("nowconnect_hub_tunnels_closed_total", "reason", reason).increment();
+    }
+
+    /**
+     * One gauge per configured connector, {@code nowconnect_hub_connector_agents}: the ready tunnels exporting it
+     * (0: clients of that connector are refused with {@code no_agent_for_connector}).
+     *
+     * @param names the hub's connectors ({@code NC_HUB_LISTENERS})
+     */
+    void connectors(Iterable<String> names) {
+        for (String c : names) {
+            gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_connector_agents", agents,
+                                                          a -> (double) a.serving(c))
+                                                    .tags(List.of(Tag.create("connector", c)))
+                                                    .description("Ready agent tunnels exporting the connector")));
+            gauge(c);
+        }
+    }
+
+    /**
+     * Client streams of a connector open now.
+     *
+     * @param connector connector
+     * @return count
+     */
+    long activeStreams(String connector) {
+        AtomicLong v = active.get(connector);
+        return v == null ? 0 : v.get();
+    }
+
+    /**
+     * Bytes carried for a connector in both directions (a process total, like the counter).
+     *
+     * @param connector connector
+     * @return bytes
+     */
+    long bytes(String connector) {
+        return counters.bytesTotal(connector);
+    }
+
+    /**
+     * Client connections of a connector refused, by reason (this hub's, since start).
+     *
+     * @param connector connector
+     * @return reason to count, sorted
+     */
+    Map<String, Long> refusals(String connector) {
+        return sums(refusals.getOrDefault(connector, Map.of()));
+    }
+
+    /**
+     * Auth failures by reason (this hub's, since start).
+     *
+     * @return reason to count, sorted
+     */
+    Map<String, Long> authFailures() {
+        return sums(authFailures);
+    }
+
+    /**
+     * Tunnel upgrades refused by reason (this hub's, since start).
+     *
+     * @return reason to count, sorted
+     */
+    Map<String, Long> tunnelRefusals() {
+        return sums(tunnelRefusals);
+    }
+
+    /** Reasons come from fixed sets and connectors from the configuration: these maps stay small. */
+    private static void tally(Map<String, LongAdder> map, String reason) {
+        map.computeIfAbsent(reason, r -> new LongAdder()).increment();
+    }
+
+    private static Map<String, Long> sums(Map<String, LongAdder> map) {
+        Map<String, Long> out = new TreeMap<>();
+        map.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
     }
 
     private AtomicLong gauge(String connector) {

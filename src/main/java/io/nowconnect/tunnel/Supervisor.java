@@ -448,6 +448,7 @@ public final class Supervisor {
 
     private void scheduleRefresh(Tunnel t) {
         refreshScheduled = false;
+        status.tokenExpiresAt(t.tokenLifetime().map(TokenSource.Lifetime::expiresAt));
         t.tokenLifetime().ifPresent(life -> {
             Instant now = time.now();
             Duration delay = Duration.between(now, life.refreshAt(now));

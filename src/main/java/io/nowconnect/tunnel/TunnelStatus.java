@@ -58,7 +58,21 @@ public final class TunnelStatus {
         }
     }
 
+    /** Most errors {@link #recentErrors()} keeps. */
+    public static final int RECENT_ERRORS = 10;
+
+    /**
+     * A tunnel failure.
+     *
+     * @param at when
+     * @param error reason and detail, as {@link Snapshot#lastError()} shows it
+     */
+    public record Failure(Instant at, String error) {
+    }
+
     private final String hub;
+    /** The last {@link #RECENT_ERRORS} failures, oldest first; guarded by this object's monitor. */
+    private final java.util.ArrayDeque<Failure> recent = new java.util.ArrayDeque<>();
     private final CopyOnWriteArrayList<Consumer<String>> endingListeners = new CopyOnWriteArrayList<>();
     private final AtomicLong connects = new AtomicLong();
     private final ConcurrentHashMap<String, LongAdder> endings =
@@ -72,6 +86,8 @@ public final class TunnelStatus {
     private final CopyOnWriteArrayList<BiConsumer<String, String>> forgetListeners = new CopyOnWriteArrayList<>();
     private volatile Snapshot snapshot;
     private volatile long pingRttNanos = -1;
+    /** {@code exp} of the token of the newest ready tunnel, if it has one. */
+    private volatile Optional<Instant> tokenExpiresAt = Optional.empty();
 
     private TunnelStatus(String hub) {
         this.hub = hub;
@@ -104,6 +120,33 @@ public final class TunnelStatus {
      */
     public long connects() {
         return connects.get();
+    }
+
+    /**
+     * The last tunnel failures (at most {@link #RECENT_ERRORS}), oldest first.
+     *
+     * @return failures
+     */
+    public synchronized java.util.List<Failure> recentErrors() {
+        return java.util.List.copyOf(recent);
+    }
+
+    /**
+     * The {@code exp} of the token the newest ready tunnel authenticated with.
+     *
+     * @return expiry, empty before the first tunnel or for a token without {@code exp}
+     */
+    public Optional<Instant> tokenExpiresAt() {
+        return tokenExpiresAt;
+    }
+
+    /**
+     * Record the token expiry of a tunnel that just became the active one.
+     *
+     * @param expiresAt its token's {@code exp}, if any
+     */
+    public void tokenExpiresAt(Optional<Instant> expiresAt) {
+        tokenExpiresAt = expiresAt;
     }
 
     /**
@@ -235,6 +278,12 @@ public final class TunnelStatus {
     }
 
     synchronized void tunnelEnded(boolean wasReady, String error) {
+        if (error != null) {
+            if (recent.size() == RECENT_ERRORS) {
+                recent.removeFirst();
+            }
+            recent.addLast(new Failure(Instant.now(), error));
+        }
         Snapshot s = snapshot;
         int ready = Math.max(0, s.readyTunnels() - (wasReady ? 1 : 0));
         Optional<String> lastError = error == null ? s.lastError() : Optional.of(error);

@@ -29,7 +29,8 @@ class EnvExampleTest {
             "NC_ENV_FILE", "NC_HUB_TLS_CERT", "NC_HUB_TLS_KEY", "NC_HUB_TLS_CLIENT_CA", "NC_HUB_JWT_SECRET_FILE",
             "NC_HUB_JWKS_FILE", "NC_HUB_LISTENERS", "NC_HUB_ALLOW_CIDRS", "NC_HUB_ISSUER", "NC_MEMORY_BUDGET_MB",
             "NC_HUB_MEMORY_BUDGET_MB", "NC_HUB_REPLICA_ID", "NC_HUB_REPLICAS", "NC_HUB_ADMIN_HOST", "NC_HUB_ADMIN_PORT",
-            "NC_HUB_REVOKED_FILE", "NC_ACCESS_LOG_FILE", "NC_HUB_MAX_CONNECTIONS_PER_CONNECTOR");
+            "NC_HUB_REVOKED_FILE", "NC_ACCESS_LOG_FILE", "NC_HUB_MAX_CONNECTIONS_PER_CONNECTOR",
+            "NC_HUB_ADMIN_TOKEN_FILE");
 
     /** Files an operator copies; every NC_* variable they name must be documented in the example. */
     private static final List<String> DEPLOY_FILES = List.of(

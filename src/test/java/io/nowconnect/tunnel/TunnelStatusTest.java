@@ -119,6 +119,20 @@ class TunnelStatusTest {
     }
 
     @Test
+    void recentErrorsKeepTheLastTenOldestFirst() {
+        TunnelStatus status = TunnelStatus.create("wss://hub.example/tunnel");
+        assertEquals(List.of(), status.recentErrors());
+        for (int i = 0; i < 25; i++) {
+            status.connecting();
+            status.tunnelEnded(false, i % 5 == 4 ? null : "connect_failed: attempt " + i);
+        }
+        List<String> errors = status.recentErrors().stream().map(TunnelStatus.Failure::error).toList();
+        assertEquals(TunnelStatus.RECENT_ERRORS, errors.size());
+        assertEquals("connect_failed: attempt 12", errors.getFirst());
+        assertEquals("connect_failed: attempt 23", errors.getLast());
+    }
+
+    @Test
     void endingsAreCountedByReasonAndToldToListeners() {
         TunnelStatus status = TunnelStatus.create(HUB);
         List<String> told = new CopyOnWriteArrayList<>();
