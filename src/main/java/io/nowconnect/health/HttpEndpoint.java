@@ -7,6 +7,7 @@ import io.helidon.health.HealthCheckResponse;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.HttpRouting;
 
 import io.nowconnect.config.ConfigException;
@@ -36,21 +37,7 @@ public final class HttpEndpoint implements AutoCloseable {
      * @throws ConfigException naming the variables when the port cannot be bound
      */
     public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive) {
-        WebServer server = ServerStart.start(WebServer.builder()
-                .host(host)
-                .port(port)
-                .featuresDiscoverServices(false)
-                .addFeature(Observe.feature("supervisor", () -> HealthCheckResponse.builder()
-                        .status(alive.getAsBoolean())
-                        .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
-                        .build()))
-                .routing(HttpRouting.builder().get("/readyz", (req, res) -> {
-                    TunnelStatus.Snapshot s = status.snapshot();
-                    res.status(s.ready() ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)
-                            .header(HeaderNames.CONTENT_TYPE, "application/json")
-                            .header(HeaderNames.CACHE_CONTROL, "no-store")
-                            .send(readiness(s, status.replicas()));
-                })));
+        WebServer server = ServerStart.start(configure(WebServer.builder().host(host).port(port), status, alive));
         if (server.port() < 0) {
             // Helidon 4.2.0 logs a failed bind and starts anyway
             server.stop();
@@ -58,6 +45,41 @@ public final class HttpEndpoint implements AutoCloseable {
                                                       + " (address in use or not available)"));
         }
         return new HttpEndpoint(server);
+    }
+
+    /**
+     * What the endpoint serves, on a server builder whose host and port are set by the caller ({@link #start}, or
+     * Helidon's {@code @ServerTest} in the tests).
+     *
+     * @param builder server builder
+     * @param status the agent's state tracker
+     * @param alive whether the tunnel supervisor is still running (liveness)
+     * @return the builder
+     */
+    static WebServerConfig.Builder configure(WebServerConfig.Builder builder, TunnelStatus status, BooleanSupplier alive) {
+        return builder
+                .featuresDiscoverServices(false)
+                .addFeature(Observe.feature("supervisor", () -> HealthCheckResponse.builder()
+                        .status(alive.getAsBoolean())
+                        .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
+                        .build()))
+                .routing(r -> routing(r, status));
+    }
+
+    /**
+     * The {@code /readyz} route (the observe feature adds {@code /healthz} and {@code /metrics}).
+     *
+     * @param routing routing builder
+     * @param status the agent's state tracker
+     */
+    static void routing(HttpRouting.Builder routing, TunnelStatus status) {
+        routing.get("/readyz", (req, res) -> {
+            TunnelStatus.Snapshot s = status.snapshot();
+            res.status(s.ready() ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503)
+                    .header(HeaderNames.CONTENT_TYPE, "application/json")
+                    .header(HeaderNames.CACHE_CONTROL, "no-store")
+                    .send(readiness(s, status.replicas()));
+        });
     }
 
     /**
