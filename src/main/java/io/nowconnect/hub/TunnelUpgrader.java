@@ -165,7 +165,11 @@ final class TunnelUpgrader implements Http1Upgrader {
             throw RequestException.builder()
                     .type(DirectHandler.EventType.OTHER)
                     .status(e.status() == 403 ? Status.FORBIDDEN_403 : Status.UNAUTHORIZED_401)
-                    .header(HeaderValues.create(HeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"nowconnect\""))
+                    // RFC 6750 3.1: the low-cardinality reason (wrong_audience, expired, ...), never the token; what
+                    // `nowconnect check` shows the operator
+                    .header(HeaderValues.create(HeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"nowconnect\", error=\""
+                            + (e.status() == 403 ? "insufficient_scope" : "invalid_token") + "\", error_description=\""
+                            + e.reason() + "\""))
                     .message(e.status() == 403 ? "Forbidden" : "Unauthorized")
                     .safeMessage(true)
                     .build();
