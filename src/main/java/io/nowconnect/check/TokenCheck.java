@@ -101,8 +101,8 @@ final class TokenCheck {
 
     private static void expiry(JsonNode claims, Report report) {
         Instant now = Instant.now();
-        if (claims.path("nbf").canConvertToLong() && Instant.ofEpochSecond(claims.get("nbf").asLong()).isAfter(now.plusSeconds(30))) {
-            Instant nbf = Instant.ofEpochSecond(claims.get("nbf").asLong());
+        Instant nbf = claims.path("nbf").canConvertToLong() ? Instant.ofEpochSecond(claims.get("nbf").asLong()) : now;
+        if (nbf.isAfter(now.plusSeconds(30))) {
             report.fail("token not before", "", "not valid before " + nbf + " (nbf)", "wait, or check this host's clock");
         }
         if (!claims.path("exp").canConvertToLong()) {

@@ -228,9 +228,9 @@ public final class HubProbe {
                 int code = res.status().code();
                 String reason = code == 401 || code == 403 ? EndReason.AUTH_FAILED.label()
                         : EndReason.HANDSHAKE_FAILED.label();
+                Optional<String> why = h.first(HeaderNames.WWW_AUTHENTICATE).flatMap(HubProbe::errorDescription);
                 return failed("hub answered the upgrade with HTTP " + res.status(), reason, code,
-                              res.status().reasonPhrase(), h.first(HeaderNames.WWW_AUTHENTICATE).flatMap(HubProbe::errorDescription),
-                              h.first(HeaderNames.RETRY_AFTER), start);
+                              res.status().reasonPhrase(), why, h.first(HeaderNames.RETRY_AFTER), start);
             }
         }
         long upgradeMillis = (System.nanoTime() - start) / 1_000_000;
