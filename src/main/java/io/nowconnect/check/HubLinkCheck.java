@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -168,16 +167,21 @@ final class HubLinkCheck {
 
     private void clock(HubProbe probe) {
         try {
-            Optional<Map.Entry<Instant, Instant>> clock = probe.hubClock();
+            Optional<HubProbe.Clock> clock = probe.hubClock();
             if (clock.isEmpty()) {
                 report.warn(name + " clock", "", "the hub sent no Date header: skew unknown", "keep NTP running here");
                 return;
             }
-            // the Date header has whole seconds: local times within that second are no skew
-            long ms = Duration.between(clock.get().getValue(), clock.get().getKey()).toMillis();
-            long skew = ms > 0 ? (ms + 999) / 1000 : ms > -1000 ? 0 : (ms + 1000) / 1000;
+            HubProbe.Clock c = clock.get();
+            // the Date header has whole seconds, and our time is known to half the round trip: skew within that is none
+            long ms = Duration.between(c.local(), c.hub()).toMillis();
+            long slack = c.roundTripMillis() / 2;
+            long low = ms - slack;
+            long high = ms + 1000 + slack;
+            long skew = low > 0 ? low / 1000 : high < 0 ? high / 1000 : 0;
             String figure = (skew > 0 ? "+" : "") + skew + " s";
-            String detail = "the hub's Date header says " + clock.get().getKey() + " (1 s resolution)";
+            String detail = "the hub's Date header says " + c.hub() + " (whole seconds; round trip " + c.roundTripMillis()
+                    + " ms)";
             if (Math.abs(skew) > SKEW_FAIL_SECONDS) {
                 report.fail(name + " clock", figure, detail + ": beyond the hub's 30 s leeway for token times",
                             "synchronise this host's clock (NTP), or the hub's");

@@ -13,7 +13,6 @@ import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 import javax.net.ssl.SNIHostName;
@@ -144,21 +143,33 @@ public final class HubProbe {
     }
 
     /**
+     * The hub's clock against ours.
+     *
+     * @param hub the hub's {@code Date} header (whole seconds)
+     * @param local our time halfway through the request
+     * @param roundTripMillis how long the request took (half of it is the uncertainty of {@code local})
+     */
+    public record Clock(Instant hub, Instant local, long roundTripMillis) {
+    }
+
+    /**
      * The hub's clock, from the {@code Date} header of a plain GET of {@code /healthz} through the agent's client.
      *
-     * @return the hub's time and the local time halfway through the request; empty when there is no Date header
+     * @return the clocks; empty when the hub sent no Date header
      * @throws IllegalStateException with the agent's words for a connection that failed
      */
-    public Optional<Map.Entry<Instant, Instant>> hubClock() {
+    public Optional<Clock> hubClock() {
         long start = System.currentTimeMillis();
-        try (HttpClientResponse res = client.get().uri(httpUri("/healthz")).request()) {
+        // Connection: close, so that the upgrade that follows gets a connection of its own, as the agent's does
+        try (HttpClientResponse res = client.get().uri(httpUri("/healthz")).header(HeaderNames.CONNECTION, "close")
+                .request()) {
             long end = System.currentTimeMillis();
             Optional<String> date = res.headers().first(HeaderNames.DATE);
             if (date.isEmpty()) {
                 return Optional.empty();
             }
             Instant hub = ZonedDateTime.parse(date.get(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-            return Optional.of(Map.entry(hub, Instant.ofEpochMilli((start + end) / 2)));
+            return Optional.of(new Clock(hub, Instant.ofEpochMilli((start + end) / 2), end - start));
         } catch (DateTimeParseException e) {
             return Optional.empty();
         } catch (RuntimeException e) {
