@@ -166,6 +166,25 @@ class PreflightCheckTest extends NetworkTestBase {
     }
 
     @Test
+    void reachesEveryReplicaBehindABalancerAndNamesTheOneMissing() throws Exception {
+        List<Integer> backends = new ArrayList<>();
+        for (String id : List.of("r0", "r1")) {
+            Hub hub = harness.startHub(0, Map.of("NC_HUB_REPLICA_ID", id, "NC_HUB_REPLICAS", "r0,r1,r2"), "echo");
+            backends.add(hub.port());
+        }
+        try (RoundRobin balancer = new RoundRobin(backends)) {
+            Map<String, String> vars = harness.agentVars(backends.getFirst(), Map.of("echo", echo.port()));
+            vars.put("NC_AGENT_URL", "ws://127.0.0.1:" + balancer.port() + "/tunnel");
+            Run run = check(vars);
+            assertEquals(0, run.code(), "a missing replica is a warning: " + run.out());
+            assertTrue(run.line("hub replica r0").contains(" OK "), run.out());
+            assertTrue(run.line("hub replica r1").contains(" OK "), run.out());
+            String missing = run.line("hub replica r2");
+            assertTrue(missing.contains(" WARN ") && missing.contains("not reached in 12 dials"), run.out());
+        }
+    }
+
+    @Test
     void usageErrorsExitTwo() {
         Run run = check(new HashMap<>(), "--bogus");
         assertEquals(2, run.code());
@@ -253,6 +272,61 @@ class PreflightCheckTest extends NetworkTestBase {
         mac.init(new SecretKeySpec(secret(), "HmacSHA256"));
         String signature = b64.encodeToString(mac.doFinal((header + "." + claims).getBytes(StandardCharsets.US_ASCII)));
         return header + "." + claims + "." + signature;
+    }
+
+    /** A TCP balancer on loopback: each connection goes to the next backend port in turn (round robin). */
+    private static final class RoundRobin implements AutoCloseable {
+        private final ServerSocket server;
+        private final List<Integer> backends;
+        private final List<Socket> open = java.util.Collections.synchronizedList(new ArrayList<>());
+        private int next;
+
+        RoundRobin(List<Integer> backends) throws IOException {
+            this.backends = backends;
+            server = new ServerSocket();
+            server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            Thread.ofVirtual().name("round-robin").start(this::serve);
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        private void serve() {
+            while (!server.isClosed()) {
+                try {
+                    Socket client = server.accept();
+                    Socket backend = new Socket(InetAddress.getLoopbackAddress(), backends.get(next++ % backends.size()));
+                    open.add(client);
+                    open.add(backend);
+                    pipe(client, backend);
+                    pipe(backend, client);
+                } catch (IOException e) {
+                    // closed
+                }
+            }
+        }
+
+        private static void pipe(Socket from, Socket to) {
+            Thread.ofVirtual().start(() -> {
+                try {
+                    from.getInputStream().transferTo(to.getOutputStream());
+                    to.shutdownOutput();
+                } catch (IOException e) {
+                    // either side went away
+                }
+            });
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+            synchronized (open) {
+                for (Socket s : open) {
+                    s.close();
+                }
+            }
+        }
     }
 
     /** An HTTP proxy on loopback that answers every request with 403, as tinyproxy does for a port not in ConnectPort. */
