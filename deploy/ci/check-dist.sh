@@ -76,7 +76,10 @@ for linked in $({ grep -o '\]([^)#: ]*\.md[)#]' "$home/README.md" || true; } | s
     [ -f "$home/$linked" ] && checked+=("$home/$linked")
 done
 broken=""
-for md in "${checked[@]}"; do broken+=$(broken_links "$md"); done
+for md in "${checked[@]}"; do
+    b=$(broken_links "$md")
+    [ -z "$b" ] || broken+="$b"$'\n'
+done
 [ -z "$broken" ] || fail "links that do not resolve inside the archive:
 $broken"
 ok "every relative link of ${#checked[@]} Markdown files resolves inside the archive"
