@@ -37,6 +37,7 @@ import org.junit.jupiter.api.Timeout;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code nowconnect check} and {@code hub check} against real hubs (TLS from the test PKI), real targets and a real
@@ -163,6 +164,30 @@ class PreflightCheckTest extends NetworkTestBase {
             assertTrue(proxy.requests.stream().anyMatch(r -> r.startsWith("CONNECT localhost:" + hub.port())),
                        proxy.requests.toString());
         }
+    }
+
+    @Test
+    void throughTinyproxyThatAllowsTheHubsPortAndOneThatDoesNot() throws Exception {
+        assumeTrue(TinyProxy.installed(), "tinyproxy is not installed (apt-get install tinyproxy-bin)");
+        Hub hub = tlsHub();
+        Map<String, String> vars = healthyAgent(hub);
+        vars.put("NC_TRUST_ENV", "true");
+        TinyProxy allowing = proxy("check-proxy", List.of(hub.port()), null);
+        vars.put("HTTPS_PROXY", allowing.url());
+        Run ok = check(vars);
+        assertEquals(0, ok.code(), ok.out());
+        assertTrue(ok.line("proxy 127.0.0.1:" + allowing.port()).contains("CONNECT localhost:" + hub.port() + " allowed"),
+                   ok.out());
+        assertTrue(ok.line("hub dns").contains("resolved by the proxy"), ok.out());
+        assertTrue(ok.line("hub tls").contains("DNS:localhost"), "TLS end to end through the tunnel: " + ok.out());
+        assertTrue(ok.line("hub hello").contains(" OK "), ok.out());
+
+        TinyProxy refusing = proxy("check-proxy-403", List.of(hub.port() + 1), null);
+        vars.put("HTTPS_PROXY", refusing.url());
+        Run bad = check(vars);
+        assertEquals(1, bad.code(), bad.out());
+        String line = bad.line("proxy 127.0.0.1:" + refusing.port());
+        assertTrue(line.contains("FAIL") && line.contains("403"), bad.out());
     }
 
     @Test
