@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks the distribution archive after `mvn -B package` (surefire runs before package, so this is not a
 # JUnit test). Call from .ci/run:   bash deploy/ci/check-dist.sh [target/nowconnect-<version>.tar.gz]
-#  1. tar.gz and zip hold the documented layout, bin/nowconnect is executable
+#  1. tar.gz and zip hold the documented layout, bin/nowconnect is executable; every relative link of README.md (and
+#     of the docs it links to) resolves inside the unpacked archive, anchors included; the Windows launcher passes
+#     the class data sharing options as the POSIX one does (checked statically: it cannot run here)
 #  2. the launcher refuses a Java older than 21 with a clear message (when such a Java is installed)
 #  3. `bin/nowconnect token` works from the unpacked archive (class path, default JVM options)
 #  4. hub + agent from the archive: the agent (with --env-file) reaches READY on its TCP health port,
@@ -34,6 +36,7 @@ for f in bin/nowconnect bin/nowconnect.cmd lib/nowconnect.jar etc/nowconnect.env
          deploy/windows/install-service.ps1 deploy/windows/uninstall-service.ps1 \
          deploy/k8s/deployment.yaml deploy/k8s/daemonset.yaml deploy/k8s/kustomization.yaml \
          deploy/prometheus/nowconnect-rules.yml deploy/grafana/nowconnect.json \
+         docs/protocol.md bench/README.md bench/run bench/soak \
          README.md LICENSE; do
     [ -f "$home/$f" ] || fail "$f missing from $archive"
 done
@@ -48,7 +51,52 @@ if [ -f "$zip" ]; then
 else
     fail "$zip missing"
 fi
+[ -x "$home/bench/run" ] && [ -x "$home/bench/soak" ] || fail "bench/run and bench/soak must be executable"
 ok "layout of $archive"
+
+# ---- 1b. links of the README (and of the Markdown files it links to) resolve inside the archive ----
+# GitHub's anchor of a heading: lower case, punctuation other than - and _ dropped, spaces to -
+slugs() { sed -n 's/^#\{1,6\} \{1,\}//p' "$1" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9 _-]//g; s/ /-/g'; }
+broken_links() {  # the broken links of one Markdown file, one per line
+    local md=$1 link path anchor target
+    { grep -o '\]([^) ]*)' "$md" || true; } | sed 's/^](//; s/)$//' | sort -u | while IFS= read -r link; do
+        case $link in http://*|https://*|mailto:*) continue ;; esac
+        path=${link%%#*}
+        anchor=
+        case $link in *'#'*) anchor=${link#*#} ;; esac
+        if [ -n "$path" ]; then target=$(dirname "$md")/$path; else target=$md; fi
+        if [ ! -e "$target" ]; then
+            echo "${md#"$home"/}: $link (no such file in the archive)"
+        elif [ -n "$anchor" ] && [ "${target%.md}" != "$target" ] && ! slugs "$target" | grep -qxF -- "$anchor"; then
+            echo "${md#"$home"/}: $link (no such heading)"
+        fi
+    done
+}
+checked=("$home/README.md")
+for linked in $({ grep -o '\]([^)#: ]*\.md[)#]' "$home/README.md" || true; } | sed 's/^](//; s/[)#]$//' | sort -u); do
+    [ -f "$home/$linked" ] && checked+=("$home/$linked")
+done
+broken=""
+for md in "${checked[@]}"; do
+    b=$(broken_links "$md")
+    [ -z "$b" ] || broken+="$b"$'\n'
+done
+[ -z "$broken" ] || fail "links that do not resolve inside the archive:
+$broken"
+ok "every relative link of ${#checked[@]} Markdown files resolves inside the archive"
+
+# ---- 1c. the Windows launcher starts with class data sharing, as bin/nowconnect does ----
+cmd=$home/bin/nowconnect.cmd
+grep -q $'\r$' "$cmd" || fail "bin/nowconnect.cmd must have CRLF line ends"
+for want in 'NC_CDS_DIR' '-XX:+AutoCreateSharedArchive' '"-XX:SharedArchiveFile=%CDS_DIR%\nowconnect-%CDS_MODE%.jsa"' \
+            '"-Xlog:cds*=off"' '"%JAVA_EXE%" %CDS_OPTS% %RUN_JAVA_OPTS% '; do
+    grep -qF -- "$want" "$cmd" || fail "bin/nowconnect.cmd lacks $want (class data sharing as in bin/nowconnect)"
+done
+for mode in agent hub demo; do
+    grep -q "for %%m in (.*\b$mode\b.*) do" "$cmd" || fail "bin/nowconnect.cmd: no class data sharing for mode $mode"
+done
+grep -q -- '-XX:+AutoCreateSharedArchive' "$home/bin/nowconnect" || fail "bin/nowconnect lost its class data sharing"
+ok "bin/nowconnect.cmd passes the class data sharing options (per mode, NC_CDS_DIR) like bin/nowconnect"
 
 # ---- 2. too old Java ----
 old=${OLD_JAVA_HOME:-}

@@ -2,6 +2,8 @@
 rem NowConnect launcher (Windows cmd).  Usage: nowconnect [agent|hub|demo|token] [--env-file FILE] [options]
 rem   JAVA_HOME  Java 21+ installation to use (else java.exe on PATH)
 rem   JAVA_OPTS  JVM options; when set it replaces the defaults below (the hub's for mode "hub")
+rem   NC_CDS_DIR directory for the class data sharing archives (default %LOCALAPPDATA%\nowconnect\cds); "off"
+rem              turns class data sharing off
 rem Ctrl+C reaches java.exe (same console), which drains open streams before it exits.
 rem For a Windows service use deploy\windows\install-service.ps1 (NSSM runs java.exe directly).
 setlocal
@@ -46,5 +48,27 @@ if %JAVA_MAJOR_NUM% LSS %MIN_JAVA% (
 
 if defined JAVA_OPTS (set "RUN_JAVA_OPTS=%JAVA_OPTS%") else (set "RUN_JAVA_OPTS=%DEFAULT_JAVA_OPTS%")
 
-"%JAVA_EXE%" %RUN_JAVA_OPTS% -cp "%APP_HOME%\lib\nowconnect.jar;%APP_HOME%\lib\libs\*" io.nowconnect.Main %*
+rem Class data sharing (AppCDS), as in bin/nowconnect: the first start of a mode (agent, hub, demo) writes the classes
+rem it loaded to an archive when the JVM exits, later starts map it (about half the time to READY). The JVM rewrites an
+rem archive that no longer matches the JDK or the jar. Off when the directory cannot be written, and for "hub check"
+rem (its archive would hold the check's classes, not the hub's); its messages are off (stdout carries the logs).
+set "CDS_OPTS="
+set "CDS_MODE=%~1"
+if not defined CDS_MODE set "CDS_MODE=agent"
+if "%CDS_MODE:~0,1%"=="-" set "CDS_MODE=agent"
+set "CDS_ON="
+for %%m in (agent hub demo) do if /i "%CDS_MODE%"=="%%m" set "CDS_ON=1"
+if /i "%CDS_MODE%"=="hub" if /i "%~2"=="check" set "CDS_ON="
+set "CDS_DIR="
+if defined LOCALAPPDATA set "CDS_DIR=%LOCALAPPDATA%\nowconnect\cds"
+if defined NC_CDS_DIR set "CDS_DIR=%NC_CDS_DIR%"
+if /i "%CDS_DIR%"=="off" set "CDS_DIR="
+if not defined CDS_DIR set "CDS_ON="
+if defined CDS_ON if not exist "%CDS_DIR%\" mkdir "%CDS_DIR%" >nul 2>&1
+if defined CDS_ON copy /y nul "%CDS_DIR%\.nowconnect-write-test" >nul 2>&1 || set "CDS_ON="
+if defined CDS_ON del "%CDS_DIR%\.nowconnect-write-test" >nul 2>&1
+rem quoted: the directory may hold spaces (C:\Users\First Last\AppData\Local), and "*" must reach the JVM as it is
+if defined CDS_ON set CDS_OPTS=-XX:+AutoCreateSharedArchive "-XX:SharedArchiveFile=%CDS_DIR%\nowconnect-%CDS_MODE%.jsa" "-Xlog:cds*=off"
+
+"%JAVA_EXE%" %CDS_OPTS% %RUN_JAVA_OPTS% -cp "%APP_HOME%\lib\nowconnect.jar;%APP_HOME%\lib\libs\*" io.nowconnect.Main %*
 exit /b %ERRORLEVEL%

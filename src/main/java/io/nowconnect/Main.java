@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
 
 import io.helidon.config.Config;
 
+import io.nowconnect.check.CheckCommand;
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.ConfigLoader;
@@ -22,7 +23,8 @@ import io.nowconnect.log.Event;
 import io.nowconnect.log.Logging;
 
 /**
- * Entry point: picks the mode ({@code agent} by default, {@code hub}, {@code demo}, {@code token}) and wires it.
+ * Entry point: picks the mode ({@code agent} by default, {@code hub}, {@code check}, {@code hub check}, {@code demo},
+ * {@code token}) and wires it.
  *
  * <p>Exit codes: 0 after a clean stop, 2 for invalid configuration or usage (every problem printed at once),
  * 1 for an unexpected failure.
@@ -76,7 +78,10 @@ public final class Main {
             }
             return switch (mode) {
             case "agent" -> runAgent(rest, env, envFile, err);
-            case "hub" -> Modes.hub(rest, ConfigLoader.load(env, ConfigLoader.envFile(envFile, env)), err);
+            case "check" -> CheckCommand.agent(rest, env, envFile, out, err);
+            case "hub" -> !rest.isEmpty() && rest.getFirst().equals("check")
+                    ? CheckCommand.hub(rest.subList(1, rest.size()), env, envFile, out, err)
+                    : Modes.hub(rest, ConfigLoader.load(env, ConfigLoader.envFile(envFile, env)), err);
             case "demo" -> Modes.demo(rest, ConfigLoader.merged(env, ConfigLoader.envFile(envFile, env)), out, err);
             default -> {
                 err.println("nowconnect: unknown mode \"" + mode + "\"\n" + usage());
@@ -149,10 +154,12 @@ public final class Main {
 
     static String usage() {
         return """
-                usage: nowconnect [agent|hub|demo|token] [--env-file PATH] [options]
+                usage: nowconnect [agent|hub|check|hub check|demo|token] [--env-file PATH] [options]
                   agent   premise agent (default): NC_AGENT_URL, NC_AGENT_ID, NC_TOKEN_FILE, NC_CONNECTORS,
                           NC_TARGET_<name>_HOST/_PORT, ... (see README)
                   hub     NowConnect hub: NC_HUB_HOST, NC_HUB_PORT, NC_HUB_JWT_SECRET_FILE, NC_HUB_LISTENERS, ...
+                  check   check the agent's installation (configuration, token, targets, proxy, hub) without
+                          changing anything; hub check: the hub's; --json for machines; exit 0 OK, 1 failed
                   demo    hub + agent + echo service on loopback, in one process
                   token   --secret-file F --agent-id ID [--ttl 1h] [--audience nowconnect]: mint an HS256 token
                   --env-file PATH   optional env file (KEY=VALUE lines); real environment variables win""";

@@ -120,4 +120,24 @@ class MainTest {
         assertEquals(0, Main.run(new String[] {"--version"}, Map.of(), new PrintStream(out), System.err));
         assertFalse(out.toString().contains("dev"), "the build filters the version in: " + out);
     }
+
+    @Test
+    void checkModesExitOneWhenACheckFailsAndTwoForUsage() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrintStream err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        // no configuration at all: each problem is a FAIL line, and the check itself ran: 1, not 2
+        assertEquals(1, Main.run(new String[] {"check", "--json"}, Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                                 err));
+        JsonNode json = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+        assertEquals("agent", json.get("mode").asText());
+        assertFalse(json.get("ok").asBoolean());
+        assertTrue(json.get("checks").toString().contains("NC_AGENT_URL"), json.toString());
+        out.reset();
+        assertEquals(1, Main.run(new String[] {"hub", "check"}, Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                                 err));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("hub check"), out.toString());
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("NC_HUB_JWT_SECRET_FILE"), out.toString());
+        assertEquals(2, Main.run(new String[] {"hub", "check", "--frobnicate"}, Map.of(), new PrintStream(out), err));
+        assertEquals(2, Main.run(new String[] {"check", "extra"}, Map.of(), new PrintStream(out), err));
+    }
 }

@@ -2,10 +2,13 @@ package io.nowconnect.health;
 
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 import io.helidon.health.HealthCheckResponse;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http1.Http1Config;
 import io.helidon.webserver.http1.Http1ConnectionSelector;
 
@@ -57,22 +60,38 @@ public final class HttpEndpoint implements AutoCloseable {
      * @throws ConfigException naming the variables when the port cannot be bound
      */
     public static HttpEndpoint start(String host, int port, TunnelStatus status, BooleanSupplier alive,
-                                     java.util.function.Consumer<io.helidon.webserver.http.HttpRules> more) {
-        Probes probes = Probes.create()
-                .add("/healthz", Probes.liveness("supervisor", () -> HealthCheckResponse.builder()
-                        .status(alive.getAsBoolean())
-                        .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
-                        .build(), true))
-                .add("/readyz", query -> {
-                    TunnelStatus.Snapshot s = status.snapshot();
-                    return new Probes.Answer(s.ready() ? 200 : 503, readiness(s, status.replicas()));
-                });
+                                     Consumer<HttpRules> more) {
+        WebServer server = ServerStart.start(configure(WebServer.builder().host(host).port(port), status, alive, more));
+        if (server.port() < 0) {
+            // Helidon 4.2.0 logs a failed bind and starts anyway
+            server.stop();
+            throw new ConfigException(List.of("NC_HTTP_HOST/NC_HTTP_PORT: cannot listen on " + host + ":" + port
+                                                      + " (address in use or not available)"));
+        }
+        return new HttpEndpoint(server);
+    }
+
+
+    /**
+     * What the endpoint serves, on a server builder whose host and port are set by the caller ({@link #start}, or
+     * Helidon's {@code @ServerTest} in the tests).
+     *
+     * @param builder server builder
+     * @param status the agent's state tracker
+     * @param alive whether the tunnel supervisor is still running (liveness)
+     * @return the builder
+     */
+    static WebServerConfig.Builder configure(WebServerConfig.Builder builder, TunnelStatus status, BooleanSupplier alive) {
+        return configure(builder, status, alive, rules -> { });
+    }
+
+    static WebServerConfig.Builder configure(WebServerConfig.Builder builder, TunnelStatus status, BooleanSupplier alive,
+                                             Consumer<HttpRules> more) {
+        Probes probes = probes(status, alive);
         HttpRouting.Builder routing = HttpRouting.builder();
         more.accept(routing);
         probes.route(routing);
-        WebServer server = ServerStart.start(WebServer.builder()
-                .host(host)
-                .port(port)
+        return builder
                 .featuresDiscoverServices(false)
                 // HTTP/1.1 (no upgrades) and, for the health paths, HTTP/1.0 (see Probes)
                 .protocolsDiscoverServices(false)
@@ -84,14 +103,29 @@ public final class HttpEndpoint implements AutoCloseable {
                 .addConnectionSelector(probes.http10(Http1ConnectionSelector.builder().config(Http1Config.create()).build(),
                                                      REQUEST_DEADLINE))
                 .addFeature(Observe.metrics())
-                .routing(routing));
-        if (server.port() < 0) {
-            // Helidon 4.2.0 logs a failed bind and starts anyway
-            server.stop();
-            throw new ConfigException(List.of("NC_HTTP_HOST/NC_HTTP_PORT: cannot listen on " + host + ":" + port
-                                                      + " (address in use or not available)"));
-        }
-        return new HttpEndpoint(server);
+                .routing(routing);
+    }
+
+    /**
+     * The {@code /readyz} and {@code /healthz} routes (the metrics feature adds {@code /metrics}).
+     *
+     * @param routing routing builder
+     * @param status the agent's state tracker
+     */
+    static void routing(HttpRouting.Builder routing, TunnelStatus status) {
+        probes(status, () -> true).route(routing);
+    }
+
+    private static Probes probes(TunnelStatus status, BooleanSupplier alive) {
+        return Probes.create()
+                .add("/healthz", Probes.liveness("supervisor", () -> HealthCheckResponse.builder()
+                        .status(alive.getAsBoolean())
+                        .detail("supervisor", alive.getAsBoolean() ? "running" : "stopped")
+                        .build(), true))
+                .add("/readyz", query -> {
+                    TunnelStatus.Snapshot s = status.snapshot();
+                    return new Probes.Answer(s.ready() ? 200 : 503, readiness(s, status.replicas()));
+                });
     }
 
     /**

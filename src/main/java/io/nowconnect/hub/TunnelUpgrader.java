@@ -55,6 +55,10 @@ final class TunnelUpgrader implements Http1Upgrader {
     private final AgentTunnelCap perAgent;
     private final UpgradeDeadline deadline;
     private final boolean bindAgentId;
+    /** Refusal reasons of a token whose signature verified: named in the answer's {@code WWW-Authenticate}. */
+    static final java.util.Set<String> TOLD_REASONS = java.util.Set.of("expired", "not_yet_valid", "wrong_audience",
+            "wrong_issuer", "missing_issuer", "missing_exp", "missing_agent_id", "bad_connectors_claim",
+            "connectors_claim_required", "revoked", "certificate_not_for_agent");
     /** One throttle per refusal reason (a fixed set of {@link AuthException#reason()} values, so bounded). */
     private final Map<String, LogThrottle> authLogs = new ConcurrentHashMap<>();
 
@@ -187,10 +191,22 @@ final class TunnelUpgrader implements Http1Upgrader {
             throw RequestException.builder()
                     .type(DirectHandler.EventType.OTHER)
                     .status(e.status() == 403 ? Status.FORBIDDEN_403 : Status.UNAUTHORIZED_401)
-                    .header(HeaderValues.create(HeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"nowconnect\""))
+                    .header(HeaderValues.create(HeaderNames.WWW_AUTHENTICATE, wwwAuthenticate(e)))
                     .message(e.status() == 403 ? "Forbidden" : "Unauthorized")
                     .safeMessage(true)
                     .build();
         }
+    }
+
+    /**
+     * The {@code WWW-Authenticate} of a refusal (RFC 6750 3.1). The reason is named only for a token whose signature
+     * verified ({@link #TOLD_REASONS}: expired, wrong audience, ...): its holder has a genuine token and learns nothing
+     * it could not read from it, and {@code nowconnect check} shows it to the operator. A token that does not verify
+     * (bad signature, unknown key, malformed) gets no reason at all: a guesser learns nothing from the answer.
+     */
+    static String wwwAuthenticate(AuthException e) {
+        String header = "Bearer realm=\"nowconnect\", error=\"" + (e.status() == 403 ? "insufficient_scope" : "invalid_token")
+                + "\"";
+        return TOLD_REASONS.contains(e.reason()) ? header + ", error_description=\"" + e.reason() + "\"" : header;
     }
 }

@@ -111,7 +111,7 @@ final class HubClient {
         return proxy.build();
     }
 
-    private static SSLContext sslContext(AgentConfig config) {
+    static SSLContext sslContext(AgentConfig config) {
         Optional<List<X509Certificate>> trust = config.caBundle().map(HubClient::certificates);
         Optional<PrivateKey> key = Optional.empty();
         List<X509Certificate> chain = List.of();

@@ -6,6 +6,7 @@
  * {@code TimeSource}: tests drive it with fakes of both. Above the supervisors, the {@link io.nowconnect.tunnel.Pool}
  * keeps one {@code ReplicaPool} per URL of {@code NC_AGENT_URL}, and each of those one supervisor per hub replica the
  * hub names ({@code replicas} capability), admitting a tunnel only to a replica no other supervisor holds
- * ({@code ReplicaGate}).
+ * ({@code ReplicaGate}). {@link io.nowconnect.tunnel.HubProbe} lends the agent's HTTP client, TLS, proxy, upgrade and
+ * HELLO to {@code nowconnect check} (one look at a hub, no stream).
  */
 package io.nowconnect.tunnel;

@@ -84,6 +84,11 @@ class LauncherTest {
         // token mode writes the token to stdout and is short: no archive
         Result token = launch(Map.of("NC_CDS_DIR", cds.toString()), java, null, "token", "--agent-id", "x");
         assertThat(token.output.contains("SharedArchiveFile"), is(false));
+        // nor do the checks: "hub check" would fill the hub's archive with the check's classes
+        assertThat(launch(Map.of("NC_CDS_DIR", cds.toString()), java, null, "hub", "check").output
+                           .contains("SharedArchiveFile"), is(false));
+        assertThat(launch(Map.of("NC_CDS_DIR", cds.toString()), java, null, "check").output
+                           .contains("SharedArchiveFile"), is(false));
         // a directory that cannot be made, and an empty setting: off
         Path file = Files.writeString(home.resolve("not-a-dir"), "x");
         Result blocked = launch(Map.of("NC_CDS_DIR", file.resolve("cds").toString()), java, null, "agent");

@@ -88,5 +88,12 @@ class WindowsServiceTest {
         assertThat(hub.find(), is(true));
         assertThat(cmd, containsString("set \"DEFAULT_HUB_JAVA_OPTS=" + hub.group(1) + "\""));
         assertThat(cmd, containsString("if /i \"%~1\"==\"hub\" set \"DEFAULT_JAVA_OPTS=%DEFAULT_HUB_JAVA_OPTS%\""));
+        // class data sharing per mode, as the POSIX launcher (NC_CDS_DIR; "off" turns it off; none for "hub check")
+        assertThat(cmd, containsString("set CDS_OPTS=-XX:+AutoCreateSharedArchive "
+                + "\"-XX:SharedArchiveFile=%CDS_DIR%\\nowconnect-%CDS_MODE%.jsa\" \"-Xlog:cds*=off\""));
+        assertThat(cmd, containsString("for %%m in (agent hub demo) do"));
+        assertThat(cmd, containsString("if /i \"%CDS_DIR%\"==\"off\" set \"CDS_DIR=\""));
+        assertThat(cmd, containsString("if /i \"%CDS_MODE%\"==\"hub\" if /i \"%~2\"==\"check\" set \"CDS_ON=\""));
+        assertThat(cmd, containsString("\"%JAVA_EXE%\" %CDS_OPTS% %RUN_JAVA_OPTS% -cp"));
     }
 }
