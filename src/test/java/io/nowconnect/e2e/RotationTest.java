@@ -28,6 +28,7 @@ import io.nowconnect.testkit.TestKit;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.testkit.Harness.await;
@@ -40,6 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Token rotation and env-file changes move to a new tunnel without cutting a stream. */
 @ExtendWith(TestKit.class)
+@Timeout(300)
 class RotationTest {
     private static final int STREAMS = 50;
     private static final int SIZE = 1 << 20;
