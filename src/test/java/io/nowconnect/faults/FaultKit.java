@@ -31,6 +31,8 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
 
+import io.nowconnect.testkit.ThreadCensus;
+
 /** Shared pieces of the fault tests: the hub as a child process, targets that tell how their sockets ended, gauges. */
 final class FaultKit {
     private FaultKit() {
@@ -93,9 +95,9 @@ final class FaultKit {
         return used;
     }
 
-    /** Threads named like per-stream or per-tunnel agent threads (platform and, via the thread dump, virtual). */
+    /** Live threads of this JVM named with a prefix, virtual ones included ({@link ThreadCensus}). */
     static long namedThreads(String prefix) {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith(prefix)).count();
+        return ThreadCensus.named(prefix);
     }
 
     static int freePort() {
