@@ -100,6 +100,29 @@ final class FaultKit {
         return ThreadCensus.named(prefix);
     }
 
+    /**
+     * Why this process may not create network namespaces and firewall rules, or null when it may: it needs
+     * {@code CAP_NET_ADMIN} in its effective set (root outside an unprivileged container).
+     */
+    static String netAdminMissing() {
+        try {
+            String uid = "?";
+            long effective = 0;
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("Uid:")) {
+                    uid = line.substring(4).trim().split("\\s+")[1];
+                } else if (line.startsWith("CapEff:")) {
+                    effective = Long.parseUnsignedLong(line.substring(7).trim(), 16);
+                }
+            }
+            boolean netAdmin = (effective & (1L << 12)) != 0;
+            return netAdmin ? null : "needs root with CAP_NET_ADMIN to create network namespaces and iptables rules "
+                    + "(effective uid " + uid + ", CAP_NET_ADMIN " + (netAdmin ? "present" : "absent") + ")";
+        } catch (IOException | RuntimeException e) {
+            return "needs Linux with /proc/self/status to check CAP_NET_ADMIN: " + e;
+        }
+    }
+
     static int freePort() {
         try (ServerSocket s = new ServerSocket()) {
             s.setReuseAddress(true);
