@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -31,6 +30,7 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
 
+import io.nowconnect.testkit.Gauges;
 import io.nowconnect.testkit.ThreadCensus;
 
 /** Shared pieces of the fault tests: the hub as a child process, targets that tell how their sockets ended, gauges. */
@@ -50,14 +50,12 @@ final class FaultKit {
 
     /** Open file descriptors of this JVM. */
     static int fdCount() {
-        String[] names = new java.io.File("/proc/self/fd").list();
-        return names == null ? -1 : names.length;
+        return Gauges.fdCount();
     }
 
     /** Open file descriptors of another process. */
     static int fdCount(long pid) {
-        String[] names = new java.io.File("/proc/" + pid + "/fd").list();
-        return names == null ? -1 : names.length;
+        return Gauges.fdCount(pid);
     }
 
     /** The soft limit of open files of this JVM, from /proc/self/limits (-1 when unknown, MAX_VALUE when unlimited). */
@@ -77,22 +75,12 @@ final class FaultKit {
 
     /** Live platform threads of this JVM. */
     static int platformThreads() {
-        return ManagementFactory.getThreadMXBean().getThreadCount();
+        return Gauges.platformThreads();
     }
 
-    /** Heap in use after a full collection (a few rounds, so soft garbage and finalizable objects go). */
+    /** Heap in use after a full collection. */
     static long heapUsedAfterGc() {
-        long used = Long.MAX_VALUE;
-        for (int i = 0; i < 3; i++) {
-            System.gc();
-            try {
-                Thread.sleep(30);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            used = Math.min(used, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
-        }
-        return used;
+        return Gauges.heapUsedAfterGc();
     }
 
     /** Live threads of this JVM named with a prefix, virtual ones included ({@link ThreadCensus}). */
