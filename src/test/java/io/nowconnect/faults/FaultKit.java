@@ -24,10 +24,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.stream.Collectors;
 
 import io.nowconnect.testkit.Gauges;
@@ -360,56 +356,6 @@ final class FaultKit {
             for (Socket s : open) {
                 s.close();
             }
-        }
-    }
-
-    /** Captures JUL records of the {@code io.nowconnect} loggers. */
-    static final class LogCapture extends Handler implements AutoCloseable {
-        final List<LogRecord> records = new CopyOnWriteArrayList<>();
-        private final Logger logger = Logger.getLogger("io.nowconnect");
-
-        LogCapture() {
-            setLevel(Level.ALL);
-            logger.addHandler(this);
-        }
-
-        @Override
-        public void publish(LogRecord r) {
-            records.add(r);
-        }
-
-        /** Records logged since a mark (a size of {@link #records} taken earlier), as a snapshot. */
-        List<LogRecord> since(int mark) {
-            List<LogRecord> all = List.copyOf(records);
-            return all.subList(Math.min(mark, all.size()), all.size());
-        }
-
-        /** Messages (with thrown text) at WARNING or above. */
-        List<String> warnings() {
-            return records.stream().filter(r -> r.getLevel().intValue() >= Level.WARNING.intValue())
-                    .map(LogCapture::text).toList();
-        }
-
-        List<String> all() {
-            return records.stream().map(LogCapture::text).toList();
-        }
-
-        static String text(LogRecord r) {
-            String m = r.getMessage();
-            if (r.getParameters() != null && r.getParameters().length > 0
-                    && r.getParameters()[0] instanceof io.nowconnect.log.Event e) {
-                m = m + " " + e.fields();
-            }
-            return r.getLevel() + " " + r.getLoggerName() + ": " + m + (r.getThrown() == null ? "" : " " + r.getThrown());
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-            logger.removeHandler(this);
         }
     }
 }

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import io.nowconnect.Agent;
 import io.nowconnect.hub.Hub;
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.LogCapture;
 import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Tag;
@@ -49,7 +50,7 @@ class TokenFileFaultTest {
 
     @Test
     void badTokenFilesAreExplainedAndRecoveredFrom(Harness h) throws Exception {
-        try (FaultKit.LogCapture logs = new FaultKit.LogCapture();
+        try (LogCapture logs = new LogCapture();
              FaultKit.TrackingTarget target = new FaultKit.TrackingTarget()) {
             int hubPort = FaultKit.freePort();
             Hub[] hub = {h.startHub(hubPort, Map.of(), "echo")};
@@ -86,18 +87,18 @@ class TokenFileFaultTest {
                 String watched = logs.since(mark).stream()
                         .filter(r -> r.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue())
                         .filter(r -> r.getLoggerName().startsWith("io.nowconnect.tunnel"))
-                        .map(FaultKit.LogCapture::text).findFirst().orElse("(nothing logged)");
+                        .map(LogCapture::text).findFirst().orElse("(nothing logged)");
                 int restartMark = logs.records.size();
                 hub[0].close();
                 hub[0] = h.startHub(hubPort, Map.of(), "echo");
                 long restarted = System.nanoTime();
                 Harness.await(Duration.ofSeconds(10), () -> logs.since(restartMark).stream()
                                       .filter(r -> r.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue())
-                                      .anyMatch(r -> FaultKit.LogCapture.text(r).contains(c.expectedLog())),
+                                      .anyMatch(r -> LogCapture.text(r).contains(c.expectedLog())),
                               c.label() + ": a WARNING containing \"" + c.expectedLog() + "\"; got "
-                                      + logs.since(restartMark).stream().map(FaultKit.LogCapture::text).toList());
+                                      + logs.since(restartMark).stream().map(LogCapture::text).toList());
                 long explainedMs = ms(System.nanoTime() - restarted);
-                String line = logs.since(restartMark).stream().map(FaultKit.LogCapture::text)
+                String line = logs.since(restartMark).stream().map(LogCapture::text)
                         .filter(t -> t.contains(c.expectedLog())).findFirst().orElseThrow();
                 FaultKit.sleep(300);
                 assertFalse(agent.status().snapshot().ready(), c.label() + ": not READY with a bad token");
