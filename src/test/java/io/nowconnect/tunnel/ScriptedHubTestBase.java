@@ -258,6 +258,22 @@ abstract class ScriptedHubTestBase {
     static final class CountingObserver implements StreamObserver {
         final Map<String, LongAdder> dropped = new ConcurrentHashMap<>();
         final Map<String, LongAdder> refused = new ConcurrentHashMap<>();
+        /** Streams registered, by connector: a stream is registered before its target is dialled. */
+        final Map<String, LongAdder> opened = new ConcurrentHashMap<>();
+
+        @Override
+        public void opened(String connector) {
+            opened.computeIfAbsent(connector, r -> new LongAdder()).increment();
+        }
+
+        long openedCount() {
+            return opened.values().stream().mapToLong(LongAdder::sum).sum();
+        }
+
+        long refusedCount(String reason) {
+            LongAdder a = refused.get(reason);
+            return a == null ? 0 : a.sum();
+        }
 
         @Override
         public void dropped(String reason) {
