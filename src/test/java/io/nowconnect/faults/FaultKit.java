@@ -16,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -26,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
+import io.nowconnect.testkit.ChildJvm;
 import io.nowconnect.testkit.Gauges;
 import io.nowconnect.testkit.ThreadCensus;
 
@@ -40,8 +40,7 @@ final class FaultKit {
     }
 
     static String javaBinary() {
-        return ProcessHandle.current().info().command()
-                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        return ChildJvm.javaBinary();
     }
 
     /** Open file descriptors of this JVM. */
@@ -205,19 +204,9 @@ final class FaultKit {
 
         /** Start the hub process and wait until its port accepts; returns the nanoTime when it first accepted. */
         long start(Duration timeout) {
-            List<String> cmd = new ArrayList<>(prefix);
-            cmd.addAll(List.of(javaBinary(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                               "-cp", System.getProperty("java.class.path"), "io.nowconnect.Main", "hub"));
-            ProcessBuilder pb = new ProcessBuilder(cmd);
-            pb.environment().keySet().removeIf(k -> k.startsWith("NC_"));
-            pb.environment().putAll(env);
             Path log = dir.resolve("hub-" + port + "-" + (++starts) + ".log");
-            pb.redirectErrorStream(true).redirectOutput(log.toFile());
-            try {
-                process = pb.start();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            process = ChildJvm.main("io.nowconnect.Main").prefix(prefix)
+                    .options("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1").args("hub").env(env).log(log).start();
             long deadline = System.nanoTime() + timeout.toNanos();
             while (System.nanoTime() < deadline) {
                 if (!process.isAlive()) {

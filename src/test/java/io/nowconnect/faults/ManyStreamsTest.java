@@ -6,7 +6,6 @@ import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,6 +20,7 @@ import java.util.regex.Pattern;
 
 
 import io.nowconnect.Agent;
+import io.nowconnect.testkit.ChildJvm;
 import io.nowconnect.testkit.Harness;
 import io.nowconnect.testkit.ThreadCensus;
 import io.nowconnect.testkit.TestKit;
@@ -180,11 +180,8 @@ class ManyStreamsTest {
         }
 
         static Peer start(List<Process> children, String... args) throws IOException {
-            List<String> cmd = new ArrayList<>(List.of(FaultKit.javaBinary(), "-Xmx512m", "-XX:+UseSerialGC",
-                                                       "-cp", System.getProperty("java.class.path"),
-                                                       LoadPeer.class.getName()));
-            cmd.addAll(List.of(args));
-            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            Process p = ChildJvm.main(LoadPeer.class.getName()).options("-Xmx512m", "-XX:+UseSerialGC").args(args)
+                    .inheritErr().start();
             children.add(p);
             return new Peer(p);
         }
