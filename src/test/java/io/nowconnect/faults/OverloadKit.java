@@ -29,6 +29,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import io.nowconnect.testkit.ChildJvm;
+import io.nowconnect.testkit.Harness;
 
 /**
  * Pieces of the overload tests: the hub and the agent as child JVMs with the launcher's default options (read from
@@ -552,16 +553,5 @@ final class OverloadKit {
             last = now;
         }
         return (System.nanoTime() - start) / 1_000_000;
-    }
-
-    /** Wait until a condition holds, polling every 100 ms. */
-    static void await(Duration timeout, java.util.function.BooleanSupplier condition, java.util.function.Supplier<String> what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout.toMillis() + " ms waiting for: " + what.get());
-            }
-            FaultKit.sleep(100);
-        }
     }
 }

@@ -118,7 +118,7 @@ class OverloadTest {
             // phase 1: uploads into a target that never reads
             long t0 = System.nanoTime();
             LoadClients uploads = harness.closeLater(new LoadClients(sinkPort, STREAMS, true, UPLOAD_CAP));
-            OverloadKit.await(Duration.ofSeconds(60), () -> sink.accepted.get() >= STREAMS,
+            Harness.await(Duration.ofSeconds(60), () -> sink.accepted.get() >= STREAMS,
                               () -> "target accepted " + sink.accepted.get() + " of " + STREAMS + deaths);
             long openMs = (System.nanoTime() - t0) / 1_000_000;
             long rampMs = OverloadKit.awaitStalled(uploads.written, RAMP);
@@ -150,7 +150,7 @@ class OverloadTest {
             long t1 = System.nanoTime();
             int rampMark = prober.count();
             LoadClients readers = harness.closeLater(new LoadClients(sourcePort, STREAMS, false, 0));
-            OverloadKit.await(Duration.ofSeconds(60), () -> source.accepted.get() >= STREAMS,
+            Harness.await(Duration.ofSeconds(60), () -> source.accepted.get() >= STREAMS,
                               () -> "target accepted " + source.accepted.get() + " of " + STREAMS + deaths);
             openMs = (System.nanoTime() - t1) / 1_000_000;
             rampMs = OverloadKit.awaitStalled(source.sent, RAMP);

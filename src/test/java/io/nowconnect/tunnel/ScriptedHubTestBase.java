@@ -55,7 +55,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @ExtendWith(TestKit.class)
 abstract class ScriptedHubTestBase {
-    static final String AGENT_ID = "premise-01";
     /** Generous bound for "eventually" conditions (a loaded 2-core machine). */
     static final Duration WAIT = Duration.ofSeconds(10);
     static final Pattern DATA = Pattern.compile(
