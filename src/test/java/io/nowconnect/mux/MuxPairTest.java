@@ -213,7 +213,8 @@ class MuxPairTest {
     void aSilentPeerEndsTheTunnelWithAPingTimeout() throws Exception {
         Duration interval = Duration.ofMillis(100);
         Duration timeout = Duration.ofMillis(1500);
-        Pair pair = pair(List.of(), interval, timeout);
+        // the agent, whose writes will be held, waits far longer: it must not end the tunnel first (write_stalled)
+        Pair pair = pair(List.of(), interval, timeout, Duration.ofSeconds(60));
         // positive control: with the peer answering, several timeouts pass and both ends see their pings answered
         Harness.await(WAIT, () -> pair.hub.pongs.get() >= 3 && pair.agent.pongs.get() >= 3, "pings answered");
         long quietSince = System.nanoTime();
@@ -254,6 +255,11 @@ class MuxPairTest {
     // ------------------------------------------------------------------ the pair
 
     private Pair pair(List<String> caps, Duration pingInterval, Duration pingTimeout) throws IOException {
+        return pair(caps, pingInterval, pingTimeout, pingTimeout);
+    }
+
+    private Pair pair(List<String> caps, Duration pingInterval, Duration hubPingTimeout, Duration agentPingTimeout)
+            throws IOException {
         if (target == null) {
             target = new ServerSocket();
             // small buffers: a target that stops reading holds back its stream soon
@@ -271,8 +277,8 @@ class MuxPairTest {
             });
         }
         Socket[] tcp = socketPair();
-        Peer hub = new Peer("hub", Side.HUB, caps, pingInterval, pingTimeout);
-        Peer agent = new Peer("agent", Side.AGENT, caps, pingInterval, pingTimeout);
+        Peer hub = new Peer("hub", Side.HUB, caps, pingInterval, hubPingTimeout);
+        Peer agent = new Peer("agent", Side.AGENT, caps, pingInterval, agentPingTimeout);
         hub.start(tcp[0]);
         agent.start(tcp[1]);
         Pair pair = new Pair(hub, agent);
