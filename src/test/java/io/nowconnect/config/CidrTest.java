@@ -5,10 +5,12 @@ import java.net.InetAddress;
 import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.is;
 
+@Timeout(60)
 class CidrTest {
     private static Cidr cidr(String text) {
         return Cidr.parse(text).orElseThrow(() -> new AssertionError("not parsed: " + text));

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -21,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Proxy settings from the environment: curl's variables, precedence, NO_PROXY matching, URL parsing. */
+@Timeout(60)
 class ProxySettingsTest {
 
     @ParameterizedTest(name = "NO_PROXY={0}: {1}:{2} bypass={3}")

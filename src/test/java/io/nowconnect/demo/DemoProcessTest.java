@@ -31,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * {@code nowconnect demo} as a separate process, used the way the README says: read the printed port, connect a
  * client, get the bytes echoed through hub, tunnel and agent; then SIGTERM stops it cleanly with exit code 0.
  */
+@Timeout(300)
 class DemoProcessTest {
     private static final Pattern CONNECTOR_LINE = Pattern.compile("connector echo: nc 127\\.0\\.0\\.1 (\\d+)");
     private static final String EOF = "\u0000eof";

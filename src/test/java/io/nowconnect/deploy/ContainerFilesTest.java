@@ -12,6 +12,7 @@ import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.config.HubConfig;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import static org.hamcrest.MatcherAssert.assertThat;
@@ -21,6 +22,7 @@ import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.is;
 
 /** Dockerfile, .dockerignore and the compose files against the env example and the configuration parsers. */
+@Timeout(60)
 class ContainerFilesTest {
     @TempDir
     Path tmp;

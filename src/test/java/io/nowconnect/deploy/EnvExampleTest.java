@@ -14,6 +14,7 @@ import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.config.HubConfig;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import static org.hamcrest.MatcherAssert.assertThat;
@@ -22,6 +23,7 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.is;
 
 /** etc/nowconnect.env.example against the code, and every deployment file against the example. */
+@Timeout(60)
 class EnvExampleTest {
     /** Commented lines that show an example value, not the default. */
     private static final Set<String> EXAMPLE_VALUES = Set.of(

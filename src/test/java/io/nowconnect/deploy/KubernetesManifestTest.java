@@ -13,6 +13,7 @@ import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.config.HubConfig;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -26,6 +27,7 @@ import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.nullValue;
 
 /** Parses deploy/k8s/*.yaml and checks them against each other and the agent's configuration parser. */
+@Timeout(60)
 class KubernetesManifestTest {
     private static final String DIR = "deploy/k8s/";
 

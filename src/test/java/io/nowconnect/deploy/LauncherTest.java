@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import static org.hamcrest.MatcherAssert.assertThat;
@@ -22,6 +23,7 @@ import static org.hamcrest.Matchers.is;
  * src/dist/bin/nowconnect under /bin/sh (dash where installed) with a fake java that prints its version and
  * arguments: version check, JAVA_HOME before PATH, JAVA_OPTS replacing the defaults, arguments passed intact.
  */
+@Timeout(300)
 class LauncherTest {
     @TempDir
     Path tmp;

@@ -19,6 +19,7 @@ import io.nowconnect.config.ConfigLoader;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import static org.hamcrest.MatcherAssert.assertThat;
@@ -37,6 +38,7 @@ import static org.hamcrest.Matchers.isOneOf;
  * installed. verify needs the ExecStart binary, so both run with {@code --root} on a temporary tree holding the unit,
  * /opt/nowconnect/bin/nowconnect (the real launcher) and the host's *.target units.
  */
+@Timeout(300)
 class SystemdUnitTest {
     private static final String UNIT_FILE = "deploy/systemd/nowconnect-agent.service";
     private static final String UNIT = "nowconnect-agent.service";

@@ -7,6 +7,7 @@ import java.util.regex.Pattern;
 import io.nowconnect.config.EnvFile;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.containsString;
@@ -15,6 +16,7 @@ import static org.hamcrest.Matchers.is;
 import static org.hamcrest.Matchers.not;
 
 /** deploy/windows: NSSM parameters, paths against the archive layout, values against the agent's parser. */
+@Timeout(60)
 class WindowsServiceTest {
     private static final String INSTALL = ProjectFiles.read("deploy/windows/install-service.ps1");
     private static final String UNINSTALL = ProjectFiles.read("deploy/windows/uninstall-service.ps1");

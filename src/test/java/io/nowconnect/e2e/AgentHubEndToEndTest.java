@@ -20,9 +20,11 @@ import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
 import io.nowconnect.hub.Hub;
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.ThreadCensus;
 import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.testkit.Harness.await;
@@ -35,6 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The project's hub, agent and real targets on loopback: the flows of the agent issue end to end. */
 @ExtendWith(TestKit.class)
+@Timeout(300)
 class AgentHubEndToEndTest {
     @Test
     void twoHundredConcurrentStreamsMoveOneMebibyteEachWayIntact(Harness harness) throws Exception {
@@ -226,9 +229,17 @@ class AgentHubEndToEndTest {
         // warm up, then take the baseline
         roundTrips(port, 50, 10);
         await(Duration.ofSeconds(5), () -> hub.tunnelStreamCounts("echo").equals(List.of(0)), "warm-up streams closed");
-        Thread.sleep(200);
         int threadsBefore = Thread.activeCount();
+        long ncBefore = ThreadCensus.named("nc-");
         long fdsBefore = openFileDescriptors();
+        // positive control: the census sees a stream's virtual threads (its pumps), so the leak check below can fail
+        try (Socket held = client(port)) {
+            held.getOutputStream().write("held".getBytes());
+            assertEquals("held", new String(held.getInputStream().readNBytes(4)));
+            assertTrue(ThreadCensus.threads().stream().anyMatch(t -> t.virtual() && t.name().startsWith("nc-w-")),
+                       "an open stream's pump threads in the thread dump: " + ThreadCensus.kinds("nc-"));
+        }
+        await(Duration.ofSeconds(5), () -> hub.tunnelStreamCounts("echo").equals(List.of(0)), "held stream closed");
 
         long start = System.nanoTime();
         roundTrips(port, 1000, 50);
@@ -238,6 +249,9 @@ class AgentHubEndToEndTest {
 
         await(Duration.ofSeconds(10), () -> hub.tunnelStreamCounts("echo").equals(List.of(0)), "all streams closed");
         await(Duration.ofSeconds(10), () -> Thread.activeCount() <= threadsBefore + 2, "platform threads back to baseline");
+        // streams run on virtual threads: none of the project's threads (nc-*, platform or virtual) may stay behind
+        await(Duration.ofSeconds(10), () -> ThreadCensus.named("nc-") <= ncBefore,
+              "nc-* threads (virtual included) back to baseline " + ncBefore);
         if (fdsBefore >= 0) {
             await(Duration.ofSeconds(10), () -> openFileDescriptors() <= fdsBefore + 5,
                   "file descriptors back to baseline (" + fdsBefore + ")");

@@ -34,7 +34,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The whole {@code /metrics} output of the agent and of the hub, read by a real Prometheus text-format parser (the
- * Python {@code prometheus_client} one, Debian package {@code python3-prometheus-client}, installed by {@code .ci/run}):
+ * Python {@code prometheus_client} one, Debian package {@code python3-prometheus-client}, installed by {@code ./nowconnect test} from deploy/ci/test-packages.sh):
  * every family parses, none of ours is split into {@code unknown} families, and the target connect time is a valid
  * histogram. Also the names of the {@code /healthz} checks and the {@code /readyz} timestamp.
  */
@@ -148,8 +148,8 @@ class MetricsFormatTest {
             }
         }
         assumeTrue(any, "python3 is not installed");
-        throw new AssertionError("python3 has no prometheus_client: apt-get install python3-prometheus-client (.ci/run "
-                                         + "does)");
+        throw new AssertionError("python3 has no prometheus_client: apt-get install python3-prometheus-client (./nowconnect "
+                                         + "test does)");
     }
 
     private static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {

@@ -28,6 +28,7 @@ import io.nowconnect.testkit.TestKit;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.testkit.Harness.await;
@@ -40,6 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The agent's HTTP health, readiness and metrics, and what its logs may never contain. */
 @ExtendWith(TestKit.class)
+@Timeout(300)
 class ObservabilityTest {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 

@@ -25,10 +25,12 @@ import io.nowconnect.demo.EchoServer;
 import io.nowconnect.hub.Hub;
 import io.nowconnect.hub.auth.TokenMinter;
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.LogCapture;
 import io.nowconnect.testkit.TestKit;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.testkit.Harness.await;
@@ -41,6 +43,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Token rotation and env-file changes move to a new tunnel without cutting a stream. */
 @ExtendWith(TestKit.class)
+@Timeout(300)
 class RotationTest {
     private static final int STREAMS = 50;
     private static final int SIZE = 1 << 20;
@@ -155,10 +158,15 @@ class RotationTest {
         await(Duration.ofSeconds(10), () -> hub.tunnelTokenIds("echo").size() == 1, "the old tunnel drained and closed");
         long connects = agent.status().connects();
 
-        Files.writeString(envFile, envFileText(vars) + "NC_CONNECTORS=echo,echo2,echo3\nNC_TARGET_echo2_HOST=127.0.0.1\n"
-                + "NC_TARGET_echo2_PORT=not-a-port\n");
-        Thread.sleep(1500);
-        assertEquals(connects, agent.status().connects(), "an invalid edit opens no new tunnel");
+        try (LogCapture logs = new LogCapture()) {
+            Files.writeString(envFile, envFileText(vars) + "NC_CONNECTORS=echo,echo2,echo3\nNC_TARGET_echo2_HOST=127.0.0.1\n"
+                    + "NC_TARGET_echo2_PORT=not-a-port\n");
+            // positive control: the watch saw the edit and refused it (its WARNING); only then count the tunnels
+            await(Duration.ofSeconds(10), () -> logs.warnings().stream().anyMatch(w -> w.contains("changed but is invalid")),
+                  "the invalid edit refused: " + logs.warnings());
+            assertEquals(connects, agent.status().connects(), "an invalid edit opens no new tunnel");
+            assertTrue(logs.all().stream().noneMatch(l -> l.contains("moving to a new tunnel")), "no move: " + logs.all());
+        }
         echoOnce(echo2Port, "echo2 still served after the invalid edit");
         echoOnce(hub.listenerPorts().get("echo"), "echo still served after the invalid edit");
     }

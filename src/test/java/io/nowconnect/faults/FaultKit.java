@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -17,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -25,11 +23,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.stream.Collectors;
+
+import io.nowconnect.testkit.ChildJvm;
+import io.nowconnect.testkit.Gauges;
+import io.nowconnect.testkit.ThreadCensus;
 
 /** Shared pieces of the fault tests: the hub as a child process, targets that tell how their sockets ended, gauges. */
 final class FaultKit {
@@ -42,20 +40,17 @@ final class FaultKit {
     }
 
     static String javaBinary() {
-        return ProcessHandle.current().info().command()
-                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        return ChildJvm.javaBinary();
     }
 
     /** Open file descriptors of this JVM. */
     static int fdCount() {
-        String[] names = new java.io.File("/proc/self/fd").list();
-        return names == null ? -1 : names.length;
+        return Gauges.fdCount();
     }
 
     /** Open file descriptors of another process. */
     static int fdCount(long pid) {
-        String[] names = new java.io.File("/proc/" + pid + "/fd").list();
-        return names == null ? -1 : names.length;
+        return Gauges.fdCount(pid);
     }
 
     /** The soft limit of open files of this JVM, from /proc/self/limits (-1 when unknown, MAX_VALUE when unlimited). */
@@ -75,27 +70,40 @@ final class FaultKit {
 
     /** Live platform threads of this JVM. */
     static int platformThreads() {
-        return ManagementFactory.getThreadMXBean().getThreadCount();
+        return Gauges.platformThreads();
     }
 
-    /** Heap in use after a full collection (a few rounds, so soft garbage and finalizable objects go). */
+    /** Heap in use after a full collection. */
     static long heapUsedAfterGc() {
-        long used = Long.MAX_VALUE;
-        for (int i = 0; i < 3; i++) {
-            System.gc();
-            try {
-                Thread.sleep(30);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            used = Math.min(used, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
-        }
-        return used;
+        return Gauges.heapUsedAfterGc();
     }
 
-    /** Threads named like per-stream or per-tunnel agent threads (platform and, via the thread dump, virtual). */
+    /** Live threads of this JVM named with a prefix, virtual ones included ({@link ThreadCensus}). */
     static long namedThreads(String prefix) {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith(prefix)).count();
+        return ThreadCensus.named(prefix);
+    }
+
+    /**
+     * Why this process may not create network namespaces and firewall rules, or null when it may: it needs
+     * {@code CAP_NET_ADMIN} in its effective set (root outside an unprivileged container).
+     */
+    static String netAdminMissing() {
+        try {
+            String uid = "?";
+            long effective = 0;
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("Uid:")) {
+                    uid = line.substring(4).trim().split("\\s+")[1];
+                } else if (line.startsWith("CapEff:")) {
+                    effective = Long.parseUnsignedLong(line.substring(7).trim(), 16);
+                }
+            }
+            boolean netAdmin = (effective & (1L << 12)) != 0;
+            return netAdmin ? null : "needs root with CAP_NET_ADMIN to create network namespaces and iptables rules "
+                    + "(effective uid " + uid + ", CAP_NET_ADMIN " + (netAdmin ? "present" : "absent") + ")";
+        } catch (IOException | RuntimeException e) {
+            return "needs Linux with /proc/self/status to check CAP_NET_ADMIN: " + e;
+        }
     }
 
     static int freePort() {
@@ -198,19 +206,9 @@ final class FaultKit {
 
         /** Start the hub process and wait until its port accepts; returns the nanoTime when it first accepted. */
         long start(Duration timeout) {
-            List<String> cmd = new ArrayList<>(prefix);
-            cmd.addAll(List.of(javaBinary(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                               "-cp", System.getProperty("java.class.path"), "io.nowconnect.Main", "hub"));
-            ProcessBuilder pb = new ProcessBuilder(cmd);
-            pb.environment().keySet().removeIf(k -> k.startsWith("NC_"));
-            pb.environment().putAll(env);
             Path log = dir.resolve("hub-" + port + "-" + (++starts) + ".log");
-            pb.redirectErrorStream(true).redirectOutput(log.toFile());
-            try {
-                process = pb.start();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            process = ChildJvm.main("io.nowconnect.Main").prefix(prefix)
+                    .options("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1").args("hub").env(env).log(log).start();
             long deadline = System.nanoTime() + timeout.toNanos();
             while (System.nanoTime() < deadline) {
                 if (!process.isAlive()) {
@@ -349,56 +347,6 @@ final class FaultKit {
             for (Socket s : open) {
                 s.close();
             }
-        }
-    }
-
-    /** Captures JUL records of the {@code io.nowconnect} loggers. */
-    static final class LogCapture extends Handler implements AutoCloseable {
-        final List<LogRecord> records = new CopyOnWriteArrayList<>();
-        private final Logger logger = Logger.getLogger("io.nowconnect");
-
-        LogCapture() {
-            setLevel(Level.ALL);
-            logger.addHandler(this);
-        }
-
-        @Override
-        public void publish(LogRecord r) {
-            records.add(r);
-        }
-
-        /** Records logged since a mark (a size of {@link #records} taken earlier), as a snapshot. */
-        List<LogRecord> since(int mark) {
-            List<LogRecord> all = List.copyOf(records);
-            return all.subList(Math.min(mark, all.size()), all.size());
-        }
-
-        /** Messages (with thrown text) at WARNING or above. */
-        List<String> warnings() {
-            return records.stream().filter(r -> r.getLevel().intValue() >= Level.WARNING.intValue())
-                    .map(LogCapture::text).toList();
-        }
-
-        List<String> all() {
-            return records.stream().map(LogCapture::text).toList();
-        }
-
-        static String text(LogRecord r) {
-            String m = r.getMessage();
-            if (r.getParameters() != null && r.getParameters().length > 0
-                    && r.getParameters()[0] instanceof io.nowconnect.log.Event e) {
-                m = m + " " + e.fields();
-            }
-            return r.getLevel() + " " + r.getLoggerName() + ": " + m + (r.getThrown() == null ? "" : " " + r.getThrown());
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-            logger.removeHandler(this);
         }
     }
 }

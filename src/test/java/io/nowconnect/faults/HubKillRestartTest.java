@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.nowconnect.Agent;
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.ThreadCensus;
 import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Tag;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.fdCount;
 import static io.nowconnect.faults.FaultKit.freePort;
+import static io.nowconnect.faults.FaultKit.namedThreads;
 import static io.nowconnect.faults.FaultKit.platformThreads;
 import static io.nowconnect.faults.FaultKit.report;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -56,6 +58,8 @@ class HubKillRestartTest {
                 FaultKit.sleep(300);
                 int fd0 = fdCount();
                 int threads0 = platformThreads();
+                // streams, dials and closes run on virtual threads: count the project's threads of both kinds
+                long nc0 = namedThreads("nc-");
 
                 long worstReady = 0;
                 for (int cycle = 1; cycle <= CYCLES; cycle++) {
@@ -105,16 +109,21 @@ class HubKillRestartTest {
                 long settle = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
                 int fd1 = fdCount();
                 int threads1 = platformThreads();
-                while ((fd1 > fd0 + 10 || threads1 > threads0 + 5) && System.nanoTime() < settle) {
+                long nc1 = namedThreads("nc-");
+                while ((fd1 > fd0 + 10 || threads1 > threads0 + 5 || nc1 > nc0) && System.nanoTime() < settle) {
                     FaultKit.sleep(100);
                     fd1 = fdCount();
                     threads1 = platformThreads();
+                    nc1 = namedThreads("nc-");
                 }
                 report("hub SIGKILL leaks", "after " + CYCLES + " kill/restart cycles: fds " + fd0 + " -> " + fd1
-                        + ", platform threads " + threads0 + " -> " + threads1 + ", worst READY after return "
+                        + ", platform threads " + threads0 + " -> " + threads1 + ", nc-* threads (virtual included) " + nc0
+                        + " -> " + nc1 + ", worst READY after return "
                         + worstReady + " ms, reconnects " + agent.status().endings());
                 assertTrue(fd1 <= fd0 + 10, "fd leak: " + fd0 + " -> " + fd1);
-                assertTrue(threads1 <= threads0 + 5, "thread leak: " + threads0 + " -> " + threads1);
+                assertTrue(threads1 <= threads0 + 5, "platform thread leak: " + threads0 + " -> " + threads1);
+                assertTrue(nc1 <= nc0, "nc-* thread leak (virtual included): " + nc0 + " -> " + nc1 + " "
+                        + ThreadCensus.kinds("nc-"));
             }
         }
     }

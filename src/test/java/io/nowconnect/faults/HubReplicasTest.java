@@ -47,7 +47,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * short client connections goes through the balancer throughout. The agent must hold tunnels to all 3 replicas within
  * 30 s; one replica stopped with SIGTERM and started again costs no client connection; one killed with SIGKILL and
  * started again costs only connections in flight when it died; after each restart the agent is back on that replica
- * within 10 s. Skipped (with a message) only when haproxy is not installed; {@code .ci/run} installs it.
+ * within 10 s. Skipped (with a message) only when haproxy is not installed; {@code ./nowconnect test} installs it (deploy/ci/test-packages.sh).
  */
 @Tag("faults")
 @Timeout(value = 300, unit = TimeUnit.SECONDS)

@@ -9,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -18,6 +17,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+
+import io.nowconnect.testkit.ChildJvm;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
@@ -106,13 +107,11 @@ class HubScaleTest {
     /** Runs bench/HubScale.java; its key=value lines plus "exit". */
     private Map<String, String> agents(Path secret, int port, int probe, int agents, int expect, int probes, String prefix)
             throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(FaultKit.javaBinary(), "-Xmx512m", "-XX:+UseSerialGC",
-                                                   Path.of("bench/HubScale.java").toAbsolutePath().toString(),
-                                                   "hub=127.0.0.1:" + port, "secret=" + secret, "agents=" + agents,
-                                                   "expect=" + expect, "probes=" + probes, "route=127.0.0.1:" + probe,
-                                                   "prefix=" + prefix));
         Path out = dir.resolve("agents-" + prefix + ".log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        Process p = ChildJvm.source(Path.of("bench/HubScale.java")).options("-Xmx512m", "-XX:+UseSerialGC")
+                .args("hub=127.0.0.1:" + port, "secret=" + secret, "agents=" + agents, "expect=" + expect,
+                      "probes=" + probes, "route=127.0.0.1:" + probe, "prefix=" + prefix)
+                .log(out).start();
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError("HubScale did not finish in 300 s: " + Files.readString(out));

@@ -4,10 +4,8 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.lang.management.ManagementFactory;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,10 +18,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import com.sun.management.HotSpotDiagnosticMXBean;
 
 import io.nowconnect.Agent;
+import io.nowconnect.testkit.ChildJvm;
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.ThreadCensus;
 import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Assumptions;
@@ -153,15 +152,8 @@ class ManyStreamsTest {
         }
 
         /** Virtual threads, from a JSON thread dump (the only view that lists them). */
-        static long virtualThreads(Path dir, String label) throws IOException {
-            Path file = dir.resolve("threads-" + label + ".json");
-            HotSpotDiagnosticMXBean bean = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
-            bean.dumpThreads(file.toAbsolutePath().toString(), HotSpotDiagnosticMXBean.ThreadDumpFormat.JSON);
-            String json = Files.readString(file);
-            Files.delete(file);
-            long all = Pattern.compile("\"tid\"").matcher(json).results().count();
-            long virtual = Pattern.compile("\"virtual\": *true").matcher(json).results().count();
-            return virtual > 0 ? virtual : all - platformThreads();
+        static long virtualThreads(Path dir, String label) {
+            return ThreadCensus.virtual();
         }
     }
 
@@ -188,11 +180,8 @@ class ManyStreamsTest {
         }
 
         static Peer start(List<Process> children, String... args) throws IOException {
-            List<String> cmd = new ArrayList<>(List.of(FaultKit.javaBinary(), "-Xmx512m", "-XX:+UseSerialGC",
-                                                       "-cp", System.getProperty("java.class.path"),
-                                                       LoadPeer.class.getName()));
-            cmd.addAll(List.of(args));
-            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            Process p = ChildJvm.main(LoadPeer.class.getName()).options("-Xmx512m", "-XX:+UseSerialGC").args(args)
+                    .inheritErr().start();
             children.add(p);
             return new Peer(p);
         }

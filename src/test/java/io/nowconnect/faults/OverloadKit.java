@@ -28,6 +28,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.nowconnect.testkit.ChildJvm;
+import io.nowconnect.testkit.Harness;
+
 /**
  * Pieces of the overload tests: the hub and the agent as child JVMs with the launcher's default options (read from
  * {@code src/dist/bin/nowconnect}, plus a GC log from which the peak heap is read), {@code /metrics} scraping, a
@@ -100,21 +103,9 @@ final class OverloadKit {
             this.mode = mode;
             this.log = dir.resolve(mode + ".log");
             this.gcLog = dir.resolve(mode + "-gc.log");
-            List<String> cmd = new ArrayList<>();
-            cmd.add(FaultKit.javaBinary());
-            cmd.addAll(launcherOptions(mode.equals("hub")));
-            cmd.add("-Xlog:gc:file=" + gcLog);
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.nowconnect.Main", mode));
-            ProcessBuilder pb = new ProcessBuilder(cmd);
-            pb.environment().keySet().removeIf(k -> k.startsWith("NC_"));
-            pb.environment().put("MALLOC_ARENA_MAX", "2");
-            pb.environment().putAll(env);
-            pb.redirectErrorStream(true).redirectOutput(log.toFile());
-            try {
-                process = pb.start();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            process = ChildJvm.main("io.nowconnect.Main").options(launcherOptions(mode.equals("hub")))
+                    .options("-Xlog:gc:file=" + gcLog).args(mode).env(Map.of("MALLOC_ARENA_MAX", "2")).env(env).log(log)
+                    .start();
         }
 
         /** Wait until a GET of the path on the port answers 200 (the process is up). */
@@ -562,16 +553,5 @@ final class OverloadKit {
             last = now;
         }
         return (System.nanoTime() - start) / 1_000_000;
-    }
-
-    /** Wait until a condition holds, polling every 100 ms. */
-    static void await(Duration timeout, java.util.function.BooleanSupplier condition, java.util.function.Supplier<String> what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout.toMillis() + " ms waiting for: " + what.get());
-            }
-            FaultKit.sleep(100);
-        }
     }
 }

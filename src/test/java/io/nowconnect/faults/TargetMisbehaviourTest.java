@@ -126,9 +126,6 @@ class TargetMisbehaviourTest {
             worstConcurrent = Math.max(worstConcurrent, f.get(20, TimeUnit.SECONDS));
         }
         pool.shutdown();
-        running.set(false);
-        liveThread.join(5000);
-        live.close();
         Map<String, Double> after = Harness.streamResults();
 
         double connectFailed = delta(before, after, "nowconnect_streams_total{connect_failed}");
@@ -140,19 +137,22 @@ class TargetMisbehaviourTest {
         report("misbehaving targets vs a live stream", "30 concurrent bad streams ended, slowest in " + worstConcurrent
                 + " ms; live echo stream: " + rounds.get() + " round trips, worst " + ms(worstRtt.get()) + " ms");
 
-        assertTrue(refusedMs < 1000, "refused target: client closed after " + refusedMs + " ms");
-        assertTrue(hangMs >= CONNECT_TIMEOUT_MS - 100 && hangMs < CONNECT_TIMEOUT_MS + 1500,
-                   "hanging target: reset after " + hangMs + " ms");
-        assertTrue(resetMs < 1000, "resetting target: client closed after " + resetMs + " ms");
-        assertTrue(worstConcurrent < CONNECT_TIMEOUT_MS + 2000, "slowest bad stream " + worstConcurrent + " ms");
-        assertTrue(worstRtt.get() < TimeUnit.MILLISECONDS.toNanos(500), "live stream round trip " + ms(worstRtt.get()) + " ms");
+        // behaviour, not speed (bench/ measures that): every bad stream ended (timeToEnd fails one still open after
+        // 15 s), the hanging one no sooner than the connect timeout, and the live stream never failed and kept going
+        assertTrue(hangMs >= CONNECT_TIMEOUT_MS - 100, "hanging target: reset after " + hangMs + " ms, before the timeout");
+        assertTrue(worstRtt.get() != Long.MAX_VALUE, "the live echo stream failed while bad streams ended around it");
+        int roundsBefore = rounds.get();
+        Harness.await(Duration.ofSeconds(10), () -> rounds.get() > roundsBefore, "the live stream still answers");
         assertTrue(connectFailed >= 22, "connect_failed counted " + connectFailed);
         assertTrue(agent.status().snapshot().ready() && agent.status().endings().isEmpty(),
                    "tunnel never dropped: " + agent.status().endings());
+        running.set(false);
+        liveThread.join(5000);
+        live.close();
     }
 
     @Test
-    void aTargetThatStopsReadingDoesNotSlowTwentyOthers(Harness harness) throws Exception {
+    void aTargetThatStopsReadingHurtsNoneOfTwentyOthers(Harness harness) throws Exception {
         int streams = 20;
         int size = 1 << 20;
         try (Bulk bulk = new Bulk(size); ServerSocket stall = new ServerSocket(0, 1024, InetAddress.getLoopbackAddress())) {
@@ -176,79 +176,64 @@ class TargetMisbehaviourTest {
             int bulkPort = hub.listenerPorts().get("bulk");
             int stallPort = hub.listenerPorts().get("stall");
 
-            run(bulkPort, streams, size, bulk); // warm-up
-            // interleaved pairs, best of each; more pairs (up to 4) only while inconclusive (noise of a shared
-            // machine, or a run in which a healthy stream was reset and whose figure is therefore void)
-            double[] base = new double[4];
-            double[] withStall = new double[4];
+            // the 20 bulk streams alone, then again beside a target that stops reading: every stream of both runs must
+            // come back intact (a reset or a cut-short reply fails the test); the MiB/s are reported, bench/ judges speed
+            double base = run(bulkPort, streams, size, bulk);
             AtomicInteger stallStreams = new AtomicInteger();
             AtomicLong stallBytes = new AtomicLong();
-            for (int round = 0; round < 4; round++) {
-                double bs = Arrays.stream(withStall).max().getAsDouble();
-                if (round >= 2 && bs > 0 && bs >= 0.8 * Arrays.stream(base).max().getAsDouble()) {
-                    break;
-                }
-                base[round] = run(bulkPort, streams, size, bulk);
-                AtomicBoolean stalling = new AtomicBoolean(true);
-                Thread staller = Thread.ofVirtual().start(() -> {
-                    byte[] junk = new byte[64 * 1024];
-                    while (stalling.get()) {
-                        // a client sends up to 8 MiB to a target that never reads: its queue fills and the stream is reset
-                        // (queue_overflow); then, after a pause (so the pusher is not a 21st bulk stream eating the CPU of
-                        // a 2-core machine), it opens another, for as long as the bulk run lasts
-                        try (Socket s = Harness.client(stallPort)) {
-                            stallStreams.incrementAndGet();
-                            OutputStream out = s.getOutputStream();
-                            for (int k = 0; k < 128 && stalling.get(); k++) {
-                                out.write(junk);
-                                stallBytes.addAndGet(junk.length);
-                            }
-                            s.setSoTimeout(200);
-                            while (stalling.get()) {
-                                try {
-                                    if (s.getInputStream().read() < 0) {
-                                        break;
-                                    }
-                                } catch (java.net.SocketTimeoutException stillOpen) {
-                                    // keep waiting
-                                }
-                            }
-                        } catch (IOException e) {
-                            // reset: go again
+            AtomicBoolean stalling = new AtomicBoolean(true);
+            Thread staller = Thread.ofVirtual().start(() -> {
+                byte[] junk = new byte[64 * 1024];
+                while (stalling.get()) {
+                    // a client sends up to 8 MiB to a target that never reads: its stream is held on credit (bin1) or
+                    // reset (v1, queue_overflow); after a pause (so the pusher is not a 21st bulk stream eating the CPU
+                    // of a 2-core machine) it opens another, for as long as the bulk run lasts
+                    try (Socket s = Harness.client(stallPort)) {
+                        stallStreams.incrementAndGet();
+                        OutputStream out = s.getOutputStream();
+                        for (int k = 0; k < 128 && stalling.get(); k++) {
+                            out.write(junk);
+                            stallBytes.addAndGet(junk.length);
                         }
-                        FaultKit.sleep(300);
+                        s.setSoTimeout(200);
+                        while (stalling.get()) {
+                            try {
+                                if (s.getInputStream().read() < 0) {
+                                    break;
+                                }
+                            } catch (java.net.SocketTimeoutException stillOpen) {
+                                // keep waiting
+                            }
+                        }
+                    } catch (IOException e) {
+                        // reset: go again
                     }
-                });
-                FaultKit.sleep(300);
-                withStall[round] = run(bulkPort, streams, size, bulk);
-                stalling.set(false);
-                staller.join(10_000);
-            }
-            double bestBase = Arrays.stream(base).max().getAsDouble();
-            double bestStall = Arrays.stream(withStall).max().getAsDouble();
+                    FaultKit.sleep(300);
+                }
+            });
+            // positive control: the stalled target really holds bytes back before the bulk run starts
+            Harness.await(Duration.ofSeconds(30), () -> stallBytes.get() >= 1 << 20, "a client pushing at the stalled target");
+            double withStall = run(bulkPort, streams, size, bulk);
+            stalling.set(false);
+            staller.join(10_000);
             Map<String, Double> results = Harness.streamResults();
             report("slow consumer", String.format("20 streams x %d MiB each way: %.1f MiB/s without, %.1f MiB/s with a "
-                    + "stalled target (%.0f %%; runs %s vs %s); %d stalled streams opened, %.1f MiB pushed at them; "
-                    + "queue_overflow resets so far %.0f; healthy bulk streams reset or cut short: %d (in %d runs, "
-                    + "figures of those runs void)",
-                    size >> 20, bestBase, bestStall, 100 * bestStall / bestBase, Arrays.toString(base),
-                    Arrays.toString(withStall), stallStreams.get(), stallBytes.get() / 1048576.0,
-                    results.getOrDefault("nowconnect_streams_total{queue_overflow}", 0.0), BROKEN_STREAMS.get(),
-                    BROKEN_RUNS.get()));
-            assertTrue(bestBase > 0 && bestStall > 0, "no clean run to compare");
-            assertTrue(bestStall >= 0.8 * bestBase, "throughput with a stalled target " + bestStall + " vs " + bestBase);
+                    + "stalled target (%.0f %%); %d stalled streams opened, %.1f MiB pushed at them; queue_overflow "
+                    + "resets so far %.0f", size >> 20, base, withStall, 100 * withStall / base, stallStreams.get(),
+                    stallBytes.get() / 1048576.0, results.getOrDefault("nowconnect_streams_total{queue_overflow}", 0.0)));
+            assertEquals(2 * streams, bulk.intact.get(), "every bulk stream of both runs intact");
+            assertEquals(0, bulk.corrupt.get(), "bulk target connections that failed");
+            assertTrue(agent.status().snapshot().ready() && agent.status().endings().isEmpty(),
+                       "tunnel never dropped: " + agent.status().endings());
             for (Socket s : stalled) {
                 s.close();
             }
         }
     }
 
-    private static final AtomicInteger BROKEN_RUNS = new AtomicInteger();
-    private static final AtomicInteger BROKEN_STREAMS = new AtomicInteger();
-
     /**
-     * 20 independent bulk transfers at once; aggregate MiB/s (one direction), or 0 when a stream came back reset or cut
-     * short (counted in {@link #BROKEN_STREAMS}).
+     * 20 independent bulk transfers at once; aggregate MiB/s (one direction), for the report. A stream that came back
+     * reset, cut short or different fails the test: a healthy stream must never be hurt by a misbehaving one.
      */
     private static double run(int port, int streams, int size, Bulk bulk) throws Exception {
         int intactBefore = bulk.intact.get();
@@ -285,15 +270,9 @@ class TargetMisbehaviourTest {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         pool.shutdown();
-        int brokenStreams = broken;
         Harness.await(Duration.ofSeconds(10), () -> bulk.intact.get() + bulk.corrupt.get() - intactBefore - corruptBefore
                 == streams, "every bulk target connection finished");
-        if (broken > 0) {
-            // a healthy stream was reset: the run's throughput is not comparable; counted and reported
-            BROKEN_RUNS.incrementAndGet();
-            BROKEN_STREAMS.addAndGet(brokenStreams);
-            return 0;
-        }
+        assertEquals(0, broken, "healthy bulk streams reset or cut short (see the 'fault: slow consumer' lines)");
         assertEquals(intactBefore + streams, bulk.intact.get(), "bulk uploads intact");
         return Math.round(streams * (size / 1048576.0) / seconds * 10) / 10.0;
     }

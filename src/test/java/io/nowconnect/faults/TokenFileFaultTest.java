@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import io.nowconnect.Agent;
 import io.nowconnect.hub.Hub;
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.LogCapture;
 import io.nowconnect.testkit.TestKit;
 
 import org.junit.jupiter.api.Tag;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 import static io.nowconnect.faults.FaultKit.report;
 import static io.nowconnect.faults.HubKillRestartTest.ms;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -49,7 +51,7 @@ class TokenFileFaultTest {
 
     @Test
     void badTokenFilesAreExplainedAndRecoveredFrom(Harness h) throws Exception {
-        try (FaultKit.LogCapture logs = new FaultKit.LogCapture();
+        try (LogCapture logs = new LogCapture();
              FaultKit.TrackingTarget target = new FaultKit.TrackingTarget()) {
             int hubPort = FaultKit.freePort();
             Hub[] hub = {h.startHub(hubPort, Map.of(), "echo")};
@@ -80,26 +82,33 @@ class TokenFileFaultTest {
 
             for (Breakage c : cases) {
                 int mark = logs.records.size();
+                long connects = agent.status().connects();
                 c.breakIt().run(file);
-                FaultKit.sleep(400); // the file watch reacts: the running tunnel must keep serving meanwhile
-                assertTrue(agent.status().snapshot().ready(), c.label() + ": the running tunnel keeps serving");
+                // positive control: the file watch reacted (a WARNING of the agent's tunnel code: the token cannot be
+                // used, or a new tunnel with it failed); the running tunnel must have kept serving through it
+                Harness.await(Duration.ofSeconds(10), () -> logs.since(mark).stream()
+                        .anyMatch(r -> LogCapture.warning(r) && r.getLoggerName().startsWith("io.nowconnect.tunnel")),
+                              c.label() + ": the file watch's WARNING; got " + logs.since(mark).stream()
+                                      .map(LogCapture::text).toList());
                 String watched = logs.since(mark).stream()
-                        .filter(r -> r.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue())
-                        .filter(r -> r.getLoggerName().startsWith("io.nowconnect.tunnel"))
-                        .map(FaultKit.LogCapture::text).findFirst().orElse("(nothing logged)");
+                        .filter(r -> LogCapture.warning(r) && r.getLoggerName().startsWith("io.nowconnect.tunnel"))
+                        .map(LogCapture::text).findFirst().orElseThrow();
+                assertTrue(agent.status().snapshot().ready(), c.label() + ": the running tunnel keeps serving");
+                HubKillRestartTest.roundTrip(hub[0].listenerPorts().get("echo"));
+                assertEquals(connects, agent.status().connects(), c.label() + ": no tunnel replaced the running one");
                 int restartMark = logs.records.size();
                 hub[0].close();
                 hub[0] = h.startHub(hubPort, Map.of(), "echo");
                 long restarted = System.nanoTime();
                 Harness.await(Duration.ofSeconds(10), () -> logs.since(restartMark).stream()
                                       .filter(r -> r.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue())
-                                      .anyMatch(r -> FaultKit.LogCapture.text(r).contains(c.expectedLog())),
+                                      .anyMatch(r -> LogCapture.text(r).contains(c.expectedLog())),
                               c.label() + ": a WARNING containing \"" + c.expectedLog() + "\"; got "
-                                      + logs.since(restartMark).stream().map(FaultKit.LogCapture::text).toList());
+                                      + logs.since(restartMark).stream().map(LogCapture::text).toList());
                 long explainedMs = ms(System.nanoTime() - restarted);
-                String line = logs.since(restartMark).stream().map(FaultKit.LogCapture::text)
+                String line = logs.since(restartMark).stream().map(LogCapture::text)
                         .filter(t -> t.contains(c.expectedLog())).findFirst().orElseThrow();
-                FaultKit.sleep(300);
+                // the reconnect failed and said why (awaited above): it must not have made the agent READY
                 assertFalse(agent.status().snapshot().ready(), c.label() + ": not READY with a bad token");
                 assertTrue(Harness.health(agent.healthPort()).startsWith("OK"), c.label() + ": health port answers OK");
 

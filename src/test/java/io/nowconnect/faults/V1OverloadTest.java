@@ -114,7 +114,7 @@ class V1OverloadTest {
         }
         conn.send(open("probe", "echo"));
         conn.send(open("bulkecho", "echo"));
-        OverloadKit.await(Duration.ofSeconds(60), () -> sink.accepted.get() >= HEAVY + LIGHT,
+        Harness.await(Duration.ofSeconds(60), () -> sink.accepted.get() >= HEAVY + LIGHT,
                           () -> "target accepted " + sink.accepted.get() + "; " + FaultKit.HubProcess.tail(agent.log));
 
         GaugeWatch gauge = new GaugeWatch(agentHttp, "nowconnect");
@@ -204,7 +204,7 @@ class V1OverloadTest {
                 .toList());
         assertTrue(heavyReset > 0, "the flood spent the budget: some flooded streams were reset");
         assertNull(resets.get("bulkecho"), "the bulk echo beside the flood is never reset");
-        OverloadKit.await(Duration.ofSeconds(30), () -> bulkBack.size() >= ECHO_BYTES,
+        Harness.await(Duration.ofSeconds(30), () -> bulkBack.size() >= ECHO_BYTES,
                           () -> "the bulk echo came back: " + bulkBack.size() + " of " + ECHO_BYTES + " bytes");
         assertEquals(ECHO_BYTES, bulkBack.size(), "the bulk echo came back whole");
         assertTrue(resets.values().stream().allMatch("queue_overflow"::equals), "resets: " + resets.values().stream()

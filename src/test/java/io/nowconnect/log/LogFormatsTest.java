@@ -6,6 +6,7 @@ import java.util.logging.LogRecord;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -15,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Both line formats with values a peer could send: newlines, control characters, a megabyte, quotes and fake fields
  * give one escaped, short line; failures carry {@code error}.
  */
+@Timeout(60)
 class LogFormatsTest {
     private static final String FORGED = "1.0\n2026-01-01T00:00:00.000Z INFO    Agent - NowConnect agent stopped event=stopped\r"
             + "\u0000\u001b[31m\u2028";

@@ -18,6 +18,7 @@ import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
 import io.nowconnect.hub.Hub;
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.LogCapture;
 import io.nowconnect.testkit.TestKit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

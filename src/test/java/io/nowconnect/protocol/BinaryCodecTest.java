@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -14,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** bin1 frames byte for byte (fixtures as hex), round trips, and malformed input. */
+@Timeout(60)
 class BinaryCodecTest {
     private static final HexFormat HEX = HexFormat.of();
     private static final String CID = "6f1c1f38-4d4b-4b0e-9d1c-5b3f2e8a9c10";

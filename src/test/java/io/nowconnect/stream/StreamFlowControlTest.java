@@ -15,12 +15,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.function.BooleanSupplier;
 
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.testkit.Harness;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -162,11 +162,11 @@ class StreamFlowControlTest {
                 // the stream ended
             }
         });
-        await(() -> stream.credit() == 0 && creditWaits.sum() > waitsBefore, "the reader waits for credit");
+        Harness.await(WAIT, () -> stream.credit() == 0 && creditWaits.sum() > waitsBefore, "the reader waits for credit");
         assertEquals(window, dataBytes(), "exactly the credit was sent");
 
         table.dispatch(new Frame.Window(CID, 30_000));
-        await(() -> stream.credit() == 0 && creditWaits.sum() > waitsBefore + 1, "credit used up again");
+        Harness.await(WAIT, () -> stream.credit() == 0 && creditWaits.sum() > waitsBefore + 1, "credit used up again");
         assertEquals(30_000, dataBytes(), "exactly the increment was sent");
         assertNull(sent.poll(200, TimeUnit.MILLISECONDS), "nothing beyond the credit");
         assertFalse(stream.isClosed());
@@ -280,7 +280,7 @@ class StreamFlowControlTest {
         InputStream in = peer.getInputStream();
         // half a window that the small socket buffers cannot take at once: the writer blocks in write
         data(CID, 0, bytes(window / 2, 8));
-        await(() -> {
+        Harness.await(WAIT, () -> {
             try {
                 return in.available() > 0;
             } catch (IOException e) {
@@ -314,7 +314,7 @@ class StreamFlowControlTest {
         Stream stream = stream(window, 0);
         long waitsBefore = creditWaits.sum();
         peer.getOutputStream().write(bytes(window + 1, 11));
-        await(() -> stream.credit() == 0 && creditWaits.sum() > waitsBefore, "the reader waits for credit");
+        Harness.await(WAIT, () -> stream.credit() == 0 && creditWaits.sum() > waitsBefore, "the reader waits for credit");
         table.dispatch(new Frame.Rst(CID, "reset"));
         assertTrue(stream.isClosed());
         assertEquals(-2, readOutcome(peer), "the local side sees a reset");
@@ -354,7 +354,7 @@ class StreamFlowControlTest {
         for (int i = 0; i < frames; i++) {
             assertEquals((byte) i, got[i], "byte " + i + " in order");
         }
-        await(() -> memory.used() == 0, "everything given back once written");
+        Harness.await(WAIT, () -> memory.used() == 0, "everything given back once written");
     }
 
     /** What a read on the local side returns now: -1 for EOF, -2 for a reset, else the byte. */
@@ -363,16 +363,6 @@ class StreamFlowControlTest {
             return s.getInputStream().read();
         } catch (IOException e) {
             return -2;
-        }
-    }
-
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for: " + what);
-            }
-            Thread.sleep(5);
         }
     }
 

@@ -447,18 +447,23 @@ public final class Harness implements AutoCloseable {
         await(timeout, () -> agent.status().snapshot().ready(), "agent tunnel ready");
     }
 
-    /** Poll a condition every 10 ms. */
+    /** Poll a condition every 10 ms: the one wait of the tests (never a fixed sleep). */
     public static void await(Duration timeout, BooleanSupplier condition, String what) {
+        await(timeout, condition, () -> what);
+    }
+
+    /** Poll a condition every 10 ms; the description is made only on failure (it may carry the state then). */
+    public static void await(Duration timeout, BooleanSupplier condition, java.util.function.Supplier<String> what) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout.toMillis() + " ms waiting for: " + what);
+                throw new AssertionError("timed out after " + timeout.toMillis() + " ms waiting for: " + what.get());
             }
             try {
                 Thread.sleep(10);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted waiting for: " + what);
+                throw new AssertionError("interrupted waiting for: " + what.get());
             }
         }
     }

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import io.nowconnect.Agent;
 import io.nowconnect.demo.EchoServer;
+import io.nowconnect.testkit.Gauges;
 import io.nowconnect.testkit.Harness;
 import io.nowconnect.testkit.ScriptedHub;
 import io.nowconnect.testkit.TargetServer;
@@ -33,6 +34,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class AgentHostileHubTest extends ScriptedHubTestBase {
+    /** Most the heap may grow while a non-reading hub floods OPENs: a fifth of the 40 MB the flood offers. */
+    private static final long MAX_FLOOD_HEAP_GROWTH = 8L << 20;
 
     /** One hostile frame, the drop reason the agent must count for it, and a label for failures. */
     private record Case(String label, String frame, String droppedAs) {
@@ -181,6 +184,7 @@ class AgentHostileHubTest extends ScriptedHubTestBase {
     void hubThatFloodsButNeverReadsCannotGrowTheAgentsMemoryWithoutBound() throws Exception {
         Agent agent = startAgent(vars(targets("ldap", 1002)));
         ScriptedHub.Conn conn = connectReady(agent);
+        long heapBefore = Gauges.heapUsedAfterGc();
         conn.stallReads(); // the hub stops reading: every answer the agent writes piles up somewhere
         // cids of up to 128 characters are accepted (longer ones are dropped as malformed, unanswered)
         String pad = "c".repeat(120);
@@ -211,10 +215,17 @@ class AgentHostileHubTest extends ScriptedHubTestBase {
             }
             Thread.sleep(50);
         }
-        System.out.println("non-reading hub: " + sent.get() + " of " + total + " OPENs accepted; tunnel "
-                                   + (conn.ended.getCount() == 0 ? "ended" : "up") + "; agent endings " + agent.status().endings());
+        // the memory itself: what this JVM (agent and scripted hub) holds after a full collection, while the flood
+        // is held up, against the 40 MB the hub offered; the RSTs the agent could not send are in its capped urgent
+        // lane or its socket buffer, not on the heap
+        long heapGrowth = Gauges.heapUsedAfterGc() - heapBefore;
+        System.out.println("non-reading hub: " + sent.get() + " of " + total + " OPENs accepted; heap growth "
+                                   + (heapGrowth >> 10) + " KiB; tunnel " + (conn.ended.getCount() == 0 ? "ended" : "up")
+                                   + "; agent endings " + agent.status().endings());
         assertTrue(sent.get() < total || conn.ended.getCount() == 0,
                    "the agent read all " + total + " OPENs (40 MB) from a hub that reads nothing and queued every RST");
+        assertTrue(heapGrowth < MAX_FLOOD_HEAP_GROWTH, "heap grew by " + (heapGrowth >> 10) + " KiB under a flood of "
+                + sent.get() + " OPENs from a hub that reads nothing (bound " + (MAX_FLOOD_HEAP_GROWTH >> 20) + " MiB)");
         conn.dropTcpNow();
         sender.join(WAIT);
         connectReady(agent);

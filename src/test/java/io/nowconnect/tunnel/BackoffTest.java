@@ -4,11 +4,13 @@ import java.time.Duration;
 import java.util.SplittableRandom;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Exponential back-off with full jitter, reset after a healthy connection. */
+@Timeout(60)
 class BackoffTest {
     private static final Duration MIN = Duration.ofMillis(500);
     private static final Duration MAX = Duration.ofMillis(30_000);

@@ -8,6 +8,7 @@ import java.util.Optional;
 import javax.net.ssl.SSLHandshakeException;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -15,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * Mapping of connect failures that the network tests cannot provoke with tinyproxy and the project's hub (other proxy
  * status codes, no proxy at all); the common cases are covered for real in {@code io.nowconnect.network}.
  */
+@Timeout(300)
 class ConnectFailureTest {
     private static final Optional<String> PROXY = Optional.of("proxy.corp:3128");
 

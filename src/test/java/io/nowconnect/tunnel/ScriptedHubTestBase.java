@@ -55,7 +55,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @ExtendWith(TestKit.class)
 abstract class ScriptedHubTestBase {
-    static final String AGENT_ID = "premise-01";
     /** Generous bound for "eventually" conditions (a loaded 2-core machine). */
     static final Duration WAIT = Duration.ofSeconds(10);
     static final Pattern DATA = Pattern.compile(
@@ -258,6 +257,22 @@ abstract class ScriptedHubTestBase {
     static final class CountingObserver implements StreamObserver {
         final Map<String, LongAdder> dropped = new ConcurrentHashMap<>();
         final Map<String, LongAdder> refused = new ConcurrentHashMap<>();
+        /** Streams registered, by connector: a stream is registered before its target is dialled. */
+        final Map<String, LongAdder> opened = new ConcurrentHashMap<>();
+
+        @Override
+        public void opened(String connector) {
+            opened.computeIfAbsent(connector, r -> new LongAdder()).increment();
+        }
+
+        long openedCount() {
+            return opened.values().stream().mapToLong(LongAdder::sum).sum();
+        }
+
+        long refusedCount(String reason) {
+            LongAdder a = refused.get(reason);
+            return a == null ? 0 : a.sum();
+        }
 
         @Override
         public void dropped(String reason) {

@@ -11,7 +11,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.UnaryOperator;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -22,6 +21,7 @@ import java.util.random.RandomGenerator;
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.log.Event;
+import io.nowconnect.testkit.Harness;
 import io.nowconnect.tunnel.FakeTunnels.Drain;
 import io.nowconnect.tunnel.FakeTunnels.Fake;
 
@@ -249,9 +249,9 @@ class SupervisorTest {
     void anUnusableTokenFileKeepsTheTunnelUntilAGoodTokenArrives() throws Exception {
         Fake old = readyTunnel();
         Files.writeString(tokenFile, "");
-        awaitTrue(() -> !events.named("token_unusable").isEmpty(), "the emptied file is reported");
+        Harness.await(REAL_LIMIT, () -> !events.named("token_unusable").isEmpty(), "the emptied file is reported");
         Files.writeString(tokenFile, "two words");
-        awaitTrue(() -> events.named("token_unusable").size() == 2, "the garbled file is reported");
+        Harness.await(REAL_LIMIT, () -> events.named("token_unusable").size() == 2, "the garbled file is reported");
         clock.awaitIdle();
         assertEquals(1, tunnels.count(), "no new tunnel for an unusable token");
         assertNull(old.drained);
@@ -371,7 +371,7 @@ class SupervisorTest {
         Files.writeString(tokenFile, "token-B");
         Fake candidate = tunnels.next();
         Thread stopper = Thread.ofVirtual().start(() -> supervisor.shutdown(Duration.ofSeconds(10)));
-        awaitTrue(() -> t.drained != null, "the ready tunnel drains");
+        Harness.await(REAL_LIMIT, () -> t.drained != null, "the ready tunnel drains");
         candidate.awaitEnded();
         clock.awaitIdle();
         assertEquals(new Drain(Duration.ofSeconds(10), true, EndReason.DRAINED), t.drained, "refusing new streams");
@@ -392,7 +392,7 @@ class SupervisorTest {
     void shutdownClosesATunnelThatOutlivesTheDrainTimeout() throws Exception {
         Fake t = readyTunnel();
         Thread stopper = Thread.ofVirtual().start(() -> supervisor.shutdown(Duration.ofSeconds(10)));
-        awaitTrue(() -> t.drained != null, "the tunnel drains");
+        Harness.await(REAL_LIMIT, () -> t.drained != null, "the tunnel drains");
         clock.awaitIdle();
         // the supervisor gives its tunnels 3 s more than the drain timeout to close
         clock.advance(Duration.ofSeconds(13));
@@ -420,7 +420,7 @@ class SupervisorTest {
 
         tunnels.tlsProblem = new IllegalStateException("key does not match the certificate");
         Files.writeString(cert, "two");
-        awaitTrue(() -> !events.named("tls_files_unusable").isEmpty(), "the unusable material is reported");
+        Harness.await(REAL_LIMIT, () -> !events.named("tls_files_unusable").isEmpty(), "the unusable material is reported");
         clock.awaitIdle();
         assertEquals(1, tunnels.count(), "no tunnel with unusable TLS files");
 
@@ -440,16 +440,6 @@ class SupervisorTest {
                                Optional.of(key), c.maxWsPayload(), c.pingInterval(), c.pingTimeout(), c.connectTimeout(),
                                c.idleTimeout(), c.queueDepth(), c.maxInflight(), c.reconnectMin(), c.reconnectMax(),
                                c.drainTimeout(), c.allowInsecure(), c.memoryBudgetBytes(), c.urls());
-    }
-
-    private static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
-        long end = System.nanoTime() + REAL_LIMIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - end > 0) {
-                throw new AssertionError("not within " + REAL_LIMIT + ": " + what);
-            }
-            Thread.sleep(5);
-        }
     }
 
     /** The supervisor's log events, in order. */

@@ -17,6 +17,7 @@ import io.nowconnect.health.TcpHealthServer;
 import io.nowconnect.tunnel.TunnelStatus.State;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -24,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The agent's state tracker: transitions, readiness through a rotation, counters, and what the health port reads. */
+@Timeout(60)
 class TunnelStatusTest {
     private static final String HUB = "wss://hub.example.com/tunnel";
 

@@ -17,6 +17,7 @@ import io.nowconnect.demo.EchoServer;
 import io.nowconnect.testkit.Harness;
 import io.nowconnect.testkit.ScriptedHub;
 import io.nowconnect.testkit.TargetServer;
+import io.nowconnect.testkit.ThreadCensus;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -77,11 +78,15 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         hub.ack = null;
         var vars = vars(targets("ldap", 1002));
         vars.put("NC_PING_TIMEOUT_SEC", "15"); // also the HELLO_ACK deadline
-        Agent agent = startAgent(vars);
+        CountingObserver observer = new CountingObserver();
+        Agent agent = startAgent(vars, observer);
         assertEquals("OK\n", Harness.health(agent.healthPort()), "before any connection");
         ScriptedHub.Conn conn = hub.awaitConnection(WAIT);
         assertTrue(conn.next(WAIT).startsWith("{\"t\":\"HELLO\""));
-        Thread.sleep(300);
+        // positive control: the agent's reader has handled a frame sent after HELLO (a malformed one, counted), so it
+        // had every chance to turn ready; it must not have
+        conn.send("{not json");
+        Harness.await(WAIT, () -> observer.droppedCount("bad_json") == 1, "the malformed frame counted");
         assertFalse(agent.status().snapshot().ready(), "HELLO sent but not acknowledged: not ready");
         assertEquals("OK\n", Harness.health(agent.healthPort()));
 
@@ -236,30 +241,39 @@ class V1ConformanceTest extends ScriptedHubTestBase {
     @Test
     void openForUnexportedConnectorIsResetAndNeverDialled() throws Exception {
         TargetServer target = target();
-        Agent agent = startAgent(vars(targets("ldap", target.port())));
+        CountingObserver observer = new CountingObserver();
+        Agent agent = startAgent(vars(targets("ldap", target.port())), observer);
         ScriptedHub.Conn conn = connectReady(agent);
         for (String connector : List.of("nope", "LDAP", "ldap ", "")) {
             String cid = newCid();
             conn.send(open(cid, connector));
             assertEquals(rst(cid, "unknown_connector"), conn.nextFor(cid, WAIT), "connector \"" + connector + "\"");
         }
-        Thread.sleep(300);
-        assertEquals(0, target.accepts.get(), "the agent must never dial for an unexported connector");
+        // positive control: an OPEN for the exported connector, after the refused ones, is dialled; a stream is
+        // registered before its dial, in the order the OPENs came, so the refused ones registered none
+        conn.send(open(newCid(), "ldap"));
+        target.awaitAccept();
+        assertEquals(1, observer.openedCount(), "streams registered: the control's only " + observer.opened);
+        assertEquals(1, target.accepts.get(), "the agent must never dial for an unexported connector");
+        assertEquals(4, observer.refusedCount("unknown_connector"));
     }
 
     @Test
     void openWhoseTargetRefusesGetsConnectFailed() throws Exception {
         int closedPort = Harness.freePort();
         EchoServer echo = echo();
-        Agent agent = startAgent(vars(targets("down", closedPort, "echo", echo.port())));
+        CountingObserver observer = new CountingObserver();
+        Agent agent = startAgent(vars(targets("down", closedPort, "echo", echo.port())), observer);
         ScriptedHub.Conn conn = connectReady(agent);
         String cid = newCid();
         conn.send(open(cid, "down"));
         assertEquals(rst(cid, "connect_failed"), conn.nextFor(cid, WAIT));
-        // DATA racing the failed dial is dropped; the tunnel serves the next stream
+        // DATA racing the failed dial is dropped and counted; the tunnel serves the next stream (the positive control:
+        // every frame the agent sends for the dead cid would come before that stream's), and nothing came for the cid
         conn.send(data(cid, 0, new byte[] {1}));
-        assertNull(conn.pollFor(cid, Duration.ofMillis(300)));
+        Harness.await(WAIT, () -> observer.droppedCount("unknown_cid") == 1, "the DATA for the dead cid dropped");
         roundTrip(conn, "echo");
+        assertNull(conn.pollFor(cid, Duration.ZERO), "a frame for the dead cid");
     }
 
     @Test
@@ -273,9 +287,15 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         conn.send(open(cid, "ldap"));
         // one RST names the cid: the hub takes that stream for dead, so the agent ends it as well (no orphan target)
         assertEquals(rst(cid, "duplicate_cid"), conn.nextFor(cid, WAIT));
-        Thread.sleep(300);
-        assertEquals(1, target.accepts.get(), "the duplicate OPEN must not dial");
-        assertNull(conn.pollFor(cid, Duration.ofMillis(300)), "exactly one RST");
+        // positive control: a later stream is dialled and answers; the duplicate, handled before it, dialled nothing,
+        // and no second frame for the cid came before the control's
+        String control = newCid();
+        conn.send(open(control, "ldap"));
+        Socket controlTarget = target.awaitAccept();
+        controlTarget.getOutputStream().write('k');
+        assertTrue(conn.nextFor(control, WAIT).contains("\"DATA\""), "the control stream's DATA");
+        assertEquals(2, target.accepts.get(), "the duplicate OPEN must not dial");
+        assertNull(conn.pollFor(cid, Duration.ZERO), "exactly one RST");
         s.setSoTimeout(5000);
         assertThrows(java.io.IOException.class, () -> {
             // the target sees the stream's reset
@@ -286,7 +306,7 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         // the tunnel serves the next stream
         conn.send(open(newCid(), "ldap"));
         target.awaitAccept();
-        assertEquals(2, target.accepts.get());
+        assertEquals(3, target.accepts.get());
     }
 
     @Test
@@ -294,7 +314,8 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         TargetServer target = target();
         var vars = vars(targets("ldap", target.port()));
         vars.put("NC_MAX_INFLIGHT_CIDS", "2");
-        Agent agent = startAgent(vars);
+        CountingObserver observer = new CountingObserver();
+        Agent agent = startAgent(vars, observer);
         ScriptedHub.Conn conn = connectReady(agent);
         String a = newCid();
         String b = newCid();
@@ -305,7 +326,8 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         String c = newCid();
         conn.send(open(c, "ldap"));
         assertEquals(rst(c, "too_many_streams"), conn.nextFor(c, WAIT));
-        Thread.sleep(200);
+        // the refusal is decided, and the RST sent, on the reader before any dial could start: no stream was registered
+        assertEquals(2, observer.openedCount(), "the refused OPEN must not register a stream, nor dial");
         assertEquals(2, target.accepts.get(), "the refused OPEN must not dial");
 
         // a stream closed by RST frees its slot (the RST is processed asynchronously: retry a few times)
@@ -427,7 +449,9 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         assertEquals(List.of("{\"t\":\"DRAIN\"}"), conn.log.subList(1, conn.log.size()), "DRAIN, then the close");
         assertTrue(tookMs < 4000, "no streams: stop must not wait for the drain timeout (" + tookMs + " ms)");
         assertTrue(conn.awaitEnded(WAIT));
-        Thread.sleep(300);
+        // positive control: the agent's supervisor and tunnel threads are gone, so nothing is left that could dial
+        Harness.await(WAIT, () -> ThreadCensus.named("nc-supervisor") + ThreadCensus.named("nc-tunnel") == 0,
+                      "the agent's supervisor and tunnel threads ended: " + ThreadCensus.kinds("nc-"));
         assertEquals(1, hub.upgradeAttempts.get(), "no reconnect after stop");
     }
 

@@ -7,7 +7,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
+
+import io.nowconnect.testkit.Harness;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -125,7 +126,7 @@ class OutboxTest {
         box.ordered("o3");
         box.urgent("u2");
         release.countDown();
-        await(() -> written.size() == 6, "everything written");
+        Harness.await(WAIT, () -> written.size() == 6, "everything written");
         assertEquals(List.of("hold", "u1", "u2", "o1", "o2", "o3"), written);
         // the queued items went out in one batch on the writer thread, not on a producer's
         assertEquals(List.of("u1", "u2", "o1", "o2", "o3"), batches.get(1));
@@ -152,7 +153,7 @@ class OutboxTest {
         for (Thread t : producers) {
             t.join(WAIT.toMillis());
         }
-        await(() -> written.size() == 3 * perProducer, "every item written");
+        Harness.await(WAIT, () -> written.size() == 3 * perProducer, "every item written");
         for (String p : List.of("x", "y", "z")) {
             List<String> mine = written.stream().filter(s -> s.startsWith(p)).toList();
             List<String> expected = new ArrayList<>();
@@ -176,7 +177,7 @@ class OutboxTest {
             third.countDown();
         });
         // flow a holds its limit: its third item waits (checked by its state, then by a bounded look)
-        await(() -> blocked.getState() == Thread.State.TIMED_WAITING || blocked.getState() == Thread.State.WAITING,
+        Harness.await(WAIT, () -> blocked.getState() == Thread.State.TIMED_WAITING || blocked.getState() == Thread.State.WAITING,
               "third producer waiting");
         assertFalse(third.await(300, TimeUnit.MILLISECONDS), "ordered() must block while its flow is full");
         // another flow and the urgent lane do not block, even now
@@ -185,7 +186,7 @@ class OutboxTest {
         assertEquals(List.of(), written, "nothing written while the socket is held");
         release.countDown();
         assertTrue(third.await(WAIT.toMillis(), TimeUnit.MILLISECONDS), "the blocked producer went on once written");
-        await(() -> written.size() == 6, "everything written");
+        Harness.await(WAIT, () -> written.size() == 6, "everything written");
         // the urgent item first, then b1 (a new flow with one small item) ahead of the bulk flow a
         assertEquals(List.of("hold", "u1", "b1", "a1", "a2", "a3"), writtenNames());
     }
@@ -202,7 +203,7 @@ class OutboxTest {
         }
         box.ordered("probe", "probe", null);
         release.countDown();
-        await(() -> written.size() == 1 + 20 * 4 + 1, "everything written");
+        Harness.await(WAIT, () -> written.size() == 1 + 20 * 4 + 1, "everything written");
         // 1.3 MiB of bulk was queued first; the probe goes right after the held item
         assertEquals("probe", written.get(1), "the probe's place: " + writtenNames().subList(0, 5));
     }
@@ -219,7 +220,7 @@ class OutboxTest {
             box.ordered("b", item("b" + i, size), null);
         }
         release.countDown();
-        await(() -> written.size() == 13, "everything written");
+        Harness.await(WAIT, () -> written.size() == 13, "everything written");
         // b queued after all of a, yet they alternate, one quantum each per turn
         assertEquals(List.of("hold", "a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4", "a5", "b5"),
                      writtenNames());
@@ -239,7 +240,7 @@ class OutboxTest {
         assertThrows(IllegalStateException.class, () -> box.ordered("a", "refused", cb.apply("refused")));
         release.countDown();
         assertTrue(box.awaitStopped(WAIT));
-        await(() -> runs.containsKey("queued"), "the dropped item's callback ran");
+        Harness.await(WAIT, () -> runs.containsKey("queued"), "the dropped item's callback ran");
         assertEquals(java.util.Map.of("direct", 1, "queued", 1, "refused", 1), runs);
     }
 
@@ -260,7 +261,7 @@ class OutboxTest {
         assertThrows(IllegalStateException.class, () -> box.ordered("o"));
         release.countDown();
         assertTrue(box.awaitStopped(WAIT), "the writer ends after the failure");
-        await(() -> written.contains("hold"), "the held write finishes");
+        Harness.await(WAIT, () -> written.contains("hold"), "the held write finishes");
         assertEquals(List.of("hold"), written, "nothing queued is written after the failure");
     }
 
@@ -280,7 +281,7 @@ class OutboxTest {
                 done.countDown();
             }
         });
-        await(() -> blocked.getState() == Thread.State.TIMED_WAITING || blocked.getState() == Thread.State.WAITING,
+        Harness.await(WAIT, () -> blocked.getState() == Thread.State.TIMED_WAITING || blocked.getState() == Thread.State.WAITING,
               "second producer waiting");
         box.stop();
         assertTrue(box.isClosed());
@@ -290,7 +291,7 @@ class OutboxTest {
         assertThrows(IllegalStateException.class, () -> box.urgent("late"));
         assertTrue(box.awaitStopped(WAIT), "the writer thread ends");
         release.countDown();
-        await(() -> written.contains("hold"), "the held write finishes");
+        Harness.await(WAIT, () -> written.contains("hold"), "the held write finishes");
         assertEquals(List.of("hold"), written, "pending items are dropped, not written");
     }
 
@@ -331,25 +332,10 @@ class OutboxTest {
         box.ordered("after");
         release.countDown();
         assertTrue(box.awaitStopped(WAIT), "the writer ends at the failure");
-        await(() -> written.contains("hold"), "the held write finishes");
+        Harness.await(WAIT, () -> written.contains("hold"), "the held write finishes");
         assertTrue(box.isClosed());
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> box.ordered("x"));
         assertEquals("socket broke", e.getCause().getMessage(), "the failure is the cause");
         assertEquals(List.of("hold"), written);
-    }
-
-    private static void await(BooleanSupplier condition, String what) {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for: " + what);
-            }
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted");
-            }
-        }
     }
 }

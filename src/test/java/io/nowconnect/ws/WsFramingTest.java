@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -27,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * JDK's WebSocket client as the agent of the hub's protocol tests, Helidon's WebSocket client in
  * {@code io.nowconnect.hub.HubHelidonClientTest}.
  */
+@Timeout(60)
 class WsFramingTest {
     private static final HexFormat HEX = HexFormat.of();
     private static final byte[] HELLO = "Hello".getBytes(StandardCharsets.US_ASCII);

@@ -6,10 +6,12 @@ import java.util.List;
 import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.is;
 
+@Timeout(60)
 class ConnectorScopeTest {
     private static Claims claims(Optional<List<String>> connectors) {
         return new Claims("agent-1", Optional.empty(), Optional.empty(), Instant.now().plusSeconds(60), List.of("nowconnect"),

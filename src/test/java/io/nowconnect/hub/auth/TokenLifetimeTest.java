@@ -9,10 +9,12 @@ import java.util.List;
 import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.hamcrest.MatcherAssert.assertThat;
 import static org.hamcrest.Matchers.is;
 
+@Timeout(60)
 class TokenLifetimeTest {
     private static final Instant EXP = Instant.parse("2026-11-28T12:00:00Z");
 
