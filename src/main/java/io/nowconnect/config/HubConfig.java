@@ -57,6 +57,7 @@ import io.nowconnect.protocol.ConnectorName;
  *        the {@code replicas} capability
  * @param replicas {@code NC_HUB_REPLICAS} (none): ids of every replica behind the agents' URL (with a Kubernetes
  *        StatefulSet, the pod names); when set it must include {@code NC_HUB_REPLICA_ID}
+ * @param pdp {@code NC_HUB_PDP_*}: the policy decision point asked about each client connection, if set
  * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}
  */
 public record HubConfig(String host,
@@ -86,6 +87,7 @@ public record HubConfig(String host,
                         long memoryBudgetBytes,
                         String replicaId,
                         List<String> replicas,
+                        Optional<PdpSettings> pdp,
                         LogSettings log) {
 
     /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
@@ -165,13 +167,14 @@ public record HubConfig(String host,
                 .orElseGet(HubConfig::hostName);
         List<String> replicas = replicas(s, replicaId, s.string("NC_HUB_REPLICAS", ""));
         long memoryBudget = AgentConfig.memoryBudget(s, "NC_HUB_MEMORY_BUDGET_MB");
+        Optional<PdpSettings> pdp = PdpSettings.read(s);
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
         return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
                              listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
                              maxTcpConnections, Duration.ofSeconds(requestTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
-                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, log);
+                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, pdp, log);
     }
 
     /** Most replicas in {@code NC_HUB_REPLICAS} (an agent keeps a tunnel to each). */

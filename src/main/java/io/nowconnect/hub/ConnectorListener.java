@@ -10,12 +10,17 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import io.nowconnect.config.Cidr;
+import io.nowconnect.hub.authz.AccessRequest;
+import io.nowconnect.hub.authz.ConnectionPolicy;
+import io.nowconnect.hub.authz.Verdict;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.Acceptor;
 
 /**
  * A TCP listener for one connector: each accepted client connection becomes a stream on the least busy ready
  * tunnel that exports the connector, or is closed at once when there is none ({@code no_agent_for_connector}).
+ * With a policy decision point ({@code NC_HUB_PDP_URL}) the client goes on only once the PDP allowed it: until then
+ * nothing is read from its socket and no OPEN is sent.
  *
  * <p>Threads: an {@link Acceptor}; each client is handed over on its own virtual thread.
  */
@@ -26,18 +31,28 @@ final class ConnectorListener implements AutoCloseable {
     private final AgentRegistry agents;
     private final HubMetrics metrics;
     private final List<Cidr> allow;
+    private final Optional<ConnectionPolicy> policy;
+    private final String replicaId;
+    private final String bindAddress;
+    private final LogThrottle denials = new LogThrottle();
     private volatile Acceptor acceptor;
 
-    private ConnectorListener(String connector, AgentRegistry agents, HubMetrics metrics, List<Cidr> allow) {
+    private ConnectorListener(String connector, AgentRegistry agents, HubMetrics metrics, List<Cidr> allow,
+                              Optional<ConnectionPolicy> policy, String replicaId, String bindAddress) {
         this.connector = connector;
         this.agents = agents;
         this.metrics = metrics;
         this.allow = allow;
+        this.policy = policy;
+        this.replicaId = replicaId;
+        this.bindAddress = bindAddress;
     }
 
     static ConnectorListener start(String connector, InetSocketAddress bind, AgentRegistry agents, HubMetrics metrics,
-                                   List<Cidr> allow) throws IOException {
-        ConnectorListener listener = new ConnectorListener(connector, agents, metrics, allow);
+                                   List<Cidr> allow, Optional<ConnectionPolicy> policy, String replicaId)
+            throws IOException {
+        ConnectorListener listener = new ConnectorListener(connector, agents, metrics, allow, policy, replicaId,
+                                                           bind.getHostString() + ":" + bind.getPort());
         try {
             listener.acceptor = Acceptor.start(bind.getHostString(), bind.getPort(), 1024, "nc-hub-client", listener::handle);
         } catch (IOException e) {
@@ -87,9 +102,33 @@ final class ConnectorListener implements AutoCloseable {
             closeQuietly(client);
             return;
         }
+        if (policy.isPresent() && !allowed(policy.get(), peer, tunnel.get())) {
+            closeQuietly(client);
+            return;
+        }
         if (!tunnel.get().openStream(client, connector)) {
             closeQuietly(client);
         }
+    }
+
+    /** Ask the PDP; a refusal is counted ({@code pdp_denied}, {@code pdp_error}) and logged at most once a period. */
+    private boolean allowed(ConnectionPolicy pdp, InetAddress peer, AgentTunnel tunnel) {
+        Verdict v = pdp.check(new AccessRequest(peer.getHostAddress(), connector, tunnel.agentId(), replicaId,
+                                                bindAddress));
+        if (v.allowed()) {
+            return true;
+        }
+        String reason = "error".equals(v.result()) ? "pdp_error" : "pdp_denied";
+        metrics.refused(connector, reason);
+        denials.count();
+        long n = denials.due();
+        if (n > 0) {
+            Event.of(reason).with("connector", connector).with("peer", peer.getHostAddress())
+                    .with("agent_id", tunnel.agentId()).with("pdp_reason", v.reason().orElse(null)).with("count", n)
+                    .log(LOGGER, Level.WARNING, "Client refused by the policy decision point (" + n
+                            + " in the last period)");
+        }
+        return false;
     }
 
     private static void closeQuietly(Socket s) {

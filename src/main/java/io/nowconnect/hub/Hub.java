@@ -32,6 +32,7 @@ import io.nowconnect.config.HubConfig;
 import io.nowconnect.health.Observe;
 import io.nowconnect.health.ServerStart;
 import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.hub.authz.ConnectionPolicy;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
@@ -96,10 +97,11 @@ public final class Hub implements AutoCloseable {
 
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
+        Optional<ConnectionPolicy> policy = config.pdp().map(p -> ConnectionPolicy.create(p, Metrics.globalRegistry()));
         for (Map.Entry<String, InetSocketAddress> e : config.listeners().entrySet()) {
             try {
                 listeners.put(e.getKey(), ConnectorListener.start(e.getKey(), e.getValue(), agents, metrics,
-                                                                  config.allowCidrs()));
+                                                                  config.allowCidrs(), policy, config.replicaId()));
             } catch (IOException ex) {
                 problems.add("NC_HUB_LISTENERS: " + ex.getMessage());
             }
