@@ -126,7 +126,7 @@ public class HubScale {
             Thread.ofVirtual().start(() -> {
                 try {
                     Tunnel t = new Tunnel(agentId, exported, probe);
-                    if (t.open(hubAddress, token(secret, agentId))) {
+                    if (t.open(hubAddress, token(secret, agentId, exported))) {
                         tunnels.add(t);
                         long now = System.nanoTime() - t0;
                         lastAck.accumulateAndGet(now, Math::max);
@@ -257,14 +257,15 @@ public class HubScale {
         System.out.flush();
     }
 
-    /** A compact HS256 JWT as the hub's {@code token} mode mints it. */
-    static String token(byte[] secret, String agentId) throws Exception {
+    /** A compact HS256 JWT as the hub's {@code token} mode mints it, scoped to the agent's connectors. */
+    static String token(byte[] secret, String agentId, List<String> connectors) throws Exception {
         Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
         long now = Instant.now().getEpochSecond();
         String header = b64.encodeToString("{\"alg\":\"HS256\",\"typ\":\"JWT\"}".getBytes(StandardCharsets.UTF_8));
         String claims = b64.encodeToString(("{\"agent_id\":\"" + agentId + "\",\"sub\":\"" + agentId
                 + "\",\"aud\":[\"nowconnect\"],\"iat\":" + now + ",\"exp\":" + (now + 7200) + ",\"jti\":\""
-                + UUID.randomUUID() + "\"}").getBytes(StandardCharsets.UTF_8));
+                + UUID.randomUUID() + "\",\"connectors\":[\"" + String.join("\",\"", connectors) + "\"]}")
+                .getBytes(StandardCharsets.UTF_8));
         Mac mac = Mac.getInstance("HmacSHA256");
         mac.init(new SecretKeySpec(secret, "HmacSHA256"));
         byte[] sig = mac.doFinal((header + "." + claims).getBytes(StandardCharsets.US_ASCII));

@@ -10,7 +10,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import io.nowconnect.Agent;
 import io.nowconnect.config.AgentConfig;
@@ -58,7 +60,7 @@ public final class Bin1Throughput {
         Files.writeString(secret, "bench-secret-" + System.nanoTime() + "-0123456789abcdef\n");
         Path token = dir.resolve("agent.token");
         Files.writeString(token, TokenMinter.mintHs256(TokenMinter.readSecret(secret), "bench", Duration.ofHours(1),
-                                                       "nowconnect") + "\n");
+                                                       "nowconnect", List.of("source", "sink"), Optional.empty()) + "\n");
         Map<String, String> hubVars = new HashMap<>();
         hubVars.put("NC_HUB_HOST", "127.0.0.1");
         hubVars.put("NC_HUB_PORT", "0");

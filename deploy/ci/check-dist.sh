@@ -70,7 +70,7 @@ fi
 
 # ---- 3. token mode from the archive ----
 head -c 32 /dev/urandom | base64 > "$work/hub.secret"
-"$home/bin/nowconnect" token --secret-file "$work/hub.secret" --agent-id dist-check --ttl 1h > "$work/agent.token" \
+"$home/bin/nowconnect" token --secret-file "$work/hub.secret" --agent-id dist-check --connectors echo --ttl 1h > "$work/agent.token" \
     || fail "bin/nowconnect token failed"
 grep -Eq '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$' "$work/agent.token" || fail "token output is not a JWT: $(cat "$work/agent.token")"
 ok "bin/nowconnect token printed a JWT"

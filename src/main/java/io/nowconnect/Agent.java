@@ -20,7 +20,7 @@ import io.nowconnect.health.TcpHealthServer;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamObserver;
-import io.nowconnect.tunnel.FileWatch;
+import io.nowconnect.watch.FileWatch;
 import io.nowconnect.tunnel.Pool;
 import io.nowconnect.tunnel.TunnelStatus;
 

@@ -63,8 +63,8 @@ class MainTest {
     void everyInputErrorExitsWithTwoNamingTheInput() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        assertEquals(2, Main.run(new String[] {"token", "--secret-file", "/nonexistent/secret", "--agent-id", "a"}, Map.of(),
-                                 new PrintStream(out), new PrintStream(err)));
+        assertEquals(2, Main.run(new String[] {"token", "--secret-file", "/nonexistent/secret", "--agent-id", "a",
+            "--connectors", "x"}, Map.of(), new PrintStream(out), new PrintStream(err)));
         assertTrue(err.toString().contains("--secret-file: cannot read secret file /nonexistent/secret"), err.toString());
         assertEquals("", out.toString(), "no token printed");
         err.reset();

@@ -12,6 +12,7 @@ import java.util.Optional;
 
 import io.helidon.config.Config;
 
+import io.nowconnect.hub.auth.Revocations;
 import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.protocol.ConnectorName;
 
@@ -23,12 +24,17 @@ import io.nowconnect.protocol.ConnectorName;
  * @param tlsCert {@code NC_HUB_TLS_CERT}: PEM certificate chain; with {@code NC_HUB_TLS_KEY} the server speaks TLS
  * @param tlsKey {@code NC_HUB_TLS_KEY}: PEM private key (PKCS#8 or PKCS#1)
  * @param tlsClientCa {@code NC_HUB_TLS_CLIENT_CA}: PEM CA bundle; when set, agents must present a client certificate
- * @param jwtSecretFile {@code NC_HUB_JWT_SECRET_FILE}: HS256 secret (file content, trimmed, taken as bytes)
- * @param jwksFile {@code NC_HUB_JWKS_FILE}: JWKS or public key PEM for RS256/ES256 tokens
+ * @param jwtSecretFile {@code NC_HUB_JWT_SECRET_FILE}: HS256 secrets, one per line, newest first (each line trimmed,
+ *        taken as bytes); read again when the file changes, so a key rotation needs no restart
+ * @param jwksFile {@code NC_HUB_JWKS_FILE}: JWKS (several keys with {@code kid}) or public key PEM for RS/ES tokens;
+ *        read again when the file changes
  * @param audience {@code NC_HUB_AUDIENCE} (nowconnect): required {@code aud} of agent tokens
  * @param issuer {@code NC_HUB_ISSUER} (none): when set, agent tokens must carry this {@code iss}
- * @param requireConnectorsClaim {@code NC_HUB_REQUIRE_CONNECTORS_CLAIM} (false): refuse (HTTP 403) agent tokens without
- *        a {@code connectors} claim; tokens that carry it are always held to it
+ * @param requireConnectorsClaim {@code NC_HUB_REQUIRE_CONNECTORS_CLAIM} (true): refuse (HTTP 403) agent tokens without
+ *        a {@code connectors} claim; tokens that carry it are always held to it. {@code false} lets an unscoped token
+ *        serve any connector (logged as a WARNING at start)
+ * @param revokedFile {@code NC_HUB_REVOKED_FILE} (none): revocation list, one {@code jti} or {@code agent_id} per line
+ *        ({@code #} comments); watched: matching tunnels are closed within seconds and their upgrades refused (401)
  * @param listeners {@code NC_HUB_LISTENERS}: {@code connector=host:port} list; a client connection becomes a stream
  * @param allowCidrs {@code NC_HUB_ALLOW_CIDRS}: when set, only clients from these ranges may use the listeners
  * @param maxWsPayload {@code NC_HUB_MAX_WS_PAYLOAD} (8192): most raw bytes per DATA frame
@@ -70,6 +76,7 @@ public record HubConfig(String host,
                         String audience,
                         Optional<String> issuer,
                         boolean requireConnectorsClaim,
+                        Optional<Path> revokedFile,
                         Map<String, InetSocketAddress> listeners,
                         List<Cidr> allowCidrs,
                         int maxWsPayload,
@@ -133,7 +140,9 @@ public record HubConfig(String host,
         TokenVerifier.keyProblems(secret.filter(HubConfig::readable), jwks.filter(HubConfig::readable)).forEach(s::problem);
         String audience = s.string("NC_HUB_AUDIENCE", "nowconnect");
         Optional<String> issuer = s.optional("NC_HUB_ISSUER").map(String::strip).filter(i -> !i.isEmpty());
-        boolean requireConnectorsClaim = s.bool("NC_HUB_REQUIRE_CONNECTORS_CLAIM", false);
+        boolean requireConnectorsClaim = s.bool("NC_HUB_REQUIRE_CONNECTORS_CLAIM", true);
+        Optional<Path> revoked = s.readableFile(Revocations.VARIABLE);
+        Revocations.problems(revoked.filter(HubConfig::readable)).forEach(s::problem);
         Map<String, InetSocketAddress> listeners = listeners(s, s.string("NC_HUB_LISTENERS", ""));
         List<Cidr> cidrs = new ArrayList<>();
         for (String c : s.string("NC_HUB_ALLOW_CIDRS", "").split(",")) {
@@ -171,7 +180,7 @@ public record HubConfig(String host,
         LogSettings log = LogSettings.read(s);
         s.throwIfProblems();
         return new HubConfig(host, port, cert, key, clientCa, secret, jwks, audience, issuer, requireConnectorsClaim,
-                             listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
+                             revoked, listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
                              maxTcpConnections, Duration.ofSeconds(requestTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
                              queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, pdp, log);

@@ -17,7 +17,10 @@ import io.helidon.websocket.WsCloseCodes;
 
 import io.nowconnect.hub.auth.Claims;
 import io.nowconnect.hub.auth.ConnectorScope;
+import io.nowconnect.hub.auth.Revocations;
 import io.nowconnect.hub.auth.TokenLifetime;
+import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.hub.auth.VerifiedToken;
 import io.nowconnect.log.Event;
 import io.nowconnect.mux.End;
 import io.nowconnect.mux.Mux;
@@ -43,8 +46,8 @@ import io.nowconnect.ws.UpgradedSocket;
  * This class adds what only the hub does: HELLO checked against the token (agent id, connector names), the ack with
  * the agreed capabilities ({@code drain}; {@code bin1} unless {@code NC_HUB_MAX_FRAME_BYTES} is below a full binary
  * frame), the registry entry that makes the tunnel routable, DRAIN from the agent, client connections opened as
- * new streams ({@link #openStream}), connector scopes from the token's {@code connectors} claim and its expiry on the
- * live tunnel.
+ * new streams ({@link #openStream}), connector scopes from the token's {@code connectors} claim, and its expiry, the
+ * removal of its key and its revocation on the live tunnel.
  *
  * <p>Threads: Helidon's connection thread runs {@link #handle} and is the tunnel's reader; it calls
  * {@link #onControl}. {@link ConnectorListener}s call {@link #openStream} on their accept threads; Helidon may call
@@ -68,18 +71,21 @@ final class AgentTunnel implements ServerConnection, Role {
      * @param pingTimeout pong and HELLO deadline
      * @param maxMessage largest message accepted (fragments included)
      * @param drainTimeout how long a tunnel whose token expired may go on carrying its open streams
+     * @param verifier tells every second whether each tunnel's token was revoked or its key removed
      * @param replicaId this replica's id ({@code NC_HUB_REPLICA_ID}), named in the ack with {@code replicas}
      * @param replicas every replica's id ({@code NC_HUB_REPLICAS}, or this one alone), named in the ack too
      */
     record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, MemoryBudget memory,
                    StreamSettings streams, Duration pingInterval, Duration pingTimeout, int maxMessage,
-                   Duration drainTimeout, String replicaId, List<String> replicas) {
+                   Duration drainTimeout, String replicaId, List<String> replicas, TokenVerifier verifier) {
     }
 
     /** Why the hub ended a tunnel itself. */
     private enum HubReason implements End.Reason {
         POLICY("policy"),
         EXPIRED(TokenLifetime.EXPIRED),
+        KEY_REMOVED(TokenLifetime.KEY_REMOVED),
+        REVOKED("token_revoked"),
         STOPPING("hub stopping");
 
         private final String label;
@@ -95,6 +101,7 @@ final class AgentTunnel implements ServerConnection, Role {
     }
 
     private final Context ctx;
+    private final VerifiedToken token;
     private final Claims claims;
     private final Mux mux;
     /** Token expiry on the live tunnel: no new streams after {@code exp}, closed once its streams end. */
@@ -102,17 +109,20 @@ final class AgentTunnel implements ServerConnection, Role {
     private volatile Thread reader;
     private volatile Set<String> connectors = Set.of();
     private volatile boolean draining;
+    /** The token was found on the revocation list: no new streams, closed at once. */
+    private volatile boolean revoked;
 
     /**
      * A tunnel on a connection just upgraded for an authenticated agent; starts its writer.
      *
      * @param ctx what the hub's tunnels share
-     * @param claims the verified token's claims
+     * @param token the verified token (claims and the key that verified it)
      * @param socket the connection's streams
      */
-    AgentTunnel(Context ctx, Claims claims, UpgradedSocket socket) {
+    AgentTunnel(Context ctx, VerifiedToken token, UpgradedSocket socket) {
         this.ctx = ctx;
-        this.claims = claims;
+        this.token = token;
+        this.claims = token.claims();
         this.lifetime = TokenLifetime.of(claims, ctx.drainTimeout());
         this.mux = Mux.create(new MuxSettings(Side.HUB, ctx.streams(), ctx.pingInterval(), ctx.pingTimeout(),
                                                ctx.maxMessage()),
@@ -136,13 +146,14 @@ final class AgentTunnel implements ServerConnection, Role {
         boolean helloDone = mux.isReady();
         if (end.reason() == MuxReason.HELLO_TIMEOUT || end.reason() == MuxReason.PING_TIMEOUT
                 || end.reason() == MuxReason.WRITE_STALLED) {
-            tag(Event.of(end.reason().label())).log(LOGGER, Level.WARNING, "Agent tunnel closing: " + end.detail());
+            tag(Event.of(end.reason().label())).with("detail", end.detail())
+                    .log(LOGGER, Level.WARNING, "Agent tunnel closing");
         }
         // an agent that stopped reading (TCP zero window) is counted apart: it is a fault, not a normal end
         ctx.metrics().tunnelEnded(end.reason() == MuxReason.WRITE_STALLED ? MuxReason.WRITE_STALLED.label()
                                           : helloDone ? "closed" : "before_hello");
         Event.of("agent_disconnected").with("agent_id", agentId()).with("reason", end.detail())
-                .log(LOGGER, helloDone ? Level.INFO : Level.FINE, "Agent tunnel ended: " + end.detail());
+                .log(LOGGER, helloDone ? Level.INFO : Level.FINE, "Agent tunnel ended");
     }
 
     @Override
@@ -182,11 +193,38 @@ final class AgentTunnel implements ServerConnection, Role {
         }
     }
 
+    /**
+     * Once a second: a revoked token ends the tunnel now; a token whose key was removed, or that expired, ends it once
+     * its streams are done (at the latest a drain timeout later), with no new streams meanwhile.
+     */
     @Override
     public void everySecond() {
-        if (mux.isReady() && lifetime.closeNow(mux.streams().size())) {
-            mux.close(WsCloseCodes.VIOLATED_POLICY, TokenLifetime.EXPIRED, HubReason.EXPIRED, "token expired");
+        switch (ctx.verifier().standing(token)) {
+        case REVOKED -> {
+            revoke();
+            return;
         }
+        case KEY_REMOVED -> lifetime.keyRemoved();
+        case GOOD -> {
+            // nothing changed
+        }
+        }
+        if (mux.isReady() && lifetime.closeNow(mux.streams().size())) {
+            boolean keyRemoved = TokenLifetime.KEY_REMOVED.equals(lifetime.ending());
+            mux.close(WsCloseCodes.VIOLATED_POLICY, lifetime.ending(), keyRemoved ? HubReason.KEY_REMOVED
+                    : HubReason.EXPIRED, keyRemoved ? "token key removed" : "token expired");
+        }
+    }
+
+    private void revoke() {
+        if (revoked) {
+            return;
+        }
+        revoked = true;
+        tag(Event.of(HubReason.REVOKED.label())).with("jti", claims.jti().orElse(null))
+                .with("streams", mux.streams().size())
+                .log(LOGGER, Level.WARNING, "Agent token revoked (" + Revocations.VARIABLE + "): closing its tunnel now");
+        mux.close(WsCloseCodes.VIOLATED_POLICY, HubReason.REVOKED.label(), HubReason.REVOKED, "token revoked");
     }
 
     @Override
@@ -195,8 +233,8 @@ final class AgentTunnel implements ServerConnection, Role {
     }
 
     boolean exports(String connector) {
-        // a tunnel whose token expired gets no new streams
-        return mux.isReady() && !mux.isEnded() && connectors.contains(connector) && !lifetime.expired();
+        // a tunnel whose token expired, lost its key or was revoked gets no new streams
+        return mux.isReady() && !mux.isEnded() && connectors.contains(connector) && !lifetime.expired() && !revoked;
     }
 
     boolean draining() {

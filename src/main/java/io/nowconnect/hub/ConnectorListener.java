@@ -20,7 +20,8 @@ import io.nowconnect.stream.Acceptor;
  * A TCP listener for one connector: each accepted client connection becomes a stream on the least busy ready
  * tunnel that exports the connector, or is closed at once when there is none ({@code no_agent_for_connector}).
  * With a policy decision point ({@code NC_HUB_PDP_URL}) the client goes on only once the PDP allowed it: until then
- * nothing is read from its socket and no OPEN is sent.
+ * nothing is read from its socket and no OPEN is sent. Refused clients are logged at most once per
+ * {@link LogThrottle#PERIOD} for each reason, with their count.
  *
  * <p>Threads: an {@link Acceptor}; each client is handed over on its own virtual thread.
  */
@@ -34,6 +35,9 @@ final class ConnectorListener implements AutoCloseable {
     private final Optional<ConnectionPolicy> policy;
     private final String replicaId;
     private final String bindAddress;
+    /** Refused clients come in floods (a scan, a balancer's checks while no agent is there): one line per period. */
+    private final LogThrottle notAllowedLog = new LogThrottle();
+    private final LogThrottle noAgentLog = new LogThrottle();
     private final LogThrottle denials = new LogThrottle();
     private volatile Acceptor acceptor;
 
@@ -83,8 +87,13 @@ final class ConnectorListener implements AutoCloseable {
         InetAddress peer = client.getInetAddress();
         if (!allow.isEmpty() && allow.stream().noneMatch(c -> c.contains(peer))) {
             metrics.refused(connector, "not_allowed");
-            Event.of("client_not_allowed").with("connector", connector).with("peer", peer.getHostAddress())
-                    .log(LOGGER, Level.WARNING, "Client address not in NC_HUB_ALLOW_CIDRS: closed");
+            long refused = notAllowedLog.countAndDue();
+            if (refused > 0) {
+                Event.of("client_not_allowed").with("connector", connector).with("peer", peer.getHostAddress())
+                        .with("refused", refused)
+                        .log(LOGGER, Level.WARNING, "Client address not in NC_HUB_ALLOW_CIDRS: closed; " + refused
+                                + " refused since the last such line");
+            }
             closeQuietly(client);
             return;
         }
@@ -97,8 +106,12 @@ final class ConnectorListener implements AutoCloseable {
         Optional<AgentTunnel> tunnel = agents.pick(connector);
         if (tunnel.isEmpty()) {
             metrics.refused(connector, "no_agent_for_connector");
-            Event.of("no_agent_for_connector").with("connector", connector)
-                    .log(LOGGER, Level.WARNING, "No agent exports connector " + connector + ": client closed");
+            long refused = noAgentLog.countAndDue();
+            if (refused > 0) {
+                Event.of("no_agent_for_connector").with("connector", connector).with("refused", refused)
+                        .log(LOGGER, Level.WARNING, "No agent exports the connector: client closed; " + refused
+                                + " refused since the last such line");
+            }
             closeQuietly(client);
             return;
         }

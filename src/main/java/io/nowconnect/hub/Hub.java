@@ -31,7 +31,6 @@ import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.health.Observe;
 import io.nowconnect.health.ServerStart;
-import io.nowconnect.hub.auth.TokenVerifier;
 import io.nowconnect.hub.authz.ConnectionPolicy;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.MemoryBudget;
@@ -52,10 +51,12 @@ public final class Hub implements AutoCloseable {
     private final HubMetrics metrics;
     private final String replicaId;
     private final UpgradeDeadline deadline;
+    private final HubTrust trust;
     private volatile boolean stopping;
 
     private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics,
-                String replicaId, UpgradeDeadline deadline) {
+                String replicaId, UpgradeDeadline deadline, HubTrust trust) {
+        this.trust = trust;
         this.replicaId = replicaId;
         this.deadline = deadline;
         this.server = server;
@@ -72,13 +73,8 @@ public final class Hub implements AutoCloseable {
      * @throws ConfigException when key material is unusable or a port cannot be bound (all problems listed)
      */
     public static Hub start(HubConfig config) {
-        TokenVerifier verifier;
-        try {
-            verifier = TokenVerifier.create(config.jwtSecretFile(), config.jwksFile(), config.audience(), config.issuer(),
-                                            config.requireConnectorsClaim());
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(List.of(e.getMessage()));
-        }
+        // keys and revocation list, watched: a rotation or a revocation needs no restart
+        HubTrust trust = HubTrust.start(config);
         AgentRegistry agents = new AgentRegistry();
         HubMetrics metrics = new HubMetrics(Metrics.globalRegistry(), agents);
         StreamSettings streams = new StreamSettings(config.maxWsPayload(), config.queueDepth(), config.idleTimeout(),
@@ -90,7 +86,7 @@ public final class Hub implements AutoCloseable {
                                                           config.maxFrameBytes(), config.drainTimeout(),
                                                           config.replicaId(),
                                                           config.replicas().isEmpty() ? List.of(config.replicaId())
-                                                                  : config.replicas());
+                                                                  : config.replicas(), trust.verifier());
         TunnelCap cap = new TunnelCap(config.maxTunnels());
         metrics.tunnelCap(cap);
         AgentTunnelCap perAgent = new AgentTunnelCap(config.maxTunnelsPerAgent());
@@ -109,11 +105,12 @@ public final class Hub implements AutoCloseable {
         if (!problems.isEmpty()) {
             listeners.values().forEach(ConnectorListener::close);
             metrics.close();
+            trust.close();
             throw new ConfigException(problems);
         }
 
         UpgradeDeadline deadline = new UpgradeDeadline(config.requestTimeout(), metrics);
-        TunnelUpgrader upgrader = new TunnelUpgrader(verifier, ctx, cap, perAgent, deadline);
+        TunnelUpgrader upgrader = new TunnelUpgrader(trust.verifier(), ctx, cap, perAgent, deadline);
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -165,10 +162,11 @@ public final class Hub implements AutoCloseable {
             listeners.values().forEach(ConnectorListener::close);
             deadline.close();
             metrics.close();
+            trust.close();
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline);
+        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline, trust);
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
@@ -279,6 +277,7 @@ public final class Hub implements AutoCloseable {
         server.stop();
         deadline.close();
         metrics.close();
+        trust.close();
         Event.of("hub_stopped").log(LOGGER, Level.INFO, "NowConnect hub stopped");
     }
 

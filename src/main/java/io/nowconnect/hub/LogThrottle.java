@@ -28,6 +28,16 @@ final class LogThrottle {
     }
 
     /**
+     * Count an event and tell whether a line is due now, as {@link #count()} then {@link #due()}.
+     *
+     * @return events since the last line (this one included), or 0 when no line is to be written now
+     */
+    long countAndDue() {
+        count();
+        return due();
+    }
+
+    /**
      * Whether a line is due now (an event was counted and the period since the last line is over), and for how many.
      *
      * @return events since the last line, or 0 when no line is to be written now

@@ -1,7 +1,9 @@
 package io.nowconnect.hub;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -21,6 +23,7 @@ import io.helidon.webserver.spi.ServerConnection;
 import io.nowconnect.hub.auth.AuthException;
 import io.nowconnect.hub.auth.Claims;
 import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.hub.auth.VerifiedToken;
 import io.nowconnect.log.Event;
 import io.nowconnect.ws.Handshake;
 import io.nowconnect.ws.UpgradedSocket;
@@ -30,12 +33,13 @@ import io.nowconnect.ws.UpgradedSocket;
  * new {@link AgentTunnel}. It takes the place of Helidon's WebSocket upgrader so that the tunnel's frames go through
  * {@link io.nowconnect.ws} (see there why); Helidon still parses the request, does TLS and serves every other path.
  *
- * <p>Answers: 401 (no or bad token) or 403 (token not valid for this hub) with {@code WWW-Authenticate: Bearer}, 400
+ * <p>Answers: 401 (no or bad token, or one on the revocation list: reason {@code revoked}) or 403 (token not valid for this hub) with {@code WWW-Authenticate: Bearer}, 400
  * for a malformed WebSocket request, 503 with {@code Retry-After} when {@code NC_HUB_MAX_TUNNELS} tunnels are open
  * (see {@link TunnelCap}; checked after the token, so only a valid agent learns that the hub is full), 429 with
  * {@code Retry-After} when the token's {@code agent_id} already holds {@code NC_HUB_MAX_TUNNELS_PER_AGENT} tunnels (see
  * {@link AgentTunnelCap}); another path is not upgraded (Helidon's routing answers it, 404). A connection upgraded
- * here is released from the {@link UpgradeDeadline}.
+ * here is released from the {@link UpgradeDeadline}. Refused upgrades are logged at most once per
+ * {@link LogThrottle#PERIOD} for each reason, with their count.
  */
 final class TunnelUpgrader implements Http1Upgrader {
     static final String PATH = "/tunnel";
@@ -49,6 +53,8 @@ final class TunnelUpgrader implements Http1Upgrader {
     private final TunnelCap cap;
     private final AgentTunnelCap perAgent;
     private final UpgradeDeadline deadline;
+    /** One throttle per refusal reason (a fixed set of {@link AuthException#reason()} values, so bounded). */
+    private final Map<String, LogThrottle> authLogs = new ConcurrentHashMap<>();
 
     TunnelUpgrader(TokenVerifier verifier, AgentTunnel.Context tunnels, TunnelCap cap, AgentTunnelCap perAgent,
                    UpgradeDeadline deadline) {
@@ -80,7 +86,8 @@ final class TunnelUpgrader implements Http1Upgrader {
                     .safeMessage(true)
                     .build();
         }
-        Claims claims = authenticate(headers);
+        VerifiedToken token = authenticate(headers);
+        Claims claims = token.claims();
         String agentId = claims.agentId();
         if (!perAgent.tryAcquire(agentId)) {
             refuseAgentFull(claims);
@@ -99,7 +106,7 @@ final class TunnelUpgrader implements Http1Upgrader {
             // both slots come back once, when the tunnel's connection ends (one wrapper: a hub holds thousands)
             // from here the tunnel reads and writes the socket's own streams, after what Helidon read past the request
             UpgradedSocket socket = UpgradedSocket.of(ctx.serverSocket(), ctx.dataReader());
-            ServerConnection tunnel = OnEnd.wrap(new AgentTunnel(tunnels, claims, socket),
+            ServerConnection tunnel = OnEnd.wrap(new AgentTunnel(tunnels, token, socket),
                                                  () -> {
                                                      cap.release();
                                                      perAgent.release(agentId);
@@ -151,17 +158,22 @@ final class TunnelUpgrader implements Http1Upgrader {
                 .build();
     }
 
-    private Claims authenticate(WritableHeaders<?> headers) {
+    private VerifiedToken authenticate(WritableHeaders<?> headers) {
         Optional<String> token = headers.first(HeaderNames.AUTHORIZATION).flatMap(TokenVerifier::bearer);
         try {
             if (token.isEmpty()) {
                 throw AuthException.unauthorized("missing_token", "no bearer token");
             }
-            return verifier.verify(token.get());
+            return verifier.verifyToken(token.get());
         } catch (AuthException e) {
             tunnels.metrics().authFailure(e.reason());
-            Event.of("auth_failed").with("reason", e.reason())
-                    .log(LOGGER, Level.WARNING, "Agent refused at upgrade: " + e.getMessage());
+            // a token guesser or a fleet with an old key comes in floods: one line per reason and period, with a count
+            long refused = authLogs.computeIfAbsent(e.reason(), r -> new LogThrottle()).countAndDue();
+            if (refused > 0) {
+                Event.of("auth_failed").with("reason", e.reason()).with("detail", e.getMessage()).with("refused", refused)
+                        .log(LOGGER, Level.WARNING, "Agent refused at upgrade; " + refused
+                                + " refused for this reason since the last such line");
+            }
             throw RequestException.builder()
                     .type(DirectHandler.EventType.OTHER)
                     .status(e.status() == 403 ? Status.FORBIDDEN_403 : Status.UNAUTHORIZED_401)

@@ -12,10 +12,13 @@ import java.util.logging.LogRecord;
  * The two line formats: {@code plain} (readable) and {@code json} (one object per line).
  *
  * <p>Every record is exactly one line, whatever it carries: values may come from peers (a HELLO's {@code ver}, close
- * and reset reasons, cids, a proxy's answer), so the message, every field value and error text are escaped for control
- * characters (a newline becomes {@code \n}) and capped ({@link #MAX_MESSAGE}, {@link #MAX_VALUE} characters, then
- * {@code ...(N more)}); in the plain format a value with a space, quote or {@code =} is quoted so that it cannot pose
- * as another field. A stack trace (DEBUG, or a library's error) is the one exception: {@code stack} in JSON, indented
+ * and reset reasons, cids, a proxy's answer), so the message, every field value and error text are escaped for all C0
+ * and C1 control characters (a newline becomes {@code \n}, U+009B {@code \u009b}) and for the invisible and bidi
+ * format characters that make a line read other than it is (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069, U+2028,
+ * U+2029, U+061C, U+FEFF), and capped ({@link #MAX_MESSAGE}, {@link #MAX_VALUE} characters, then
+ * {@code ...(N more)}). In the plain format a value with a space, quote or {@code =} is quoted so that it cannot pose
+ * as another field, and so is a message with a quote or {@code =} (a message that embeds a peer's text cannot pose as
+ * fields either). A stack trace (DEBUG, or a library's error) is the one exception: {@code stack} in JSON, indented
  * lines after the record in plain, each line escaped and capped the same way.
  */
 final class LogFormats {
@@ -66,8 +69,22 @@ final class LogFormats {
     }
 
     /**
-     * A value made safe for one log line: control characters (and the Unicode line and paragraph separators) escaped
-     * as {@code \n}, {@code \r}, {@code \t} or {@code \}{@code uXXXX}, then cut at {@code max} characters with a
+     * Whether a character is escaped in log lines: C0 and C1 controls, DEL, the line and paragraph separators and the
+     * invisible or bidi format characters (zero-width spaces and joiners, direction marks, embeddings, overrides and
+     * isolates, the Arabic letter mark, the byte order mark).
+     *
+     * @param c character
+     * @return true when it must not reach a log line as is
+     */
+    static boolean unsafe(char c) {
+        return c < 0x20 || (c >= 0x7f && c <= 0x9f)
+                || (c >= '\u200b' && c <= '\u200f') || (c >= '\u2028' && c <= '\u202e')
+                || (c >= '\u2066' && c <= '\u2069') || c == '\u061c' || c == '\ufeff';
+    }
+
+    /**
+     * A value made safe for one log line: the {@linkplain #unsafe unsafe} characters escaped as {@code \n},
+     * {@code \r}, {@code \t} or {@code \}{@code uXXXX}, then cut at {@code max} characters with a
      * {@code ...(N more)} marker.
      *
      * @param s value, possibly from a peer
@@ -82,7 +99,7 @@ final class LogFormats {
         StringBuilder sb = null;
         for (int i = 0; i < limit; i++) {
             char c = s.charAt(i);
-            if (c < 0x20 || c == 0x7f || c == '\u2028' || c == '\u2029') {
+            if (unsafe(c)) {
                 if (sb == null) {
                     sb = new StringBuilder(limit + 16).append(s, 0, i);
                 }
@@ -152,6 +169,18 @@ final class LogFormats {
         return s;
     }
 
+    /**
+     * A plain-format message: escaped, capped, and quoted when it holds a quote or equals sign, because a message may
+     * embed a peer's text and must not pose as fields.
+     */
+    static String plainMessage(String message) {
+        String s = clean(message, MAX_MESSAGE);
+        if (s.indexOf('"') >= 0 || s.indexOf('=') >= 0) {
+            return '"' + s.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
+        }
+        return s;
+    }
+
     static String shortLogger(String name) {
         if (name == null) {
             return "";
@@ -168,7 +197,7 @@ final class LogFormats {
             sb.append(TS.format(r.getInstant())).append(' ');
             String level = levelName(r.getLevel());
             sb.append(level).append(" ".repeat(Math.max(1, 8 - level.length())));
-            sb.append(shortLogger(r.getLoggerName())).append(" - ").append(clean(message(r), MAX_MESSAGE));
+            sb.append(shortLogger(r.getLoggerName())).append(" - ").append(plainMessage(message(r)));
             Map<String, Object> fields = fields(r);
             for (Map.Entry<String, Object> f : fields.entrySet()) {
                 sb.append(' ').append(f.getKey()).append('=').append(plainValue(f.getValue()));
@@ -235,7 +264,7 @@ final class LogFormats {
                 case '\r' -> sb.append("\\r");
                 case '\t' -> sb.append("\\t");
                 default -> {
-                    if (c < 0x20) {
+                    if (unsafe(c)) {
                         sb.append(String.format("\\u%04x", (int) c));
                     } else {
                         sb.append(c);

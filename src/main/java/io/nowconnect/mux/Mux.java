@@ -418,8 +418,7 @@ public final class Mux {
             } catch (WsProtocolException e) {
                 observer.dropped(e.closeCode() == WsCloseCodes.TOO_BIG ? "oversized" : "bad_frame");
                 role.tag(Event.of("protocol_violation")).with("reason", e.getMessage())
-                        .log(LOGGER, Level.WARNING, "The " + peer + " broke the WebSocket protocol (" + e.getMessage()
-                                + "): closing");
+                        .log(LOGGER, Level.WARNING, "The " + peer + " broke the WebSocket protocol: closing");
                 end(MuxReason.PROTOCOL_ERROR, peer + " frame refused: " + e.getMessage());
                 closeAndWait(e.closeCode(), e.closeCode() == WsCloseCodes.TOO_BIG
                         ? "message too big" : "protocol error");
@@ -459,8 +458,8 @@ public final class Mux {
                     : JsonCodec.decode(message.text());
         } catch (ProtocolException e) {
             observer.dropped(e.reason());
-            role.tag(Event.of("frame_malformed")).with("reason", e.reason())
-                    .log(LOGGER, Level.FINE, "Dropped malformed frame: " + e.getMessage());
+            role.tag(Event.of("frame_malformed")).with("reason", e.reason()).with("detail", e.getMessage())
+                    .log(LOGGER, Level.FINE, "Dropped malformed frame");
             return;
         }
         if (settings.side().server() && !ready && !(frame instanceof Frame.Hello)) {

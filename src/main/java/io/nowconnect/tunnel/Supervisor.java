@@ -17,6 +17,7 @@ import java.util.random.RandomGenerator;
 
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.log.Event;
+import io.nowconnect.watch.FileWatch;
 
 /**
  * Keeps the agent connected, and the only place that decides to connect, wait, move to a new tunnel or stop.

@@ -37,7 +37,8 @@ class HubConfigTest {
     void authorizationDefaults() throws Exception {
         HubConfig config = create(base());
         assertThat(config.issuer(), is(Optional.empty()));
-        assertThat(config.requireConnectorsClaim(), is(false));
+        assertThat(config.requireConnectorsClaim(), is(true));
+        assertThat(config.revokedFile(), is(Optional.empty()));
         assertThat(config.drainTimeout(), is(Duration.ofSeconds(30)));
     }
 
@@ -45,11 +46,14 @@ class HubConfigTest {
     void authorizationSettingsAreRead() throws Exception {
         Map<String, String> vars = base();
         vars.put("NC_HUB_ISSUER", " https://issuer.example ");
-        vars.put("NC_HUB_REQUIRE_CONNECTORS_CLAIM", "true");
+        vars.put("NC_HUB_REQUIRE_CONNECTORS_CLAIM", "false");
         vars.put("NC_HUB_DRAIN_TIMEOUT_SEC", "5");
+        Path revoked = Files.writeString(dir.resolve("revoked"), "# leaked\njti-1\npremise-07  # laptop stolen\n");
+        vars.put("NC_HUB_REVOKED_FILE", revoked.toString());
         HubConfig config = create(vars);
         assertThat(config.issuer(), is(Optional.of("https://issuer.example")));
-        assertThat(config.requireConnectorsClaim(), is(true));
+        assertThat(config.requireConnectorsClaim(), is(false));
+        assertThat(config.revokedFile(), is(Optional.of(revoked)));
         assertThat(config.drainTimeout(), is(Duration.ofSeconds(5)));
     }
 

@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -84,7 +85,8 @@ class RotationTest {
 
         // signed with another secret: the hub refuses it
         String bad = TokenMinter.mintHs256("not-the-hub-secret-0123456789abcdef".getBytes(), Harness.AGENT_ID,
-                                           Duration.ofHours(1), "nowconnect");
+                                           Duration.ofHours(1), "nowconnect", harness.hubConnectors(),
+                                            Optional.empty());
         Files.writeString(tokenFile, bad + "\n");
         await(Duration.ofSeconds(10), () -> agent.status().endings().getOrDefault("auth_failed", 0L) >= 2,
               "the new tunnel is refused, and retried");
@@ -93,7 +95,8 @@ class RotationTest {
         echoOnce(hub.listenerPorts().get("echo"), "still served");
 
         String good = TokenMinter.mintHs256(TokenMinter.readSecret(harness.secret()), Harness.AGENT_ID, Duration.ofHours(1),
-                                            "nowconnect");
+                                            "nowconnect", harness.hubConnectors(),
+                                            Optional.empty());
         Files.writeString(tokenFile, good + "\n");
         await(Duration.ofSeconds(10), () -> hub.tunnelTokenIds("echo").equals(List.of(jti(good))), "moved to the good token");
         echoOnce(hub.listenerPorts().get("echo"), "served on the new tunnel");
@@ -108,7 +111,8 @@ class RotationTest {
         Path real = Files.createDirectories(harness.dir().resolve("real"));
         Path watched = Files.createDirectories(harness.dir().resolve("watched"));
         String shortLived = TokenMinter.mintHs256(TokenMinter.readSecret(harness.secret()), Harness.AGENT_ID,
-                                                  Duration.ofSeconds(6), "nowconnect");
+                                                  Duration.ofSeconds(6), "nowconnect", harness.hubConnectors(),
+                                            Optional.empty());
         Files.writeString(real.resolve("token"), shortLived + "\n");
         Path tokenFile = Files.createSymbolicLink(watched.resolve("token"), real.resolve("token"));
         Map<String, String> vars = harness.agentVars(hub.port(), Map.of("echo", echo.port()));
@@ -117,7 +121,8 @@ class RotationTest {
         Agent agent = harness.startAgent(vars);
         awaitReady(agent, Duration.ofSeconds(10));
         String fresh = TokenMinter.mintHs256(TokenMinter.readSecret(harness.secret()), Harness.AGENT_ID, Duration.ofHours(1),
-                                             "nowconnect");
+                                             "nowconnect", harness.hubConnectors(),
+                                            Optional.empty());
         Files.writeString(real.resolve("token"), fresh + "\n");
         await(Duration.ofSeconds(8), () -> hub.tunnelTokenIds("echo").contains(jti(fresh)), "a tunnel with the fresh token");
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -186,7 +191,8 @@ class RotationTest {
         await(Duration.ofSeconds(10), () -> hub.tunnelStreamCounts("echo").stream().mapToInt(Integer::intValue).sum() == STREAMS,
               "all streams open");
         String token = TokenMinter.mintHs256(TokenMinter.readSecret(harness.secret()), Harness.AGENT_ID, Duration.ofHours(1),
-                                             "nowconnect");
+                                             "nowconnect", harness.hubConnectors(),
+                                            Optional.empty());
         long changed = System.nanoTime();
         rotation.rotate(tokenFile, token);
         await(Duration.ofSeconds(10), () -> hub.tunnelTokenIds("echo").contains(jti(token)), "the new tunnel is ready");

@@ -237,8 +237,11 @@ class HubProtocolTest {
         return input + "." + b64.encodeToString(mac.doFinal(input.getBytes(StandardCharsets.US_ASCII)));
     }
 
+    /** A valid token scoped to the connectors of the harness's hubs (hubs require the claim by default). */
     static String goodToken(Harness harness, String agentId) throws Exception {
-        return jwt(header("HS256"), claims(agentId), secret(harness));
+        Map<String, Object> claims = claims(agentId);
+        claims.put("connectors", harness.hubConnectors());
+        return jwt(header("HS256"), claims, secret(harness));
     }
 
     /** GET on the hub's HTTP port. */

@@ -149,8 +149,8 @@ class HubScopeTest {
     }
 
     @Test
-    void tokenWithoutTheClaimIsRefusedWith403WhenTheHubRequiresIt() throws Exception {
-        Hub hub = harness.startHub(0, Map.of("NC_HUB_REQUIRE_CONNECTORS_CLAIM", "true"), "ldap");
+    void tokenWithoutTheClaimIsRefusedWith403ByDefault() throws Exception {
+        Hub hub = harness.startHub("ldap");
         double before = metric(hub.port(), FAILURES, "reason", "connectors_claim_required");
         String unscoped = jwt(header("HS256"), claims(Harness.AGENT_ID), secret(harness));
         assertEquals(403, RawAgent.upgradeStatus(hub.port(), "Bearer " + unscoped));
@@ -235,6 +235,44 @@ class HubScopeTest {
         }
     }
 
+    @Test
+    void theOldBehaviourMustBeAskedForAndIsAWarningOnceAtStart() throws Exception {
+        List<LogRecord> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Handler handler = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                if (record.getLevel() == Level.WARNING) {
+                    warnings.add(record);
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Logger ours = Logger.getLogger("io.nowconnect");
+        ours.addHandler(handler);
+        try {
+            Hub hub = harness.startHub(0, Map.of("NC_HUB_REQUIRE_CONNECTORS_CLAIM", "false"), "ldap");
+            String unscoped = jwt(header("HS256"), claims(Harness.AGENT_ID), secret(harness));
+            for (int i = 0; i < 2; i++) {
+                try (RawAgent agent = RawAgent.connect(hub.port(), unscoped)) {
+                    agent.hello("ldap");
+                }
+            }
+            List<String> said = warnings.stream().map(LogRecord::getMessage)
+                    .filter(m -> m.contains("NC_HUB_REQUIRE_CONNECTORS_CLAIM=false")).toList();
+            System.out.println("require=false: " + said);
+            assertEquals(1, said.size(), "one WARNING at start: " + said);
+        } finally {
+            ours.removeHandler(handler);
+        }
+    }
+
     /**
      * A token for {@link Harness#AGENT_ID} that the hub treats as usable for about {@code seconds} more: its {@code exp}
      * lies in the past by less than the verifier's clock-skew leeway, which the hub also grants on the live tunnel.
@@ -244,6 +282,7 @@ class HubScopeTest {
         long now = Instant.now().getEpochSecond();
         claims.put("iat", now - 60);
         claims.put("exp", now - TokenVerifier.LEEWAY_SECONDS + seconds);
+        claims.put("connectors", harness.hubConnectors());
         return jwt(header("HS256"), claims, secret(harness));
     }
 

@@ -55,6 +55,8 @@ public final class Harness implements AutoCloseable {
     private final Path secret;
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final List<Agent> agents = new ArrayList<>();
+    /** Connectors of every hub this harness started, in order: what its tokens are scoped to by default. */
+    private final java.util.Set<String> hubConnectors = new java.util.concurrent.CopyOnWriteArraySet<>();
     /** Exceptions that escaped an {@code nc-*} thread while this harness was open. */
     private final List<String> escaped = new CopyOnWriteArrayList<>();
     private final Thread.UncaughtExceptionHandler previousHandler;
@@ -246,6 +248,7 @@ public final class Harness implements AutoCloseable {
             all.putAll(vars);
             Hub hub = Hub.start(HubConfig.create(ConfigLoader.fromMaps(all, Map.of())));
             closeables.add(hub);
+            hubConnectors.addAll(connectors);
             return hub;
         }
     }
@@ -318,9 +321,28 @@ public final class Harness implements AutoCloseable {
         }
     }
 
-    /** Mint a token for the agent id and write it to a new file. */
+    /**
+     * The connectors of every hub this harness started so far: hubs require a {@code connectors} claim by default, and
+     * the tokens of {@link #tokenFile(String, Duration)} are scoped to these.
+     *
+     * @return connector names
+     */
+    public List<String> hubConnectors() {
+        if (hubConnectors.isEmpty()) {
+            throw new IllegalStateException("no hub with connectors started yet: start it first or name the connectors");
+        }
+        return List.copyOf(hubConnectors);
+    }
+
+    /** Mint a token for the agent id, scoped to the connectors of the hubs started so far, and write it to a new file. */
     public Path tokenFile(String agentId, Duration ttl) {
-        String token = TokenMinter.mintHs256(TokenMinter.readSecret(secret), agentId, ttl, "nowconnect");
+        return tokenFile(agentId, ttl, hubConnectors());
+    }
+
+    /** Mint a token for the agent id scoped to the given connectors and write it to a new file. */
+    public Path tokenFile(String agentId, Duration ttl, List<String> connectors) {
+        String token = TokenMinter.mintHs256(TokenMinter.readSecret(secret), agentId, ttl, "nowconnect", connectors,
+                                             java.util.Optional.empty());
         Path file = dir.resolve("agent-" + (++tokens) + ".token");
         try {
             Files.writeString(file, token + "\n");
@@ -332,7 +354,8 @@ public final class Harness implements AutoCloseable {
 
     /** Variables of an agent connected to the hub, exporting the given connector targets; fast pings and back-off. */
     public Map<String, String> agentVars(int hubPort, Map<String, Integer> targets) {
-        return agentVars("ws://127.0.0.1:" + hubPort + "/tunnel", tokenFile(AGENT_ID, Duration.ofHours(1)), targets);
+        return agentVars("ws://127.0.0.1:" + hubPort + "/tunnel",
+                         tokenFile(AGENT_ID, Duration.ofHours(1), List.copyOf(targets.keySet())), targets);
     }
 
     /**

@@ -191,6 +191,16 @@ public final class RawAgent implements AutoCloseable {
         return closed.isDone();
     }
 
+    /**
+     * Send a close frame with a code and reason (at most 123 UTF-8 bytes), as a peer may.
+     *
+     * @param code close code
+     * @param reason close reason
+     */
+    public synchronized void sendClose(int code, String reason) throws Exception {
+        ws.sendClose(code, reason).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
     /** Drop the TCP connection without a close handshake. */
     public void abort() {
         ws.abort();

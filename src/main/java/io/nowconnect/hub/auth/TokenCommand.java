@@ -17,11 +17,13 @@ import java.util.regex.Pattern;
  * The {@code token} command line: mints an HS256 agent token from the hub's secret file, so an operator can hand an
  * agent its credential without an identity provider.
  *
- * <pre>token --secret-file F --agent-id ID [--ttl 1h] [--audience nowconnect] [--connectors a,b] [--issuer I]</pre>
+ * <pre>token --secret-file F --agent-id ID --connectors a,b [--ttl 1h] [--audience A] [--issuer I]</pre>
  *
  * <p>The TTL is a number with unit {@code s}, {@code m}, {@code h} or {@code d} ({@code 30s}, {@code 15m},
  * {@code 1h}, {@code 2d}) or an ISO-8601 duration ({@code PT1H}). {@code --connectors} puts the {@code connectors}
- * claim in the token: the hub then routes only these connectors to the agent. {@code --issuer} sets {@code iss}
+ * claim in the token: the hub then routes only these connectors to the agent. It is required, since a hub refuses
+ * unscoped tokens by default ({@code NC_HUB_REQUIRE_CONNECTORS_CLAIM=true}); {@code --unscoped} mints a token without
+ * the claim, for a hub that still allows them. The token is signed with the first (newest) secret of the file. {@code --issuer} sets {@code iss}
  * (for a hub with {@code NC_HUB_ISSUER}). Options may also be written {@code --name=value}. A secret shorter than
  * {@value KeyStrength#MIN_SECRET_BYTES} bytes is refused (exit 2).
  */
@@ -31,13 +33,17 @@ public final class TokenCommand {
     /** Lifetime used when {@code --ttl} is not given. */
     public static final Duration DEFAULT_TTL = Duration.ofHours(1);
 
-    static final String USAGE = "Usage: token --secret-file FILE --agent-id ID [--ttl 1h] [--audience "
-            + DEFAULT_AUDIENCE + "] [--connectors a,b] [--issuer ISS]\n"
+    static final String USAGE = "Usage: token --secret-file FILE --agent-id ID --connectors a,b [--ttl 1h] [--audience "
+            + DEFAULT_AUDIENCE + "] [--issuer ISS]\n"
             + "  --ttl accepts 30s, 15m, 1h, 2d or ISO-8601 (PT1H); default 1h\n"
-            + "  --connectors: the only connectors the hub will route to this agent (recommended)";
+            + "  --connectors: the only connectors the hub will route to this agent (required)\n"
+            + "  --unscoped instead of --connectors: a token for any connector (only for a hub with\n"
+            + "    NC_HUB_REQUIRE_CONNECTORS_CLAIM=false)\n"
+            + "  the token is signed with the first (newest) secret of the file";
 
     private static final Set<String> OPTIONS = Set.of("--secret-file", "--agent-id", "--ttl", "--audience",
                                                       "--connectors", "--issuer");
+    private static final String UNSCOPED = "--unscoped";
     private static final Pattern SIMPLE_TTL = Pattern.compile("(\\d{1,9})([smhd])");
     private static final Pattern CONNECTOR = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
 
@@ -54,12 +60,17 @@ public final class TokenCommand {
      */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         Map<String, String> options = new HashMap<>();
+        boolean unscoped = false;
         int start = args.length > 0 && "token".equals(args[0]) ? 1 : 0;
         for (int i = start; i < args.length; i++) {
             String arg = args[i];
             if ("-h".equals(arg) || "--help".equals(arg)) {
                 out.println(USAGE);
                 return 0;
+            }
+            if (UNSCOPED.equals(arg)) {
+                unscoped = true;
+                continue;
             }
             String name = arg;
             String value;
@@ -92,6 +103,11 @@ public final class TokenCommand {
             ttl = options.containsKey("--ttl") ? parseTtl(options.get("--ttl")) : DEFAULT_TTL;
         } catch (IllegalArgumentException e) {
             return usage(err, e.getMessage());
+        }
+        if (unscoped == options.containsKey("--connectors")) {
+            return usage(err, unscoped ? "--connectors and --unscoped exclude each other"
+                    : "--connectors is required (hubs refuse tokens without it unless NC_HUB_REQUIRE_CONNECTORS_CLAIM=false;"
+                            + " --unscoped mints one for such a hub)");
         }
         String audience = options.getOrDefault("--audience", DEFAULT_AUDIENCE);
         List<String> connectors;

@@ -13,7 +13,8 @@ import io.nowconnect.log.Event;
  * What a token is worth on a live tunnel: until its {@code exp} (plus the verifier's clock-skew leeway, see
  * {@link Claims#usableUntil()}) the tunnel may carry new streams; after it the tunnel gets none, and it is closed once
  * its open streams have ended, at the latest a drain timeout after the expiry. A well-behaved agent rotates its
- * token before {@code exp} and never meets this; a stolen or forgotten one does.
+ * token before {@code exp} and never meets this; a stolen or forgotten one does. A token whose verification key was
+ * removed from the hub's keys ends the same way, from the moment the hub noticed ({@link #keyRemoved()}).
  *
  * <p>Threads: {@link #expired()} may be called from any thread (stream routing); {@link #closeNow(int)} from the one
  * thread that maintains the tunnel.
@@ -21,20 +22,25 @@ import io.nowconnect.log.Event;
 public final class TokenLifetime {
     /** Log event when a live tunnel's token expires, and the close reason. */
     public static final String EXPIRED = "token_expired";
+    /** Log event when the key that verified a live tunnel's token was removed, and the close reason. */
+    public static final String KEY_REMOVED = "token_key_removed";
 
     private static final Logger LOGGER = Logger.getLogger(TokenLifetime.class.getName());
 
     private final String agentId;
     /** Epoch milliseconds (not {@code Instant}s: a hub holds thousands of these). */
-    private final long usableUntil;
-    private final long closeBy;
+    private volatile long usableUntil;
+    private volatile long closeBy;
+    private final long drainMillis;
     private final Clock clock;
     private volatile boolean noticed;
+    private volatile String ending = EXPIRED;
 
     private TokenLifetime(String agentId, Instant usableUntil, Duration drainTimeout, Clock clock) {
         this.agentId = agentId;
         this.usableUntil = usableUntil.toEpochMilli();
         this.closeBy = usableUntil.plus(drainTimeout).toEpochMilli();
+        this.drainMillis = drainTimeout.toMillis();
         this.clock = clock;
     }
 
@@ -55,6 +61,29 @@ public final class TokenLifetime {
             throw new IllegalArgumentException("drainTimeout must not be negative");
         }
         return new TokenLifetime(claims.agentId(), claims.usableUntil(), drainTimeout, clock);
+    }
+
+    /**
+     * The key that verified the token was removed: from now on the token counts as expired (no new streams, closed
+     * once its streams end or a drain timeout from now). Only the maintaining thread calls it; later calls do nothing.
+     */
+    public void keyRemoved() {
+        long now = clock.millis();
+        if (now < usableUntil) {
+            ending = KEY_REMOVED;
+            closeBy = now + drainMillis;
+            usableUntil = now;
+        }
+    }
+
+    /**
+     * Why the token no longer counts, once it does not: {@value #EXPIRED} or {@value #KEY_REMOVED}; the log event and
+     * the tunnel's close reason.
+     *
+     * @return the reason
+     */
+    public String ending() {
+        return ending;
     }
 
     /**
@@ -81,16 +110,17 @@ public final class TokenLifetime {
         }
         if (!noticed) {
             noticed = true;
-            Event.of(EXPIRED).with("agent_id", agentId).with("streams", openStreams)
-                    .log(LOGGER, Level.WARNING, "Agent token expired: no new streams on its tunnel, closing it "
+            Event.of(ending).with("agent_id", agentId).with("streams", openStreams)
+                    .log(LOGGER, Level.WARNING, (KEY_REMOVED.equals(ending) ? "The key of the agent's token was removed"
+                            : "Agent token expired") + ": no new streams on its tunnel, closing it "
                             + (openStreams == 0 ? "now" : "once its open streams end"));
         }
         if (openStreams == 0) {
             return true;
         }
         if (now >= closeBy) {
-            Event.of("token_expired_drain_timeout").with("agent_id", agentId).with("streams", openStreams)
-                    .log(LOGGER, Level.WARNING, "Drain timeout after the token expired: closing the tunnel and its "
+            Event.of(ending + "_drain_timeout").with("agent_id", agentId).with("streams", openStreams)
+                    .log(LOGGER, Level.WARNING, "Drain timeout after the token ended: closing the tunnel and its "
                             + openStreams + " open streams");
             return true;
         }

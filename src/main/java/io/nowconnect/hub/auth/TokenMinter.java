@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
@@ -77,15 +78,32 @@ public final class TokenMinter {
     }
 
     /**
-     * Read a shared secret: the file's bytes with surrounding ASCII whitespace (space, tab, CR, LF, FF, VT) removed.
-     * The remaining bytes are used unchanged (text is taken as its UTF-8 bytes); nothing is base64-decoded.
+     * Read the newest shared secret, the one to sign with: the first of {@link #readSecrets(Path)}.
      *
      * @param file secret file
      * @return secret bytes, never empty
+     * @throws IllegalArgumentException as {@link #readSecrets(Path)}
+     */
+    public static byte[] readSecret(Path file) {
+        List<byte[]> secrets = readSecrets(file);
+        for (int i = 1; i < secrets.size(); i++) {
+            Arrays.fill(secrets.get(i), (byte) 0);
+        }
+        return secrets.getFirst();
+    }
+
+    /**
+     * Read the shared secrets of a secret file: one per line, newest first (during a rotation the hub verifies with
+     * all of them; the {@code token} command signs with the first). Each line's bytes with surrounding ASCII whitespace
+     * (space, tab, CR, FF, VT) removed are used unchanged (text is taken as its UTF-8 bytes; nothing is
+     * base64-decoded); blank lines are skipped. A secret therefore cannot contain a line feed.
+     *
+     * @param file secret file
+     * @return the secrets in file order, at least one, none empty
      * @throws IllegalArgumentException if the file cannot be read or holds only whitespace; the message names the
      *                                  file, never its content
      */
-    public static byte[] readSecret(Path file) {
+    public static List<byte[]> readSecrets(Path file) {
         Objects.requireNonNull(file, "file");
         byte[] raw;
         try {
@@ -93,20 +111,29 @@ public final class TokenMinter {
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("cannot read secret file " + file + " (" + e.getClass().getSimpleName() + ")");
         }
-        int start = 0;
-        int end = raw.length;
-        while (start < end && isAsciiSpace(raw[start])) {
-            start++;
+        List<byte[]> secrets = new ArrayList<>();
+        int lineStart = 0;
+        for (int i = 0; i <= raw.length; i++) {
+            if (i == raw.length || raw[i] == '\n') {
+                int start = lineStart;
+                int end = i;
+                while (start < end && isAsciiSpace(raw[start])) {
+                    start++;
+                }
+                while (end > start && isAsciiSpace(raw[end - 1])) {
+                    end--;
+                }
+                if (end > start) {
+                    secrets.add(Arrays.copyOfRange(raw, start, end));
+                }
+                lineStart = i + 1;
+            }
         }
-        while (end > start && isAsciiSpace(raw[end - 1])) {
-            end--;
-        }
-        byte[] secret = Arrays.copyOfRange(raw, start, end);
         Arrays.fill(raw, (byte) 0);
-        if (secret.length == 0) {
+        if (secrets.isEmpty()) {
             throw new IllegalArgumentException("secret file " + file + " has no secret contents");
         }
-        return secret;
+        return secrets;
     }
 
     static String mintHs256(byte[] secret, String agentId, Duration ttl, String audience, Instant now) {

@@ -1,38 +1,21 @@
 package io.nowconnect.hub.auth;
 
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.StringReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyFactory;
-import java.security.PublicKey;
-import java.security.cert.CertificateFactory;
-import java.security.interfaces.ECPublicKey;
-import java.security.interfaces.RSAPublicKey;
-import java.security.spec.X509EncodedKeySpec;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import io.helidon.security.jwt.Jwt;
 import io.helidon.security.jwt.SignedJwt;
 import io.helidon.security.jwt.jwk.Jwk;
-import io.helidon.security.jwt.jwk.JwkEC;
-import io.helidon.security.jwt.jwk.JwkRSA;
 
-import jakarta.json.Json;
 import jakarta.json.JsonArray;
-import jakarta.json.JsonObject;
 import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
 
@@ -58,6 +41,11 @@ import jakarta.json.JsonValue;
  *
  * <p>Key strength: an HS256 secret under {@value KeyStrength#MIN_SECRET_BYTES} bytes and RSA keys under
  * {@value KeyStrength#MIN_RSA_BITS} bits are refused when the verifier is created.
+ *
+ * <p>Rotation and revocation: the keys come from a {@link KeySource} asked on every token, so a key file the hub reads
+ * again ({@link FileKeySource}) takes effect for the next upgrade; the secret file may hold several secrets (one per
+ * line, newest first) and the JWKS several keys with {@code kid}. {@link #standing} tells a live tunnel whether the key
+ * that admitted it is still there and whether its token was revoked ({@link Revocations}).
  */
 public final class TokenVerifier {
     /** Variable naming the HS256 secret file, used in configuration error messages. */
@@ -69,23 +57,29 @@ public final class TokenVerifier {
 
     private static final Duration LEEWAY = Duration.ofSeconds(LEEWAY_SECONDS);
     private static final int MAX_TOKEN_CHARS = 16 * 1024;
-    private static final Set<String> RSA_ALGS = Set.of(JwkRSA.ALG_RS256, JwkRSA.ALG_RS384, JwkRSA.ALG_RS512);
-    private static final Set<String> EC_ALGS = Set.of(JwkEC.ALG_ES256, JwkEC.ALG_ES384, JwkEC.ALG_ES512);
     private static final Pattern BEARER = Pattern.compile("(?i)bearer[ \\t]+(\\S+)\\s*");
-    private static final Pattern PEM = Pattern.compile(
-            "-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\\s]+)-----END \\1-----");
 
-    private final List<Key> keys;
-    private final Set<String> algorithms;
+    /** What a live tunnel's token is worth now. */
+    public enum Standing {
+        /** Its key is trusted and it is not revoked. */
+        GOOD,
+        /** The key that verified it is no longer in the key set: the tunnel ends as if its token had expired. */
+        KEY_REMOVED,
+        /** Its {@code jti} or {@code agent_id} is on the revocation list: the tunnel ends now. */
+        REVOKED
+    }
+
+    private final KeySource keys;
+    private final Revocations revocations;
     private final String audience;
     private final Optional<String> issuer;
     private final boolean requireConnectorsClaim;
     private final Clock clock;
 
-    private TokenVerifier(List<Key> keys, String audience, Optional<String> issuer, boolean requireConnectorsClaim,
-                          Clock clock) {
-        this.keys = List.copyOf(keys);
-        this.algorithms = Set.copyOf(keys.stream().map(Key::alg).toList());
+    private TokenVerifier(KeySource keys, Revocations revocations, String audience, Optional<String> issuer,
+                          boolean requireConnectorsClaim, Clock clock) {
+        this.keys = keys;
+        this.revocations = revocations;
         this.audience = audience;
         this.issuer = issuer;
         this.requireConnectorsClaim = requireConnectorsClaim;
@@ -93,9 +87,9 @@ public final class TokenVerifier {
     }
 
     /**
-     * Create a verifier from key files; at least one must be given, and both may be.
+     * Create a verifier from key files read once; at least one must be given, and both may be.
      *
-     * @param hs256SecretFile file holding the HS256 secret, read with {@link TokenMinter#readSecret(Path)}
+     * @param hs256SecretFile file holding the HS256 secrets, one per line (see {@link TokenMinter#readSecrets(Path)})
      * @param jwksOrPemFile   JWKS JSON file ({@code {"keys":[...]}}) or PEM public key/certificate (RSA or EC)
      * @param audience        audience every token's {@code aud} must contain
      * @return a new verifier
@@ -107,9 +101,10 @@ public final class TokenVerifier {
     }
 
     /**
-     * Create a verifier from key files that also checks the issuer and may require the {@code connectors} claim.
+     * Create a verifier from key files read once that also checks the issuer and may require the {@code connectors}
+     * claim.
      *
-     * @param hs256SecretFile        file holding the HS256 secret, read with {@link TokenMinter#readSecret(Path)}
+     * @param hs256SecretFile        file holding the HS256 secrets, one per line
      * @param jwksOrPemFile          JWKS JSON file or PEM public key/certificate (RSA or EC)
      * @param audience               audience every token's {@code aud} must contain
      * @param issuer                 when present, every token's {@code iss} must equal it ({@code NC_HUB_ISSUER})
@@ -123,6 +118,22 @@ public final class TokenVerifier {
         return create(hs256SecretFile, jwksOrPemFile, audience, issuer, requireConnectorsClaim, Clock.systemUTC());
     }
 
+    /**
+     * Create a verifier over key sources that may change (files the hub watches, later a JWKS URL) and a revocation
+     * list.
+     *
+     * @param keys                   the trusted keys, asked for on every token and every live-tunnel check
+     * @param revocations            revoked {@code jti} and {@code agent_id} values
+     * @param audience               audience every token's {@code aud} must contain
+     * @param issuer                 when present, every token's {@code iss} must equal it
+     * @param requireConnectorsClaim whether a token without a {@code connectors} claim is refused with 403
+     * @return a new verifier
+     */
+    public static TokenVerifier create(KeySource keys, Revocations revocations, String audience, Optional<String> issuer,
+                                       boolean requireConnectorsClaim) {
+        return create(keys, revocations, audience, issuer, requireConnectorsClaim, Clock.systemUTC());
+    }
+
     static TokenVerifier create(Optional<Path> hs256SecretFile, Optional<Path> jwksOrPemFile, String audience,
                                 Clock clock) {
         return create(hs256SecretFile, jwksOrPemFile, audience, Optional.empty(), false, clock);
@@ -132,17 +143,25 @@ public final class TokenVerifier {
                                 Optional<String> issuer, boolean requireConnectorsClaim, Clock clock) {
         Objects.requireNonNull(hs256SecretFile, "hs256SecretFile");
         Objects.requireNonNull(jwksOrPemFile, "jwksOrPemFile");
+        if (hs256SecretFile.isEmpty() && jwksOrPemFile.isEmpty()) {
+            throw new IllegalArgumentException("no JWT key configured: set " + SECRET_FILE_VAR + " and/or " + JWKS_FILE_VAR);
+        }
+        List<KeySource> sources = new ArrayList<>();
+        hs256SecretFile.ifPresent(file -> sources.add(FileKeySource.secretFile(file)));
+        jwksOrPemFile.ifPresent(file -> sources.add(FileKeySource.jwksFile(file)));
+        return create(KeySource.union(sources), Revocations.none(), audience, issuer, requireConnectorsClaim, clock);
+    }
+
+    static TokenVerifier create(KeySource keys, Revocations revocations, String audience, Optional<String> issuer,
+                                boolean requireConnectorsClaim, Clock clock) {
+        Objects.requireNonNull(keys, "keys");
+        Objects.requireNonNull(revocations, "revocations");
         Objects.requireNonNull(issuer, "issuer");
         if (audience == null || audience.isBlank()) {
             throw new IllegalArgumentException("JWT audience must not be blank");
         }
-        if (hs256SecretFile.isEmpty() && jwksOrPemFile.isEmpty()) {
-            throw new IllegalArgumentException("no JWT key configured: set " + SECRET_FILE_VAR + " and/or " + JWKS_FILE_VAR);
-        }
-        List<Key> keys = new ArrayList<>();
-        hs256SecretFile.ifPresent(file -> keys.add(secretKey(file)));
-        jwksOrPemFile.ifPresent(file -> keys.addAll(publicKeys(file)));
-        return new TokenVerifier(keys, audience, issuer.filter(i -> !i.isBlank()), requireConnectorsClaim, clock);
+        return new TokenVerifier(keys, revocations, audience, issuer.filter(i -> !i.isBlank()), requireConnectorsClaim,
+                                 clock);
     }
 
     /**
@@ -157,12 +176,12 @@ public final class TokenVerifier {
     public static List<String> keyProblems(Optional<Path> hs256SecretFile, Optional<Path> jwksOrPemFile) {
         List<String> problems = new ArrayList<>();
         try {
-            hs256SecretFile.ifPresent(TokenVerifier::secretKey);
+            hs256SecretFile.ifPresent(KeyFiles::secrets);
         } catch (IllegalArgumentException e) {
             problems.add(e.getMessage());
         }
         try {
-            jwksOrPemFile.ifPresent(TokenVerifier::publicKeys);
+            jwksOrPemFile.ifPresent(KeyFiles::publicKeys);
         } catch (IllegalArgumentException e) {
             problems.add(e.getMessage());
         }
@@ -196,6 +215,18 @@ public final class TokenVerifier {
      *                       {@code connectors} claim is required and absent
      */
     public Claims verify(String token) throws AuthException {
+        return verifyToken(token).claims();
+    }
+
+    /**
+     * Verify a compact JWT and return its claims with the key that verified it, and refuse a revoked one.
+     *
+     * @param token the compact token, without the {@code Bearer} prefix
+     * @return the verified token
+     * @throws AuthException as {@link #verify(String)}, and with status 401 and reason {@value Revocations#REASON}
+     *                       when its {@code jti} or {@code agent_id} is on the revocation list
+     */
+    public VerifiedToken verifyToken(String token) throws AuthException {
         if (token == null || token.isBlank()) {
             throw AuthException.unauthorized("missing_token", "no bearer token");
         }
@@ -214,31 +245,44 @@ public final class TokenVerifier {
         if (jwt.headerClaim("crit").isPresent()) {
             throw AuthException.unauthorized("malformed", "critical JWT header extensions are not supported");
         }
-        verifySignature(signed, jwt);
-        return checkClaims(jwt);
+        VerificationKey key = verifySignature(signed, jwt);
+        Claims claims = checkClaims(jwt);
+        if (revocations.revoked(claims)) {
+            throw AuthException.unauthorized(Revocations.REASON, "token revoked: its jti or agent_id is on "
+                    + Revocations.VARIABLE);
+        }
+        return new VerifiedToken(claims, key.fingerprint());
     }
 
-    private void verifySignature(SignedJwt signed, Jwt jwt) throws AuthException {
+    /**
+     * What a token that verified earlier (a live tunnel's) is worth now: revoked, verified by a key that has since
+     * been removed, or still good. Cheap (set lookups): called every second for every tunnel.
+     *
+     * @param token the token as it verified
+     * @return its standing
+     */
+    public Standing standing(VerifiedToken token) {
+        if (revocations.revoked(token.claims())) {
+            return Standing.REVOKED;
+        }
+        return keys.keys().holds(token.key()) ? Standing.GOOD : Standing.KEY_REMOVED;
+    }
+
+    private VerificationKey verifySignature(SignedJwt signed, Jwt jwt) throws AuthException {
         String alg = jwt.algorithm().orElse(Jwk.ALG_NONE);
-        if (!algorithms.contains(alg)) {
+        KeySet trusted = keys.keys();
+        if (!trusted.algorithms().contains(alg)) {
             throw AuthException.unauthorized("alg_not_allowed", "token algorithm " + printable(alg) + " is not accepted");
         }
-        Optional<String> kid = jwt.keyId();
-        List<Key> candidates = keys.stream()
-                .filter(key -> key.alg().equals(alg))
-                .filter(key -> kid.isEmpty() || kid.get().equals(key.kid()))
-                .toList();
-        if (candidates.isEmpty()) {
-            candidates = keys.stream().filter(key -> key.alg().equals(alg) && key.kid() == null).toList();
-        }
+        List<VerificationKey> candidates = trusted.candidates(alg, jwt.keyId());
         if (candidates.isEmpty()) {
             throw AuthException.unauthorized("unknown_key", "no " + alg + " key with the token's key id");
         }
         byte[] signedBytes = signed.getSignedBytes();
         byte[] signature = signed.getSignature();
-        for (Key key : candidates) {
+        for (VerificationKey key : candidates) {
             if (verifies(key.jwk(), signedBytes, signature)) {
-                return;
+                return key;
             }
         }
         throw AuthException.unauthorized("bad_signature", "token signature is not valid");
@@ -309,185 +353,8 @@ public final class TokenVerifier {
         }
     }
 
-    private static Key secretKey(Path file) {
-        byte[] secret;
-        try {
-            secret = TokenMinter.readSecret(file);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(SECRET_FILE_VAR + ": " + e.getMessage());
-        }
-        Optional<String> weak = KeyStrength.secretProblem("secret file " + file, secret.length);
-        if (weak.isPresent()) {
-            throw new IllegalArgumentException(SECRET_FILE_VAR + ": " + weak.get());
-        }
-        return new Key(null, TokenMinter.HS256, TokenMinter.hmacKey(secret));
-    }
-
-    private static List<Key> publicKeys(Path file) {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8).strip();
-        } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException(JWKS_FILE_VAR + ": cannot read " + file + " ("
-                                                       + e.getClass().getSimpleName() + ")");
-        }
-        if (text.isEmpty()) {
-            throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file + " is empty");
-        }
-        List<Key> keys = text.startsWith("{") ? jwksKeys(file, text) : pemKeys(file, text);
-        if (keys.isEmpty()) {
-            throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file
-                                                       + " holds no usable RSA or EC signature verification key");
-        }
-        return keys;
-    }
-
-    private static List<Key> jwksKeys(Path file, String text) {
-        JsonArray array;
-        try {
-            JsonObject json = Json.createReader(new StringReader(text)).readObject();
-            array = json.getJsonArray("keys");
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file
-                                                       + " is not a JWKS JSON document with a \"keys\" array");
-        }
-        if (array == null) {
-            throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file + " has no \"keys\" array");
-        }
-        List<Key> keys = new ArrayList<>();
-        for (int i = 0; i < array.size(); i++) {
-            if (!(array.get(i) instanceof JsonObject jwk)) {
-                throw new IllegalArgumentException(JWKS_FILE_VAR + ": keys[" + i + "] in " + file + " is not an object");
-            }
-            keys.addAll(jwkKeys(file, i, jwk));
-        }
-        return keys;
-    }
-
-    /** The usable keys for one JWKS entry: none for encryption or unsupported keys, one per allowed algorithm. */
-    private static List<Key> jwkKeys(Path file, int index, JsonObject json) {
-        String kty = json.getString(Jwk.PARAM_KEY_TYPE, "");
-        if (Jwk.KEY_TYPE_OCT.equals(kty)) {
-            throw new IllegalArgumentException(JWKS_FILE_VAR + ": keys[" + index + "] in " + file
-                                                       + " is a symmetric (oct) key; put HS256 secrets in "
-                                                       + SECRET_FILE_VAR);
-        }
-        if (!(Jwk.KEY_TYPE_RSA.equals(kty) || Jwk.KEY_TYPE_EC.equals(kty))
-                || Jwk.USE_ENCRYPTION.equals(json.getString(Jwk.PARAM_USE, ""))) {
-            return List.of();
-        }
-        String kid = json.getString(Jwk.PARAM_KEY_ID, null);
-        Set<String> family = Jwk.KEY_TYPE_RSA.equals(kty) ? RSA_ALGS : EC_ALGS;
-        String declaredAlg = json.getString(Jwk.PARAM_ALGORITHM, null);
-        List<String> algs;
-        if (declaredAlg != null) {
-            algs = family.contains(declaredAlg) ? List.of(declaredAlg) : List.of();
-        } else if (Jwk.KEY_TYPE_RSA.equals(kty)) {
-            algs = List.copyOf(RSA_ALGS);
-        } else {
-            algs = List.of(ecAlgorithm(json.getString(JwkEC.PARAM_CURVE, "")));
-        }
-        List<Key> keys = new ArrayList<>();
-        for (String alg : algs) {
-            // Helidon requires a kid and defaults alg to RS256 / the curve's ES alg, so both are set explicitly
-            JsonObject complete = Json.createObjectBuilder(json)
-                    .add(Jwk.PARAM_KEY_ID, kid == null ? "nowconnect-key-" + index : kid)
-                    .add(Jwk.PARAM_ALGORITHM, alg)
-                    .build();
-            Jwk jwk;
-            try {
-                jwk = Jwk.create(complete);
-            } catch (RuntimeException e) {
-                throw new IllegalArgumentException(JWKS_FILE_VAR + ": keys[" + index + "] in " + file
-                                                           + " is not a valid " + kty + " key (" + e.getMessage() + ")");
-            }
-            if (jwk instanceof JwkRSA rsa && rsa.publicKey() instanceof RSAPublicKey key) {
-                KeyStrength.rsaProblem("keys[" + index + "] in " + file, key.getModulus().bitLength())
-                        .ifPresent(problem -> {
-                            throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + problem);
-                        });
-            }
-            keys.add(new Key(kid, alg, jwk));
-        }
-        return keys;
-    }
-
-    private static List<Key> pemKeys(Path file, String text) {
-        Matcher matcher = PEM.matcher(text);
-        if (!matcher.find()) {
-            throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file
-                                                       + " is neither JWKS JSON nor a PEM public key or certificate");
-        }
-        String type = matcher.group(1);
-        byte[] der;
-        try {
-            der = Base64.getMimeDecoder().decode(matcher.group(2));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file + " has invalid PEM base64");
-        }
-        PublicKey publicKey = switch (type) {
-            case "PUBLIC KEY" -> publicKey(file, der);
-            case "CERTIFICATE" -> certificateKey(file, der);
-            default -> throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file + " holds a PEM \""
-                                                                  + type + "\"; expected \"PUBLIC KEY\" or \"CERTIFICATE\"");
-        };
-        if (publicKey instanceof RSAPublicKey rsa) {
-            KeyStrength.rsaProblem("the key in " + file, rsa.getModulus().bitLength()).ifPresent(problem -> {
-                throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + problem);
-            });
-            return RSA_ALGS.stream()
-                    .map(alg -> new Key(null, alg, JwkRSA.builder().publicKey(rsa).algorithm(alg).build()))
-                    .toList();
-        }
-        if (publicKey instanceof ECPublicKey ec) {
-            String alg = switch (ec.getParams().getCurve().getField().getFieldSize()) {
-                case 256 -> JwkEC.ALG_ES256;
-                case 384 -> JwkEC.ALG_ES384;
-                case 521 -> JwkEC.ALG_ES512;
-                default -> throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file
-                                                                      + " holds an EC key on an unsupported curve");
-            };
-            return List.of(new Key(null, alg, JwkEC.builder().publicKey(ec).algorithm(alg).build()));
-        }
-        throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file + " holds a " + publicKey.getAlgorithm()
-                                                   + " key; only RSA and EC are supported");
-    }
-
-    private static PublicKey publicKey(Path file, byte[] der) {
-        for (String algorithm : List.of("RSA", "EC")) {
-            try {
-                return KeyFactory.getInstance(algorithm).generatePublic(new X509EncodedKeySpec(der));
-            } catch (Exception e) {
-                // try the next algorithm
-            }
-        }
-        throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file + " holds no readable RSA or EC public key");
-    }
-
-    private static PublicKey certificateKey(Path file, byte[] der) {
-        try {
-            return CertificateFactory.getInstance("X.509")
-                    .generateCertificate(new ByteArrayInputStream(der))
-                    .getPublicKey();
-        } catch (Exception e) {
-            throw new IllegalArgumentException(JWKS_FILE_VAR + ": " + file + " holds no readable X.509 certificate");
-        }
-    }
-
-    private static String ecAlgorithm(String curve) {
-        return switch (curve) {
-            case JwkEC.CURVE_P384 -> JwkEC.ALG_ES384;
-            case JwkEC.CURVE_P521 -> JwkEC.ALG_ES512;
-            default -> JwkEC.ALG_ES256;
-        };
-    }
-
     private static String printable(String alg) {
         String clean = alg.length() > 16 ? alg.substring(0, 16) : alg;
         return clean.chars().allMatch(c -> c >= 0x21 && c < 0x7F) ? clean : "(unprintable)";
-    }
-
-    /** One verification key: its JWKS id (null if none), the single algorithm it verifies, and the Helidon JWK. */
-    private record Key(String kid, String alg, Jwk jwk) {
     }
 }

@@ -32,7 +32,8 @@ class TokenCommandTest {
     void mintsVerifiableToken() throws Exception {
         Path secret = Files.writeString(dir.resolve("secret"), "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t\n");
 
-        int code = run("token", "--secret-file", secret.toString(), "--agent-id", "agent-5", "--ttl", "15m");
+        int code = run("token", "--secret-file", secret.toString(), "--agent-id", "agent-5", "--ttl", "15m",
+                       "--connectors", "ldap");
 
         assertThat(err(), code, is(0));
         assertThat(err(), is(""));
@@ -50,7 +51,7 @@ class TokenCommandTest {
     void acceptsEqualsFormAndAudienceWithoutCommandName() throws Exception {
         Path secret = Files.writeString(dir.resolve("secret"), "another-secret-another-secret-another");
 
-        int code = run("--secret-file=" + secret, "--agent-id=a-1", "--audience", "hub-b");
+        int code = run("--secret-file=" + secret, "--agent-id=a-1", "--audience", "hub-b", "--unscoped");
 
         assertThat(err(), code, is(0));
         Claims claims = TokenVerifier.create(Optional.of(secret), Optional.empty(), "hub-b")
@@ -71,7 +72,10 @@ class TokenCommandTest {
                 new String[] {"token", "--secret-file", secret.toString(), "--agent-id", "a", "--ttl", "soon"},
                 new String[] {"token", "--secret-file", secret.toString(), "--agent-id", "a", "--ttl", "0s"},
                 new String[] {"token", "--secret-file", secret.toString(), "--agent-id", "a", "--bogus", "1"},
-                new String[] {"token", "--secret-file", secret.toString(), "--agent-id", "a", "--agent-id", "b"});
+                new String[] {"token", "--secret-file", secret.toString(), "--agent-id", "a", "--agent-id", "b"},
+                new String[] {"token", "--secret-file", secret.toString(), "--agent-id", "a"},
+                new String[] {"token", "--secret-file", secret.toString(), "--agent-id", "a", "--connectors", "x",
+                    "--unscoped"});
         for (String[] args : bad) {
             out.reset();
             err.reset();
@@ -113,7 +117,7 @@ class TokenCommandTest {
     void shortSecretIsRefusedWithTwo() throws Exception {
         Path secret = Files.writeString(dir.resolve("secret"), "twenty-bytes-secret!\n");
 
-        int code = run("token", "--secret-file", secret.toString(), "--agent-id", "a");
+        int code = run("token", "--secret-file", secret.toString(), "--agent-id", "a", "--connectors", "x");
 
         assertThat(code, is(2));
         assertThat(err(), containsString("20-byte secret; HS256 needs at least 32 bytes"));
@@ -124,7 +128,7 @@ class TokenCommandTest {
 
     @Test
     void unreadableSecretExitsWithTwo() {
-        int code = run("token", "--secret-file", dir.resolve("missing").toString(), "--agent-id", "a");
+        int code = run("token", "--secret-file", dir.resolve("missing").toString(), "--agent-id", "a", "--connectors", "x");
 
         assertThat(code, is(2));
         assertThat(err(), containsString("--secret-file: cannot read secret file"));

@@ -1,4 +1,4 @@
-package io.nowconnect.tunnel;
+package io.nowconnect.watch;
 
 import java.io.IOException;
 import java.nio.file.ClosedWatchServiceException;
