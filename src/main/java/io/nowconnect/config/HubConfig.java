@@ -63,6 +63,7 @@ import io.nowconnect.protocol.ConnectorName;
  *        the {@code replicas} capability
  * @param replicas {@code NC_HUB_REPLICAS} (none): ids of every replica behind the agents' URL (with a Kubernetes
  *        StatefulSet, the pod names); when set it must include {@code NC_HUB_REPLICA_ID}
+ * @param jwksUrl {@code NC_HUB_JWKS_URL} and its settings: the identity provider's keys, if set
  * @param pdp {@code NC_HUB_PDP_*}: the policy decision point asked about each client connection, if set
  * @param log {@code NC_LOG_LEVEL}, {@code NC_LOG_FORMAT}
  */
@@ -94,6 +95,7 @@ public record HubConfig(String host,
                         long memoryBudgetBytes,
                         String replicaId,
                         List<String> replicas,
+                        Optional<JwksUrlSettings> jwksUrl,
                         Optional<PdpSettings> pdp,
                         LogSettings log) {
 
@@ -133,8 +135,11 @@ public record HubConfig(String host,
         }
         Optional<Path> secret = s.readableFile("NC_HUB_JWT_SECRET_FILE");
         Optional<Path> jwks = s.readableFile("NC_HUB_JWKS_FILE");
-        if (s.optional("NC_HUB_JWT_SECRET_FILE").isEmpty() && s.optional("NC_HUB_JWKS_FILE").isEmpty()) {
-            s.problem("NC_HUB_JWT_SECRET_FILE or NC_HUB_JWKS_FILE is required (agents are authenticated with JWTs)");
+        Optional<JwksUrlSettings> jwksUrl = JwksUrlSettings.read(s);
+        if (s.optional("NC_HUB_JWT_SECRET_FILE").isEmpty() && s.optional("NC_HUB_JWKS_FILE").isEmpty()
+                && s.optional("NC_HUB_JWKS_URL").isEmpty()) {
+            s.problem("NC_HUB_JWT_SECRET_FILE, NC_HUB_JWKS_FILE or NC_HUB_JWKS_URL is required (agents are authenticated "
+                              + "with JWTs)");
         }
         // key material: unusable or weak keys (HS256 secret under 32 bytes, RSA under 2048 bits) are refused here
         TokenVerifier.keyProblems(secret.filter(HubConfig::readable), jwks.filter(HubConfig::readable)).forEach(s::problem);
@@ -183,7 +188,8 @@ public record HubConfig(String host,
                              revoked, listeners, cidrs, maxWsPayload, maxConnections, maxTunnels, maxTunnelsPerAgent,
                              maxTcpConnections, Duration.ofSeconds(requestTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
-                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, pdp, log);
+                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, jwksUrl, pdp,
+                             log);
     }
 
     /** Most replicas in {@code NC_HUB_REPLICAS} (an agent keeps a tunnel to each). */

@@ -39,39 +39,7 @@ public record PdpSettings(URI url, Optional<Path> caBundle, Duration timeout, bo
         if (raw.isEmpty()) {
             return Optional.empty();
         }
-        Optional<URI> url = httpUrl(s, "NC_HUB_PDP_URL", raw.get());
+        Optional<URI> url = s.serviceUrl("NC_HUB_PDP_URL", raw.get());
         return url.map(u -> new PdpSettings(u, ca, Duration.ofMillis(timeout), failOpen, Duration.ofMillis(ttl), entries));
-    }
-
-    /**
-     * Check an https URL (or http to a loopback address) and strip a trailing slash.
-     *
-     * @param s problem list
-     * @param name variable
-     * @param value its value
-     * @return the URL, or empty after a problem was recorded
-     */
-    static Optional<URI> httpUrl(Settings s, String name, String value) {
-        URI url;
-        try {
-            url = new URI(value.endsWith("/") ? value.substring(0, value.length() - 1) : value);
-        } catch (java.net.URISyntaxException e) {
-            s.problem(name + ": \"" + value + "\" is not a URL");
-            return Optional.empty();
-        }
-        String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(java.util.Locale.ROOT);
-        if (url.getHost() == null || !(scheme.equals("https") || scheme.equals("http"))) {
-            s.problem(name + ": \"" + value + "\" must be an https:// URL (or http:// to a loopback address)");
-            return Optional.empty();
-        }
-        if (scheme.equals("http") && !Settings.isLoopback(url.getHost())) {
-            s.problem(name + ": http:// is allowed only to a loopback address (127.0.0.1, ::1, localhost); use https://");
-            return Optional.empty();
-        }
-        if (url.getRawQuery() != null || url.getRawFragment() != null || url.getRawUserInfo() != null) {
-            s.problem(name + ": \"" + value + "\" must not carry a query, fragment or credentials");
-            return Optional.empty();
-        }
-        return Optional.of(url);
     }
 }

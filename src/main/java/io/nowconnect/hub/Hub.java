@@ -142,7 +142,7 @@ public final class Hub implements AutoCloseable {
                     .header("Content-Type", "application/json")
                     .send("{\"status\":\"" + (ready ? "UP" : "DOWN") + "\",\"replica\":\"" + config.replicaId()
                                   + "\",\"stopping\":" + (self[0] != null && self[0].stopping) + ",\"agents\":"
-                                  + agents.size() + "}");
+                                  + agents.size() + jwks(trust) + "}");
         }));
         config.tlsCert().ifPresent(cert -> builder.tls(tls(config, cert)));
         WebServer server;
@@ -231,7 +231,14 @@ public final class Hub implements AutoCloseable {
      * @return readiness
      */
     public boolean ready() {
-        return !stopping && server.isRunning() && listeners.values().stream().allMatch(ConnectorListener::isBound);
+        return !stopping && server.isRunning() && listeners.values().stream().allMatch(ConnectorListener::isBound)
+                && trust.keysReady();
+    }
+
+    /** The JWKS URL's part of {@code /readyz}: fetched or not, age, keys, and whether the last fetch failed. */
+    private static String jwks(HubTrust trust) {
+        return trust.jwksStatus().map(s -> ",\"jwks\":{\"fetched\":" + s.fetched() + ",\"age_sec\":" + s.age().toSeconds()
+                + ",\"keys\":" + s.keys() + ",\"stale\":" + s.problem().isPresent() + "}").orElse("");
     }
 
     /**

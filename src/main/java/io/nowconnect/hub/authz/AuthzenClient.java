@@ -9,17 +9,14 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
-import io.helidon.common.configurable.Resource;
-import io.helidon.common.pki.Keys;
-import io.helidon.common.socket.SocketOptions;
-import io.helidon.common.tls.Tls;
 import io.helidon.http.HeaderValues;
-import io.helidon.webclient.api.WebClient;
 import io.helidon.webclient.http1.Http1Client;
 import io.helidon.webclient.http1.Http1ClientResponse;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.nowconnect.hub.auth.ProviderHttp;
 
 /**
  * One AuthZEN evaluation over HTTP: {@code POST {url}/access/v1/evaluation} with the request's JSON, the answer's
@@ -42,17 +39,7 @@ final class AuthzenClient {
     AuthzenClient(URI base, Optional<Path> caBundle, Duration timeout) {
         this.evaluation = URI.create(base + "/access/v1/evaluation");
         this.discovery = URI.create(base + "/.well-known/authzen-configuration");
-        var tls = Tls.builder().enabledProtocols(List.of("TLSv1.3", "TLSv1.2")).endpointIdentificationAlgorithm("HTTPS");
-        caBundle.ifPresent(ca -> tls.trust(Keys.builder().pem(pem -> pem.certificates(Resource.create(ca))).build().certs()));
-        this.client = WebClient.builder()
-                .connectTimeout(timeout)
-                .readTimeout(timeout)
-                .socketOptions(SocketOptions.builder().connectTimeout(timeout).readTimeout(timeout).tcpNoDelay(true).build())
-                .tls(tls.build())
-                .followRedirects(false)
-                .shareConnectionCache(false)
-                .build()
-                .client(Http1Client.PROTOCOL);
+        this.client = ProviderHttp.client(caBundle, timeout);
     }
 
     /**
@@ -85,7 +72,7 @@ final class AuthzenClient {
             return new DecisionCache.Decision(decision.booleanValue(), reason(json.get("context")));
         } catch (RuntimeException e) {
             // Helidon's client throws unchecked exceptions for connect failures and timeouts
-            throw new IOException("no answer from the PDP (" + e.getClass().getSimpleName() + ")", e);
+            throw new IOException("no answer from the PDP (" + ProviderHttp.cause(e) + ")", e);
         }
     }
 
@@ -101,16 +88,12 @@ final class AuthzenClient {
             readAtMost(res.inputStream());
             return res.status().code();
         } catch (RuntimeException e) {
-            throw new IOException("no answer from the PDP (" + e.getClass().getSimpleName() + ")", e);
+            throw new IOException("no answer from the PDP (" + ProviderHttp.cause(e) + ")", e);
         }
     }
 
     private static byte[] readAtMost(InputStream in) throws IOException {
-        byte[] all = in.readNBytes(MAX_RESPONSE + 1);
-        if (all.length > MAX_RESPONSE) {
-            throw new IOException("the PDP's answer is larger than " + MAX_RESPONSE + " bytes");
-        }
-        return all;
+        return ProviderHttp.readAtMost(in, MAX_RESPONSE, "the PDP");
     }
 
     /** A short reason text from an AuthZEN answer's context, if it has one. */
