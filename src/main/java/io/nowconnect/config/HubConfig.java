@@ -71,6 +71,8 @@ import io.nowconnect.protocol.ConnectorName;
  *        the {@code replicas} capability
  * @param replicas {@code NC_HUB_REPLICAS} (none): ids of every replica behind the agents' URL (with a Kubernetes
  *        StatefulSet, the pod names); when set it must include {@code NC_HUB_REPLICA_ID}
+ * @param jwksUrl {@code NC_HUB_JWKS_URL} and its settings: the identity provider's keys, if set
+ * @param pdp {@code NC_HUB_PDP_*}: the policy decision point asked about each client connection, if set
  * @param clients the listeners' client limits and agent wait ({@link ClientLimits})
  * @param requireBin1 {@code NC_HUB_REQUIRE_BIN1} (false): refuse agents without the {@code bin1} capability (no flow
  *        control) with close code 1008; needs {@code NC_HUB_MAX_FRAME_BYTES} of at least 65797 (a full binary frame)
@@ -112,6 +114,8 @@ public record HubConfig(String host,
                         long memoryBudgetBytes,
                         String replicaId,
                         List<String> replicas,
+                        Optional<JwksUrlSettings> jwksUrl,
+                        Optional<PdpSettings> pdp,
                         ClientLimits clients,
                         boolean requireBin1,
                         LogSettings log,
@@ -158,8 +162,11 @@ public record HubConfig(String host,
         }
         Optional<Path> secret = s.readableFile("NC_HUB_JWT_SECRET_FILE");
         Optional<Path> jwks = s.readableFile("NC_HUB_JWKS_FILE");
-        if (s.optional("NC_HUB_JWT_SECRET_FILE").isEmpty() && s.optional("NC_HUB_JWKS_FILE").isEmpty()) {
-            s.problem("NC_HUB_JWT_SECRET_FILE or NC_HUB_JWKS_FILE is required (agents are authenticated with JWTs)");
+        Optional<JwksUrlSettings> jwksUrl = JwksUrlSettings.read(s);
+        if (s.optional("NC_HUB_JWT_SECRET_FILE").isEmpty() && s.optional("NC_HUB_JWKS_FILE").isEmpty()
+                && s.optional("NC_HUB_JWKS_URL").isEmpty()) {
+            s.problem("NC_HUB_JWT_SECRET_FILE, NC_HUB_JWKS_FILE or NC_HUB_JWKS_URL is required (agents are authenticated "
+                              + "with JWTs)");
         }
         // key material: unusable or weak keys (HS256 secret under 32 bytes, RSA under 2048 bits) are refused here
         TokenVerifier.keyProblems(secret.filter(HubConfig::readable), jwks.filter(HubConfig::readable)).forEach(s::problem);
@@ -209,6 +216,7 @@ public record HubConfig(String host,
             s.problem("NC_HUB_REQUIRE_BIN1 needs NC_HUB_MAX_FRAME_BYTES of at least " + BIN1_MESSAGE
                               + " (a full bin1 frame), got " + maxFrame);
         }
+        Optional<PdpSettings> pdp = PdpSettings.read(s);
         LogSettings log = LogSettings.read(s);
         Optional<Path> adminToken = s.readableFile("NC_HUB_ADMIN_TOKEN_FILE");
         adminToken.filter(HubConfig::readable).ifPresent(f -> {
@@ -228,8 +236,8 @@ public record HubConfig(String host,
                              maxTcpConnections, Duration.ofSeconds(requestTimeout),
                              Duration.ofSeconds(handshakeTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
-                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, clients,
-                             requireBin1, log, adminToken, Duration.ofSeconds(statusSample));
+                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, jwksUrl, pdp,
+                             clients, requireBin1, log, adminToken, Duration.ofSeconds(statusSample));
     }
 
     /** The largest bin1 message (a full DATA frame with a 255-byte cid): {@code BinaryCodec.MAX_MESSAGE}. */

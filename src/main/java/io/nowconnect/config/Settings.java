@@ -1,6 +1,8 @@
 package io.nowconnect.config;
 
 import java.net.InetAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -137,6 +139,38 @@ final class Settings {
             }
         }
         return file;
+    }
+
+    /**
+     * An https URL of a service the hub calls (identity provider, policy decision point), or http to a loopback
+     * address; checked, with a trailing slash removed.
+     *
+     * @param name variable
+     * @param value its value
+     * @return the URL, or empty after a problem was recorded
+     */
+    Optional<URI> serviceUrl(String name, String value) {
+        URI url;
+        try {
+            url = new URI(value.endsWith("/") ? value.substring(0, value.length() - 1) : value);
+        } catch (URISyntaxException e) {
+            problem(name + ": \"" + value + "\" is not a URL");
+            return Optional.empty();
+        }
+        String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(Locale.ROOT);
+        if (url.getHost() == null || !(scheme.equals("https") || scheme.equals("http"))) {
+            problem(name + ": \"" + value + "\" must be an https:// URL (or http:// to a loopback address)");
+            return Optional.empty();
+        }
+        if (scheme.equals("http") && !isLoopback(url.getHost())) {
+            problem(name + ": http:// is allowed only to a loopback address (127.0.0.1, ::1, localhost); use https://");
+            return Optional.empty();
+        }
+        if (url.getRawQuery() != null || url.getRawFragment() != null || url.getRawUserInfo() != null) {
+            problem(name + ": \"" + value + "\" must not carry a query, fragment or credentials");
+            return Optional.empty();
+        }
+        return Optional.of(url);
     }
 
     void problem(String problem) {

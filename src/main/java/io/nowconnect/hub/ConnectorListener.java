@@ -14,6 +14,10 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import io.nowconnect.config.Cidr;
+import io.nowconnect.hub.authz.AccessRequest;
+import io.nowconnect.hub.authz.ConnectionPolicy;
+import io.nowconnect.hub.authz.Verdict;
+import io.nowconnect.log.AccessLog;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.Acceptor;
 
@@ -22,7 +26,9 @@ import io.nowconnect.stream.Acceptor;
  * tunnel that exports the connector. A client outside {@code NC_HUB_ALLOW_CIDRS} or beyond a connection limit
  * ({@link ClientAdmission}) is closed at once; one that finds no ready agent waits up to {@code NC_HUB_AGENT_WAIT_MS}
  * for one (a replica just restarted, before its agents are back), then is closed ({@code no_agent_for_connector}).
- * Refusals are counted per reason and logged at most once per {@link LogThrottle#PERIOD} per reason.
+ * With a policy decision point ({@code NC_HUB_PDP_URL}) the client goes on only once the PDP allowed it: until then
+ * nothing is read from its socket and no OPEN is sent; a denial has its access line. Refusals are counted per reason
+ * and logged at most once per {@link LogThrottle#PERIOD} per reason.
  *
  * <p>Threads: an {@link Acceptor}; each client is handed over on its own virtual thread, which also does the waiting
  * (parked on the {@link AgentRegistry}'s condition, woken when a tunnel becomes ready or the listener closes). A
@@ -40,24 +46,29 @@ final class ConnectorListener implements AutoCloseable {
      * @param allow {@code NC_HUB_ALLOW_CIDRS}
      * @param admission the connection limits
      * @param agentWait {@code NC_HUB_AGENT_WAIT_MS}: how long a client may wait for an agent; zero = not at all
+     * @param policy the policy decision point ({@code NC_HUB_PDP_URL}), if any
+     * @param replicaId this replica's id, told to the PDP
+     * @param accessLog whether refusals by the PDP get an access line ({@code NC_ACCESS_LOG})
      */
     record Shared(AgentRegistry agents, HubMetrics metrics, List<Cidr> allow, ClientAdmission admission,
-                  Duration agentWait) {
+                  Duration agentWait, Optional<ConnectionPolicy> policy, String replicaId, boolean accessLog) {
     }
 
     private final String connector;
+    private final String bindAddress;
     private final Shared shared;
     private final Map<String, LogThrottle> refusals = new ConcurrentHashMap<>();
     private volatile Acceptor acceptor;
     private volatile boolean closed;
 
-    private ConnectorListener(String connector, Shared shared) {
+    private ConnectorListener(String connector, String bindAddress, Shared shared) {
         this.connector = connector;
+        this.bindAddress = bindAddress;
         this.shared = shared;
     }
 
     static ConnectorListener start(String connector, InetSocketAddress bind, Shared shared) throws IOException {
-        ConnectorListener listener = new ConnectorListener(connector, shared);
+        ConnectorListener listener = new ConnectorListener(connector, bind.getHostString() + ":" + bind.getPort(), shared);
         try {
             listener.acceptor = Acceptor.start(bind.getHostString(), bind.getPort(), 1024, "nc-hub-client", listener::handle);
         } catch (IOException e) {
@@ -114,6 +125,9 @@ final class ConnectorListener implements AutoCloseable {
                         + (shared.agentWait().isZero() ? "" : " (waited " + waitedMs + " ms)") + ": client closed");
                 return;
             }
+            if (shared.policy().isPresent() && !allowed(shared.policy().get(), client, tunnel.get())) {
+                return;
+            }
             String refusal = tunnel.get().openStream(client, connector, slot, waitedMs);
             handedOver = refusal == null;
             if (!handedOver) {
@@ -130,6 +144,25 @@ final class ConnectorListener implements AutoCloseable {
                 closeQuietly(client);
             }
         }
+    }
+
+    /** Ask the PDP; a refusal is counted ({@code pdp_denied}, {@code pdp_error}), logged and has an access line. */
+    private boolean allowed(ConnectionPolicy pdp, Socket client, AgentTunnel tunnel) {
+        InetAddress peer = client.getInetAddress();
+        Verdict v = pdp.check(new AccessRequest(peer.getHostAddress(), connector, tunnel.agentId(), shared.replicaId(),
+                                                bindAddress));
+        if (v.allowed()) {
+            return true;
+        }
+        String reason = "error".equals(v.result()) ? "pdp_error" : "pdp_denied";
+        shared.metrics().refused(connector, reason);
+        logRefusal(reason, peer, "Client refused by the policy decision point");
+        if (shared.accessLog()) {
+            AccessLog.refused(AccessLog.event(connector).with("client", peer.getHostAddress())
+                                      .with("client_port", client.getPort()).with("agent_id", tunnel.agentId())
+                                      .with("replica", shared.replicaId()), reason, v.reason().orElse(null));
+        }
+        return false;
     }
 
     /** Close a client that is not carried: counted per reason, logged at most once per period per reason. */

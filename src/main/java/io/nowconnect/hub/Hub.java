@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -19,6 +20,7 @@ import io.helidon.webserver.WebServerConfig;
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.health.ServerStart;
+import io.nowconnect.hub.authz.ConnectionPolicy;
 import io.nowconnect.hub.status.RateHistory;
 import io.nowconnect.hub.status.StatusPage;
 import io.nowconnect.hub.tls.Admission;
@@ -92,8 +94,10 @@ public final class Hub implements AutoCloseable {
                                                         config.clients().perClient(), config.clients().ipv6Prefix(),
                                                         config.listeners().keySet());
         metrics.clients(admission);
+        Optional<ConnectionPolicy> policy = config.pdp().map(p -> ConnectionPolicy.create(p, Metrics.globalRegistry()));
         ConnectorListener.Shared shared = new ConnectorListener.Shared(agents, metrics, config.allowCidrs(), admission,
-                                                                       config.clients().agentWait());
+                                                                       config.clients().agentWait(), policy,
+                                                                       config.replicaId(), config.log().access());
         Map<String, ConnectorListener> listeners = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, InetSocketAddress> e : config.listeners().entrySet()) {
@@ -120,7 +124,7 @@ public final class Hub implements AutoCloseable {
         Hub[] self = new Hub[1];
         // /healthz, /readyz, /metrics: on the hub's port, or on the admin listener (NC_HUB_ADMIN_PORT)
         HubAdmin admin = new HubAdmin(config, agents, () -> self[0] != null && self[0].ready(),
-                                      () -> self[0] != null && self[0].stopping);
+                                      () -> self[0] != null && self[0].stopping, () -> jwks(trust));
         TunnelUpgrader upgrader = new TunnelUpgrader(trust.verifier(), ctx, cap, perAgent, deadline,
                                                      config.tlsBindAgentId());
         WebServerConfig.Builder builder = WebServer.builder()
@@ -265,7 +269,14 @@ public final class Hub implements AutoCloseable {
      * @return readiness
      */
     public boolean ready() {
-        return !stopping && server.isRunning() && listeners.values().stream().allMatch(ConnectorListener::isBound);
+        return !stopping && server.isRunning() && listeners.values().stream().allMatch(ConnectorListener::isBound)
+                && trust.keysReady();
+    }
+
+    /** The JWKS URL's part of {@code /readyz}: fetched or not, age, keys, and whether the last fetch failed. */
+    private static String jwks(HubTrust trust) {
+        return trust.jwksStatus().map(s -> ",\"jwks\":{\"fetched\":" + s.fetched() + ",\"age_sec\":" + s.age().toSeconds()
+                + ",\"keys\":" + s.keys() + ",\"stale\":" + s.problem().isPresent() + "}").orElse("");
     }
 
     /**

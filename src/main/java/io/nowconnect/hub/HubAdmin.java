@@ -58,8 +58,10 @@ public final class HubAdmin {
      * @param agents its registry
      * @param ready whether the hub serves (endpoint and listeners bound, not stopping)
      * @param stopping whether a stop began
+     * @param details more fields of {@code /readyz}'s JSON (each starting with a comma), such as the JWKS URL's state
      */
-    HubAdmin(HubConfig config, AgentRegistry agents, BooleanSupplier ready, BooleanSupplier stopping) {
+    HubAdmin(HubConfig config, AgentRegistry agents, BooleanSupplier ready, BooleanSupplier stopping,
+             java.util.function.Supplier<String> details) {
         this.address = config.admin();
         this.full = Probes.create()
                 .add("/healthz", Probes.liveness("hub", () -> HealthCheckResponse.builder().status(true).build(), true))
@@ -70,7 +72,7 @@ public final class HubAdmin {
                     boolean up = ready.getAsBoolean() && connector.map(c -> agents.pick(c).isPresent()).orElse(true);
                     return new Probes.Answer(up ? 200 : 503, "{\"status\":\"" + (up ? "UP" : "DOWN") + "\",\"replica\":\""
                             + config.replicaId() + "\",\"stopping\":" + stopping.getAsBoolean() + ",\"agents\":"
-                            + agents.size() + "}");
+                            + agents.size() + details.get() + "}");
                 });
         this.minimal = Probes.create()
                 .add("/healthz", Probes.liveness("hub", () -> HealthCheckResponse.builder().status(true).build(), false));

@@ -12,12 +12,15 @@ import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
+import io.helidon.metrics.api.Metrics;
+
 import io.nowconnect.config.ConfigException;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.hub.auth.FileKeySource;
 import io.nowconnect.hub.auth.KeySource;
 import io.nowconnect.hub.auth.Revocations;
 import io.nowconnect.hub.auth.TokenVerifier;
+import io.nowconnect.hub.auth.UrlKeySource;
 import io.nowconnect.log.Event;
 import io.nowconnect.watch.FileWatch;
 
@@ -40,10 +43,12 @@ final class HubTrust implements AutoCloseable {
 
     private final TokenVerifier verifier;
     private final FileWatch watch;
+    private final Optional<UrlKeySource> jwksUrl;
 
-    private HubTrust(TokenVerifier verifier, FileWatch watch) {
+    private HubTrust(TokenVerifier verifier, FileWatch watch, Optional<UrlKeySource> jwksUrl) {
         this.verifier = verifier;
         this.watch = watch;
+        this.jwksUrl = jwksUrl;
     }
 
     /**
@@ -86,6 +91,9 @@ final class HubTrust implements AutoCloseable {
                 sources.add(s);
                 reloads.put(s.file().toAbsolutePath(), s::reload);
             }
+            Optional<UrlKeySource> url = config.jwksUrl().map(u -> UrlKeySource.start(
+                    u.url(), u.caBundle(), u.minRefresh(), u.timeout(), Metrics.globalRegistry()));
+            url.ifPresent(sources::add);
             Revocations revoked = revocations;
             revoked.file().ifPresent(f -> reloads.put(f.toAbsolutePath(), revoked::reload));
             TokenVerifier verifier = TokenVerifier.create(KeySource.union(sources), revoked, config.audience(),
@@ -96,7 +104,7 @@ final class HubTrust implements AutoCloseable {
                                 + "claim may serve any connector; mint scoped tokens (token --connectors) and remove "
                                 + "this setting");
             }
-            return new HubTrust(verifier, watch);
+            return new HubTrust(verifier, watch, url);
         } catch (RuntimeException e) {
             watch.close();
             throw e;
@@ -122,8 +130,27 @@ final class HubTrust implements AutoCloseable {
         return verifier;
     }
 
+    /**
+     * Whether the hub holds keys to verify agents with: false only while a JWKS URL has never been fetched.
+     *
+     * @return readiness of the keys
+     */
+    boolean keysReady() {
+        return jwksUrl.map(u -> u.status().fetched()).orElse(true);
+    }
+
+    /**
+     * The JWKS URL's freshness, when one is configured.
+     *
+     * @return its status
+     */
+    Optional<UrlKeySource.Status> jwksStatus() {
+        return jwksUrl.map(UrlKeySource::status);
+    }
+
     @Override
     public void close() {
         watch.close();
+        jwksUrl.ifPresent(UrlKeySource::close);
     }
 }

@@ -79,6 +79,23 @@ public final class AccessLog {
     }
 
     /**
+     * Log a client refused by the policy decision point before any stream existed: one access line with
+     * {@code result=pdp_denied} (or {@code pdp_error}) and the PDP's reason when it gave one, so that the record of who
+     * reached what also holds who was turned away.
+     *
+     * @param event the side's fields (connector, client, agent, replica)
+     * @param result {@code pdp_denied} or {@code pdp_error}
+     * @param reason the PDP's reason, or what went wrong
+     */
+    public static void refused(Event event, String result, String reason) {
+        if (!LOGGER.isLoggable(Level.INFO)) {
+            return;
+        }
+        event.with("bytes_c2a", 0).with("bytes_a2c", 0).with("duration_ms", 0).with("result", result)
+                .with("reason", reason).log(LOGGER, Level.INFO, "Client refused");
+    }
+
+    /**
      * An access event, fields in the order every line has them.
      *
      * @param connector the stream's connector

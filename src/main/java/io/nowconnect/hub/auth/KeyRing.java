@@ -33,6 +33,12 @@ final class KeyRing implements KeySource {
         return union;
     }
 
+    @Override
+    public KeySet refreshFor(String kid) {
+        sources.forEach(source -> source.refreshFor(kid));
+        return keys();
+    }
+
     private record Snapshot(List<KeySet> inputs, KeySet union) {
     }
 }

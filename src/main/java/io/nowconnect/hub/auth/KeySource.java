@@ -20,6 +20,18 @@ public interface KeySource {
     KeySet keys();
 
     /**
+     * A token names a key id that {@link #keys()} lacks: a source that can look again (a JWKS URL whose provider may
+     * have rotated) does so, within its own rate limit, and may wait a moment for the answer. Files do not: they are
+     * read again when they change.
+     *
+     * @param kid the key id the token names
+     * @return the keys to verify with now
+     */
+    default KeySet refreshFor(String kid) {
+        return keys();
+    }
+
+    /**
      * One source holding the keys of several, in order.
      *
      * @param sources the sources

@@ -271,10 +271,18 @@ public final class TokenVerifier {
     private VerificationKey verifySignature(SignedJwt signed, Jwt jwt) throws AuthException {
         String alg = jwt.algorithm().orElse(Jwk.ALG_NONE);
         KeySet trusted = keys.keys();
+        if (trusted.size() == 0) {
+            // a JWKS URL not fetched yet: /readyz says DOWN meanwhile, so a balancer sends agents elsewhere
+            throw AuthException.unauthorized("no_keys", "the hub holds no verification keys yet");
+        }
         if (!trusted.algorithms().contains(alg)) {
             throw AuthException.unauthorized("alg_not_allowed", "token algorithm " + printable(alg) + " is not accepted");
         }
         List<VerificationKey> candidates = trusted.candidates(alg, jwt.keyId());
+        if (candidates.isEmpty() && jwt.keyId().isPresent()) {
+            // a provider that rotated: its JWKS may name the key by now (a JWKS URL looks again, rate limited)
+            candidates = keys.refreshFor(jwt.keyId().get()).candidates(alg, jwt.keyId());
+        }
         if (candidates.isEmpty()) {
             throw AuthException.unauthorized("unknown_key", "no " + alg + " key with the token's key id");
         }
