@@ -156,6 +156,8 @@ public final class Hub implements AutoCloseable {
                 listeners.values().forEach(ConnectorListener::close);
                 deadline.close();
                 metrics.close();
+                trust.close();
+                rates.close();
                 throw new ConfigException(List.of("NC_HUB_TLS_CERT/NC_HUB_TLS_KEY: " + e.getMessage()));
             }
             // the handshake runs in the front door, under its own deadline, before Helidon takes the connection

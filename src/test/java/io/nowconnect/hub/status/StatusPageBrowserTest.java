@@ -94,16 +94,16 @@ class StatusPageBrowserTest {
         }
     }
 
-    /** The port the status page is served on (the hub's admin listener once it exists: issue 20). */
+    /** The port the status page is served on: the hub's admin listener (never the agents' port). */
     static int statusPort(Hub hub) {
-        return hub.port();
+        return hub.adminPort();
     }
 
     @Test
     void threeAgentsTwoConnectorsTrafficAndPlot(Harness harness) throws Exception {
         int echo = harness.echo().port();
         // one plot point a second (NC_HUB_STATUS_SAMPLE_SEC), so the plots fill within the test
-        Hub hub = harness.hub().env(Map.of("NC_HUB_STATUS_SAMPLE_SEC", "1")).connectors("postgres", "ldap", "legacy-crm")
+        Hub hub = harness.hub().env(Map.of("NC_HUB_ADMIN_PORT", "0", "NC_HUB_STATUS_SAMPLE_SEC", "1")).connectors("postgres", "ldap", "legacy-crm")
                 .start();
         agent(harness, hub, "premise-01", Duration.ofDays(30), "postgres", "ldap");
         agent(harness, hub, "premise-02", Duration.ofDays(30), "postgres");
@@ -168,10 +168,11 @@ class StatusPageBrowserTest {
 
     @Test
     void hostileAgentIdIsShownAsText(Harness harness) throws Exception {
-        Hub hub = harness.startHub("postgres");
+        Hub hub = harness.hub().env(Map.of("NC_HUB_ADMIN_PORT", "0")).connectors("postgres").start();
         String hostile = "<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script>&amp;'\"";
         String token = io.nowconnect.hub.auth.TokenMinter.mintHs256(
-                io.nowconnect.hub.auth.TokenMinter.readSecret(harness.secret()), hostile, Duration.ofHours(2), "nowconnect");
+                io.nowconnect.hub.auth.TokenMinter.readSecret(harness.secret()), hostile, Duration.ofHours(2), "nowconnect",
+                java.util.List.of("postgres"), java.util.Optional.empty());
         try (RawAgent raw = RawAgent.connect(hub.port(), token)) {
             raw.send("{\"t\":\"HELLO\",\"agent_id\":" + new com.fasterxml.jackson.databind.ObjectMapper()
                     .writeValueAsString(hostile) + ",\"connectors\":[\"postgres\"],\"ver\":\"1.5\",\"caps\":[\"drain\"]}");
@@ -191,7 +192,7 @@ class StatusPageBrowserTest {
 
     @Test
     void agentPageRendersInTheBrowser(Harness harness) throws Exception {
-        Hub hub = harness.hub().env(Map.of("NC_HUB_REPLICA_ID", "hub-0")).connectors("postgres", "ldap").start();
+        Hub hub = harness.hub().env(Map.of("NC_HUB_ADMIN_PORT", "0", "NC_HUB_REPLICA_ID", "hub-0")).connectors("postgres", "ldap").start();
         io.nowconnect.Agent agent = harness.agent(hub.port()).target("postgres", harness.echo().port())
                 .target("ldap", harness.echo().port())
                 .env(Map.of("NC_HTTP_HOST", "127.0.0.1", "NC_HTTP_PORT", "0",

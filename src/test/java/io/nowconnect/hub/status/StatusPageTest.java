@@ -44,7 +44,7 @@ class StatusPageTest {
     void bearerTokenGuardsThePageAndTheJson(Harness harness) throws Exception {
         Path token = harness.dir().resolve("admin.token");
         Files.writeString(token, "s3cret-admin-token-0123456789\n");
-        Hub hub = harness.hub().env(Map.of("NC_HUB_ADMIN_TOKEN_FILE", token.toString())).connectors("postgres").start();
+        Hub hub = harness.hub().env(Map.of("NC_HUB_ADMIN_PORT", "0", "NC_HUB_ADMIN_TOKEN_FILE", token.toString())).connectors("postgres").start();
         for (String path : List.of("/status", "/status.json")) {
             HttpResponse<String> none = get(hub, path, null);
             assertEquals(401, none.statusCode(), path);
@@ -78,10 +78,10 @@ class StatusPageTest {
 
     @Test
     void hostileAgentIdIsEscapedInHtmlAndJson(Harness harness) throws Exception {
-        Hub hub = harness.startHub("postgres");
+        Hub hub = harness.hub().env(Map.of("NC_HUB_ADMIN_PORT", "0")).connectors("postgres").start();
         String hostile = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>";
         String jwt = TokenMinter.mintHs256(TokenMinter.readSecret(harness.secret()), hostile, Duration.ofHours(2),
-                                           "nowconnect");
+                                           "nowconnect", java.util.List.of("postgres"), java.util.Optional.empty());
         try (RawAgent raw = RawAgent.connect(hub.port(), jwt)) {
             raw.send("{\"t\":\"HELLO\",\"agent_id\":" + new ObjectMapper().writeValueAsString(hostile)
                              + ",\"connectors\":[\"postgres\"],\"ver\":\"1.5\",\"caps\":[\"drain\"]}");
