@@ -211,7 +211,7 @@ class OutboxTest {
     void bulkFlowsTakeTurnsByQuantum() throws Exception {
         Outbox<String> box = outbox();
         holdTheWriter();
-        int size = Outbox.QUANTUM;
+        int size = FrameScheduler.QUANTUM;
         for (int i = 0; i < 6; i++) {
             box.ordered("a", item("a" + i, size), null);
         }
