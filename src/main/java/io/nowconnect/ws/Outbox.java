@@ -21,7 +21,7 @@ import java.util.function.ToIntFunction;
  * close order; which ordered frame goes next is its {@link FrameScheduler}'s choice.
  *
  * <p>Two lanes. The <em>ordered</em> lane (DATA, FIN, OPEN) keeps one queue per stream in the scheduler: items of a
- * queue keep their order, and a producer blocks while its own queue holds {@link #FLOW_LIMIT_BYTES} or more, which is
+ * queue keep their order, and a producer blocks while its own queue holds {@link #QUEUE_LIMIT_BYTES} or more, which is
  * the back-pressure from a slow tunnel to one local socket without holding up any other. The <em>urgent</em> lane (RST,
  * pong, ping, WINDOW, close) never blocks and is written first: the tunnel's reader uses it, so a reader can never
  * wait on its own tunnel's writer (two peers whose readers both wait to write would deadlock). Urgent items may overtake
@@ -31,7 +31,7 @@ import java.util.function.ToIntFunction;
  *
  * <p>Memory: every ordered item comes with a {@code taken} callback, run exactly once when the item is written,
  * discarded or refused; the stream that queued it gives its charge of the memory budget back then. Items queued
- * across all queues are thus bounded by the process's memory budget, and per queue by {@link #FLOW_LIMIT_BYTES} (one
+ * across all queues are thus bounded by the process's memory budget, and per queue by {@link #QUEUE_LIMIT_BYTES} (one
  * item always fits).
  *
  * <p>Who writes the socket: only the holder of {@link #writing}. Usually that is the writer thread (a virtual thread
@@ -58,7 +58,7 @@ import java.util.function.ToIntFunction;
 final class Outbox<T> {
     private static final int BATCH_BYTES = 256 * 1024;
     /** A producer waits while its queue holds this many bytes (one item always fits). */
-    static final int FLOW_LIMIT_BYTES = 128 * 1024;
+    static final int QUEUE_LIMIT_BYTES = 128 * 1024;
     /**
      * How long an idle writer thread waits for work before it ends; the next item starts a new one. A hub holds
      * thousands of mostly idle tunnels: none of them keeps a parked thread (and its stack) for nothing.
@@ -117,7 +117,7 @@ final class Outbox<T> {
     }
 
     /**
-     * Queue an item in its queue's order, blocking while that queue holds {@link #FLOW_LIMIT_BYTES} or more; written
+     * Queue an item in its queue's order, blocking while that queue holds {@link #QUEUE_LIMIT_BYTES} or more; written
      * on this thread when nothing is queued and nothing is being written (the direct write, see the class comment).
      *
      * @param queue the queue (a stream's id; null for frames of no stream); items of one queue keep their order
@@ -169,7 +169,7 @@ final class Outbox<T> {
         queueLock.lock();
         Waiting w = null;
         try {
-            while (scheduler.queuedBytes(key) >= FLOW_LIMIT_BYTES) {
+            while (scheduler.queuedBytes(key) >= QUEUE_LIMIT_BYTES) {
                 if (w == null) {
                     w = waiting.computeIfAbsent(key, k -> new Waiting(queueLock.newCondition()));
                     w.producers++;
@@ -436,7 +436,7 @@ final class Outbox<T> {
 
     /** Under the queue lock: an item left a queue; a producer waiting there goes on once the queue has room. */
     private void drainedLocked(Object key, int bytesLeft) {
-        if (bytesLeft < FLOW_LIMIT_BYTES && !waiting.isEmpty()) {
+        if (bytesLeft < QUEUE_LIMIT_BYTES && !waiting.isEmpty()) {
             Waiting w = waiting.get(key);
             if (w != null) {
                 w.space.signal();

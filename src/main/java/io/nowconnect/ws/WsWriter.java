@@ -88,14 +88,14 @@ public final class WsWriter {
     }
 
     /**
-     * Send a text frame in its flow's order (a stream's frames), blocking while that flow has much queued; flows share
-     * the tunnel fairly ({@link Outbox}).
+     * Send a text frame in its queue's order (a stream's frames), blocking while that queue holds much; queues share
+     * the tunnel fairly ({@link FrameScheduler}).
      *
      * @param text frame text
-     * @param flow the flow, e.g. the stream's id
+     * @param queue the queue, e.g. the stream's id
      * @param taken run exactly once when the frame was written, discarded or refused; may be null
      */
-    public void text(String text, Object flow, Runnable taken) {
+    public void text(String text, Object queue, Runnable taken) {
         byte[] frame;
         try {
             byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
@@ -104,7 +104,7 @@ public final class WsWriter {
             runQuietly(taken);
             throw e;
         }
-        outbox.ordered(flow, frame, taken);
+        outbox.ordered(queue, frame, taken);
     }
 
     /**
@@ -129,16 +129,16 @@ public final class WsWriter {
     }
 
     /**
-     * Send a binary message in its flow's order (a {@code bin1} DATA of a stream), blocking while that flow has much
-     * queued; flows share the tunnel fairly ({@link Outbox}). The payload is copied before this returns.
+     * Send a binary message in its queue's order (a {@code bin1} DATA of a stream), blocking while that queue holds
+     * much; queues share the tunnel fairly ({@link FrameScheduler}). The payload is copied before this returns.
      *
      * @param header bytes before the payload
      * @param payload payload
      * @param length bytes of the payload to send
-     * @param flow the flow, e.g. the stream's id
+     * @param queue the queue, e.g. the stream's id
      * @param taken run exactly once when the frame was written, discarded or refused; may be null
      */
-    public void binary(byte[] header, byte[] payload, int length, Object flow, Runnable taken) {
+    public void binary(byte[] header, byte[] payload, int length, Object queue, Runnable taken) {
         byte[] frame;
         try {
             frame = frame(Opcode.BINARY, header, payload, 0, length);
@@ -146,7 +146,7 @@ public final class WsWriter {
             runQuietly(taken);
             throw e;
         }
-        outbox.ordered(flow, frame, taken);
+        outbox.ordered(queue, frame, taken);
     }
 
     private static void runQuietly(Runnable r) {
