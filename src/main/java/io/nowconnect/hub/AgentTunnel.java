@@ -46,9 +46,9 @@ import io.nowconnect.ws.UpgradedSocket;
  * new streams ({@link #openStream}), connector scopes from the token's {@code connectors} claim and its expiry on the
  * live tunnel.
  *
- * <p>Threads: Helidon's connection thread runs {@link #handle} and is the tunnel's reader; it calls
- * {@link #onControl}. {@link ConnectorListener}s call {@link #openStream} on their accept threads; Helidon may call
- * {@link #close} from any thread. State is volatile; nothing here is locked.
+ * <p>Threads: Helidon's connection thread runs {@link #handle} and is the tunnel's reader; it calls {@link #onControl}.
+ * {@link ConnectorListener}s call {@link #openStream} on the thread of each accepted client; Helidon may call {@link
+ * #close} from any thread. State is volatile; nothing here is locked.
  */
 final class AgentTunnel implements ServerConnection, Role {
     private static final Logger LOGGER = Logger.getLogger(AgentTunnel.class.getName());
@@ -153,7 +153,9 @@ final class AgentTunnel implements ServerConnection, Role {
     /**
      * Helidon closes the connection (the hub stops, or it was idle too long): say so to the agent, then end.
      *
-     * @param interrupt whether to interrupt the reader even while it handles a frame
+     * @param interrupt not used: the reader is interrupted either way, once the close frame went out or 500 ms
+     *                  passed (that is how this tunnel's socket closes, see the constructor); it never writes to the
+     *                  socket, so the interrupt cannot cut a write short
      */
     @Override
     public void close(boolean interrupt) {

@@ -1,7 +1,7 @@
 package io.nowconnect.mux;
 
 /**
- * Which end of the tunnel this is.
+ * Which end of the tunnel this is. Immutable.
  *
  * @param server whether this is the hub's end (frames unmasked, HELLO expected first)
  * @param peer the peer's name in messages ({@code hub} or {@code agent})

@@ -21,11 +21,17 @@ import io.nowconnect.protocol.ResetReason;
 /**
  * One TCP connection carried over the tunnel as a {@code cid}.
  *
- * <p>Threads: the tunnel's reader calls {@link #onData}, {@link #onFin} and {@link #onRst}; these only enqueue and
- * never touch the socket or wait. A <em>writer</em> virtual thread drains the {@link InboundQueue} into the socket (and
- * applies the remote FIN as a half-close); a <em>reader</em> virtual thread reads the socket and sends DATA, then FIN
- * at EOF. {@link #close} is idempotent and may be called from any thread; it closes the socket, which unblocks both
- * pumps.
+ * <p>Threads: the tunnel's reader calls {@link #onData}, {@link #onWindow}, {@link #onFin} and {@link #onRst}; these
+ * never wait and never write to the local socket, but they may end a stream: a bad or excess DATA, a bad WINDOW or
+ * an RST closes this one (its socket closed, an RST queued on the urgent lane), and a DATA that finds the received
+ * share of the memory budget spent resets the streams holding the most ({@link MemoryBudget#reclaim}), which may be
+ * streams of other tunnels of the process, all on the tunnel's reader thread. A <em>socket writer</em> virtual thread
+ * drains the {@link InboundQueue} into the socket (and applies the remote FIN as a half-close); a <em>socket
+ * reader</em> virtual thread reads the socket and sends DATA, then FIN at EOF, through the tunnel's sink, and may
+ * thereby write the tunnel's socket itself (the outbox's direct write): so it is never interrupted, and a closing
+ * stream wakes it through {@link FlowControl#close} and the budget's {@code stop} check instead. {@link #close} is
+ * idempotent and may be called from any thread; it closes the socket, which unblocks both pumps, and interrupts the
+ * socket writer (which only writes the local socket).
  *
  * <p>Locks: none of its own. Whether the stream ended is the {@link #closed} flag (set once); the inbound queue and the
  * {@link FlowControl} each have their lock; the rest is volatile, or owned by one of the two pump threads as marked.

@@ -18,8 +18,10 @@ import io.nowconnect.protocol.ResetReason;
 /**
  * The streams of one tunnel, by {@code cid}.
  *
- * <p>Thread-safe: the tunnel's reader registers streams and dispatches frames; stream threads remove themselves
- * when they close; {@link #closeAll} and {@link #sweepIdle} may run on any thread.
+ * <p>Threads: the tunnel's reader dispatches frames and (agent, OPEN) registers streams; on the hub the thread a
+ * listener gave an accepted client registers its stream; stream threads remove themselves when they close; {@link
+ * #closeAll} and {@link #sweepIdle} may run on any thread (the tunnel's reader and the shared timer). Locks: none; the
+ * streams are a concurrent map, the settings for new streams volatile.
  */
 public final class StreamTable {
     private static final Logger LOGGER = Logger.getLogger(StreamTable.class.getName());
@@ -299,7 +301,7 @@ public final class StreamTable {
     }
 
     /**
-     * Take bytes of window growth from the tunnel's budget (bin1 auto-tuning).
+     * Take bytes of window growth from the process's memory budget, shared by every tunnel (bin1 auto-tuning).
      *
      * @param bytes growth wanted
      * @return whether the budget had them

@@ -39,14 +39,14 @@ import java.util.function.ToIntFunction;
  * per call to the batch writer (many small frames, one socket write). But when both lanes are empty and the lock is
  * free, the producer of an ordered item takes the lock and writes its item on its own thread: the <em>direct
  * write</em>, one thread switch less each way for a small request (it keeps its place by measurement: 100-byte round
- * trips through two outboxes over loopback took a median 73-98 us with it and 113-129 us without, three runs each on
- * a loaded 2-core machine); since nothing is queued at that moment, nothing is overtaken. So any thread that sends an ordered frame (a
- * stream's socket reader, a hub listener's accept thread sending OPEN) may be the socket's writer for the length of
- * one write, and <strong>nobody may interrupt such a thread</strong>: an interrupt of a virtual thread blocked in a
- * socket write closes the socket, which would end the tunnel and every stream on it (commit b57bc7f). A closing
- * stream therefore wakes its socket reader by other means ({@code FlowControl.close}, the budget's {@code stop}
- * check); only the writer thread is interrupted, and only to end the outbox. Urgent items and the last item are always
- * written by the writer thread, so the tunnel's reader never writes to the socket.
+ * trips through two outboxes over loopback took a median 73-98 us with it and 113-129 us without, three runs each on a
+ * loaded 2-core machine); since nothing is queued at that moment, nothing is overtaken. So any thread that sends an
+ * ordered frame (a stream's socket reader, the hub's thread for an accepted client sending OPEN) may be the socket's
+ * writer for the length of one write, and <strong>nobody may interrupt such a thread</strong>: an interrupt of a
+ * virtual thread blocked in a socket write closes the socket, which would end the tunnel and every stream on it (commit
+ * b57bc7f). A closing stream therefore wakes its socket reader by other means ({@code FlowControl.close}, the budget's
+ * {@code stop} check); only the writer thread is interrupted, and only to end the outbox. Urgent items and the last
+ * item are always written by the writer thread, so the tunnel's reader never writes to the socket.
  *
  * <p>Locks: {@link #writing} (held while writing), {@link #queueLock} (guards the scheduler and the waiting producers;
  * held briefly, never while writing; a producer waits for room on its condition) and {@link #lastLock} (guards queuing

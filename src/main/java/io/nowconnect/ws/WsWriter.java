@@ -15,8 +15,11 @@ import java.util.List;
  * still answers pings in time and the tunnel's reader never waits on a write. Why this is ours and not Helidon's:
  * {@code package-info} of this package.
  *
- * <p>Threads: any thread may call the send methods; ordered sends block while the lane is full (back-pressure toward
- * the local sockets). After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.
+ * <p>Threads: any thread may call the send methods; ordered sends block while the stream's queue is full
+ * (back-pressure toward the local sockets), and an ordered send may write the socket on the caller's thread (the
+ * outbox's direct write: never interrupt a thread that sends). After a write failure or {@link #stop()}, every send
+ * throws {@link IllegalStateException}. Locks: the masking keys' monitor (client end), held to draw one key; the
+ * socket's output is guarded by the outbox's write lock, so {@link #writeSocket} runs for one thread at a time.
  *
  * <p>A peer that stops reading (its TCP window stays at zero) blocks the socket write in progress for good. Every socket
  * write, whoever makes it, goes through {@link #writeSocket} and is at most {@link #MAX_SOCKET_WRITE} bytes, and
@@ -183,7 +186,8 @@ public final class WsWriter {
     }
 
     /**
-     * Queue a close frame ahead of pending data; nothing queued after it is written.
+     * Queue a close frame after everything queued so far (a graceful close loses no FIN or final DATA); nothing
+     * queued after it is written.
      *
      * @param code close code
      * @param reason short reason, truncated to fit a control frame
@@ -240,8 +244,9 @@ public final class WsWriter {
     }
 
     /**
-     * Writer thread: small frames are joined so that many cost one socket write; a large frame is written as it is
-     * (joining it would copy it once more for no saved system call).
+     * The outbox's batch writer (the writer thread, or a producer writing directly, holding the write lock): small
+     * frames are joined so that many cost one socket write; a large frame is written as it is (joining it would copy
+     * it once more for no saved system call).
      */
     private void write(List<byte[]> batch) {
         if (batch.size() == 1) {
