@@ -399,11 +399,7 @@ public final class Mux {
                     .log(LOGGER, Level.FINE, "Dropped malformed frame: " + e.getMessage());
             return;
         }
-        if (settings.side().server() && !ready && !(frame instanceof Frame.Hello)) {
-            observer.dropped("before_hello");
-            role.tag(Event.of("protocol_violation")).with("reason", "before_hello")
-                    .log(LOGGER, Level.WARNING, frame.type().wire() + " before HELLO: closing the tunnel");
-            close(WsCloseCodes.VIOLATED_POLICY, "HELLO expected", MuxReason.PROTOCOL_ERROR, "HELLO expected");
+        if (!role.admits(frame)) {
             return;
         }
         switch (frame) {
