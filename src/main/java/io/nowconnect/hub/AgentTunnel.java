@@ -41,10 +41,10 @@ import io.nowconnect.ws.UpgradedSocket;
  * The hub's role on one agent tunnel, and the Helidon server connection that {@link TunnelUpgrader} hands the upgraded
  * socket to: {@link #handle} runs the {@link Mux} (reading, pings, close handshake: see there) until the tunnel ends.
  * This class adds what only the hub does: HELLO first ({@link #admits}) and checked against the token (agent id,
- * connector names), the ack with the agreed capabilities ({@code drain}; {@code bin1} unless {@code
- * NC_HUB_MAX_FRAME_BYTES} is below a full binary frame), the registry entry that makes the tunnel routable, DRAIN from
- * the agent, client connections opened as new streams ({@link #openStream}), connector scopes from the token's {@code
- * connectors} claim and its expiry on the live tunnel.
+ * connector names), the ack with the agreed capabilities ({@code drain}; {@code bin1} unless
+ * {@code NC_HUB_MAX_FRAME_BYTES} is below a full binary frame), the registry entry that makes the tunnel routable,
+ * DRAIN from the agent, client connections opened as new streams ({@link #openStream}), connector scopes from the
+ * token's {@code connectors} claim and its expiry on the live tunnel.
  *
  * <p>Threads: Helidon's connection thread runs {@link #handle} and is the tunnel's reader; it calls {@link #onControl}.
  * {@link ConnectorListener}s call {@link #openStream} on the thread of each accepted client; Helidon may call {@link

@@ -130,10 +130,10 @@ public final class Mux {
         try {
             if (end.get() == null) {
                 role.started();
-                readLoop();
+                readFrames();
             }
         } catch (IOException | RuntimeException e) {
-            end(MuxReason.IO_ERROR, End.describe(e));
+            recordEnd(MuxReason.IO_ERROR, End.describe(e));
         } finally {
             tick.cancel(false);
             writer.stop();
@@ -284,7 +284,7 @@ public final class Mux {
      * @param detail detail for logs and status
      */
     public void close(int code, String text, End.Reason reason, String detail) {
-        end(reason, detail);
+        recordEnd(reason, detail);
         WsWriter w = writer;
         if (w == null) {
             kill(reason, detail);
@@ -325,7 +325,7 @@ public final class Mux {
      * @param detail detail for logs and status
      */
     public void kill(End.Reason reason, String detail) {
-        end(reason, detail);
+        recordEnd(reason, detail);
         Runnable c = closeSocket;
         if (c != null) {
             c.run();
@@ -333,16 +333,18 @@ public final class Mux {
     }
 
     private void killAsync(End.Reason reason, String detail) {
-        end(reason, detail);
+        recordEnd(reason, detail);
         // closing a TLS socket may write: never on the shared timer
         Thread.ofVirtual().name("nc-mux-close").start(() -> kill(reason, detail));
     }
 
-    private void end(End.Reason reason, String detail) {
+    /** Set how the tunnel ended, once: the first cause wins. */
+    private void recordEnd(End.Reason reason, String detail) {
         end.compareAndSet(null, new End(reason, detail == null ? reason.label() : detail));
     }
 
-    private void readLoop() throws IOException {
+    /** The tunnel's reader: frames until the peer closes, breaks the protocol or the socket fails. */
+    private void readFrames() throws IOException {
         WsReader reader = settings.side().server() ? WsReader.server(socket, settings.maxMessage())
                 : WsReader.client(socket, settings.maxMessage());
         socket = null;
@@ -356,13 +358,13 @@ public final class Mux {
                 role.tag(Event.of("protocol_violation")).with("reason", e.getMessage())
                         .log(LOGGER, Level.WARNING, "The " + peer + " broke the WebSocket protocol (" + e.getMessage()
                                 + "): closing");
-                end(MuxReason.PROTOCOL_ERROR, peer + " frame refused: " + e.getMessage());
+                recordEnd(MuxReason.PROTOCOL_ERROR, peer + " frame refused: " + e.getMessage());
                 closeAndWait(e.closeCode(), e.closeCode() == WsCloseCodes.TOO_BIG
                         ? "message too big" : "protocol error");
                 return;
             }
             if (event == null) {
-                end(MuxReason.CLOSED, peer + " closed the connection");
+                recordEnd(MuxReason.CLOSED, peer + " closed the connection");
                 return;
             }
             liveness.received();
@@ -371,7 +373,7 @@ public final class Mux {
             case WsReader.Ping p -> writer.pong(p.payload());
             case WsReader.Pong p -> onPong(p.payload());
             case WsReader.Close c -> {
-                end(MuxReason.CLOSED, peer + " closed the tunnel (" + c.code()
+                recordEnd(MuxReason.CLOSED, peer + " closed the tunnel (" + c.code()
                         + (c.reason().isEmpty() ? "" : " " + End.clip(c.reason())) + ")");
                 // RFC 6455 5.5.1: a received close is answered with a close
                 closeAndWait(c.code() == WsCloseCodes.NO_STATUS_CODE ? WsCloseCodes.NORMAL_CLOSE : c.code(), "bye");

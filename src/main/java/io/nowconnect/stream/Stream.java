@@ -38,11 +38,11 @@ import io.nowconnect.protocol.ResetReason;
  *
  * <p>Memory: what waits for the socket is charged to the process's {@link MemoryBudget}. v1 (no flow control): a stream
  * may keep more than {@code queueDepth} frames for at most {@link #OVERFLOW_GRACE_NANOS}, then it is reset with
- * {@code queue_overflow}; the tunnel's reader never waits. {@code bin1}: the {@link FlowControl} window bounds what
- * the peer may send; the reader sends DATA only within the credit the peer granted. When the budget is spent, the
- * streams holding the most are reset ({@link MemoryBudget#reclaim}). The reader reads into a small buffer while the
- * stream is quiet and into a {@link BinaryCodec#MAX_DATA_PAYLOAD} one while reads fill it (bulk), so idle streams stay
- * cheap.
+ * {@code queue_overflow}; the tunnel's reader never waits. {@code bin1}: the {@link FlowControl} window bounds what the
+ * peer may send; the socket reader sends DATA only within the credit the peer granted. When the budget is spent, the
+ * streams holding the most are reset ({@link MemoryBudget#reclaim}). The socket reader reads into a small buffer while
+ * the stream is quiet and into a {@link BinaryCodec#MAX_DATA_PAYLOAD} one while reads fill it (bulk), so idle streams
+ * stay cheap.
  */
 public final class Stream {
     private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
@@ -62,12 +62,12 @@ public final class Stream {
     private final MemoryBudget memory;
     /** bin1 credit and windows; disabled (window 0) for v1. */
     private final FlowControl flow;
-    /** v1: since when more than the queue depth of frames wait (0 when not); tunnel reader and writer thread. */
+    /** v1: since when more than the queue depth of frames wait (0 when not); tunnel reader and socket writer. */
     private volatile long overDepthSinceNanos;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private volatile Socket socket;
-    private volatile Thread writer;
+    private volatile Thread socketWriter;
     private volatile long lastActivityNanos = System.nanoTime();
     private volatile boolean finSent;
     private volatile boolean finApplied;
@@ -119,12 +119,12 @@ public final class Stream {
             return;
         }
         touch();
-        writer = Thread.ofVirtual().name("nc-w-" + cid).start(this::writeLoop);
-        Thread.ofVirtual().name("nc-r-" + cid).start(this::readLoop);
+        socketWriter = Thread.ofVirtual().name("nc-w-" + cid).start(this::socketWriteLoop);
+        Thread.ofVirtual().name("nc-r-" + cid).start(this::socketReadLoop);
         if (closed.get()) {
             // lost a race with close(): make sure nothing stays open
             closeQuietly(connected);
-            writer.interrupt();
+            socketWriter.interrupt();
         }
     }
 
@@ -328,7 +328,7 @@ public final class Stream {
             }
             closeQuietly(s);
         }
-        Thread w = writer;
+        Thread w = socketWriter;
         if (w != null) {
             w.interrupt();
         }
@@ -337,14 +337,14 @@ public final class Stream {
             f.interrupt();
         }
         memory.release(inbound.close());
-        // wake a reader waiting for credit
+        // wake the socket reader if it waits for credit
         flow.close();
         table.observer().closed(connector, result);
         Event.of("stream_closed").with("cid", cid).with("connector", connector).with("reason", result)
                 .log(LOGGER, Level.FINE, "Stream closed");
     }
 
-    private void readLoop() {
+    private void socketReadLoop() {
         // idle streams (most of them, at scale) hold a small buffer while blocked in read; one full read makes it
         // the largest frame payload, if the budget has room for it
         int payload = table.maxPayload();
@@ -392,7 +392,7 @@ public final class Stream {
                 }
                 touch();
                 // the frame waits in the tunnel's send lane until written: charged to the budget until then; a full
-                // budget holds this reader (the bytes wait in its buffer), never more memory
+                // budget holds this socket reader (the bytes wait in its buffer), never more memory
                 int charge = frameCharge(n);
                 if (!memory.acquireToSend(charge, n <= small, closed::get)) {
                     return;
@@ -442,7 +442,7 @@ public final class Stream {
         return MemoryBudget.round(bytes);
     }
 
-    private void writeLoop() {
+    private void socketWriteLoop() {
         List<InboundQueue.Entry> pending = new ArrayList<>();
         try {
             OutputStream out = socket.getOutputStream();
