@@ -348,24 +348,19 @@ public final class Stream {
         // idle streams (most of them, at scale) hold a small buffer while blocked in read; one full read makes it
         // the largest frame payload, if the budget has room for it
         int payload = table.maxPayload();
-        int small = Math.min(IDLE_READ_BUFFER, payload);
         // bin1 DATA carries at most MAX_DATA_PAYLOAD bytes, whatever NC_MAX_WS_PAYLOAD says
-        int large = flow.enabled() ? BinaryCodec.MAX_DATA_PAYLOAD : payload;
-        byte[] buf = new byte[small];
-        // what the large buffer is charged to the budget (the small one is part of the stream's fixed cost)
-        int bufCharge = 0;
+        ReadBuffer buf = new ReadBuffer(memory, Math.min(IDLE_READ_BUFFER, payload),
+                                        flow.enabled() ? BinaryCodec.MAX_DATA_PAYLOAD : payload);
         long seq = 0;
         try {
             InputStream in = socket.getInputStream();
             while (true) {
-                if (flow.enabled() && buf.length > small && flow.credit() <= 0) {
+                if (flow.enabled() && flow.credit() <= 0) {
                     // about to wait for credit, maybe for good (a peer that stopped reading): hold no large buffer
                     // meanwhile (2,000 such streams x 64 KiB were more than the agent's whole heap)
-                    buf = new byte[small];
-                    memory.releaseSent(bufCharge);
-                    bufCharge = 0;
+                    buf.shrink();
                 }
-                int room = buf.length;
+                int room = buf.array().length;
                 if (flow.enabled()) {
                     long c = flow.awaitCredit(table.observer());
                     if (c <= 0) {
@@ -375,7 +370,7 @@ public final class Stream {
                 }
                 int n;
                 try {
-                    n = in.read(buf, 0, room);
+                    n = in.read(buf.array(), 0, room);
                 } catch (IOException e) {
                     if (!closed.get()) {
                         Event.of("stream_read_failed").with("cid", cid).with("connector", connector)
@@ -394,28 +389,16 @@ public final class Stream {
                 // the frame waits in the tunnel's send lane until written: charged to the budget until then; a full
                 // budget holds this socket reader (the bytes wait in its buffer), never more memory
                 int charge = frameCharge(n);
-                if (!memory.acquireToSend(charge, n <= small, closed::get)) {
+                if (!memory.acquireToSend(charge, buf.isSmall(n), closed::get)) {
                     return;
                 }
                 if (flow.enabled()) {
                     flow.take(n);
                 }
                 table.observer().bytes(connector, outbound, n);
-                table.sink().sendData(cid, seq++, buf, n, () -> memory.releaseSent(charge));
-                if (n == buf.length && buf.length < large) {
-                    // bulk: read more at once next time, if the budget has room for the larger buffer
-                    int want = MemoryBudget.round(large);
-                    if (memory.tryAcquireToSend(want, false)) {
-                        buf = new byte[large];
-                        bufCharge = want;
-                    }
-                } else if (n < small && n < room && buf.length > small) {
-                    // quiet again (the socket had less than asked, not the credit): do not hold a large buffer while
-                    // blocked in read
-                    buf = new byte[small];
-                    memory.releaseSent(bufCharge);
-                    bufCharge = 0;
-                }
+                table.sink().sendData(cid, seq++, buf.array(), n, () -> memory.releaseSent(charge));
+                // bulk reads more at once next time; quiet again (less than asked, not the credit) holds no large one
+                buf.adapt(n, room);
             }
             if (closed.get()) {
                 return;
@@ -431,7 +414,7 @@ public final class Stream {
             // the tunnel refused the frame: it is gone, and every stream with it
             close(ResetReason.WS_BROKEN, false);
         } finally {
-            memory.releaseSent(bufCharge);
+            buf.release();
         }
     }
 
@@ -451,22 +434,9 @@ public final class Stream {
                 // everything already queued in one call: fewer system calls when the socket lags behind
                 boolean fin = inbound.takeAll(pending);
                 int bytes = 0;
-                for (InboundQueue.Entry e : pending) {
-                    bytes += e.length();
-                }
                 try {
+                    bytes = InboundQueue.writeTo(out, pending);
                     if (bytes > 0) {
-                        if (pending.size() == 1) {
-                            out.write(pending.getFirst().data(), 0, bytes);
-                        } else {
-                            byte[] all = new byte[bytes];
-                            int pos = 0;
-                            for (InboundQueue.Entry e : pending) {
-                                System.arraycopy(e.data(), 0, all, pos, e.length());
-                                pos += e.length();
-                            }
-                            out.write(all, 0, bytes);
-                        }
                         touch();
                         table.observer().bytes(connector, outbound.opposite(), bytes);
                     }

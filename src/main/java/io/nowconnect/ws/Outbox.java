@@ -404,7 +404,7 @@ final class Outbox<T> {
                 batchWriter.accept(batch);
             }
         } finally {
-            runAll(taken);
+            taken.forEach(Runnable::run);
         }
         if (last) {
             failure = new IllegalStateException("tunnel closed");
@@ -469,13 +469,7 @@ final class Outbox<T> {
             queueLock.unlock();
         }
         wakeWaitingProducers();
-        runAll(taken);
-    }
-
-    private static void runAll(List<Runnable> callbacks) {
-        for (Runnable r : callbacks) {
-            r.run();
-        }
+        taken.forEach(Runnable::run);
     }
 
     /** A producer, holding the write lock: write one item; a failure closes the outbox like a writer failure. */
