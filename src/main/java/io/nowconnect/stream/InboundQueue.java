@@ -6,6 +6,7 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 
 /**
  * What a stream received from the tunnel and has not yet written to its local socket, with what it costs in memory.
@@ -213,12 +214,7 @@ final class InboundQueue {
      * @return bytes
      */
     long charged() {
-        lock.lock();
-        try {
-            return charged;
-        } finally {
-            lock.unlock();
-        }
+        return readLocked(() -> charged);
     }
 
     /**
@@ -227,12 +223,7 @@ final class InboundQueue {
      * @return entries
      */
     int size() {
-        lock.lock();
-        try {
-            return entries.size();
-        } finally {
-            lock.unlock();
-        }
+        return (int) readLocked(entries::size);
     }
 
     /**
@@ -242,6 +233,16 @@ final class InboundQueue {
      */
     boolean isEmpty() {
         return size() == 0;
+    }
+
+    /** A field read under the lock. */
+    private long readLocked(LongSupplier field) {
+        lock.lock();
+        try {
+            return field.getAsLong();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** The open chunk grew: its entry, the last one, gets the new length. */
