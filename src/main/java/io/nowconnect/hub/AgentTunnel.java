@@ -47,8 +47,8 @@ import io.nowconnect.ws.UpgradedSocket;
  * token's {@code connectors} claim and its expiry on the live tunnel.
  *
  * <p>Threads: Helidon's connection thread runs {@link #handle} and is the tunnel's reader; it calls {@link #onControl}.
- * {@link ConnectorListener}s call {@link #openStream} on the thread of each accepted client; Helidon may call {@link
- * #close} from any thread. State is volatile; nothing here is locked.
+ * {@link ConnectorListener}s call {@link #openStream} on the thread of each accepted client; Helidon may call
+ * {@link #close} from any thread. State is volatile; nothing here is locked.
  */
 final class AgentTunnel implements ServerConnection, Role {
     private static final Logger LOGGER = Logger.getLogger(AgentTunnel.class.getName());

@@ -19,9 +19,9 @@ import io.nowconnect.protocol.ResetReason;
  * The streams of one tunnel, by {@code cid}.
  *
  * <p>Threads: the tunnel's reader dispatches frames and (agent, OPEN) registers streams; on the hub the thread a
- * listener gave an accepted client registers its stream; stream threads remove themselves when they close; {@link
- * #closeAll} and {@link #sweepIdle} may run on any thread (the tunnel's reader and the shared timer). Locks: none; the
- * streams are a concurrent map, the settings for new streams volatile.
+ * listener gave an accepted client registers its stream; stream threads remove themselves when they close;
+ * {@link #closeAll} and {@link #sweepIdle} may run on any thread (the tunnel's reader and the shared timer). Locks:
+ * none; the streams are a concurrent map, the settings for new streams volatile.
  */
 public final class StreamTable {
     private static final Logger LOGGER = Logger.getLogger(StreamTable.class.getName());
