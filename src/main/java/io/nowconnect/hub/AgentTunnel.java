@@ -52,14 +52,14 @@ import io.nowconnect.ws.UpgradedSocket;
 /**
  * The hub's role on one agent tunnel, and the Helidon server connection that {@link TunnelUpgrader} hands the upgraded
  * socket to: {@link #handle} runs the {@link Mux} (reading, pings, close handshake: see there) until the tunnel ends.
- * This class adds what only the hub does: HELLO checked against the token (agent id, connector names), the ack with
- * the agreed capabilities ({@code drain}; {@code bin1} unless {@code NC_HUB_MAX_FRAME_BYTES} is below a full binary
- * frame), the registry entry that makes the tunnel routable, DRAIN from the agent, client connections opened as
- * new streams ({@link #openStream}), connector scopes from the token's {@code connectors} claim, and its expiry, the
- * removal of its key and its revocation on the live tunnel.
+ * This class adds what only the hub does: HELLO first ({@link #admits}) and checked against the token (agent id,
+ * connector names), the ack with the agreed capabilities ({@code drain}; {@code bin1} unless
+ * {@code NC_HUB_MAX_FRAME_BYTES} is below a full binary frame), the registry entry that makes the tunnel routable,
+ * DRAIN from the agent, client connections opened as new streams ({@link #openStream}), connector scopes from the
+ * token's {@code connectors} claim, and its expiry, the removal of its key and its revocation on the live tunnel.
  *
- * <p>Threads: Helidon's connection thread runs {@link #handle} and is the tunnel's reader; it calls
- * {@link #onControl}. {@link ConnectorListener}s call {@link #openStream} on their accept threads; Helidon may call
+ * <p>Threads: Helidon's connection thread runs {@link #handle} and is the tunnel's reader; it calls {@link #onControl}.
+ * {@link ConnectorListener}s call {@link #openStream} on the thread of each accepted client; Helidon may call
  * {@link #close} from any thread. State is volatile; nothing here is locked.
  */
 final class AgentTunnel implements ServerConnection, Role {
@@ -192,7 +192,9 @@ final class AgentTunnel implements ServerConnection, Role {
     /**
      * Helidon closes the connection (the hub stops, or it was idle too long): say so to the agent, then end.
      *
-     * @param interrupt whether to interrupt the reader even while it handles a frame
+     * @param interrupt not used: the reader is interrupted either way, once the close frame went out or 500 ms
+     *                  passed (that is how this tunnel's socket closes, see the constructor); it never writes to the
+     *                  socket, so the interrupt cannot cut a write short
      */
     @Override
     public void close(boolean interrupt) {
@@ -219,6 +221,19 @@ final class AgentTunnel implements ServerConnection, Role {
                     .log(LOGGER, Level.FINE, "Dropped unexpected " + frame.type().wire() + " frame from agent");
         }
         }
+    }
+
+    /** Nothing but HELLO before the tunnel is ready: anything else closes it with 1008. */
+    @Override
+    public boolean admits(Frame frame) {
+        if (mux.isReady() || frame instanceof Frame.Hello) {
+            return true;
+        }
+        ctx.metrics().dropped("before_hello");
+        tag(Event.of("protocol_violation")).with("reason", "before_hello")
+                .log(LOGGER, Level.WARNING, frame.type().wire() + " before HELLO: closing the tunnel");
+        mux.close(WsCloseCodes.VIOLATED_POLICY, "HELLO expected", MuxReason.PROTOCOL_ERROR, "HELLO expected");
+        return false;
     }
 
     /**

@@ -1,7 +1,7 @@
 package io.nowconnect.mux;
 
 /**
- * How a tunnel ended: a reason from a fixed set and a detail for logs and status.
+ * How a tunnel ended: a reason from a fixed set and a detail for logs and status. Immutable.
  *
  * @param reason why, of {@link MuxReason} when the multiplexer saw it happen, or of the role's own set (the agent's
  *               {@code tunnel.EndReason}, the hub's reasons)

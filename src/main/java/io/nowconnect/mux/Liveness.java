@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
  * sends but stopped reading), and the ping schedule. Pure bookkeeping: the {@link Mux}'s timer task asks and acts.
  *
  * <p>Threads: the reader calls {@link #received} and {@link #pong}; the timer task calls the rest. Fields the reader
- * writes are volatile; the ping schedule is the timer task's alone, and {@link #pingOutstanding} publishes it.
+ * writes are volatile; the ping schedule is the timer task's alone, and {@link #pingOutstanding} publishes it. No
+ * locks.
  */
 final class Liveness {
     private static final SecureRandom RANDOM = new SecureRandom();

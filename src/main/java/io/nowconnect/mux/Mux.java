@@ -3,7 +3,6 @@ package io.nowconnect.mux;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicReference;
@@ -20,7 +19,6 @@ import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
-import io.nowconnect.stream.FrameSink;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
@@ -33,9 +31,9 @@ import io.nowconnect.ws.WsWriter;
 
 /**
  * One tunnel's multiplexer, the same on both ends: it reads and decodes the peer's frames, hands stream frames to
- * the {@link StreamTable} and the rest (HELLO, HELLO_ACK, OPEN, DRAIN) to its {@link Role}, sends frames on the two
- * lanes of a {@link WsWriter} in the agreed encoding (v1 JSON, or {@code bin1} binary DATA and WINDOW), pings the
- * peer and ends the tunnel when it falls silent, runs the close handshake with its grace, and finishes a drain.
+ * the {@link StreamTable} and the rest (HELLO, HELLO_ACK, OPEN, DRAIN) to its {@link Role}, sends through its
+ * {@link MuxSink} (the one send path, in the agreed encoding), pings the peer and ends the tunnel when it falls
+ * silent, runs the close handshake with its grace, and finishes a drain.
  * The agent ({@code tunnel.TunnelConnection}) and the hub ({@code hub.AgentTunnel}) differ only in their role.
  *
  * <p>Lifecycle: {@link #create} before the socket exists (so that {@link #kill} during the upgrade is remembered),
@@ -46,7 +44,8 @@ import io.nowconnect.ws.WsWriter;
  * <p>Threads: the caller of {@link #run} is the reader and calls the role; the role must not block there (the reader
  * sends only on the urgent lane). Pings, the HELLO and pong deadlines, idle-stream sweeps, the close grace and drains
  * are checked by a task on the process-wide {@link MuxTimer}, which never blocks either: closing a socket happens on
- * a virtual thread of its own. Stream threads send through {@link #send}. {@link #close}, {@link #kill},
+ * a virtual thread of its own. Streams send through the sink; the role's control frames go through {@link #send}
+ * from any thread. {@link #close}, {@link #kill},
  * {@link #drain} and the accessors may be called from any thread. All mutable state is volatile or atomic; there is
  * no lock here (the writer has its own).
  */
@@ -61,15 +60,15 @@ public final class Mux {
     private final StreamObserver observer;
     private final AtomicReference<End> end = new AtomicReference<>();
     private final Liveness liveness;
-    /** Where the stream table sends; DATA goes out through it alone. */
-    private final Sink sink = new Sink();
+    /** The one send path: streams send through it, and {@link #send} too. */
+    private final MuxSink sink;
 
     private volatile UpgradedSocket socket;
     private volatile WsWriter writer;
     private volatile Runnable closeSocket;
     private volatile ScheduledFuture<?> tick;
     private volatile List<String> caps = List.of();
-    /** Whether {@code bin1} was agreed: DATA and WINDOW go as binary messages, streams are flow controlled. */
+    /** Whether {@code bin1} was agreed: binary messages are accepted, streams are flow controlled. */
     private volatile boolean bin1;
     private volatile boolean ready;
     private volatile long readyAtNanos;
@@ -82,6 +81,7 @@ public final class Mux {
         this.role = role;
         this.observer = observer;
         this.liveness = new Liveness(settings);
+        this.sink = new MuxSink(observer, e -> kill(MuxReason.IO_ERROR, End.describe(e)));
         this.table = StreamTable.create(settings.streams(), sink,
                                         settings.side().server() ? Direction.C2A : Direction.A2C,
                                         observer, budget, memory);
@@ -114,6 +114,7 @@ public final class Mux {
         this.closeSocket = closeSocket;
         this.writer = settings.side().server() ? WsWriter.server(socket.out(), settings.side().threadName())
                 : WsWriter.client(socket.out(), settings.side().threadName());
+        sink.attach(writer);
         if (end.get() != null) {
             closeSocket.run();
         }
@@ -129,10 +130,10 @@ public final class Mux {
         try {
             if (end.get() == null) {
                 role.started();
-                readLoop();
+                readFrames();
             }
         } catch (IOException | RuntimeException e) {
-            end(MuxReason.IO_ERROR, End.describe(e));
+            recordEnd(MuxReason.IO_ERROR, End.describe(e));
         } finally {
             tick.cancel(false);
             writer.stop();
@@ -160,6 +161,7 @@ public final class Mux {
             boolean win = caps.contains(Capability.WIN) && peerWindow > 0;
             table.enableFlowControl(win ? windowOffer() : BinaryCodec.INITIAL_WINDOW,
                                     win ? peerWindow : BinaryCodec.INITIAL_WINDOW);
+            sink.binaryData();
             bin1 = true;
         }
         return caps;
@@ -227,82 +229,16 @@ public final class Mux {
     }
 
     /**
-     * Send a frame: DATA in the agreed encoding, WINDOW always binary and urgent.
+     * Send a control frame (HELLO, HELLO_ACK, DRAIN, OPEN, the RST that refuses an OPEN); a stream's DATA, FIN, RST
+     * and WINDOW go through its sink ({@link MuxSink}).
      *
      * @param frame frame
-     * @param urgent whether it may overtake queued frames (never blocks) or goes in order (blocks while the lane is
-     *               full)
+     * @param urgent whether it may overtake queued frames (never blocks) or goes in order (blocks while the queue is
+     *               full); an OPEN in order goes ahead of its stream's DATA
      * @throws IOException when the tunnel is gone
      */
     public void send(Frame frame, boolean urgent) throws IOException {
-        if (frame instanceof Frame.Data d && !urgent) {
-            sink.sendData(d.cid(), d.seq(), d.payload(), d.payload().length, null);
-            return;
-        }
-        WsWriter w = writer;
-        if (w == null) {
-            throw new IOException("tunnel not connected");
-        }
-        try {
-            if (frame instanceof Frame.Window) {
-                // credit must never wait behind bulk DATA
-                w.urgentBinary(BinaryCodec.encode(frame));
-                observer.wire(WireEvent.WINDOW_SENT);
-            } else if (urgent) {
-                w.urgentText(JsonCodec.encode(frame));
-            } else {
-                // a stream's frames (OPEN, FIN; DATA above) keep their order in the stream's flow
-                w.text(JsonCodec.encode(frame), flowOf(frame), null);
-            }
-        } catch (RuntimeException e) {
-            kill(MuxReason.IO_ERROR, End.describe(e));
-            throw new IOException("tunnel write failed", e);
-        }
-    }
-
-    private static Object flowOf(Frame frame) {
-        return switch (frame) {
-            case Frame.Open o -> o.cid();
-            case Frame.Fin f -> f.cid();
-            default -> null;
-        };
-    }
-
-    /** What the stream table sends through: {@link #send}, and DATA straight from a stream's read buffer. */
-    private final class Sink implements FrameSink {
-        @Override
-        public void send(Frame frame, boolean urgent) throws IOException {
-            Mux.this.send(frame, urgent);
-        }
-
-        @Override
-        public void sendData(String cid, long seq, byte[] buf, int length, Runnable taken) throws IOException {
-            WsWriter w = writer;
-            Runnable pending = taken;
-            try {
-                if (w == null) {
-                    throw new IOException("tunnel not connected");
-                }
-                if (bin1) {
-                    byte[] header = BinaryCodec.dataHeader(cid, seq);
-                    pending = null;
-                    w.binary(header, buf, length, cid, taken);
-                    observer.wire(WireEvent.BINARY_DATA_SENT);
-                } else {
-                    String text = JsonCodec.encode(new Frame.Data(cid, seq, Arrays.copyOf(buf, length)));
-                    pending = null;
-                    w.text(text, cid, taken);
-                    observer.wire(WireEvent.JSON_DATA_SENT);
-                }
-            } catch (RuntimeException e) {
-                kill(MuxReason.IO_ERROR, End.describe(e));
-                throw new IOException("tunnel write failed", e);
-            } finally {
-                if (pending != null) {
-                    pending.run();
-                }
-            }
-        }
+        sink.sendControl(frame, urgent);
     }
 
     /**
@@ -348,7 +284,7 @@ public final class Mux {
      * @param detail detail for logs and status
      */
     public void close(int code, String text, End.Reason reason, String detail) {
-        end(reason, detail);
+        recordEnd(reason, detail);
         WsWriter w = writer;
         if (w == null) {
             kill(reason, detail);
@@ -389,7 +325,7 @@ public final class Mux {
      * @param detail detail for logs and status
      */
     public void kill(End.Reason reason, String detail) {
-        end(reason, detail);
+        recordEnd(reason, detail);
         Runnable c = closeSocket;
         if (c != null) {
             c.run();
@@ -397,16 +333,18 @@ public final class Mux {
     }
 
     private void killAsync(End.Reason reason, String detail) {
-        end(reason, detail);
+        recordEnd(reason, detail);
         // closing a TLS socket may write: never on the shared timer
         Thread.ofVirtual().name("nc-mux-close").start(() -> kill(reason, detail));
     }
 
-    private void end(End.Reason reason, String detail) {
+    /** Set how the tunnel ended, once: the first cause wins. */
+    private void recordEnd(End.Reason reason, String detail) {
         end.compareAndSet(null, new End(reason, detail == null ? reason.label() : detail));
     }
 
-    private void readLoop() throws IOException {
+    /** The tunnel's reader: frames until the peer closes, breaks the protocol or the socket fails. */
+    private void readFrames() throws IOException {
         WsReader reader = settings.side().server() ? WsReader.server(socket, settings.maxMessage())
                 : WsReader.client(socket, settings.maxMessage());
         socket = null;
@@ -419,13 +357,13 @@ public final class Mux {
                 observer.dropped(e.closeCode() == WsCloseCodes.TOO_BIG ? "oversized" : "bad_frame");
                 role.tag(Event.of("protocol_violation")).with("reason", e.getMessage())
                         .log(LOGGER, Level.WARNING, "The " + peer + " broke the WebSocket protocol: closing");
-                end(MuxReason.PROTOCOL_ERROR, peer + " frame refused: " + e.getMessage());
+                recordEnd(MuxReason.PROTOCOL_ERROR, peer + " frame refused: " + e.getMessage());
                 closeAndWait(e.closeCode(), e.closeCode() == WsCloseCodes.TOO_BIG
                         ? "message too big" : "protocol error");
                 return;
             }
             if (event == null) {
-                end(MuxReason.CLOSED, peer + " closed the connection");
+                recordEnd(MuxReason.CLOSED, peer + " closed the connection");
                 return;
             }
             liveness.received();
@@ -434,7 +372,7 @@ public final class Mux {
             case WsReader.Ping p -> writer.pong(p.payload());
             case WsReader.Pong p -> onPong(p.payload());
             case WsReader.Close c -> {
-                end(MuxReason.CLOSED, peer + " closed the tunnel (" + c.code()
+                recordEnd(MuxReason.CLOSED, peer + " closed the tunnel (" + c.code()
                         + (c.reason().isEmpty() ? "" : " " + End.clip(c.reason())) + ")");
                 // RFC 6455 5.5.1: a received close is answered with a close
                 closeAndWait(c.code() == WsCloseCodes.NO_STATUS_CODE ? WsCloseCodes.NORMAL_CLOSE : c.code(), "bye");
@@ -462,11 +400,7 @@ public final class Mux {
                     .log(LOGGER, Level.FINE, "Dropped malformed frame");
             return;
         }
-        if (settings.side().server() && !ready && !(frame instanceof Frame.Hello)) {
-            observer.dropped("before_hello");
-            role.tag(Event.of("protocol_violation")).with("reason", "before_hello")
-                    .log(LOGGER, Level.WARNING, frame.type().wire() + " before HELLO: closing the tunnel");
-            close(WsCloseCodes.VIOLATED_POLICY, "HELLO expected", MuxReason.PROTOCOL_ERROR, "HELLO expected");
+        if (!role.admits(frame)) {
             return;
         }
         switch (frame) {

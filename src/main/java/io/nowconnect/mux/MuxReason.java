@@ -1,6 +1,6 @@
 package io.nowconnect.mux;
 
-/** The reasons a tunnel ends that the multiplexer itself sees, the same on both ends. */
+/** The reasons a tunnel ends that the multiplexer itself sees, the same on both ends. Immutable. */
 public enum MuxReason implements End.Reason {
     /** The peer closed the tunnel or the connection. */
     CLOSED("closed"),

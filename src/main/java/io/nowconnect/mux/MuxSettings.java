@@ -5,7 +5,7 @@ import java.time.Duration;
 import io.nowconnect.stream.StreamSettings;
 
 /**
- * A tunnel's settings.
+ * A tunnel's settings. Immutable.
  *
  * @param side which end
  * @param streams stream limits

@@ -8,7 +8,7 @@ import java.util.concurrent.TimeUnit;
  * One timer thread for every tunnel of the process: pings, deadlines, idle sweeps and drains are short, non-blocking
  * checks, so a hub with thousands of mostly idle tunnels needs no thread (and no stack) per tunnel for them. A
  * scheduled task costs a few dozen bytes; a cancelled one is removed from the queue at once. The timer is a virtual
- * thread, scheduled like the readers whose progress it judges.
+ * thread, scheduled like the readers whose progress it judges. Locks: none of its own (the executor's queue).
  */
 final class MuxTimer {
     private static final ScheduledThreadPoolExecutor TIMER = create();

@@ -19,6 +19,16 @@ public interface Role {
     void onControl(Frame frame);
 
     /**
+     * Whether a frame just decoded may be handled, asked before every frame (the hub wants HELLO first).
+     *
+     * @param frame the frame
+     * @return false to drop it: the role has counted it, logged it and acted (e.g. closed the tunnel)
+     */
+    default boolean admits(Frame frame) {
+        return true;
+    }
+
+    /**
      * The first thing on a new tunnel, on the reader thread before the first read (the agent says HELLO).
      *
      * @throws IOException when a frame could not be sent

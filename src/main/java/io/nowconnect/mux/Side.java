@@ -1,9 +1,9 @@
 package io.nowconnect.mux;
 
 /**
- * Which end of the tunnel this is.
+ * Which end of the tunnel this is. Immutable.
  *
- * @param server whether this is the hub's end (frames unmasked, HELLO expected first)
+ * @param server whether this is the hub's end (frames unmasked, the WebSocket server)
  * @param peer the peer's name in messages ({@code hub} or {@code agent})
  * @param threadName prefix of the writer thread's name
  * @param maxTickMillis longest period of the timer task (a quarter of the ping interval, at least 20 ms, at most

@@ -16,7 +16,8 @@ import io.nowconnect.log.Event;
  * listeners, the agent's health port and the demo's echo service all accept this way.
  *
  * <p>Threads: one virtual thread accepts; a failing accept (out of file descriptors) is logged and retried after a
- * pause instead of spinning.
+ * pause instead of spinning. {@link #close} may be called from any thread; no locks (a volatile flag tells the
+ * accept loop to end).
  */
 public final class Acceptor implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(Acceptor.class.getName());

@@ -1,12 +1,13 @@
 package io.nowconnect.stream;
 
 import java.io.IOException;
-import java.util.Arrays;
 
 import io.nowconnect.protocol.Frame;
 
-/** Where streams send their frames: the tunnel's writer. Implementations are thread-safe. */
-@FunctionalInterface
+/**
+ * Where a stream sends its frames: the tunnel's one send path ({@code mux.MuxSink}). DATA goes through
+ * {@link #sendData}, FIN in order and RST and WINDOW urgent through {@link #send}. Implementations are thread-safe.
+ */
 public interface FrameSink {
     /**
      * Send a stream's DATA in its order, blocking while the tunnel holds much of this stream already; streams share the
@@ -20,24 +21,16 @@ public interface FrameSink {
      *              this throws); the stream gives back its memory charge then. May be null.
      * @throws IOException when the tunnel is gone
      */
-    default void sendData(String cid, long seq, byte[] buf, int length, Runnable taken) throws IOException {
-        try {
-            send(new Frame.Data(cid, seq, Arrays.copyOf(buf, length)));
-        } finally {
-            if (taken != null) {
-                taken.run();
-            }
-        }
-    }
+    void sendData(String cid, long seq, byte[] buf, int length, Runnable taken) throws IOException;
 
     /**
-     * Send one frame.
+     * Send one of a stream's frames other than DATA.
      *
-     * @param frame frame to send
-     * @param urgent {@code false}: in order (DATA, FIN, OPEN), blocking while the tunnel is busy (back-pressure);
-     *               {@code true}: may overtake queued frames (RST, WINDOW) and never blocks, so the tunnel's reader may
-     *               use it
+     * @param frame FIN, RST or WINDOW
+     * @param urgent {@code false}: in order (FIN), blocking while the tunnel is busy (back-pressure); {@code true}: may
+     *               overtake queued frames (RST; WINDOW always does) and never blocks, so the tunnel's reader may use it
      * @throws IOException when the tunnel is gone
+     * @throws IllegalArgumentException for DATA ({@link #sendData}) and frames that are not a stream's
      */
     void send(Frame frame, boolean urgent) throws IOException;
 

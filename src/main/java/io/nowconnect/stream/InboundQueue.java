@@ -1,9 +1,12 @@
 package io.nowconnect.stream;
 
+import java.io.IOException;
+import java.io.OutputStream;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 
 /**
  * What a stream received from the tunnel and has not yet written to its local socket, with what it costs in memory.
@@ -131,6 +134,37 @@ final class InboundQueue {
     }
 
     /**
+     * Writer thread: write entries taken with {@link #takeAll} to the socket in one write (fewer system calls when the
+     * socket lags behind).
+     *
+     * @param out the local socket's output
+     * @param taken the entries
+     * @return bytes written
+     * @throws IOException when the socket fails
+     */
+    static int writeTo(OutputStream out, List<Entry> taken) throws IOException {
+        int bytes = 0;
+        for (Entry e : taken) {
+            bytes += e.length();
+        }
+        if (bytes == 0) {
+            return 0;
+        }
+        if (taken.size() == 1) {
+            out.write(taken.getFirst().data(), 0, bytes);
+        } else {
+            byte[] all = new byte[bytes];
+            int pos = 0;
+            for (Entry e : taken) {
+                System.arraycopy(e.data(), 0, all, pos, e.length());
+                pos += e.length();
+            }
+            out.write(all, 0, bytes);
+        }
+        return bytes;
+    }
+
+    /**
      * Writer thread: entries taken with {@link #takeAll} were written (or dropped).
      *
      * @param taken the entries
@@ -180,12 +214,7 @@ final class InboundQueue {
      * @return bytes
      */
     long charged() {
-        lock.lock();
-        try {
-            return charged;
-        } finally {
-            lock.unlock();
-        }
+        return readLocked(() -> charged);
     }
 
     /**
@@ -194,12 +223,7 @@ final class InboundQueue {
      * @return entries
      */
     int size() {
-        lock.lock();
-        try {
-            return entries.size();
-        } finally {
-            lock.unlock();
-        }
+        return (int) readLocked(entries::size);
     }
 
     /**
@@ -209,6 +233,16 @@ final class InboundQueue {
      */
     boolean isEmpty() {
         return size() == 0;
+    }
+
+    /** A field read under the lock. */
+    private long readLocked(LongSupplier field) {
+        lock.lock();
+        try {
+            return field.getAsLong();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** The open chunk grew: its entry, the last one, gets the new length. */

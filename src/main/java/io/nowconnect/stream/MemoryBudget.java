@@ -36,6 +36,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Charges are whole {@link #UNIT}s ({@link #round}); each share is a {@link Semaphore} of units, whose waiters
  * queue without a lock of ours. {@link #reclaim} scans the registered tables, which is rare (only when the received
  * share is spent).
+ *
+ * <p>Threads: any. The tunnel's reader takes received bytes and reclaims (never waits); a stream's socket reader waits
+ * in {@link #acquireToSend}, never interrupted (it may be writing a tunnel's socket), polling its stream's end.
+ * Locks: none of its own; the shares are semaphores, the growth pool atomic, the tables a concurrent set.
  */
 public final class MemoryBudget {
     /** Share of the budget for initial windows, and again for window growth (received data, with its overhead). */

@@ -21,22 +21,28 @@ import io.nowconnect.protocol.ResetReason;
 /**
  * One TCP connection carried over the tunnel as a {@code cid}.
  *
- * <p>Threads: the tunnel's reader calls {@link #onData}, {@link #onFin} and {@link #onRst}; these only enqueue and
- * never touch the socket or wait. A <em>writer</em> virtual thread drains the {@link InboundQueue} into the socket (and
- * applies the remote FIN as a half-close); a <em>reader</em> virtual thread reads the socket and sends DATA, then FIN
- * at EOF. {@link #close} is idempotent and may be called from any thread; it closes the socket, which unblocks both
- * pumps.
+ * <p>Threads: the tunnel's reader calls {@link #onData}, {@link #onWindow}, {@link #onFin} and {@link #onRst}; these
+ * never wait and never write to the local socket, but they may end a stream: a bad or excess DATA, a bad WINDOW or
+ * an RST closes this one (its socket closed, an RST queued on the urgent lane), and a DATA that finds the received
+ * share of the memory budget spent resets the streams holding the most ({@link MemoryBudget#reclaim}), which may be
+ * streams of other tunnels of the process, all on the tunnel's reader thread. A <em>socket writer</em> virtual thread
+ * drains the {@link InboundQueue} into the socket (and applies the remote FIN as a half-close); a <em>socket
+ * reader</em> virtual thread reads the socket and sends DATA, then FIN at EOF, through the tunnel's sink, and may
+ * thereby write the tunnel's socket itself (the outbox's direct write): so it is never interrupted, and a closing
+ * stream wakes it through {@link FlowControl#close} and the budget's {@code stop} check instead. {@link #close} is
+ * idempotent and may be called from any thread; it closes the socket, which unblocks both pumps, and interrupts the
+ * socket writer (which only writes the local socket).
  *
  * <p>Locks: none of its own. Whether the stream ended is the {@link #closed} flag (set once); the inbound queue and the
  * {@link FlowControl} each have their lock; the rest is volatile, or owned by one of the two pump threads as marked.
  *
  * <p>Memory: what waits for the socket is charged to the process's {@link MemoryBudget}. v1 (no flow control): a stream
  * may keep more than {@code queueDepth} frames for at most {@link #OVERFLOW_GRACE_NANOS}, then it is reset with
- * {@code queue_overflow}; the tunnel's reader never waits. {@code bin1}: the {@link FlowControl} window bounds what
- * the peer may send; the reader sends DATA only within the credit the peer granted. When the budget is spent, the
- * streams holding the most are reset ({@link MemoryBudget#reclaim}). The reader reads into a small buffer while the
- * stream is quiet and into a {@link BinaryCodec#MAX_DATA_PAYLOAD} one while reads fill it (bulk), so idle streams stay
- * cheap.
+ * {@code queue_overflow}; the tunnel's reader never waits. {@code bin1}: the {@link FlowControl} window bounds what the
+ * peer may send; the socket reader sends DATA only within the credit the peer granted. When the budget is spent, the
+ * streams holding the most are reset ({@link MemoryBudget#reclaim}). The socket reader reads into a small buffer while
+ * the stream is quiet and into a {@link BinaryCodec#MAX_DATA_PAYLOAD} one while reads fill it (bulk), so idle streams
+ * stay cheap.
  */
 public final class Stream {
     private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
@@ -56,12 +62,12 @@ public final class Stream {
     private final MemoryBudget memory;
     /** bin1 credit and windows; disabled (window 0) for v1. */
     private final FlowControl flow;
-    /** v1: since when more than the queue depth of frames wait (0 when not); tunnel reader and writer thread. */
+    /** v1: since when more than the queue depth of frames wait (0 when not); tunnel reader and socket writer. */
     private volatile long overDepthSinceNanos;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private volatile Socket socket;
-    private volatile Thread writer;
+    private volatile Thread socketWriter;
     private volatile long lastActivityNanos = System.nanoTime();
     private volatile boolean finSent;
     private volatile boolean finApplied;
@@ -117,12 +123,12 @@ public final class Stream {
             return;
         }
         touch();
-        writer = Thread.ofVirtual().name("nc-w-" + cid).start(this::writeLoop);
-        Thread.ofVirtual().name("nc-r-" + cid).start(this::readLoop);
+        socketWriter = Thread.ofVirtual().name("nc-w-" + cid).start(this::socketWriteLoop);
+        Thread.ofVirtual().name("nc-r-" + cid).start(this::socketReadLoop);
         if (closed.get()) {
             // lost a race with close(): make sure nothing stays open
             closeQuietly(connected);
-            writer.interrupt();
+            socketWriter.interrupt();
         }
     }
 
@@ -326,7 +332,7 @@ public final class Stream {
             }
             closeQuietly(s);
         }
-        Thread w = writer;
+        Thread w = socketWriter;
         if (w != null) {
             w.interrupt();
         }
@@ -335,7 +341,7 @@ public final class Stream {
             f.interrupt();
         }
         memory.release(inbound.close());
-        // wake a reader waiting for credit
+        // wake the socket reader if it waits for credit
         flow.close();
         table.observer().closed(connector, result);
         table.observer().ended(StreamEnd.of(cid, connector, result, outbound, bytesRead, bytesWritten, openedNanos, s));
@@ -343,28 +349,23 @@ public final class Stream {
                 .log(LOGGER, Level.FINE, "Stream closed");
     }
 
-    private void readLoop() {
+    private void socketReadLoop() {
         // idle streams (most of them, at scale) hold a small buffer while blocked in read; one full read makes it
         // the largest frame payload, if the budget has room for it
         int payload = table.maxPayload();
-        int small = Math.min(IDLE_READ_BUFFER, payload);
         // bin1 DATA carries at most MAX_DATA_PAYLOAD bytes, whatever NC_MAX_WS_PAYLOAD says
-        int large = flow.enabled() ? BinaryCodec.MAX_DATA_PAYLOAD : payload;
-        byte[] buf = new byte[small];
-        // what the large buffer is charged to the budget (the small one is part of the stream's fixed cost)
-        int bufCharge = 0;
+        ReadBuffer buf = new ReadBuffer(memory, Math.min(IDLE_READ_BUFFER, payload),
+                                        flow.enabled() ? BinaryCodec.MAX_DATA_PAYLOAD : payload);
         long seq = 0;
         try {
             InputStream in = socket.getInputStream();
             while (true) {
-                if (flow.enabled() && buf.length > small && flow.credit() <= 0) {
+                if (flow.enabled() && flow.credit() <= 0) {
                     // about to wait for credit, maybe for good (a peer that stopped reading): hold no large buffer
                     // meanwhile (2,000 such streams x 64 KiB were more than the agent's whole heap)
-                    buf = new byte[small];
-                    memory.releaseSent(bufCharge);
-                    bufCharge = 0;
+                    buf.shrink();
                 }
-                int room = buf.length;
+                int room = buf.array().length;
                 if (flow.enabled()) {
                     long c = flow.awaitCredit(table.observer());
                     if (c <= 0) {
@@ -374,7 +375,7 @@ public final class Stream {
                 }
                 int n;
                 try {
-                    n = in.read(buf, 0, room);
+                    n = in.read(buf.array(), 0, room);
                 } catch (IOException e) {
                     if (!closed.get()) {
                         Event.of("stream_read_failed").with("cid", cid).with("connector", connector)
@@ -391,9 +392,9 @@ public final class Stream {
                 }
                 touch();
                 // the frame waits in the tunnel's send lane until written: charged to the budget until then; a full
-                // budget holds this reader (the bytes wait in its buffer), never more memory
+                // budget holds this socket reader (the bytes wait in its buffer), never more memory
                 int charge = frameCharge(n);
-                if (!memory.acquireToSend(charge, n <= small, closed::get)) {
+                if (!memory.acquireToSend(charge, buf.isSmall(n), closed::get)) {
                     return;
                 }
                 if (flow.enabled()) {
@@ -401,21 +402,9 @@ public final class Stream {
                 }
                 table.observer().bytes(connector, outbound, n);
                 bytesRead += n;
-                table.sink().sendData(cid, seq++, buf, n, () -> memory.releaseSent(charge));
-                if (n == buf.length && buf.length < large) {
-                    // bulk: read more at once next time, if the budget has room for the larger buffer
-                    int want = MemoryBudget.round(large);
-                    if (memory.tryAcquireToSend(want, false)) {
-                        buf = new byte[large];
-                        bufCharge = want;
-                    }
-                } else if (n < small && n < room && buf.length > small) {
-                    // quiet again (the socket had less than asked, not the credit): do not hold a large buffer while
-                    // blocked in read
-                    buf = new byte[small];
-                    memory.releaseSent(bufCharge);
-                    bufCharge = 0;
-                }
+                table.sink().sendData(cid, seq++, buf.array(), n, () -> memory.releaseSent(charge));
+                // bulk reads more at once next time; quiet again (less than asked, not the credit) holds no large one
+                buf.adapt(n, room);
             }
             if (closed.get()) {
                 return;
@@ -431,7 +420,7 @@ public final class Stream {
             // the tunnel refused the frame: it is gone, and every stream with it
             close(ResetReason.WS_BROKEN, false);
         } finally {
-            memory.releaseSent(bufCharge);
+            buf.release();
         }
     }
 
@@ -442,7 +431,7 @@ public final class Stream {
         return MemoryBudget.round(bytes);
     }
 
-    private void writeLoop() {
+    private void socketWriteLoop() {
         List<InboundQueue.Entry> pending = new ArrayList<>();
         try {
             OutputStream out = socket.getOutputStream();
@@ -451,22 +440,9 @@ public final class Stream {
                 // everything already queued in one call: fewer system calls when the socket lags behind
                 boolean fin = inbound.takeAll(pending);
                 int bytes = 0;
-                for (InboundQueue.Entry e : pending) {
-                    bytes += e.length();
-                }
                 try {
+                    bytes = InboundQueue.writeTo(out, pending);
                     if (bytes > 0) {
-                        if (pending.size() == 1) {
-                            out.write(pending.getFirst().data(), 0, bytes);
-                        } else {
-                            byte[] all = new byte[bytes];
-                            int pos = 0;
-                            for (InboundQueue.Entry e : pending) {
-                                System.arraycopy(e.data(), 0, all, pos, e.length());
-                                pos += e.length();
-                            }
-                            out.write(all, 0, bytes);
-                        }
                         touch();
                         table.observer().bytes(connector, outbound.opposite(), bytes);
                         bytesWritten += bytes;

@@ -4,7 +4,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The most streams allowed at once, shared by every tunnel of one process (during a graceful reconnect two tunnels
- * hold streams). Lock-free.
+ * hold streams). Any thread; lock-free (one atomic counter).
  */
 public final class StreamBudget {
     private final int max;

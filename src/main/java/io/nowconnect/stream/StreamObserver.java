@@ -3,8 +3,9 @@ package io.nowconnect.stream;
 import io.nowconnect.protocol.Direction;
 
 /**
- * Receives stream events for metrics and logs. Called on stream threads; implementations must be thread-safe and
- * must not block. Labels are connector names and reasons, never a {@code cid}.
+ * Receives stream events for metrics and logs. Called on stream threads, the tunnel's reader and its writer's
+ * producers; implementations must be thread-safe and must not block (no locks here). Labels are connector names and
+ * reasons, never a {@code cid}.
  */
 public interface StreamObserver {
     /** Observer that ignores everything. */

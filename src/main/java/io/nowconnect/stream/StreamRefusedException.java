@@ -2,7 +2,7 @@ package io.nowconnect.stream;
 
 import io.nowconnect.protocol.ResetReason;
 
-/** A new stream could not be registered; the reason is sent back in an RST. */
+/** A new stream could not be registered; the reason is sent back in an RST. Thrown to the thread that registers. */
 public final class StreamRefusedException extends Exception {
     private final ResetReason reason;
 

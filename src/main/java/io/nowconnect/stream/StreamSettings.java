@@ -3,7 +3,7 @@ package io.nowconnect.stream;
 import java.time.Duration;
 
 /**
- * Limits of the streams on a tunnel.
+ * Limits of the streams on a tunnel. Immutable.
  *
  * @param maxPayload most raw bytes per DATA frame
  * @param queueDepth frames buffered toward the local socket before the stream is reset with {@code queue_overflow}

@@ -18,8 +18,10 @@ import io.nowconnect.protocol.ResetReason;
 /**
  * The streams of one tunnel, by {@code cid}.
  *
- * <p>Thread-safe: the tunnel's reader registers streams and dispatches frames; stream threads remove themselves
- * when they close; {@link #closeAll} and {@link #sweepIdle} may run on any thread.
+ * <p>Threads: the tunnel's reader dispatches frames and (agent, OPEN) registers streams; on the hub the thread a
+ * listener gave an accepted client registers its stream; stream threads remove themselves when they close;
+ * {@link #closeAll} and {@link #sweepIdle} may run on any thread (the tunnel's reader and the shared timer). Locks:
+ * none; the streams are a concurrent map, the settings for new streams volatile.
  */
 public final class StreamTable {
     private static final Logger LOGGER = Logger.getLogger(StreamTable.class.getName());
@@ -178,43 +180,26 @@ public final class StreamTable {
      * @param frame the frame
      */
     public void dispatch(Frame frame) {
+        String cid = switch (frame) {
+        case Frame.Data d -> d.cid();
+        case Frame.Fin f -> f.cid();
+        case Frame.Window w -> w.cid();
+        case Frame.Rst r -> r.cid();
+        default -> null;
+        };
+        Stream s = cid == null ? null : streams.get(cid);
+        if (s == null) {
+            drop(cid == null ? "unexpected_frame" : "unknown_cid", frame);
+            return;
+        }
         switch (frame) {
-        case Frame.Data d -> {
-            Stream s = streams.get(d.cid());
-            if (s == null) {
-                drop("unknown_cid", frame);
-            } else {
-                s.onData(d);
-            }
-        }
-        case Frame.Fin f -> {
-            Stream s = streams.get(f.cid());
-            if (s == null) {
-                drop("unknown_cid", frame);
-            } else if (f.dir() == outbound) {
-                // a FIN for the direction this side sends makes no sense from the peer
-                drop("bad_direction", frame);
-            } else {
-                s.onFin();
-            }
-        }
-        case Frame.Window w -> {
-            Stream s = streams.get(w.cid());
-            if (s == null) {
-                drop("unknown_cid", frame);
-            } else {
-                s.onWindow(w.increment());
-            }
-        }
-        case Frame.Rst r -> {
-            Stream s = streams.get(r.cid());
-            if (s == null) {
-                drop("unknown_cid", frame);
-            } else {
-                s.onRst(r.err());
-            }
-        }
-        default -> drop("unexpected_frame", frame);
+        case Frame.Data d -> s.onData(d);
+        // a FIN for the direction this side sends makes no sense from the peer
+        case Frame.Fin f when f.dir() == outbound -> drop("bad_direction", frame);
+        case Frame.Fin f -> s.onFin();
+        case Frame.Window w -> s.onWindow(w.increment());
+        case Frame.Rst r -> s.onRst(r.err());
+        default -> throw new IllegalStateException("not a stream frame: " + frame.type().wire());
         }
     }
 
@@ -299,7 +284,7 @@ public final class StreamTable {
     }
 
     /**
-     * Take bytes of window growth from the tunnel's budget (bin1 auto-tuning).
+     * Take bytes of window growth from the process's memory budget, shared by every tunnel (bin1 auto-tuning).
      *
      * @param bytes growth wanted
      * @return whether the budget had them

@@ -1,6 +1,6 @@
 package io.nowconnect.stream;
 
-/** How stream frames travel, counted per tunnel through {@link StreamObserver#wire}: for metrics and diagnostics. */
+/** How stream frames travel, counted through {@link StreamObserver#wire}: for metrics and diagnostics. Immutable. */
 public enum WireEvent {
     /** A DATA frame sent as a binary ({@code bin1}) message. */
     BINARY_DATA_SENT("binary_data_sent"),

@@ -3,45 +3,39 @@ package io.nowconnect.tunnel;
 import io.nowconnect.mux.End;
 import io.nowconnect.mux.MuxReason;
 
-/** Why a tunnel connection ended, with the label used in logs and metrics ({@code reason}). */
+/**
+ * The agent's own reasons a tunnel connection ends, with the label used in logs and metrics ({@code reason}). They add
+ * to the multiplexer's ({@link MuxReason}: closed, protocol error, I/O error, HELLO or ping timeout, write stalled),
+ * which a {@link TunnelEnd} carries as they are: both are an {@link End.Reason}. Immutable.
+ */
 public enum EndReason implements End.Reason {
-    /** The hub closed the WebSocket or the TCP connection. */
-    CLOSED("closed"),
     /** The upgrade was refused with 401 or 403. */
-    AUTH_FAILED("auth_failed"),
+    AUTH_FAILED("auth_failed", false),
     /** The hub answered the upgrade with something other than a valid 101. */
-    HANDSHAKE_FAILED("handshake_failed"),
+    HANDSHAKE_FAILED("handshake_failed", false),
     /** No TCP or TLS connection to the hub. */
-    CONNECT_FAILED("connect_failed"),
+    CONNECT_FAILED("connect_failed", false),
     /** The proxy could not be reached, refused CONNECT (e.g. 407) or could not reach the hub. */
-    PROXY_FAILED("proxy_failed"),
+    PROXY_FAILED("proxy_failed", false),
     /** The TLS handshake with the hub failed: untrusted, expired or mismatching certificate, rejected client certificate. */
-    TLS_FAILED("tls_failed"),
-    /** No pong within the ping timeout. */
-    PING_TIMEOUT("ping_timeout"),
-    /** A write to the hub made no progress for the ping timeout: the hub stopped reading. */
-    WRITE_STALLED("write_stalled"),
-    /** No HELLO_ACK in time. */
-    HELLO_TIMEOUT("hello_timeout"),
-    /** Reading or writing the tunnel failed. */
-    IO_ERROR("io_error"),
-    /** The hub broke the WebSocket protocol (oversized or invalid frames). */
-    PROTOCOL_ERROR("protocol_error"),
+    TLS_FAILED("tls_failed", false),
     /** The token file could not be read. */
-    TOKEN_ERROR("token_error"),
+    TOKEN_ERROR("token_error", false),
     /** Closed by us after draining (shutdown or graceful reconnect). */
-    DRAINED("drained"),
+    DRAINED("drained", true),
     /** Closed by us after draining, because a newer tunnel took over (token rotated, configuration changed). */
-    ROTATED("rotation"),
+    ROTATED("rotation", true),
     /** Closed by us after the ack: it reached a hub replica that another tunnel of the pool holds. */
-    REPLICA_HELD("replica_held"),
+    REPLICA_HELD("replica_held", true),
     /** Closed by us because the agent is stopping. */
-    SHUTDOWN("shutdown");
+    SHUTDOWN("shutdown", true);
 
     private final String label;
+    private final boolean orderly;
 
-    EndReason(String label) {
+    EndReason(String label, boolean orderly) {
         this.label = label;
+        this.orderly = orderly;
     }
 
     /**
@@ -55,32 +49,13 @@ public enum EndReason implements End.Reason {
     }
 
     /**
-     * Whether this ending is a failure (logged with an {@code error} field, kept as {@code last_error}) rather than our
-     * own orderly close (drain, rotation, shutdown).
-     *
-     * @return true for a failure
-     */
-    public boolean isFailure() {
-        return this != DRAINED && this != ROTATED && this != SHUTDOWN && this != REPLICA_HELD;
-    }
-
-    /**
-     * The agent's reason for how a tunnel ended.
+     * Whether an ending is a failure (logged with an {@code error} field, kept as {@code last_error}) rather than our
+     * own orderly close (drain, rotation, shutdown, replica held). Every reason of the multiplexer is a failure.
      *
      * @param reason the multiplexer's or one of ours
-     * @return the reason
+     * @return true for a failure
      */
-    public static EndReason of(End.Reason reason) {
-        if (reason instanceof EndReason e) {
-            return e;
-        }
-        return switch ((MuxReason) reason) {
-        case CLOSED -> CLOSED;
-        case PROTOCOL_ERROR -> PROTOCOL_ERROR;
-        case IO_ERROR -> IO_ERROR;
-        case HELLO_TIMEOUT -> HELLO_TIMEOUT;
-        case PING_TIMEOUT -> PING_TIMEOUT;
-        case WRITE_STALLED -> WRITE_STALLED;
-        };
+    public static boolean isFailure(End.Reason reason) {
+        return !(reason instanceof EndReason own && own.orderly);
     }
 }

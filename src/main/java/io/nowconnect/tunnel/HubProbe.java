@@ -285,11 +285,11 @@ public final class HubProbe {
                 } catch (UncheckedIOException e) {
                     String what = ack == null ? "no HELLO_ACK within " + ackTimeout.toSeconds() + " s ("
                             + e.getCause().getClass().getSimpleName() + ")" : "closed without answering our close";
-                    return ended(ack, upgradeMillis, refused, what, ack == null ? EndReason.HELLO_TIMEOUT.label() : "");
+                    return ended(ack, upgradeMillis, refused, what, ack == null ? io.nowconnect.mux.MuxReason.HELLO_TIMEOUT.label() : "");
                 }
                 if (event == null) {
                     return ended(ack, upgradeMillis, refused, "the hub closed the connection without a close frame",
-                                 ack == null ? EndReason.CLOSED.label() : "");
+                                 ack == null ? io.nowconnect.mux.MuxReason.CLOSED.label() : "");
                 }
                 switch (event) {
                 case WsReader.Close close -> {
@@ -299,7 +299,7 @@ public final class HubProbe {
                     writer.close(close.code(), "bye");
                     writer.awaitClosed(CLOSE_WAIT);
                     return ended(ack, upgradeMillis, refused, "the hub closed the tunnel: " + close.code()
-                            + (close.reason().isEmpty() ? "" : " " + close.reason()), EndReason.CLOSED.label());
+                            + (close.reason().isEmpty() ? "" : " " + close.reason()), io.nowconnect.mux.MuxReason.CLOSED.label());
                 }
                 case WsReader.Ping ping -> writer.pong(ping.payload());
                 case WsReader.Message m when !m.binary() -> {

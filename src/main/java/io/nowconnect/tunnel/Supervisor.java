@@ -326,7 +326,7 @@ public final class Supervisor {
         boolean held = end.reason() == EndReason.REPLICA_HELD;
         // an orderly ending (rotation, drain, shutdown, a tunnel to a replica held elsewhere) is no error: last_error
         // keeps the last real failure; the pool logs when a replica stays out of reach
-        status.tunnelEnded(wasReady, held || !end.reason().isFailure() ? null : failure);
+        status.tunnelEnded(wasReady, held || !EndReason.isFailure(end.reason()) ? null : failure);
         boolean wasDraining = draining.remove(t);
         if (wasDraining || stopping) {
             if (t == active) {
@@ -491,12 +491,12 @@ public final class Supervisor {
         lastFailure = t.isReady() ? null : failure;
         Level level = t.isReady() ? Level.INFO : repeated ? Level.FINE : Level.WARNING;
         String message = switch (end.reason()) {
-        case AUTH_FAILED -> "Authentication failed: " + end.detail() + " (check NC_TOKEN_FILE and NC_AGENT_ID)";
-        case TOKEN_ERROR -> "Token unavailable: " + end.detail();
+        case EndReason.AUTH_FAILED -> "Authentication failed: " + end.detail() + " (check NC_TOKEN_FILE and NC_AGENT_ID)";
+        case EndReason.TOKEN_ERROR -> "Token unavailable: " + end.detail();
         default -> (t.isReady() ? "Tunnel lost: " : "Connection failed: ") + end.detail();
         };
         Event.of("disconnected").with("agent_id", config.agentId()).with("reason", end.reason().label())
-                .with("error", end.reason().isFailure() ? end.detail() : null)
+                .with("error", EndReason.isFailure(end.reason()) ? end.detail() : null)
                 .log(LOGGER, level, message);
     }
 }

@@ -251,7 +251,7 @@ final class TunnelConnection implements Tunnel, Role {
             return e.end();
         }
         End end = mux.run();
-        return new TunnelEnd(EndReason.of(end.reason()), end.detail(), held ? Duration.ZERO : mux.readyFor());
+        return new TunnelEnd(end.reason(), end.detail(), held ? Duration.ZERO : mux.readyFor());
     }
 
     private void onAck(Frame.HelloAck ack) {

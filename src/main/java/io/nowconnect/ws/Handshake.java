@@ -8,7 +8,7 @@ import java.util.Base64;
 
 /**
  * The two values of the RFC 6455 opening handshake (section 4): the client's {@code Sec-WebSocket-Key} and the
- * server's {@code Sec-WebSocket-Accept} derived from it.
+ * server's {@code Sec-WebSocket-Accept} derived from it. Stateless: any thread, no locks.
  */
 public final class Handshake {
     private static final byte[] GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11".getBytes(StandardCharsets.US_ASCII);

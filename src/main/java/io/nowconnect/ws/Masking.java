@@ -6,7 +6,7 @@ import java.nio.ByteOrder;
 
 /**
  * RFC 6455 section 5.3 masking, eight bytes per step: the XOR of the payload with the repeated 4-byte key. Masking and
- * unmasking are the same operation.
+ * unmasking are the same operation. Stateless: any thread, no locks.
  */
 final class Masking {
     private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);

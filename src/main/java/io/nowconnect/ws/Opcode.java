@@ -1,6 +1,6 @@
 package io.nowconnect.ws;
 
-/** WebSocket frame opcodes (RFC 6455 section 5.2) that this project reads and writes. */
+/** WebSocket frame opcodes (RFC 6455 section 5.2) that this project reads and writes. Immutable. */
 enum Opcode {
     CONTINUATION(0x0),
     TEXT(0x1),

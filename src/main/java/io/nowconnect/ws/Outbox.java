@@ -1,6 +1,5 @@
 package io.nowconnect.ws;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -18,46 +17,48 @@ import java.util.function.Consumer;
 import java.util.function.ToIntFunction;
 
 /**
- * The write side of a tunnel: many producers, and whoever holds the write lock owns the socket's output.
+ * The write side of a tunnel: many producers, one socket output. It keeps the two lanes, the writer thread and the
+ * close order; which ordered frame goes next is its {@link FrameScheduler}'s choice.
  *
- * <p>Two lanes. The <em>ordered</em> lane (DATA, FIN, OPEN) keeps one queue per <em>flow</em> (a stream): items of a
- * flow keep their order, and a producer blocks while its own flow holds {@link #FLOW_LIMIT_BYTES} or more, which is the
- * back-pressure from a slow tunnel to one local socket without holding up any other. The <em>urgent</em> lane (RST,
- * pong, ping, acks, close) never blocks and is written first: the tunnel's reader uses it, so a reader can never wait
- * on its own tunnel's writer (two peers whose readers both wait to write would deadlock). Urgent items may overtake
- * ordered ones, which is harmless for RST and control frames and why FIN stays in the ordered lane.
- *
- * <p>Scheduling between flows (after fq_codel, RFC 8290 section 4, and deficit round robin): a flow that had nothing
- * queued and queues a small item ({@link #SMALL_ITEM} bytes at most: a request, an answer, a keystroke) goes on the
- * <em>new</em> list, served before everything else; other flows take turns on the <em>old</em> list, each sending up
- * to {@link #QUANTUM} bytes per turn. So an interactive stream beside thousands of bulk ones waits for at most the
- * batch in progress and the other new flows (each with one small item), not for the bulk queued before it; and bulk
- * streams share the tunnel evenly. A flow leaves both lists once it has nothing queued.
+ * <p>Two lanes. The <em>ordered</em> lane (DATA, FIN, OPEN) keeps one queue per stream in the scheduler: items of a
+ * queue keep their order, and a producer blocks while its own queue holds {@link #QUEUE_LIMIT_BYTES} or more, which is
+ * the back-pressure from a slow tunnel to one local socket without holding up any other. The <em>urgent</em> lane (RST,
+ * pong, ping, WINDOW, close) never blocks and is written first: the tunnel's reader uses it, so a reader can never
+ * wait on its own tunnel's writer (two peers whose readers both wait to write would deadlock). Urgent items may overtake
+ * ordered ones, which is harmless for RST and control frames and why FIN stays in the ordered lane. The urgent lane
+ * holds at most {@link #URGENT_LIMIT_BYTES}; beyond that the outbox fails. The <em>last</em> item (the close frame) is
+ * written after everything queued before it, and nothing queued after it is accepted.
  *
  * <p>Memory: every ordered item comes with a {@code taken} callback, run exactly once when the item is written,
  * discarded or refused; the stream that queued it gives its charge of the memory budget back then. Items queued
- * across all flows are thus bounded by the process's memory budget, and per flow by {@link #FLOW_LIMIT_BYTES} (one
+ * across all queues are thus bounded by the process's memory budget, and per queue by {@link #QUEUE_LIMIT_BYTES} (one
  * item always fits).
  *
- * <p>Threads and locks: the socket's output is written only while holding {@link #writing}. Usually the writer thread
- * holds it, draining up to a batch of queued items per call to the batch writer (many small frames, one socket
- * write). When both lanes are empty and the lock is free, a producer of an ordered item takes the lock and writes its
- * item on its own thread (one thread switch less each way for a small request); since nothing is queued at that
- * moment, nothing is overtaken. Urgent items and the last item are always written by the writer thread, so the
- * tunnel's reader never writes to the socket. {@link #laneLock} guards the flows and their lists (held briefly, never
- * while writing); {@link #lastLock} guards queuing the last item. After a write failure or {@link #stop()}, every send
- * throws {@link IllegalStateException}.
+ * <p>Who writes the socket: only the holder of {@link #writing}. Usually that is the writer thread (a virtual thread
+ * started with the first item, ending after {@link #IDLE_EXIT_NANOS} idle), which drains up to a batch of queued items
+ * per call to the batch writer (many small frames, one socket write). But when both lanes are empty and the lock is
+ * free, the producer of an ordered item takes the lock and writes its item on its own thread: the <em>direct
+ * write</em>, one thread switch less each way for a small request (it keeps its place by measurement: 100-byte round
+ * trips through two outboxes over loopback took a median 73-98 us with it and 113-129 us without, three runs each on a
+ * loaded 2-core machine); since nothing is queued at that moment, nothing is overtaken. So any thread that sends an
+ * ordered frame (a stream's socket reader, the hub's thread for an accepted client sending OPEN) may be the socket's
+ * writer for the length of one write, and <strong>nobody may interrupt such a thread</strong>: an interrupt of a
+ * virtual thread blocked in a socket write closes the socket, which would end the tunnel and every stream on it (commit
+ * b57bc7f). A closing stream therefore wakes its socket reader by other means ({@code FlowControl.close}, the budget's
+ * {@code stop} check); only the writer thread is interrupted, and only to end the outbox. Urgent items and the last
+ * item are always written by the writer thread, so the tunnel's reader never writes to the socket.
+ *
+ * <p>Locks: {@link #writing} (held while writing), {@link #queueLock} (guards the scheduler and the waiting producers;
+ * held briefly, never while writing; a producer waits for room on its condition) and {@link #lastLock} (guards queuing
+ * the last item). The urgent lane is a concurrent queue; the writer thread, the failure and the last item are atomics
+ * and volatiles. After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.
  *
  * @param <T> item type (encoded frames)
  */
 final class Outbox<T> {
     private static final int BATCH_BYTES = 256 * 1024;
-    /** A producer waits while its flow holds this many bytes (one item always fits). */
-    static final int FLOW_LIMIT_BYTES = 128 * 1024;
-    /** Bytes a flow on the old list may send per turn. */
-    static final int QUANTUM = 16 * 1024;
-    /** Largest item (frame bytes) that puts a flow that had nothing queued on the new list. */
-    static final int SMALL_ITEM = 4 * 1024;
+    /** A producer waits while its queue holds this many bytes (one item always fits). */
+    static final int QUEUE_LIMIT_BYTES = 128 * 1024;
     /**
      * How long an idle writer thread waits for work before it ends; the next item starts a new one. A hub holds
      * thousands of mostly idle tunnels: none of them keeps a parked thread (and its stack) for nothing.
@@ -68,27 +69,25 @@ final class Outbox<T> {
      * sending but never reads would otherwise grow it without bound; beyond this the outbox fails (the tunnel ends).
      */
     static final long URGENT_LIMIT_BYTES = 4L << 20;
+    /** The queue of ordered items that belong to no stream. */
+    private static final Object CONTROL_QUEUE = new Object();
 
     /** Guards queuing the last item (not the writer's waiting: it parks, so a virtual thread never pins a carrier). */
     private final Object lastLock = new Object();
     /** Held while frames are written: by the writer thread for a batch, or by a producer writing directly. */
     private final ReentrantLock writing = new ReentrantLock();
-    /** Guards {@link #flows}, {@link #newFlows}, {@link #oldFlows} and every {@link Flow}'s fields. */
-    private final ReentrantLock laneLock = new ReentrantLock();
-    /** Flows with items queued or a producer waiting; empty (no allocation kept) on an idle tunnel. */
-    private final Map<Object, Flow<T>> flows = new HashMap<>();
-    /** Small until used: a hub holds thousands of idle tunnels (the deques grow as flows queue). */
-    private final ArrayDeque<Flow<T>> newFlows = new ArrayDeque<>(1);
-    private final ArrayDeque<Flow<T>> oldFlows = new ArrayDeque<>(1);
-    /** Items in the ordered lane (read without the lane lock to tell whether it is empty). */
+    /** Guards {@link #scheduler} and {@link #waiting}. */
+    private final ReentrantLock queueLock = new ReentrantLock();
+    private final FrameScheduler<T> scheduler = new FrameScheduler<>();
+    /** Producers waiting for room, by queue; empty on a tunnel that is not busy. */
+    private final Map<Object, Waiting> waiting = new HashMap<>();
+    /** Items in the ordered lane (read without the queue lock to tell whether it is empty). */
     private final AtomicInteger orderedCount = new AtomicInteger();
     private final ConcurrentLinkedQueue<T> urgent = new ConcurrentLinkedQueue<>();
     private final AtomicLong urgentBytes = new AtomicLong();
     private final Consumer<List<T>> batchWriter;
     private final ToIntFunction<T> size;
     private final String name;
-    /** The flow of ordered items that belong to no stream. */
-    private static final Object CONTROL_FLOW = new Object();
     /** The writer thread while one runs, else null; set by whoever starts one, cleared by the writer as it ends. */
     private final AtomicReference<Thread> writer = new AtomicReference<>();
     /** Counted down once nothing more will be written: the last item went out, or the outbox failed or stopped. */
@@ -108,7 +107,7 @@ final class Outbox<T> {
      * Create an outbox; its writer thread starts with the first item that needs it.
      *
      * @param name writer thread name
-     * @param batchWriter writes a batch of items to the socket (called on the writer thread only)
+     * @param batchWriter writes a batch of items to the socket (called only while holding the write lock)
      * @param size byte size of an item, for batching
      * @param <T> item type
      * @return outbox
@@ -118,14 +117,15 @@ final class Outbox<T> {
     }
 
     /**
-     * Queue an item in its flow's order, blocking while that flow holds {@link #FLOW_LIMIT_BYTES} or more.
+     * Queue an item in its queue's order, blocking while that queue holds {@link #QUEUE_LIMIT_BYTES} or more; written
+     * on this thread when nothing is queued and nothing is being written (the direct write, see the class comment).
      *
-     * @param flow the flow (a stream's id; null for frames of no stream); items of one flow keep their order
+     * @param queue the queue (a stream's id; null for frames of no stream); items of one queue keep their order
      * @param item item
      * @param taken run exactly once: when the item was written, discarded or refused (before this throws); may be null
      * @throws IllegalStateException when the outbox is closed
      */
-    void ordered(Object flow, T item, Runnable taken) {
+    void ordered(Object queue, T item, Runnable taken) {
         try {
             check();
             if (urgent.isEmpty() && orderedCount.get() == 0 && writing.tryLock()) {
@@ -142,7 +142,7 @@ final class Outbox<T> {
                     writing.unlock();
                 }
             }
-            enqueue(flow, item, taken);
+            enqueue(queue, item, taken);
             taken = null;
         } finally {
             if (taken != null) {
@@ -153,52 +153,42 @@ final class Outbox<T> {
     }
 
     /**
-     * Queue an item in order without a flow of its own (frames that belong to no stream).
+     * Queue an item in order without a queue of its own (frames that belong to no stream).
      *
      * @param item item
      * @throws IllegalStateException when the outbox is closed
      */
     void ordered(T item) {
-        ordered(CONTROL_FLOW, item, null);
+        ordered(CONTROL_QUEUE, item, null);
     }
 
-    /** The producer's part of {@link #ordered}: wait for room in the flow, then add the item to it. */
-    private void enqueue(Object key, T item, Runnable taken) {
+    /** The producer's part of {@link #ordered}: wait for room in the queue, then add the item to it. */
+    private void enqueue(Object queue, T item, Runnable taken) {
         int bytes = size.applyAsInt(item);
-        Object k = key == null ? CONTROL_FLOW : key;
-        laneLock.lock();
-        Flow<T> flow = flows.computeIfAbsent(k, Flow::new);
-        flow.waiting++;
+        Object key = queue == null ? CONTROL_QUEUE : queue;
+        queueLock.lock();
+        Waiting w = null;
         try {
-            while (flow.bytes >= FLOW_LIMIT_BYTES && !flow.items.isEmpty()) {
-                if (flow.space == null) {
-                    flow.space = laneLock.newCondition();
+            while (scheduler.queuedBytes(key) >= QUEUE_LIMIT_BYTES) {
+                if (w == null) {
+                    w = waiting.computeIfAbsent(key, k -> new Waiting(queueLock.newCondition()));
+                    w.producers++;
                 }
                 // every way the outbox closes signals it; the timeout is only a safety net
-                flow.space.awaitNanos(1_000_000_000L);
+                w.space.awaitNanos(1_000_000_000L);
                 check();
             }
             check();
-            flow.items.addLast(new Entry<>(item, bytes, taken));
-            flow.bytes += bytes;
+            scheduler.add(key, item, bytes, taken);
             orderedCount.incrementAndGet();
-            if (flow.list == Flow.NONE) {
-                flow.deficit = QUANTUM;
-                if (bytes <= SMALL_ITEM) {
-                    flow.list = Flow.NEW;
-                    newFlows.addLast(flow);
-                } else {
-                    flow.list = Flow.OLD;
-                    oldFlows.addLast(flow);
-                }
-            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while sending", e);
         } finally {
-            flow.waiting--;
-            forgetIfIdleLocked(flow);
-            laneLock.unlock();
+            if (w != null && --w.producers == 0) {
+                waiting.remove(key);
+            }
+            queueLock.unlock();
         }
     }
 
@@ -414,7 +404,7 @@ final class Outbox<T> {
                 batchWriter.accept(batch);
             }
         } finally {
-            runAll(taken);
+            taken.forEach(Runnable::run);
         }
         if (last) {
             failure = new IllegalStateException("tunnel closed");
@@ -423,8 +413,8 @@ final class Outbox<T> {
     }
 
     /**
-     * Move up to {@code maxBytes} of ordered items into the batch (at least one when any is queued): new flows first,
-     * then old flows by deficit round robin.
+     * Move up to {@code maxBytes} of ordered items into the batch, in the scheduler's order (at least one when any is
+     * queued), and wake a producer whose queue has room again.
      *
      * @return the items' {@code taken} callbacks, to run once the batch was written
      */
@@ -433,76 +423,36 @@ final class Outbox<T> {
             return List.of();
         }
         List<Runnable> taken = new ArrayList<>();
-        int bytes = 0;
-        laneLock.lock();
+        queueLock.lock();
         try {
-            while (bytes < maxBytes) {
-                ArrayDeque<Flow<T>> list = newFlows.isEmpty() ? oldFlows : newFlows;
-                Flow<T> flow = list.peekFirst();
-                if (flow == null) {
-                    break;
-                }
-                if (flow.deficit <= 0) {
-                    // its turn is used up: to the end of the old list with a new quantum
-                    list.pollFirst();
-                    flow.deficit += QUANTUM;
-                    flow.list = Flow.OLD;
-                    oldFlows.addLast(flow);
-                    continue;
-                }
-                Entry<T> e = flow.items.pollFirst();
-                if (e == null) {
-                    list.pollFirst();
-                    flow.list = Flow.NONE;
-                    forgetIfIdleLocked(flow);
-                    continue;
-                }
-                orderedCount.decrementAndGet();
-                flow.bytes -= e.bytes;
-                flow.deficit -= e.bytes;
-                batch.add(e.item);
-                if (e.taken != null) {
-                    taken.add(e.taken);
-                }
-                bytes += e.bytes;
-                if (flow.items.isEmpty()) {
-                    list.pollFirst();
-                    flow.list = Flow.NONE;
-                    forgetIfIdleLocked(flow);
-                } else if (list == newFlows) {
-                    // more than one small item: it goes on as an old flow
-                    newFlows.pollFirst();
-                    flow.list = Flow.OLD;
-                    oldFlows.addLast(flow);
-                }
-                if (flow.space != null && flow.bytes < FLOW_LIMIT_BYTES) {
-                    flow.space.signal();
-                }
-            }
+            int before = batch.size();
+            scheduler.take(batch, taken, maxBytes, this::drainedLocked);
+            orderedCount.addAndGet(before - batch.size());
         } finally {
-            laneLock.unlock();
+            queueLock.unlock();
         }
         return taken;
     }
 
-    /** Under the lane lock: drop a flow with nothing queued, on no list and with no producer waiting. */
-    private void forgetIfIdleLocked(Flow<T> flow) {
-        if (flow.items.isEmpty() && flow.waiting == 0 && flow.list == Flow.NONE) {
-            flows.remove(flow.key, flow);
+    /** Under the queue lock: an item left a queue; a producer waiting there goes on once the queue has room. */
+    private void drainedLocked(Object key, int bytesLeft) {
+        if (bytesLeft < QUEUE_LIMIT_BYTES && !waiting.isEmpty()) {
+            Waiting w = waiting.get(key);
+            if (w != null) {
+                w.space.signal();
+            }
         }
     }
 
-    /** Wake producers waiting for room in their flow, so they see the failure. */
+    /** Wake producers waiting for room in their queue, so they see the failure. */
     private void wakeWaitingProducers() {
-        laneLock.lock();
+        queueLock.lock();
         try {
-            for (Flow<T> flow : flows.values()) {
-                if (flow.space != null) {
-                    flow.space.signalAll();
-                }
+            for (Waiting w : waiting.values()) {
+                w.space.signalAll();
             }
         } finally {
-            laneLock.unlock();
+            queueLock.unlock();
         }
     }
 
@@ -511,35 +461,15 @@ final class Outbox<T> {
         urgent.clear();
         urgentBytes.set(0);
         List<Runnable> taken = new ArrayList<>();
-        laneLock.lock();
+        queueLock.lock();
         try {
-            for (Flow<T> flow : flows.values()) {
-                for (Entry<T> e : flow.items) {
-                    if (e.taken != null) {
-                        taken.add(e.taken);
-                    }
-                }
-                flow.items.clear();
-                flow.bytes = 0;
-                flow.list = Flow.NONE;
-                if (flow.space != null) {
-                    flow.space.signalAll();
-                }
-            }
-            flows.values().removeIf(f -> f.waiting == 0);
-            newFlows.clear();
-            oldFlows.clear();
+            scheduler.clear(taken);
             orderedCount.set(0);
         } finally {
-            laneLock.unlock();
+            queueLock.unlock();
         }
-        runAll(taken);
-    }
-
-    private static void runAll(List<Runnable> callbacks) {
-        for (Runnable r : callbacks) {
-            r.run();
-        }
+        wakeWaitingProducers();
+        taken.forEach(Runnable::run);
     }
 
     /** A producer, holding the write lock: write one item; a failure closes the outbox like a writer failure. */
@@ -556,29 +486,13 @@ final class Outbox<T> {
         }
     }
 
-    /** One queued ordered item and what its producer runs once it is gone. */
-    private record Entry<T>(T item, int bytes, Runnable taken) {
-    }
+    /** The producers waiting for room in one queue; guarded by {@link #queueLock}. */
+    private static final class Waiting {
+        final Condition space;
+        int producers;
 
-    /** One flow's queue in the ordered lane; every field is guarded by {@link #laneLock}. */
-    private static final class Flow<T> {
-        static final int NONE = 0;
-        static final int NEW = 1;
-        static final int OLD = 2;
-
-        final Object key;
-        final ArrayDeque<Entry<T>> items = new ArrayDeque<>(4);
-        int bytes;
-        int deficit;
-        /** Which list it is on: {@link #NONE}, {@link #NEW} or {@link #OLD}. */
-        int list = NONE;
-        /** Producers waiting for room (one per stream at most, in practice). */
-        int waiting;
-        /** Created the first time a producer waits. */
-        Condition space;
-
-        Flow(Object key) {
-            this.key = key;
+        Waiting(Condition space) {
+            this.space = space;
         }
     }
 }

@@ -26,6 +26,9 @@ import io.helidon.common.socket.HelidonSocket;
  * extends): one call of each with a probe buffer that only records its argument gives them. The input stream is
  * Helidon's thin wrapper of the socket's (it ends its idle check on read), the output stream the socket's own.
  *
+ * <p>Threads: the record is immutable; the tunnel's reader uses {@code in}, {@code buffered} and {@code quietRead},
+ * the holder of the outbox's write lock {@code out}. Locks: none of its own.
+ *
  * @param in the connection's input, to read after {@link #buffered()}
  * @param out the connection's output
  * @param buffered bytes already read from {@code in} past the upgrade, not yet consumed (often none); the reader takes

@@ -3,7 +3,7 @@ package io.nowconnect.ws;
 import io.helidon.websocket.WsCloseCodes;
 
 /**
- * The peer broke RFC 6455; the connection is closed with {@link #closeCode()}.
+ * The peer broke RFC 6455; the connection is closed with {@link #closeCode()}. Thrown on the tunnel's reader thread.
  */
 public final class WsProtocolException extends RuntimeException {
     /** Close code 1002: protocol error. */

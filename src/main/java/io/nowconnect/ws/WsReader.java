@@ -24,7 +24,8 @@ import java.util.function.Supplier;
  * {@link #QUIET_NANOS} (checked at the next read, so a tunnel that fell quiet after bulk keeps it until its next
  * message, a ping at the latest); a payload larger than the large buffer is read straight into an array of its own.
  *
- * <p>Threads: one reader thread; {@link #next()} blocks until a whole message or a control frame is in.
+ * <p>Threads: one reader thread (the tunnel's); {@link #next()} blocks until a whole message or a control frame is in.
+ * Locks: none; every field is that thread's.
  */
 public final class WsReader {
 

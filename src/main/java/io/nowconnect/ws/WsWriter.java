@@ -15,8 +15,11 @@ import java.util.List;
  * still answers pings in time and the tunnel's reader never waits on a write. Why this is ours and not Helidon's:
  * {@code package-info} of this package.
  *
- * <p>Threads: any thread may call the send methods; ordered sends block while the lane is full (back-pressure toward
- * the local sockets). After a write failure or {@link #stop()}, every send throws {@link IllegalStateException}.
+ * <p>Threads: any thread may call the send methods; ordered sends block while the stream's queue is full
+ * (back-pressure toward the local sockets), and an ordered send may write the socket on the caller's thread (the
+ * outbox's direct write: never interrupt a thread that sends). After a write failure or {@link #stop()}, every send
+ * throws {@link IllegalStateException}. Locks: the masking keys' monitor (client end), held to draw one key; the
+ * socket's output is guarded by the outbox's write lock, so {@link #writeSocket} runs for one thread at a time.
  *
  * <p>A peer that stops reading (its TCP window stays at zero) blocks the socket write in progress for good. Every socket
  * write, whoever makes it, goes through {@link #writeSocket} and is at most {@link #MAX_SOCKET_WRITE} bytes, and
@@ -88,14 +91,14 @@ public final class WsWriter {
     }
 
     /**
-     * Send a text frame in its flow's order (a stream's frames), blocking while that flow has much queued; flows share
-     * the tunnel fairly ({@link Outbox}).
+     * Send a text frame in its queue's order (a stream's frames), blocking while that queue holds much; queues share
+     * the tunnel fairly ({@link FrameScheduler}).
      *
      * @param text frame text
-     * @param flow the flow, e.g. the stream's id
+     * @param queue the queue, e.g. the stream's id
      * @param taken run exactly once when the frame was written, discarded or refused; may be null
      */
-    public void text(String text, Object flow, Runnable taken) {
+    public void text(String text, Object queue, Runnable taken) {
         byte[] frame;
         try {
             byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
@@ -104,7 +107,7 @@ public final class WsWriter {
             runQuietly(taken);
             throw e;
         }
-        outbox.ordered(flow, frame, taken);
+        outbox.ordered(queue, frame, taken);
     }
 
     /**
@@ -129,16 +132,16 @@ public final class WsWriter {
     }
 
     /**
-     * Send a binary message in its flow's order (a {@code bin1} DATA of a stream), blocking while that flow has much
-     * queued; flows share the tunnel fairly ({@link Outbox}). The payload is copied before this returns.
+     * Send a binary message in its queue's order (a {@code bin1} DATA of a stream), blocking while that queue holds
+     * much; queues share the tunnel fairly ({@link FrameScheduler}). The payload is copied before this returns.
      *
      * @param header bytes before the payload
      * @param payload payload
      * @param length bytes of the payload to send
-     * @param flow the flow, e.g. the stream's id
+     * @param queue the queue, e.g. the stream's id
      * @param taken run exactly once when the frame was written, discarded or refused; may be null
      */
-    public void binary(byte[] header, byte[] payload, int length, Object flow, Runnable taken) {
+    public void binary(byte[] header, byte[] payload, int length, Object queue, Runnable taken) {
         byte[] frame;
         try {
             frame = frame(Opcode.BINARY, header, payload, 0, length);
@@ -146,7 +149,7 @@ public final class WsWriter {
             runQuietly(taken);
             throw e;
         }
-        outbox.ordered(flow, frame, taken);
+        outbox.ordered(queue, frame, taken);
     }
 
     private static void runQuietly(Runnable r) {
@@ -183,7 +186,8 @@ public final class WsWriter {
     }
 
     /**
-     * Queue a close frame ahead of pending data; nothing queued after it is written.
+     * Queue a close frame after everything queued so far (a graceful close loses no FIN or final DATA); nothing
+     * queued after it is written.
      *
      * @param code close code
      * @param reason short reason, truncated to fit a control frame
@@ -240,8 +244,9 @@ public final class WsWriter {
     }
 
     /**
-     * Writer thread: small frames are joined so that many cost one socket write; a large frame is written as it is
-     * (joining it would copy it once more for no saved system call).
+     * The outbox's batch writer (the writer thread, or a producer writing directly, holding the write lock): small
+     * frames are joined so that many cost one socket write; a large frame is written as it is (joining it would copy
+     * it once more for no saved system call).
      */
     private void write(List<byte[]> batch) {
         if (batch.size() == 1) {

@@ -1,8 +1,9 @@
 /**
  * RFC 6455 framing on a connection that Helidon upgraded: {@link io.nowconnect.ws.UpgradedSocket} takes the socket's
  * streams from under Helidon, {@link io.nowconnect.ws.WsReader} reads frames and reassembles messages,
- * {@link io.nowconnect.ws.WsWriter} writes them through its {@link io.nowconnect.ws.Outbox} (an ordered lane for data
- * and an urgent lane for control frames), {@link io.nowconnect.ws.Handshake} computes the opening handshake's values.
+ * {@link io.nowconnect.ws.WsWriter} writes them through its {@link io.nowconnect.ws.Outbox} (an ordered lane for data,
+ * shared between streams by the {@link io.nowconnect.ws.FrameScheduler}, and an urgent lane for control frames),
+ * {@link io.nowconnect.ws.Handshake} computes the opening handshake's values.
  * The agent uses them on the client side of its tunnel, the hub on the server side.
  *
  * <p><b>Why our own framing and not Helidon's WebSocket layer.</b> This is the one place that says so; other classes
@@ -14,7 +15,8 @@
  *     step ({@link io.nowconnect.ws.Masking});</li>
  *     <li>let {@code send}, {@code ping}, {@code pong} and {@code close} of one session share a buffer without a
  *     lock: concurrent senders corrupted frames within about 15 frames. Ours takes concurrent senders: each builds
- *     (and masks) its frame on its own thread and one writer thread puts them on the socket;</li>
+ *     (and masks) its frame on its own thread, and one thread at a time, the holder of the outbox's write lock, puts
+ *     them on the socket;</li>
  *     <li>give no signal when the connection just ends: a TCP end, a server stop or an exception in a listener
  *     produce no callback, the next send throws. The client's default read timeout (30 s) and the server's idle
  *     timeout (5 min) close an idle WebSocket just as silently. Ours returns from the read loop when the connection

@@ -111,7 +111,8 @@ class StreamFlowControlTest {
     private Stream stream(int window, int peerReceiveBuffer) throws Exception {
         table = StreamTable.create(new StreamSettings(BinaryCodec.MAX_DATA_PAYLOAD, 64, Duration.ofMinutes(5),
                                                       Duration.ofSeconds(5), 10),
-                                   (frame, urgent) -> sent.add(new Sent(frame, urgent)), Direction.A2C, observer,
+                                   new RecordingSink((frame, urgent) -> sent.add(new Sent(frame, urgent))), Direction.A2C,
+                                   observer,
                                    StreamBudget.create(10), memory);
         table.enableFlowControl(window);
         server = new ServerSocket();

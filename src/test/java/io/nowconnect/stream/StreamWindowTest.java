@@ -48,7 +48,7 @@ class StreamWindowTest {
         };
         MemoryBudget memory = MemoryBudget.create(64L << 20);
         StreamTable table = StreamTable.create(new StreamSettings(8192, 64, Duration.ofMinutes(5), Duration.ofSeconds(5), 100),
-                                               (frame, urgent) -> sent.add(frame), Direction.C2A, observer,
+                                               new RecordingSink((frame, urgent) -> sent.add(frame)), Direction.C2A, observer,
                                                StreamBudget.create(100), memory);
         table.enableFlowControl(W);
         AtomicLong drained = new AtomicLong();

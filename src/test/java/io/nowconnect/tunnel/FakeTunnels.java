@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 import io.nowconnect.config.AgentConfig;
+import io.nowconnect.mux.End;
 
 /**
  * A {@link Tunnel.Factory} of {@link Fake} tunnels that do what the test says: become ready, end with a given reason.
@@ -142,7 +143,7 @@ final class FakeTunnels implements Tunnel.Factory {
          * @param detail detail
          * @throws InterruptedException when interrupted
          */
-        void end(EndReason reason, String detail) throws InterruptedException {
+        void end(End.Reason reason, String detail) throws InterruptedException {
             synchronized (this) {
                 end.complete(new TunnelEnd(reason, detail, readyFor()));
             }

@@ -21,6 +21,8 @@ import java.util.random.RandomGenerator;
 import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.ConfigLoader;
 import io.nowconnect.log.Event;
+import io.nowconnect.mux.End;
+import io.nowconnect.mux.MuxReason;
 import io.nowconnect.testkit.Harness;
 import io.nowconnect.tunnel.FakeTunnels.Drain;
 import io.nowconnect.tunnel.FakeTunnels.Fake;
@@ -31,7 +33,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -157,18 +159,18 @@ class SupervisorTest {
         t.end(EndReason.CONNECT_FAILED, "connection refused");
         for (long seconds : new long[] {1, 2, 4, 8, 8}) {
             t = assertNextTunnelAfter(Duration.ofSeconds(seconds));
-            t.end(EndReason.HELLO_TIMEOUT, "no HELLO_ACK");
+            t.end(MuxReason.HELLO_TIMEOUT, "no HELLO_ACK");
         }
         t = assertNextTunnelAfter(MAX);
         t.ready();
         clock.advance(Duration.ofSeconds(2));
-        t.end(EndReason.IO_ERROR, "connection reset");
+        t.end(MuxReason.IO_ERROR, "connection reset");
         // ready for 2 s is not stable: the back-off stays at its maximum
         t = assertNextTunnelAfter(MAX);
 
         t.ready();
         clock.advance(Duration.ofSeconds(6));
-        t.end(EndReason.PING_TIMEOUT, "no pong");
+        t.end(MuxReason.PING_TIMEOUT, "no pong");
         t = assertNextTunnelAfter(MIN);
         t.end(EndReason.CONNECT_FAILED, "connection refused");
         assertNextTunnelAfter(MIN.multipliedBy(2));
@@ -184,13 +186,13 @@ class SupervisorTest {
     void aRepeatedFailureIsLoggedOnceAsAWarning() throws Exception {
         start(Map.of());
         Fake t = tunnels.next();
-        t.end(EndReason.HELLO_TIMEOUT, "no HELLO_ACK within 20 s");
+        t.end(MuxReason.HELLO_TIMEOUT, "no HELLO_ACK within 20 s");
         clock.awaitIdle();
         assertEquals(TunnelStatus.State.DISCONNECTED, status.snapshot().state());
         t = assertNextTunnelAfter(MIN);
-        t.end(EndReason.HELLO_TIMEOUT, "no HELLO_ACK within 20 s");
+        t.end(MuxReason.HELLO_TIMEOUT, "no HELLO_ACK within 20 s");
         t = assertNextTunnelAfter(MIN.multipliedBy(2));
-        t.end(EndReason.IO_ERROR, "broken pipe");
+        t.end(MuxReason.IO_ERROR, "broken pipe");
         clock.awaitIdle();
 
         assertEquals(List.of(Level.WARNING, Level.FINE, Level.WARNING), events.levels("disconnected"));
@@ -201,7 +203,7 @@ class SupervisorTest {
     @Test
     void aLostTunnelIsReplacedAfterTheBackOffAndStatusFollows() throws Exception {
         Fake t = readyTunnel();
-        t.end(EndReason.IO_ERROR, "connection reset");
+        t.end(MuxReason.IO_ERROR, "connection reset");
         clock.awaitIdle();
         TunnelStatus.Snapshot s = status.snapshot();
         assertEquals(TunnelStatus.State.DISCONNECTED, s.state());
@@ -261,9 +263,13 @@ class SupervisorTest {
         assertEquals(fingerprint("token-C"), fresh.fingerprint);
     }
 
+    static List<End.Reason> newTunnelFailures() {
+        return List.of(EndReason.AUTH_FAILED, MuxReason.HELLO_TIMEOUT, MuxReason.IO_ERROR);
+    }
+
     @ParameterizedTest
-    @EnumSource(value = EndReason.class, names = {"AUTH_FAILED", "HELLO_TIMEOUT", "IO_ERROR"})
-    void aFailedNewTunnelKeepsTheOldOneServingAndIsRetriedWithItsOwnBackOff(EndReason failure) throws Exception {
+    @MethodSource("newTunnelFailures")
+    void aFailedNewTunnelKeepsTheOldOneServingAndIsRetriedWithItsOwnBackOff(End.Reason failure) throws Exception {
         Fake old = readyTunnel();
         Files.writeString(tokenFile, "token-B");
         Fake candidate = tunnels.next();

@@ -168,7 +168,7 @@ class OutboxTest {
     void aFullFlowBlocksItsProducerButNeitherOtherFlowsNorTheUrgentLane() throws Exception {
         Outbox<String> box = outbox();
         holdTheWriter();
-        int size = Outbox.FLOW_LIMIT_BYTES / 2;
+        int size = Outbox.QUEUE_LIMIT_BYTES / 2;
         box.ordered("a", item("a1", size), null);
         box.ordered("a", item("a2", size), null);
         CountDownLatch third = new CountDownLatch(1);
@@ -212,7 +212,7 @@ class OutboxTest {
     void bulkFlowsTakeTurnsByQuantum() throws Exception {
         Outbox<String> box = outbox();
         holdTheWriter();
-        int size = Outbox.QUANTUM;
+        int size = FrameScheduler.QUANTUM;
         for (int i = 0; i < 6; i++) {
             box.ordered("a", item("a" + i, size), null);
         }
@@ -269,7 +269,7 @@ class OutboxTest {
     void stopDropsPendingItemsRefusesNewOnesAndReleasesABlockedProducer() throws Exception {
         Outbox<String> box = outbox();
         holdTheWriter();
-        box.ordered("f", item("o1", Outbox.FLOW_LIMIT_BYTES), null);
+        box.ordered("f", item("o1", Outbox.QUEUE_LIMIT_BYTES), null);
         AtomicReference<Throwable> thrown = new AtomicReference<>();
         CountDownLatch done = new CountDownLatch(1);
         Thread blocked = producer("blocked", () -> {

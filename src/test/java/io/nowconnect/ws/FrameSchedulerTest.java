@@ -1,0 +1,144 @@
+package io.nowconnect.ws;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The writer's scheduler on its own, on one thread: which item comes next. Items are strings named
+ * {@code queue:number}, their size given when added.
+ */
+@Timeout(30)
+class FrameSchedulerTest {
+    private static final int QUANTUM = FrameScheduler.QUANTUM;
+    private static final int SMALL = FrameScheduler.SMALL_ITEM;
+
+    private final FrameScheduler<String> scheduler = new FrameScheduler<>();
+    private final Map<String, Integer> left = new TreeMap<>();
+
+    private void add(String queue, int n, int bytes) {
+        for (int i = 0; i < n; i++) {
+            scheduler.add(queue, queue + ":" + i, bytes, null);
+        }
+    }
+
+    private List<String> take(int maxBytes) {
+        List<String> batch = new ArrayList<>();
+        scheduler.take(batch, new ArrayList<>(), maxBytes, (key, bytes) -> left.put((String) key, bytes));
+        return batch;
+    }
+
+    private static List<String> queuesOf(List<String> items) {
+        return items.stream().map(s -> s.substring(0, s.indexOf(':'))).toList();
+    }
+
+    @Test
+    void itemsOfOneQueueKeepTheirOrder() {
+        add("a", 5, 100);
+        assertEquals(List.of("a:0", "a:1", "a:2", "a:3", "a:4"), take(Integer.MAX_VALUE));
+        assertEquals(0, scheduler.size());
+        assertEquals(0, scheduler.queuedBytes("a"), "an empty queue is forgotten");
+    }
+
+    @Test
+    void aSmallItemOfAQuietQueueGoesBeforeQueuedBulk() {
+        add("bulk", 20, QUANTUM);
+        add("ssh", 1, 100);
+        // the bulk queue went on the old list first, the small item on the new list: the new list is served first
+        assertEquals(List.of("ssh:0", "bulk:0"), take(101));
+    }
+
+    @Test
+    void aLargeFirstItemJoinsTheOldList() {
+        add("bulk", 2, QUANTUM);
+        add("big", 1, SMALL + 1);
+        add("tiny", 1, SMALL);
+        // tiny on the new list; big behind bulk on the old list, which then take turns
+        assertEquals(List.of("tiny", "bulk", "big", "bulk"), queuesOf(take(Integer.MAX_VALUE)));
+    }
+
+    @Test
+    void aNewQueueWithMoreThanOneItemGoesOnAsAnOldOne() {
+        add("old", 4, QUANTUM);
+        add("chatty", 3, 100);
+        // chatty's first item as a new queue, then it waits its turn behind the old queue's quantum
+        assertEquals(List.of("chatty", "old", "chatty", "chatty", "old", "old", "old"),
+                     queuesOf(take(Integer.MAX_VALUE)));
+    }
+
+    @Test
+    void bulkQueuesTakeTurnsOfAQuantumEach() {
+        add("a", 8, QUANTUM / 2);
+        add("b", 8, QUANTUM / 2);
+        add("c", 2, QUANTUM / 2);
+        assertEquals(List.of("a", "a", "b", "b", "c", "c", "a", "a", "b", "b", "a", "a", "b", "b", "a", "a", "b", "b"),
+                     queuesOf(take(Integer.MAX_VALUE)));
+    }
+
+    @Test
+    void anItemLargerThanTheQuantumGoesOutAndItsQueueSitsOutTheDebt() {
+        add("huge", 2, 3 * QUANTUM);
+        add("b", 6, QUANTUM);
+        // huge sends once (deficit 1 quantum -> -2), then needs three turns to be owed credit again
+        assertEquals(List.of("huge", "b", "b", "b", "huge", "b", "b", "b"), queuesOf(take(Integer.MAX_VALUE)));
+    }
+
+    @Test
+    void aBatchStopsOnceItHoldsMaxBytesButTakesAtLeastOne() {
+        add("a", 4, 1000);
+        assertEquals(List.of("a:0"), take(1));
+        assertEquals(List.of("a:1", "a:2"), take(1500));
+        assertEquals(1, scheduler.size());
+        assertEquals(1000, scheduler.queuedBytes("a"));
+        assertEquals(List.of("a:3"), take(Integer.MAX_VALUE));
+        assertEquals(List.of(), take(Integer.MAX_VALUE), "nothing queued, nothing taken");
+    }
+
+    @Test
+    void everyTakenItemReportsWhatItsQueueStillHolds() {
+        add("a", 3, 1000);
+        add("b", 1, 10);
+        take(1);
+        assertEquals(Map.of("a", 2000), left);
+        take(Integer.MAX_VALUE);
+        assertEquals(Map.of("a", 0, "b", 0), left);
+    }
+
+    @Test
+    void takenCallbacksComeWithTheirItemsAndClearHandsOverTheRest() {
+        AtomicInteger ran = new AtomicInteger();
+        for (int i = 0; i < 3; i++) {
+            scheduler.add("a", "a:" + i, 10, ran::incrementAndGet);
+        }
+        scheduler.add("b", "b:0", 10, null);
+        List<Runnable> taken = new ArrayList<>();
+        List<String> batch = new ArrayList<>();
+        scheduler.take(batch, taken, 1, (k, b) -> { });
+        assertEquals(1, batch.size());
+        assertEquals(batch.getFirst().startsWith("a") ? 1 : 0, taken.size());
+        List<Runnable> dropped = new ArrayList<>();
+        scheduler.clear(dropped);
+        assertEquals(3, taken.size() + dropped.size(), "every callback is handed out exactly once");
+        assertEquals(0, scheduler.size());
+        assertEquals(0, scheduler.queuedBytes("a"));
+        assertTrue(take(Integer.MAX_VALUE).isEmpty());
+    }
+
+    @Test
+    void aQueueThatEmptiedStartsAfreshAsANewQueue() {
+        add("a", 3, QUANTUM);
+        add("b", 1, QUANTUM);
+        assertEquals(List.of("a", "b", "a", "a"), queuesOf(take(Integer.MAX_VALUE)));
+        add("c", 3, QUANTUM);
+        add("b", 1, 10);
+        assertEquals(List.of("b", "c", "c", "c"), queuesOf(take(Integer.MAX_VALUE)));
+    }
+}
