@@ -35,18 +35,18 @@ nc_yamux_needs() {
 
 # The Cerbos policy decision point of HubPdpTest (and bench/run's PDP figure) comes from the npm registry, not from
 # Debian: installed into .tools/cerbos of the project (not committed). Returns 1 (and says why) when it cannot be.
-NC_CERBOS_VERSION=0.55.0
-NC_CERBOS=.tools/cerbos/node_modules/@cerbos/cerbos-linux-x64/cerbos-linux-x64
+NCT_CERBOS_VERSION=0.55.0
+NCT_CERBOS=.tools/cerbos/node_modules/@cerbos/cerbos-linux-x64/cerbos-linux-x64
 nc_npm_tools() {
-    [ -x "$NC_CERBOS" ] && return 0
-    if [ "${NC_DRY_RUN:-0}" = 1 ]; then
-        printf 'would run: npm install --prefix .tools/cerbos @cerbos/cerbos-linux-x64@%s\n' "$NC_CERBOS_VERSION" >&2
+    [ -x "$NCT_CERBOS" ] && return 0
+    if [ "${NCT_DRY_RUN:-0}" = 1 ]; then
+        printf 'would run: npm install --prefix .tools/cerbos @cerbos/cerbos-linux-x64@%s\n' "$NCT_CERBOS_VERSION" >&2
         return 0
     fi
     command -v npm >/dev/null 2>&1 || { echo "missing: npm (for the Cerbos PDP of HubPdpTest)" >&2; return 1; }
-    printf 'installing the Cerbos PDP %s (npm) into .tools/cerbos\n' "$NC_CERBOS_VERSION" >&2
+    printf 'installing the Cerbos PDP %s (npm) into .tools/cerbos\n' "$NCT_CERBOS_VERSION" >&2
     npm install --prefix .tools/cerbos --no-audit --no-fund --no-save --loglevel=error \
-        "@cerbos/cerbos-linux-x64@$NC_CERBOS_VERSION" >&2 && [ -x "$NC_CERBOS" ]
+        "@cerbos/cerbos-linux-x64@$NCT_CERBOS_VERSION" >&2 && [ -x "$NCT_CERBOS" ]
 }
 
 # What bench/run needs (./nowconnect test runs its smoke run).
@@ -64,11 +64,11 @@ has() {
     command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]
 }
 
-# nc_missing LIST...: runs the lists; sets NC_MISSING (the missing packages, space separated, each once) and
-# NC_MISSING_WHY (one line per missing package: what needs it).
+# nc_missing LIST...: runs the lists; sets NCT_MISSING (the missing packages, space separated, each once) and
+# NCT_MISSING_WHY (one line per missing package: what needs it).
 nc_missing() {
-    NC_MISSING=""
-    NC_MISSING_WHY=""
+    NCT_MISSING=""
+    NCT_MISSING_WHY=""
     for nc_list in "$@"; do
         "$nc_list"
     done
@@ -82,35 +82,35 @@ need() {
     if "$@" >/dev/null 2>&1; then
         return 0
     fi
-    case " $NC_MISSING " in
+    case " $NCT_MISSING " in
         *" $nc_pkg "*) ;;
         *)
-            NC_MISSING="${NC_MISSING:+$NC_MISSING }$nc_pkg"
-            NC_MISSING_WHY="${NC_MISSING_WHY}    $nc_pkg: $nc_why
+            NCT_MISSING="${NCT_MISSING:+$NCT_MISSING }$nc_pkg"
+            NCT_MISSING_WHY="${NCT_MISSING_WHY}    $nc_pkg: $nc_why
 "
             ;;
     esac
 }
 
-# nc_install PROG: installs NC_MISSING with apt-get when this is root on a machine with apt-get; otherwise says
-# exactly what is missing and returns 1. With NC_DRY_RUN=1 it only says what it would do (and returns 0).
+# nc_install PROG: installs NCT_MISSING with apt-get when this is root on a machine with apt-get; otherwise says
+# exactly what is missing and returns 1. With NCT_DRY_RUN=1 it only says what it would do (and returns 0).
 nc_install() {
     nc_prog=$1
-    [ -n "$NC_MISSING" ] || return 0
-    printf '%s: missing:\n%s' "$nc_prog" "$NC_MISSING_WHY" >&2
+    [ -n "$NCT_MISSING" ] || return 0
+    printf '%s: missing:\n%s' "$nc_prog" "$NCT_MISSING_WHY" >&2
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
         printf '%s: install them first, e.g. as root: apt-get install --no-install-recommends %s\n' \
-            "$nc_prog" "$NC_MISSING" >&2
+            "$nc_prog" "$NCT_MISSING" >&2
         return 1
     fi
-    if [ "${NC_DRY_RUN:-0}" = 1 ]; then
+    if [ "${NCT_DRY_RUN:-0}" = 1 ]; then
         printf '%s: would run: apt-get update; apt-get install -y --no-install-recommends %s\n' \
-            "$nc_prog" "$NC_MISSING" >&2
+            "$nc_prog" "$NCT_MISSING" >&2
         return 0
     fi
-    printf '%s: installing %s\n' "$nc_prog" "$NC_MISSING" >&2
+    printf '%s: installing %s\n' "$nc_prog" "$NCT_MISSING" >&2
     export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
-    case " $NC_MISSING " in
+    case " $NCT_MISSING " in
         *" slapd "*)
             # bench/run runs its own slapd: the package must not create or start a system directory
             if command -v debconf-set-selections >/dev/null 2>&1; then
@@ -120,10 +120,10 @@ nc_install() {
     esac
     nc_log=$(mktemp)
     # shellcheck disable=SC2086 # one word per package
-    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $NC_MISSING; } >"$nc_log" 2>&1; then
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $NCT_MISSING; } >"$nc_log" 2>&1; then
         tail -n 20 "$nc_log" >&2
         rm -f "$nc_log"
-        printf '%s: apt-get install %s failed\n' "$nc_prog" "$NC_MISSING" >&2
+        printf '%s: apt-get install %s failed\n' "$nc_prog" "$NCT_MISSING" >&2
         return 1
     fi
     rm -f "$nc_log"

@@ -32,7 +32,7 @@ class EnvExampleTest {
             "NC_HUB_JWKS_FILE", "NC_HUB_LISTENERS", "NC_HUB_ALLOW_CIDRS", "NC_HUB_ISSUER", "NC_MEMORY_BUDGET_MB",
             "NC_HUB_MEMORY_BUDGET_MB", "NC_HUB_REPLICA_ID", "NC_HUB_REPLICAS", "NC_HUB_ADMIN_HOST", "NC_HUB_ADMIN_PORT",
             "NC_HUB_REVOKED_FILE", "NC_ACCESS_LOG_FILE", "NC_HUB_MAX_CONNECTIONS_PER_CONNECTOR",
-            "NC_HUB_ADMIN_TOKEN_FILE");
+            "NC_HUB_ADMIN_TOKEN_FILE", "NC_HUB_JWKS_URL", "NC_HUB_JWKS_CA_BUNDLE", "NC_HUB_PDP_URL", "NC_HUB_PDP_CA_BUNDLE");
 
     /** Files an operator copies; every NC_* variable they name must be documented in the example. */
     private static final List<String> DEPLOY_FILES = List.of(

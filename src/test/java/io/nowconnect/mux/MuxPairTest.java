@@ -133,8 +133,16 @@ class MuxPairTest {
         assertEquals(streams.size(), pair.hub.closed("ok"), "hub: clean ends " + pair.hub.closed);
         assertEquals(streams.size(), pair.agent.closed("ok"), "agent: clean ends " + pair.agent.closed);
         assertFalse(pair.hub.mux.isEnded() || pair.agent.mux.isEnded(), "the tunnel outlives its streams");
-        assertEquals(Map.of(), pair.hub.dropped);
-        assertEquals(Map.of(), pair.agent.dropped);
+        // nothing dropped but, under bin1, a WINDOW that crossed the stream's last FIN (credit returned just as the peer
+        // finished: the peer has forgotten the cid and counts it, as RFC 9113 6.9 lets a closed stream's WINDOW_UPDATE
+        // arrive); at most one per stream and direction
+        for (Peer p : List.of(pair.hub, pair.agent)) {
+            Map<String, Long> other = new java.util.HashMap<>(p.dropped);
+            long lateWindows = other.getOrDefault("unknown_cid", 0L);
+            other.remove("unknown_cid");
+            assertEquals(Map.of(), other, "nothing else dropped");
+            assertTrue(lateWindows <= streams.size(), "late WINDOWs: " + lateWindows);
+        }
     }
 
     @Test
