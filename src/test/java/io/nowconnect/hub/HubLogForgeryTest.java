@@ -4,13 +4,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.LogCapture;
 import io.nowconnect.testkit.RawAgent;
 import io.nowconnect.testkit.TestKit;
 import io.nowconnect.log.Logging;
@@ -34,34 +32,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(60)
 @ExtendWith(TestKit.class)
 class HubLogForgeryTest {
-    private static final Logger OURS = Logger.getLogger("io.nowconnect");
-
     private Harness harness;
-    private final List<LogRecord> records = new CopyOnWriteArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            records.add(r);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
+    private LogCapture capture;
+    private List<LogRecord> records;
 
     @BeforeEach
     void setUp(Harness harness) {
         this.harness = harness;
-        OURS.addHandler(capture);
+        capture = new LogCapture();
+        records = capture.records;
     }
 
     @AfterEach
     void tearDown() {
-        OURS.removeHandler(capture);
+        capture.close();
     }
 
     @Test

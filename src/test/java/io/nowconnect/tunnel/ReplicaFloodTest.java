@@ -8,11 +8,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -20,6 +17,7 @@ import io.nowconnect.Agent;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.log.Event;
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.LogCapture;
 import io.nowconnect.testkit.ScriptedHub;
 
 import org.junit.jupiter.api.Test;
@@ -43,23 +41,8 @@ class ReplicaFloodTest extends ScriptedHubTestBase {
 
     @Test
     void replicaIdsFromAHubStayBounded() throws Exception {
-        List<LogRecord> records = new CopyOnWriteArrayList<>();
-        Logger poolLogger = Logger.getLogger(ReplicaPool.class.getName());
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord r) {
-                records.add(r);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        poolLogger.addHandler(capture);
+        LogCapture capture = new LogCapture();
+        List<LogRecord> records = capture.records;
         try {
             hub.ack = null;
             Map<String, String> vars = vars(targets("echo", echo().port()));
@@ -121,7 +104,7 @@ class ReplicaFloodTest extends ScriptedHubTestBase {
                                       + " flood (bound %d), %d after it, /readyz %d bytes%n", ACKS, IDS_PER_ACK, most,
                               mostSeries, BOUND, entries, readyz.length());
         } finally {
-            poolLogger.removeHandler(capture);
+            capture.close();
         }
     }
 

@@ -9,14 +9,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import io.nowconnect.log.Event;
+import io.nowconnect.testkit.LogCapture;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -48,21 +46,8 @@ class KeyRotationTest {
     @TempDir
     Path dir;
 
-    private final List<LogRecord> records = new CopyOnWriteArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            records.add(r);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
+    private LogCapture capture;
+    private List<LogRecord> records;
 
     @BeforeAll
     static void keys() throws Exception {
@@ -72,12 +57,13 @@ class KeyRotationTest {
 
     @BeforeEach
     void listen() {
-        Logger.getLogger("io.nowconnect").addHandler(capture);
+        capture = new LogCapture();
+        records = capture.records;
     }
 
     @AfterEach
     void stopListening() {
-        Logger.getLogger("io.nowconnect").removeHandler(capture);
+        capture.close();
     }
 
     @Test
