@@ -187,7 +187,8 @@ final class HubCheck {
             verify.initVerify(leaf.getPublicKey());
             verify.update(probe);
             if (verify.verify(sig)) {
-                report.ok("tls key", "", keyFile + ": " + (key.getAlgorithm().equals("EC") ? "an " : "a ") + key.getAlgorithm() + " key that belongs to the certificate");
+                report.ok("tls key", "", keyFile + ": " + (key.getAlgorithm().equals("EC") ? "an " : "a ")
+                        + key.getAlgorithm() + " key that belongs to the certificate");
             } else {
                 report.fail("tls key", "", keyFile + " does not belong to the certificate " + leaf.getSubjectX500Principal()
                         .getName(), "set NC_HUB_TLS_KEY to the certificate's key");

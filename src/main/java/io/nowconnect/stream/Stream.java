@@ -39,10 +39,8 @@ import io.nowconnect.protocol.ResetReason;
  * <p>Memory: what waits for the socket is charged to the process's {@link MemoryBudget}. v1 (no flow control): a stream
  * may keep more than {@code queueDepth} frames for at most {@link #OVERFLOW_GRACE_NANOS}, then it is reset with
  * {@code queue_overflow}; the tunnel's reader never waits. {@code bin1}: the {@link FlowControl} window bounds what the
- * peer may send; the socket reader sends DATA only within the credit the peer granted. When the budget is spent, the
- * streams holding the most are reset ({@link MemoryBudget#reclaim}). The socket reader reads into a small buffer while
- * the stream is quiet and into a {@link BinaryCodec#MAX_DATA_PAYLOAD} one while reads fill it (bulk), so idle streams
- * stay cheap.
+ * peer may send, and DATA goes out only within the peer's credit. A spent budget resets the streams holding the most
+ * ({@link MemoryBudget#reclaim}); the socket reader's buffer ({@link ReadBuffer}) is small while the stream is quiet.
  */
 public final class Stream {
     private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
@@ -77,8 +75,7 @@ public final class Stream {
     private long expectedSeqIn;
     /** For the access log ({@link StreamEnd}): registration time, bytes read from and written to the socket. */
     private final long openedNanos = System.nanoTime();
-    private volatile long bytesRead;
-    private volatile long bytesWritten;
+    private volatile long bytesRead, bytesWritten;
 
     Stream(String cid, String connector, StreamTable table) {
         this.cid = cid;
@@ -341,8 +338,7 @@ public final class Stream {
             f.interrupt();
         }
         memory.release(inbound.close());
-        // wake the socket reader if it waits for credit
-        flow.close();
+        flow.close(); // wakes the socket reader if it waits for credit
         table.observer().closed(connector, result);
         table.observer().ended(StreamEnd.of(cid, connector, result, outbound, bytesRead, bytesWritten, openedNanos, s));
         Event.of("stream_closed").with("cid", cid).with("connector", connector).with("reason", result)
@@ -350,8 +346,7 @@ public final class Stream {
     }
 
     private void socketReadLoop() {
-        // idle streams (most of them, at scale) hold a small buffer while blocked in read; one full read makes it
-        // the largest frame payload, if the budget has room for it
+        // small while idle (most streams, at scale), the largest frame payload once a read fills it (ReadBuffer)
         int payload = table.maxPayload();
         // bin1 DATA carries at most MAX_DATA_PAYLOAD bytes, whatever NC_MAX_WS_PAYLOAD says
         ReadBuffer buf = new ReadBuffer(memory, Math.min(IDLE_READ_BUFFER, payload),

@@ -285,7 +285,8 @@ public final class HubProbe {
                 } catch (UncheckedIOException e) {
                     String what = ack == null ? "no HELLO_ACK within " + ackTimeout.toSeconds() + " s ("
                             + e.getCause().getClass().getSimpleName() + ")" : "closed without answering our close";
-                    return ended(ack, upgradeMillis, refused, what, ack == null ? io.nowconnect.mux.MuxReason.HELLO_TIMEOUT.label() : "");
+                    return ended(ack, upgradeMillis, refused, what,
+                                 ack == null ? io.nowconnect.mux.MuxReason.HELLO_TIMEOUT.label() : "");
                 }
                 if (event == null) {
                     return ended(ack, upgradeMillis, refused, "the hub closed the connection without a close frame",

@@ -39,10 +39,7 @@ public final class Supervisor {
     private static final Logger LOGGER = Logger.getLogger(Supervisor.class.getName());
     /** A tunnel ready this long resets the back-off. */
     private static final Duration HEALTHY_AFTER = Duration.ofSeconds(5);
-    /**
-     * Largest back-off after a tunnel reached a replica another tunnel of the pool holds (capped by
-     * {@code NC_RECONNECT_MAX_MS}): the balancer is up, so the next dial may well reach the missing replica.
-     */
+    /** Largest back-off after reaching a replica the pool already holds (the balancer is up; NC_RECONNECT_MAX_MS caps it). */
     static final Duration REPLICA_RETRY_MAX = Duration.ofSeconds(5);
     private static final Duration WATCH_DEBOUNCE = Duration.ofMillis(200);
     private static final Duration WATCH_POLL = Duration.ofSeconds(10);
