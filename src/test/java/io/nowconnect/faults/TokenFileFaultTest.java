@@ -81,6 +81,9 @@ class TokenFileFaultTest {
                     new Breakage("oversized", f -> Files.write(f, new byte[200_000]), "is larger than"));
 
             for (Breakage c : cases) {
+                // the previous case's fix (a valid token written) may still start a rotation to a new tunnel: let the
+                // agent's tunnel count settle before this case's mark
+                awaitSettled(agent);
                 int mark = logs.records.size();
                 long connects = agent.status().connects();
                 c.breakIt().run(file);
@@ -137,5 +140,18 @@ class TokenFileFaultTest {
 
     private static String clip(String s) {
         return s.length() > 160 ? s.substring(0, 160) + "…" : s;
+    }
+
+    /** Until the agent's count of tunnel connects has not moved for 1.5 s (at most 15 s). */
+    private static void awaitSettled(Agent agent) {
+        long[] last = {agent.status().connects(), System.nanoTime()};
+        Harness.await(Duration.ofSeconds(15), () -> {
+            long now = agent.status().connects();
+            if (now != last[0]) {
+                last[0] = now;
+                last[1] = System.nanoTime();
+            }
+            return System.nanoTime() - last[1] > 1_500_000_000L && agent.status().snapshot().ready();
+        }, "the agent's tunnels settled");
     }
 }
