@@ -76,12 +76,17 @@ class SupervisorTest {
     private FakeTunnels tunnels;
     private Supervisor supervisor;
     private Level previousLevel;
+    /**
+     * The supervisor's logger, held: JUL keeps loggers weakly, and a test that runs before the class is loaded would
+     * otherwise lose its handler to a collected logger.
+     */
+    private static final Logger SUPERVISOR_LOGGER = Logger.getLogger(Supervisor.class.getName());
 
     @BeforeEach
     void setUp() throws IOException {
         tokenFile = dir.resolve("token");
         Files.writeString(tokenFile, "token-A\n");
-        Logger logger = Logger.getLogger(Supervisor.class.getName());
+        Logger logger = SUPERVISOR_LOGGER;
         previousLevel = logger.getLevel();
         logger.setLevel(Level.ALL);
         logger.addHandler(events);
@@ -89,7 +94,7 @@ class SupervisorTest {
 
     @AfterEach
     void tearDown() throws Exception {
-        Logger logger = Logger.getLogger(Supervisor.class.getName());
+        Logger logger = SUPERVISOR_LOGGER;
         logger.removeHandler(events);
         logger.setLevel(previousLevel);
         if (supervisor == null) {
