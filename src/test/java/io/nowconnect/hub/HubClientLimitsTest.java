@@ -145,12 +145,12 @@ class HubClientLimitsTest {
             Harness.await(WAIT, () -> gauge(hub, "nowconnect_hub_client_connections") == 3, "3 clients wait");
             try (Socket fourth = Harness.client(port)) {
                 fourth.setSoTimeout(1000);
-                assertEquals(-1, readOrReset(fourth), "waiting clients hold NC_HUB_MAX_CONNECTIONS");
+                assertEquals(-1, HubListenerTest.readOrReset(fourth), "waiting clients hold NC_HUB_MAX_CONNECTIONS");
             }
             awaitMetric(hub.port(), overBefore + 1, STREAMS, "connector", "none", "result", "too_many_streams");
             for (Socket c : waiting) {
                 c.setSoTimeout((int) WAIT.toMillis());
-                assertEquals(-1, readOrReset(c), "closed after the wait");
+                assertEquals(-1, HubListenerTest.readOrReset(c), "closed after the wait");
             }
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             assertTrue(ms >= 1400, "closed after " + ms + " ms, before the 1500 ms wait");
@@ -170,7 +170,7 @@ class HubClientLimitsTest {
             long start = System.nanoTime();
             hub.stop(Duration.ZERO);
             client.setSoTimeout((int) WAIT.toMillis());
-            assertEquals(-1, readOrReset(client), "closed when the listener closed");
+            assertEquals(-1, HubListenerTest.readOrReset(client), "closed when the listener closed");
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             assertTrue(ms < 3000, "closed " + ms + " ms after the stop");
         }
@@ -227,17 +227,6 @@ class HubClientLimitsTest {
             return false;
         } catch (IOException e) {
             return false;
-        }
-    }
-
-    private static int readOrReset(Socket client) throws IOException {
-        try {
-            return client.getInputStream().read();
-        } catch (SocketTimeoutException e) {
-            fail("client connection still open after " + client.getSoTimeout() + " ms");
-            return 0;
-        } catch (IOException e) {
-            return -1;
         }
     }
 }

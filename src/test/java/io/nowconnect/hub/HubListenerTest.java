@@ -191,7 +191,7 @@ class HubListenerTest {
     }
 
     /** -1 on EOF, also for a reset (both mean the hub closed the connection); fails on a timeout. */
-    private static int readOrReset(Socket client) throws IOException {
+    static int readOrReset(Socket client) throws IOException {
         try {
             return client.getInputStream().read();
         } catch (SocketTimeoutException e) {
