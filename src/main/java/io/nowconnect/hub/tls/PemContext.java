@@ -23,7 +23,7 @@ import io.helidon.common.pki.Keys;
  * {@code NC_HUB_TLS_CLIENT_CA}): the files are parsed by Helidon's {@code Keys} (PKCS#8 and PKCS#1 keys), and the key
  * must match the certificate (a new certificate written before its key is refused, not served). Stateless.
  */
-final class PemContext {
+public final class PemContext {
     private PemContext() {
     }
 
@@ -87,7 +87,15 @@ final class PemContext {
     }
 
     /** Sign and verify a probe: true when the key is the certificate's, or its algorithm is not one tried here. */
-    private static boolean matches(PrivateKey key, X509Certificate cert) {
+    /**
+     * Whether a private key belongs to a certificate, as the hub checks it at start and on reload (a signature made
+     * with the key verifies with the certificate's public key); {@code nowconnect hub check} asks the same.
+     *
+     * @param key private key
+     * @param cert certificate
+     * @return true when they belong together (or the key type cannot be checked)
+     */
+    public static boolean matches(PrivateKey key, X509Certificate cert) {
         String algorithm = switch (key.getAlgorithm()) {
             case "RSA" -> "SHA256withRSA";
             case "EC" -> "SHA256withECDSA";
