@@ -20,6 +20,7 @@ import io.nowconnect.health.HttpEndpoint;
 import io.nowconnect.health.TcpHealthServer;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Shares;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.tunnel.AgentAccessLog;
 import io.nowconnect.watch.FileWatch;
@@ -87,7 +88,7 @@ public final class Agent {
                 // NC_ACCESS_LOG: one line per stream at its end
                 streams = StreamObserver.both(streams, new AgentAccessLog(config));
             }
-            pool = Pool.create(config, Version.current(), status, memory, streams);
+            pool = Pool.create(config, Version.current(), status, Shares.of(memory), streams);
             health = TcpHealthServer.start(config.healthHost(), config.healthPort(), () -> status.snapshot().ready());
         } catch (IOException e) {
             metrics.close();

@@ -40,7 +40,7 @@ import io.nowconnect.protocol.ConnectorName;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
-import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Shares;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamEnd;
@@ -76,7 +76,7 @@ final class AgentTunnel implements ServerConnection, Role {
      * @param agents registry of ready tunnels
      * @param metrics hub meters
      * @param budget stream limit ({@code NC_HUB_MAX_CONNECTIONS})
-     * @param memory memory budget of streams ({@code NC_HUB_MEMORY_BUDGET_MB})
+     * @param memory memory budget of streams ({@code NC_HUB_MEMORY_BUDGET_MB}) and its shares, one per {@code agent_id}
      * @param streams stream limits
      * @param pingInterval ping interval
      * @param pingTimeout pong and HELLO deadline
@@ -88,7 +88,7 @@ final class AgentTunnel implements ServerConnection, Role {
      * @param accessLog whether each stream's end is logged ({@code NC_ACCESS_LOG})
      * @param requireBin1 whether an agent without {@code bin1} (no flow control) is refused ({@code NC_HUB_REQUIRE_BIN1})
      */
-    record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, MemoryBudget memory,
+    record Context(AgentRegistry agents, HubMetrics metrics, StreamBudget budget, Shares memory,
                    StreamSettings streams, Duration pingInterval, Duration pingTimeout, int maxMessage,
                    Duration drainTimeout, String replicaId, List<String> replicas, TokenVerifier verifier,
                    boolean accessLog, boolean requireBin1) {
@@ -154,7 +154,8 @@ final class AgentTunnel implements ServerConnection, Role {
         this.lifetime = TokenLifetime.of(claims, ctx.drainTimeout());
         this.mux = Mux.create(new MuxSettings(Side.HUB, ctx.streams(), ctx.pingInterval(), ctx.pingTimeout(),
                                                ctx.maxMessage()),
-                              this, StreamObserver.both(ctx.metrics(), new Ends()), ctx.budget(), ctx.memory());
+                              this, StreamObserver.both(ctx.metrics(), new Ends()), ctx.budget(),
+                              ctx.memory().open(claims.agentId()));
         // Helidon closes the socket once handle() returns: interrupting the reader ends a blocked read
         mux.attach(socket, () -> {
             Thread r = reader;

@@ -27,6 +27,7 @@ import io.nowconnect.hub.tls.Admission;
 import io.nowconnect.hub.tls.ReloadingTls;
 import io.nowconnect.log.Event;
 import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Shares;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamSettings;
 
@@ -80,7 +81,7 @@ public final class Hub implements AutoCloseable {
         MemoryBudget memory = MemoryBudget.create(config.memoryBudgetBytes());
         metrics.memory(memory);
         AgentTunnel.Context ctx = new AgentTunnel.Context(agents, metrics, StreamBudget.create(config.maxConnections()),
-                                                          memory, streams, config.pingInterval(), config.pingTimeout(),
+                                                          Shares.of(memory), streams, config.pingInterval(), config.pingTimeout(),
                                                           config.maxFrameBytes(), config.drainTimeout(),
                                                           config.replicaId(),
                                                           config.replicas().isEmpty() ? List.of(config.replicaId())

@@ -19,6 +19,7 @@ import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
 import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.stream.Account;
 import io.nowconnect.stream.MemoryBudget;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
@@ -76,7 +77,7 @@ public final class Mux {
     private volatile long drainDeadlineNanos;
     private volatile End drainEnd;
 
-    private Mux(MuxSettings settings, Role role, StreamObserver observer, StreamBudget budget, MemoryBudget memory) {
+    private Mux(MuxSettings settings, Role role, StreamObserver observer, StreamBudget budget, Account account) {
         this.settings = settings;
         this.role = role;
         this.observer = observer;
@@ -84,7 +85,7 @@ public final class Mux {
         this.sink = new MuxSink(observer, e -> kill(MuxReason.IO_ERROR, End.describe(e)));
         this.table = StreamTable.create(settings.streams(), sink,
                                         settings.side().server() ? Direction.C2A : Direction.A2C,
-                                        observer, budget, memory);
+                                        observer, budget, account);
     }
 
     /**
@@ -94,12 +95,12 @@ public final class Mux {
      * @param role what this end does with control frames
      * @param observer metrics and logs of streams and frames
      * @param budget the process-wide stream limit
-     * @param memory the process-wide memory budget of streams
+     * @param account this tunnel's tenant's account of the process-wide memory budget ({@code Shares.open})
      * @return the multiplexer, not yet attached to a socket
      */
     public static Mux create(MuxSettings settings, Role role, StreamObserver observer, StreamBudget budget,
-                             MemoryBudget memory) {
-        return new Mux(settings, role, observer, budget, memory);
+                             Account account) {
+        return new Mux(settings, role, observer, budget, account);
     }
 
     /**
@@ -174,7 +175,7 @@ public final class Mux {
      * @return bytes
      */
     public int windowOffer() {
-        return table.memory().initialWindow(settings.streams().maxInflight(), BinaryCodec.INITIAL_WINDOW);
+        return table.account().shares().budget().initialWindow(settings.streams().maxInflight(), BinaryCodec.INITIAL_WINDOW);
     }
 
     /** HELLO was answered: the tunnel may carry streams, the HELLO deadline is off. */

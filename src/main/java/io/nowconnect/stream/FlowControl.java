@@ -13,17 +13,33 @@ import io.nowconnect.protocol.BinaryCodec;
  * the local socket, and the window doubles (up to {@link BinaryCodec#MAX_WINDOW}, out of the process's growth pool)
  * each time credit is returned while the socket has written everything queued. A window of 0 means v1: no flow control.
  *
- * <p>Locks: one, {@link #lock}, guards the send credit, window growth and {@link #closed}; the stream's reader waits on
- * {@link #changed}. {@link #unreturned} is atomic (the tunnel's reader adds, the writer subtracts);
+ * <p>Growth goes back ({@link #shrink}) when the stream has received nothing for {@link #QUIET_NANOS}, or when
+ * {@link Shares} takes it back for a tenant below its share. Credit already granted cannot be taken back, so the window
+ * shrinks as a debt: the peer may still send what it was granted ({@link #allowance}), and credit is withheld from the
+ * next returns until the allowance is down to the initial window. The growth pool has the bytes back at once; what the
+ * peer may still send meanwhile is bounded by the budget's received share like any other received data.
+ *
+ * <p>Locks: one, {@link #lock}, guards the send credit, window growth and shrinking, and {@link #closed}; the stream's
+ * reader waits on {@link #changed}. {@link #unreturned} is atomic (the tunnel's reader adds, the writer subtracts);
  * {@link #consumedSinceWindow} is the stream writer thread's alone.
  */
 final class FlowControl {
+    /** A stream that received nothing for this long gives its window growth back. */
+    static final long QUIET_NANOS = 2_000_000_000L;
+
     private final int window;
-    private final MemoryBudget memory;
+    private final Account account;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     /** How many unreturned bytes the peer may send; grows from {@link #window}. Set under the lock. */
     private volatile int receiveWindow;
+    /**
+     * How many unreturned bytes the peer may legitimately have: the receive window plus what a shrink left as debt
+     * (credit granted before the shrink and not yet withheld). Set under the lock.
+     */
+    private volatile long allowance;
+    /** When DATA last arrived ({@link System#nanoTime()}); the tunnel's reader writes it. */
+    private volatile long lastReceivedNanos = System.nanoTime();
     /** Bytes received from the peer and not yet returned with WINDOW; at most {@link #receiveWindow}. */
     private final AtomicLong unreturned = new AtomicLong();
     /** Bytes the peer still lets us send. Guarded by {@link #lock}. */
@@ -38,13 +54,14 @@ final class FlowControl {
      *
      * @param receiveWindow the window this side grants, 0 for v1
      * @param sendWindow the window the peer grants (the first credit)
-     * @param memory the process's budget, whose growth pool window growth comes from
+     * @param account the stream's tenant, whose share of the growth pool window growth comes from
      */
-    FlowControl(int receiveWindow, int sendWindow, MemoryBudget memory) {
+    FlowControl(int receiveWindow, int sendWindow, Account account) {
         this.window = receiveWindow;
         this.receiveWindow = receiveWindow;
+        this.allowance = receiveWindow;
         this.credit = sendWindow;
-        this.memory = memory;
+        this.account = account;
     }
 
     /**
@@ -63,7 +80,8 @@ final class FlowControl {
      * @return false when the peer went beyond the receive window (a protocol error for this stream)
      */
     boolean received(int length) {
-        return unreturned.addAndGet(length) <= receiveWindow;
+        lastReceivedNanos = System.nanoTime();
+        return unreturned.addAndGet(length) <= allowance;
     }
 
     /**
@@ -136,9 +154,13 @@ final class FlowControl {
         if (consumedSinceWindow < Math.max(1, current / 2)) {
             return 0;
         }
-        long increment = consumedSinceWindow;
+        long consumed = consumedSinceWindow;
         consumedSinceWindow = 0;
-        unreturned.addAndGet(-increment);
+        long increment = consumed;
+        if (allowance > receiveWindow) {
+            increment -= withhold(consumed);
+        }
+        unreturned.addAndGet(-consumed);
         if (drained && current < BinaryCodec.MAX_WINDOW && grow(current)) {
             increment += current;
         }
@@ -152,7 +174,7 @@ final class FlowControl {
             closed = true;
             changed.signalAll();
             if (receiveWindow > window) {
-                memory.releaseGrowth(receiveWindow - window);
+                account.releaseGrowth(receiveWindow - window);
                 receiveWindow = window;
             }
         } finally {
@@ -186,13 +208,75 @@ final class FlowControl {
         return receiveWindow;
     }
 
+    /**
+     * Window growth held: the receive window beyond the initial one.
+     *
+     * @return bytes
+     */
+    int grown() {
+        return receiveWindow - window;
+    }
+
+    /**
+     * Whether the stream has received nothing for {@link #QUIET_NANOS} while its window is grown.
+     *
+     * @param now {@link System#nanoTime()}
+     * @return true when its growth should go back
+     */
+    boolean quietAndGrown(long now) {
+        return receiveWindow > window && now - lastReceivedNanos > QUIET_NANOS;
+    }
+
+    /**
+     * Give window growth back: the window returns to the initial one; the credit the peer was already granted beyond
+     * it stays allowed and is withheld from the next returns (see the class comment).
+     */
+    void shrink() {
+        lock.lock();
+        try {
+            if (closed || receiveWindow <= window) {
+                return;
+            }
+            account.releaseGrowth(receiveWindow - window);
+            receiveWindow = window;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stream writer: of {@code consumed} bytes, how many to keep as repayment of a shrink's debt. */
+    private long withhold(long consumed) {
+        lock.lock();
+        try {
+            long held = Math.min(Math.max(0, allowance - receiveWindow), consumed);
+            allowance -= held;
+            return held;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private boolean grow(int current) {
         lock.lock();
         try {
-            if (closed || !memory.reserveGrowth(current)) {
+            if (closed || allowance > receiveWindow) {
+                return false;
+            }
+        } finally {
+            lock.unlock();
+        }
+        // outside the lock: a refusal may make another tenant's stream shrink, under that stream's lock
+        if (!account.reserveGrowth(current)) {
+            return false;
+        }
+        lock.lock();
+        try {
+            if (closed || receiveWindow != current) {
+                account.releaseGrowth(current);
                 return false;
             }
             receiveWindow = current * 2;
+            allowance += current;
             return true;
         } finally {
             lock.unlock();

@@ -1,45 +1,34 @@
 package io.nowconnect.stream;
 
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
-import java.util.Set;
 import java.util.function.BooleanSupplier;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The bytes one process may hold for its streams, both ways: data received from a tunnel and not yet written to a local
- * socket ({@link InboundQueue}), and data read from a local socket and not yet written to the tunnel (a stream's bulk
- * read buffer and its frames queued in the tunnel's send lane), each counted with a fixed per-entry overhead. One
- * budget per agent or hub, shared by all its tunnels ({@code NC_MEMORY_BUDGET_MB}, {@code NC_HUB_MEMORY_BUDGET_MB};
- * by default a quarter of the maximum heap).
+ * The bytes one process may hold for its streams, both ways, counted: data received from a tunnel and not yet written
+ * to a local socket ({@link InboundQueue}), and data read from a local socket and not yet written to the tunnel (a
+ * stream's bulk read buffer and its frames queued in the tunnel's send lane), each counted with a fixed per-entry
+ * overhead. One budget per agent or hub, shared by all its tunnels ({@code NC_MEMORY_BUDGET_MB},
+ * {@code NC_HUB_MEMORY_BUDGET_MB}; by default a quarter of the maximum heap).
+ *
+ * <p>It only counts. Who may take what, and whose streams are reset when received data does not fit, is decided by
+ * {@link Shares}, per tenant ({@link Account}); nothing here knows a stream or a table.
  *
  * <p>It is split in two shares, so neither direction can take the other's memory: {@link #SENDING_SHARE} for data to
- * send, the rest for received data.
- *
- * <p>Received data. With {@code bin1} flow control the budget sizes the windows: the initial window this side grants
- * each stream ({@link #initialWindow}) times the stream limit stays within {@link #WINDOW_SHARE} of the budget, and
- * window growth (auto-tuning) comes out of a pool of the same size, so a peer that keeps to its windows never exhausts
- * its share. Without flow control (v1), or against a peer that grants itself more, the share is the hard stop: a
- * stream that cannot get bytes from it makes room by resetting the streams that hold the most ({@link #reclaim}),
- * never the tunnel.
- *
- * <p>Data to send never resets a stream: a stream's reader that cannot get bytes for what it read waits
- * ({@link #acquireToSend}) until frames written to the tunnel give some back, so a tunnel slower than its local
- * sockets holds its readers, not more memory. Small frames (an interactive request) may use the whole sending share;
- * bulk ones leave {@link #SMALL_RESERVE_SHARE} of it free, so a request beside thousands of bulk streams never queues
- * behind them for memory.
+ * send, the rest for received data. With {@code bin1} flow control the budget sizes the windows: the initial window
+ * this side grants each stream ({@link #initialWindow}) times the stream limit stays within {@link #WINDOW_SHARE} of
+ * the budget, and window growth (auto-tuning) comes out of a pool of the same size, so a peer that keeps to its windows
+ * never exhausts the received share. Small frames (an interactive request) may use the whole sending share; bulk ones
+ * leave {@link #SMALL_RESERVE_SHARE} of it free, so a request beside thousands of bulk streams never queues behind
+ * them for memory.
  *
  * <p>Charges are whole {@link #UNIT}s ({@link #round}); each share is a {@link Semaphore} of units, whose waiters
- * queue without a lock of ours. {@link #reclaim} scans the registered tables, which is rare (only when the received
- * share is spent).
+ * queue without a lock of ours.
  *
- * <p>Threads: any. The tunnel's reader takes received bytes and reclaims (never waits); a stream's socket reader waits
- * in {@link #acquireToSend}, never interrupted (it may be writing a tunnel's socket), polling its stream's end.
- * Locks: none of its own; the shares are semaphores, the growth pool atomic, the tables a concurrent set.
+ * <p>Threads: any. The tunnel's reader takes received bytes (never waits); a stream's socket reader waits in
+ * {@link #acquireToSend}, never interrupted (it may be writing a tunnel's socket), polling its stream's end.
+ * Locks: none of its own; the shares are semaphores, the growth pool atomic.
  */
 public final class MemoryBudget {
     /** Share of the budget for initial windows, and again for window growth (received data, with its overhead). */
@@ -64,7 +53,6 @@ public final class MemoryBudget {
     private final int reserveUnits;
     private final long growthPool;
     private final AtomicLong growthLeft;
-    private final Set<StreamTable> tables = ConcurrentHashMap.newKeySet();
 
     private MemoryBudget(long limit) {
         this.limit = limit;
@@ -287,42 +275,39 @@ public final class MemoryBudget {
         return growthPool;
     }
 
-    void register(StreamTable table) {
-        tables.add(table);
-    }
-
-    void unregister(StreamTable table) {
-        tables.remove(table);
+    /**
+     * Bytes of received data still free.
+     *
+     * @return bytes
+     */
+    long receivedFree() {
+        return (long) received.availablePermits() * UNIT;
     }
 
     /**
-     * Make room for {@code bytes} by resetting, with {@code queue_overflow}, the streams that hold the most, largest
-     * first, until the bytes fit. The requesting stream is a candidate like any other: when it holds the most, it is
-     * the one reset (and the caller drops its frame). Streams holding nothing are never reset.
+     * The received share: what all streams together may hold of received data.
      *
-     * @param bytes bytes wanted
-     * @param requester the stream that wants them
-     * @return whether the requester may now take them (false when it was reset itself or nothing could be freed)
+     * @return bytes
      */
-    boolean reclaim(long bytes, Stream requester) {
-        List<Stream> holders = new ArrayList<>();
-        for (StreamTable t : tables) {
-            for (Stream s : t.streams()) {
-                if (s.heldBytes() > 0) {
-                    holders.add(s);
-                }
-            }
-        }
-        holders.sort(Comparator.comparingLong(Stream::heldBytes).reversed());
-        for (Stream s : holders) {
-            if (tryAcquire(bytes)) {
-                return true;
-            }
-            s.overflow();
-            if (s == requester) {
-                return false;
-            }
-        }
-        return tryAcquire(bytes);
+    long receivedLimit() {
+        return (long) receivedUnits * UNIT;
+    }
+
+    /**
+     * The sending share: what all streams together may hold of data to send.
+     *
+     * @return bytes
+     */
+    long sendingLimit() {
+        return (long) sendingUnits * UNIT;
+    }
+
+    /**
+     * Window growth still free in the pool.
+     *
+     * @return bytes
+     */
+    long growthLeft() {
+        return growthLeft.get();
     }
 }

@@ -8,7 +8,7 @@ package io.nowconnect.stream;
  * <p>Threads: the stream's socket reader alone; no locks.
  */
 final class ReadBuffer {
-    private final MemoryBudget memory;
+    private final Account account;
     private final int small;
     private final int large;
     private byte[] buf;
@@ -18,12 +18,12 @@ final class ReadBuffer {
     /**
      * A buffer that starts small.
      *
-     * @param memory the budget that pays for the large buffer
+     * @param account the tenant whose share pays for the large buffer
      * @param small bytes of the quiet buffer
      * @param large bytes of the bulk buffer
      */
-    ReadBuffer(MemoryBudget memory, int small, int large) {
-        this.memory = memory;
+    ReadBuffer(Account account, int small, int large) {
+        this.account = account;
         this.small = small;
         this.large = large;
         this.buf = new byte[small];
@@ -49,7 +49,7 @@ final class ReadBuffer {
     void adapt(int n, int room) {
         if (n == buf.length && buf.length < large) {
             int want = MemoryBudget.round(large);
-            if (memory.tryAcquireToSend(want, false)) {
+            if (account.tryAcquireToSend(want, false)) {
                 buf = new byte[large];
                 charge = want;
             }
@@ -68,7 +68,7 @@ final class ReadBuffer {
 
     /** Give the large buffer's charge back (the stream ends, or the buffer shrank). */
     void release() {
-        memory.releaseSent(charge);
+        account.releaseSent(charge);
         charge = 0;
     }
 }

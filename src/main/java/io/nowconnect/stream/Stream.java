@@ -23,8 +23,8 @@ import io.nowconnect.protocol.ResetReason;
  *
  * <p>Threads: the tunnel's reader calls {@link #onData}, {@link #onWindow}, {@link #onFin} and {@link #onRst}; these
  * never wait and never write to the local socket, but they may end a stream: a bad or excess DATA, a bad WINDOW or
- * an RST closes this one (its socket closed, an RST queued on the urgent lane), and a DATA that finds the received
- * share of the memory budget spent resets the streams holding the most ({@link MemoryBudget#reclaim}), which may be
+ * an RST closes this one (its socket closed, an RST queued on the urgent lane), and a DATA that does not fit in memory
+ * resets the streams {@link Shares} picks (those holding the most of the tenant furthest over its share), which may be
  * streams of other tunnels of the process, all on the tunnel's reader thread. A <em>socket writer</em> virtual thread
  * drains the {@link InboundQueue} into the socket (and applies the remote FIN as a half-close); a <em>socket
  * reader</em> virtual thread reads the socket and sends DATA, then FIN at EOF, through the tunnel's sink, and may
@@ -36,11 +36,12 @@ import io.nowconnect.protocol.ResetReason;
  * <p>Locks: none of its own. Whether the stream ended is the {@link #closed} flag (set once); the inbound queue and the
  * {@link FlowControl} each have their lock; the rest is volatile, or owned by one of the two pump threads as marked.
  *
- * <p>Memory: what waits for the socket is charged to the process's {@link MemoryBudget}. v1 (no flow control): a stream
+ * <p>Memory: what waits for the socket is charged to its tenant's {@link Account} of the process's {@link MemoryBudget}.
+ * v1 (no flow control): a stream
  * may keep more than {@code queueDepth} frames for at most {@link #OVERFLOW_GRACE_NANOS}, then it is reset with
  * {@code queue_overflow}; the tunnel's reader never waits. {@code bin1}: the {@link FlowControl} window bounds what the
- * peer may send, and DATA goes out only within the peer's credit. A spent budget resets the streams holding the most
- * ({@link MemoryBudget#reclaim}); the socket reader's buffer ({@link ReadBuffer}) is small while the stream is quiet.
+ * peer may send, and DATA goes out only within the peer's credit. A spent budget resets streams of the tenant furthest
+ * over its share ({@link Shares}); the socket reader's buffer ({@link ReadBuffer}) is small while the stream is quiet.
  */
 public final class Stream {
     private static final Logger LOGGER = Logger.getLogger(Stream.class.getName());
@@ -55,9 +56,9 @@ public final class Stream {
     private final String connector;
     private final StreamTable table;
     private final Direction outbound;
-    /** Received and not yet written to the socket, charged to the process's {@link MemoryBudget}. */
+    /** Received and not yet written to the socket, charged to the tenant's {@link Account}. */
     private final InboundQueue inbound = new InboundQueue();
-    private final MemoryBudget memory;
+    private final Account account;
     /** bin1 credit and windows; disabled (window 0) for v1. */
     private final FlowControl flow;
     /** v1: since when more than the queue depth of frames wait (0 when not); tunnel reader and socket writer. */
@@ -82,8 +83,8 @@ public final class Stream {
         this.connector = connector;
         this.table = table;
         this.outbound = table.outbound();
-        this.memory = table.memory();
-        this.flow = new FlowControl(table.flowWindow(), table.sendWindow(), memory);
+        this.account = table.account();
+        this.flow = new FlowControl(table.flowWindow(), table.sendWindow(), account);
     }
 
     /** Stream id. */
@@ -179,13 +180,13 @@ public final class Stream {
             }
         }
         int charge = inbound.chargeFor(length);
-        if (charge > 0 && !memory.tryAcquire(charge) && !memory.reclaim(charge, this)) {
-            // the process's budget is spent and this stream holds the most (or nothing could be freed)
+        if (charge > 0 && !account.takeReceived(charge, this)) {
+            // the memory does not fit and this stream is the one to pay (or nothing could be freed)
             overflow();
             return;
         }
         if (!inbound.add(data.payload(), charge)) {
-            memory.release(charge);
+            account.releaseReceived(charge);
         }
     }
 
@@ -203,6 +204,27 @@ public final class Stream {
     /** Memory this stream holds for its socket (received, not yet written). */
     long heldBytes() {
         return inbound.charged();
+    }
+
+    /** Window growth this stream holds (bin1), 0 when its window is the initial one. */
+    long grownBytes() {
+        return flow.grown();
+    }
+
+    /** Give this stream's window growth back ({@link Shares} takes it back for a tenant below its share). */
+    void shrinkWindow() {
+        flow.shrink();
+    }
+
+    /**
+     * Give window growth back when the stream has received nothing for a while (the idle sweep).
+     *
+     * @param now current {@link System#nanoTime()}
+     */
+    void returnQuietGrowth(long now) {
+        if (flow.quietAndGrown(now)) {
+            flow.shrink();
+        }
     }
 
     /**
@@ -337,7 +359,7 @@ public final class Stream {
         if (f != null && f != Thread.currentThread()) {
             f.interrupt();
         }
-        memory.release(inbound.close());
+        account.releaseReceived(inbound.close());
         flow.close(); // wakes the socket reader if it waits for credit
         table.observer().closed(connector, result);
         table.observer().ended(StreamEnd.of(cid, connector, result, outbound, bytesRead, bytesWritten, openedNanos, s));
@@ -349,7 +371,7 @@ public final class Stream {
         // small while idle (most streams, at scale), the largest frame payload once a read fills it (ReadBuffer)
         int payload = table.maxPayload();
         // bin1 DATA carries at most MAX_DATA_PAYLOAD bytes, whatever NC_MAX_WS_PAYLOAD says
-        ReadBuffer buf = new ReadBuffer(memory, Math.min(IDLE_READ_BUFFER, payload),
+        ReadBuffer buf = new ReadBuffer(account, Math.min(IDLE_READ_BUFFER, payload),
                                         flow.enabled() ? BinaryCodec.MAX_DATA_PAYLOAD : payload);
         long seq = 0;
         try {
@@ -389,7 +411,7 @@ public final class Stream {
                 // the frame waits in the tunnel's send lane until written: charged to the budget until then; a full
                 // budget holds this socket reader (the bytes wait in its buffer), never more memory
                 int charge = frameCharge(n);
-                if (!memory.acquireToSend(charge, buf.isSmall(n), closed::get)) {
+                if (!account.acquireToSend(charge, buf.isSmall(n), closed::get)) {
                     return;
                 }
                 if (flow.enabled()) {
@@ -397,7 +419,7 @@ public final class Stream {
                 }
                 table.observer().bytes(connector, outbound, n);
                 bytesRead += n;
-                table.sink().sendData(cid, seq++, buf.array(), n, () -> memory.releaseSent(charge));
+                table.sink().sendData(cid, seq++, buf.array(), n, () -> account.releaseSent(charge));
                 // bulk reads more at once next time; quiet again (less than asked, not the credit) holds no large one
                 buf.adapt(n, room);
             }
@@ -443,7 +465,7 @@ public final class Stream {
                         bytesWritten += bytes;
                     }
                 } finally {
-                    memory.release(inbound.written(pending));
+                    account.releaseReceived(inbound.written(pending));
                 }
                 if (inbound.size() < table.settings().queueDepth()) {
                     overDepthSinceNanos = 0;

@@ -32,7 +32,7 @@ public final class StreamTable {
     private final Direction outbound;
     private final StreamObserver observer;
     private final StreamBudget budget;
-    private final MemoryBudget memory;
+    private final Account account;
     /** Most payload bytes per DATA frame for streams registered from now on; at most the settings' value. */
     private volatile int maxPayload;
     /** bin1 receive window in bytes for streams registered from now on; 0 = v1, no flow control. */
@@ -41,15 +41,15 @@ public final class StreamTable {
     private volatile int sendWindow;
 
     private StreamTable(StreamSettings settings, FrameSink sink, Direction outbound, StreamObserver observer,
-                        StreamBudget budget, MemoryBudget memory) {
+                        StreamBudget budget, Account account) {
         this.settings = settings;
         this.sink = sink;
         this.outbound = outbound;
         this.observer = observer;
         this.budget = budget;
-        this.memory = memory;
+        this.account = account;
         this.maxPayload = settings.maxPayload();
-        memory.register(this);
+        account.attach(this);
     }
 
     /**
@@ -60,12 +60,13 @@ public final class StreamTable {
      * @param outbound direction of bytes read from local sockets: {@code a2c} on the agent, {@code c2a} on the hub
      * @param observer metrics hook
      * @param budget process-wide stream limit
-     * @param memory process-wide memory budget
+     * @param account the tenant's account of the process's memory budget (from {@link Shares#open}); the table
+     *                detaches from it in {@link #closeAll}
      * @return a new table
      */
     public static StreamTable create(StreamSettings settings, FrameSink sink, Direction outbound, StreamObserver observer,
-                                     StreamBudget budget, MemoryBudget memory) {
-        return new StreamTable(settings, sink, outbound, observer, budget, memory);
+                                     StreamBudget budget, Account account) {
+        return new StreamTable(settings, sink, outbound, observer, budget, account);
     }
 
     /**
@@ -132,12 +133,12 @@ public final class StreamTable {
     }
 
     /**
-     * The process's memory budget.
+     * The tenant's account of the process's memory budget.
      *
-     * @return budget
+     * @return account
      */
-    public MemoryBudget memory() {
-        return memory;
+    public Account account() {
+        return account;
     }
 
     /**
@@ -169,6 +170,7 @@ public final class StreamTable {
             budget.release();
             throw new StreamRefusedException(ResetReason.DUPLICATE_CID);
         }
+        account.streamOpened();
         observer.opened(connector);
         return stream;
     }
@@ -209,7 +211,7 @@ public final class StreamTable {
      * @param result result for metrics, e.g. {@link ResetReason#WS_BROKEN}
      */
     public void closeAll(ResetReason result) {
-        memory.unregister(this);
+        account.detach(this);
         for (Stream s : List.copyOf(streams.values())) {
             s.abandon(result);
         }
@@ -217,7 +219,8 @@ public final class StreamTable {
 
     /**
      * Reset every stream idle for longer than the idle timeout with {@code idle_timeout}, and (v1) every stream that
-     * kept more than its queue depth of frames for longer than the grace with {@code queue_overflow}.
+     * kept more than its queue depth of frames for longer than the grace with {@code queue_overflow}; streams that
+     * received nothing for a while give their window growth back.
      */
     public void sweepIdle() {
         Duration timeout = settings.idleTimeout();
@@ -230,6 +233,8 @@ public final class StreamTable {
                 Event.of("stream_idle_timeout").with("cid", s.cid()).with("connector", s.connector())
                         .log(LOGGER, Level.FINE, "Stream idle for " + timeout.toMillis() + " ms: resetting");
                 s.reset(ResetReason.IDLE_TIMEOUT);
+            } else {
+                s.returnQuietGrowth(now);
             }
         }
     }
@@ -283,28 +288,10 @@ public final class StreamTable {
         return observer;
     }
 
-    /**
-     * Take bytes of window growth from the process's memory budget, shared by every tunnel (bin1 auto-tuning).
-     *
-     * @param bytes growth wanted
-     * @return whether the budget had them
-     */
-    boolean reserveWindowGrowth(long bytes) {
-        return memory.reserveGrowth(bytes);
-    }
-
-    /**
-     * Give window growth back when a grown stream ends.
-     *
-     * @param bytes growth returned
-     */
-    void releaseWindowGrowth(long bytes) {
-        memory.releaseGrowth(bytes);
-    }
-
     void remove(Stream stream) {
         if (streams.remove(stream.cid(), stream)) {
             budget.release();
+            account.streamClosed();
         }
     }
 

@@ -5,7 +5,7 @@ import java.util.function.Consumer;
 import io.helidon.webclient.http1.Http1Client;
 
 import io.nowconnect.config.AgentConfig;
-import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Shares;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamSettings;
@@ -20,30 +20,30 @@ final class ConnectionFactory implements Tunnel.Factory {
     private final TokenSource tokens;
     private final TunnelStatus status;
     private final StreamBudget budget;
-    private final MemoryBudget memory;
+    private final Shares shares;
     private final StreamObserver observer;
     private final ReplicaGate gate;
     private Http1Client client;
 
     ConnectionFactory(Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
-                      MemoryBudget memory, StreamObserver observer) {
-        this(client, tokens, status, budget, memory, observer, ReplicaGate.NONE);
+                      Shares shares, StreamObserver observer) {
+        this(client, tokens, status, budget, shares, observer, ReplicaGate.NONE);
     }
 
     ConnectionFactory(Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
-                      MemoryBudget memory, StreamObserver observer, ReplicaGate gate) {
+                      Shares shares, StreamObserver observer, ReplicaGate gate) {
         this.gate = gate;
         this.client = client;
         this.tokens = tokens;
         this.status = status;
         this.budget = budget;
-        this.memory = memory;
+        this.shares = shares;
         this.observer = observer;
     }
 
     @Override
     public Tunnel open(TunnelConnection.Settings settings, Consumer<Tunnel> onReady) {
-        return new TunnelConnection(settings, client, tokens, status, budget, memory, observer, onReady::accept, gate);
+        return new TunnelConnection(settings, client, tokens, status, budget, shares, observer, onReady::accept, gate);
     }
 
     @Override

@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.nowconnect.config.AgentConfig;
-import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Shares;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
 
@@ -33,18 +33,18 @@ public final class Pool {
      * @param config agent configuration
      * @param version project version, sent in HELLO
      * @param status state tracker to feed
-     * @param memory the agent's memory budget for streams, shared by every tunnel
+     * @param shares the agent's memory budget for streams and its shares, one per tunnel
      * @param observer stream metrics
      * @return pool, not started
      * @throws io.nowconnect.config.ConfigException when the TLS material cannot be used
      */
-    public static Pool create(AgentConfig config, String version, TunnelStatus status, MemoryBudget memory,
+    public static Pool create(AgentConfig config, String version, TunnelStatus status, Shares shares,
                               StreamObserver observer) {
         TokenSource tokens = TokenSource.create(config.tokenFile());
         StreamBudget budget = StreamBudget.create(config.maxInflight());
         List<ReplicaPool> hubs = new ArrayList<>();
         for (URI url : config.urls()) {
-            hubs.add(new ReplicaPool(config.withUrl(url), version, tokens, status, budget, memory, observer));
+            hubs.add(new ReplicaPool(config.withUrl(url), version, tokens, status, budget, shares, observer));
         }
         return new Pool(List.copyOf(hubs), status);
     }

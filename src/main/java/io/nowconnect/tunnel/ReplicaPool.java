@@ -17,7 +17,7 @@ import io.nowconnect.config.AgentConfig;
 import io.nowconnect.config.HubConfig;
 import io.nowconnect.log.Event;
 import io.nowconnect.protocol.Frame;
-import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Shares;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
 
@@ -58,7 +58,7 @@ final class ReplicaPool {
     private final TokenSource tokens;
     private final TunnelStatus status;
     private final StreamBudget budget;
-    private final MemoryBudget memory;
+    private final Shares shares;
     private final StreamObserver observer;
 
     // guarded by this
@@ -77,7 +77,7 @@ final class ReplicaPool {
     private boolean overLimitLogged;
 
     ReplicaPool(AgentConfig config, String version, TokenSource tokens, TunnelStatus status, StreamBudget budget,
-                MemoryBudget memory, StreamObserver observer) {
+                Shares shares, StreamObserver observer) {
         this.config = config;
         this.url = config.url();
         this.hub = url.toString();
@@ -85,7 +85,7 @@ final class ReplicaPool {
         this.tokens = tokens;
         this.status = status;
         this.budget = budget;
-        this.memory = memory;
+        this.shares = shares;
         this.observer = observer;
         // the first slot is made here, so unusable TLS material fails the start
         slots.add(newSlot(0));
@@ -133,7 +133,7 @@ final class ReplicaPool {
                 ReplicaPool.this.released(tunnel);
             }
         };
-        ConnectionFactory connections = new ConnectionFactory(HubClient.create(config), tokens, status, budget, memory,
+        ConnectionFactory connections = new ConnectionFactory(HubClient.create(config), tokens, status, budget, shares,
                                                               observer, gate);
         return new Supervisor(config, version, tokens, status, connections, TimeSource.SYSTEM, new Random());
     }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -24,7 +25,7 @@ import io.nowconnect.mux.Side;
 import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.JsonCodec;
-import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Shares;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamSettings;
@@ -52,6 +53,8 @@ final class TunnelConnection implements Tunnel, Role {
     static final String BIN1_PROPERTY = "nowconnect.bin1";
     /** How long a tunnel to a replica held elsewhere may carry the streams the hub opened before it saw DRAIN. */
     private static final Duration HELD_DRAIN = Duration.ofSeconds(30);
+    /** Names the tunnels' accounts: each tunnel of the agent is a tenant of the agent's memory budget. */
+    private static final AtomicLong SEQUENCE = new AtomicLong();
 
     /**
      * What one connection needs to know.
@@ -94,7 +97,7 @@ final class TunnelConnection implements Tunnel, Role {
     private volatile Optional<TokenSource.Lifetime> tokenLifetime = Optional.empty();
 
     TunnelConnection(Settings settings, Http1Client client, TokenSource tokens, TunnelStatus status, StreamBudget budget,
-                     MemoryBudget memory, StreamObserver observer, ReadyListener readyListener, ReplicaGate gate) {
+                     Shares shares, StreamObserver observer, ReadyListener readyListener, ReplicaGate gate) {
         this.readyListener = readyListener;
         this.gate = gate;
         List<String> caps = new java.util.ArrayList<>(List.of(Capability.DRAIN, Capability.BIN1, Capability.LIMITS,
@@ -114,7 +117,7 @@ final class TunnelConnection implements Tunnel, Role {
         this.dialer = new Dialer(settings.connectors(), settings.streams().connectTimeout());
         this.mux = Mux.create(new MuxSettings(Side.AGENT, settings.streams(), settings.pingInterval(),
                                                settings.pingTimeout(), settings.maxMessage()),
-                              this, observer, budget, memory);
+                              this, observer, budget, shares.open("tunnel-" + SEQUENCE.incrementAndGet()));
     }
 
     /**

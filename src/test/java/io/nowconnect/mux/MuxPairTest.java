@@ -34,6 +34,7 @@ import io.nowconnect.protocol.Capability;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Shares;
 import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
@@ -359,7 +360,8 @@ class MuxPairTest {
                 }
             };
             this.mux = Mux.create(new MuxSettings(side, STREAMS, pingInterval, pingTimeout, BinaryCodec.MAX_MESSAGE),
-                                  this, observer, StreamBudget.create(100), memory);
+                                  this, observer, StreamBudget.create(100),
+                                  Shares.of(memory).open(side.threadName()));
         }
 
         void start(Socket socket) throws IOException {

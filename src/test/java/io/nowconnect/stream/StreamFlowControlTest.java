@@ -113,7 +113,7 @@ class StreamFlowControlTest {
                                                       Duration.ofSeconds(5), 10),
                                    new RecordingSink((frame, urgent) -> sent.add(new Sent(frame, urgent))), Direction.A2C,
                                    observer,
-                                   StreamBudget.create(10), memory);
+                                   StreamBudget.create(10), Shares.of(memory).open("tenant"));
         table.enableFlowControl(window);
         server = new ServerSocket();
         if (peerReceiveBuffer > 0) {
@@ -268,10 +268,12 @@ class StreamFlowControlTest {
         assertArrayEquals(bytes(2 * window, 5), in.readNBytes(2 * window));
 
         // the growth comes from the tunnel's budget and goes back when the stream ends
-        assertFalse(table.reserveWindowGrowth(memory.growthPool() - window + 1), "growth taken");
+        long grown = table.account().growth();
+        assertTrue(grown >= window, "growth taken from the tenant's share: " + grown);
+        assertEquals(memory.growthPool() - grown, memory.growthLeft(), "and from the budget's pool");
         stream.reset(io.nowconnect.protocol.ResetReason.RESET);
-        assertTrue(table.reserveWindowGrowth(memory.growthPool()), "growth returned at close");
-        table.releaseWindowGrowth(memory.growthPool());
+        assertEquals(0, table.account().growth(), "growth returned at close");
+        assertEquals(memory.growthPool(), memory.growthLeft(), "growth back in the pool");
     }
 
     @Test
@@ -301,12 +303,12 @@ class StreamFlowControlTest {
     void withoutGrowthBudgetTheWindowStays() throws Exception {
         int window = BinaryCodec.INITIAL_WINDOW;
         Stream stream = stream(window, 0);
-        assertTrue(table.reserveWindowGrowth(memory.growthPool()), "the test takes the whole budget");
+        assertTrue(memory.reserveGrowth(memory.growthPool()), "the test takes the whole budget");
         data(CID, 0, bytes(window / 2, 10));
         peer.getInputStream().readNBytes(window / 2);
         assertEquals(new Frame.Window(CID, window / 2), next().frame(), "credit returned, nothing granted beyond it");
         assertEquals(window, stream.receiveWindow());
-        table.releaseWindowGrowth(memory.growthPool());
+        memory.releaseGrowth(memory.growthPool());
     }
 
     @Test

@@ -49,7 +49,7 @@ class StreamWindowTest {
         MemoryBudget memory = MemoryBudget.create(64L << 20);
         StreamTable table = StreamTable.create(new StreamSettings(8192, 64, Duration.ofMinutes(5), Duration.ofSeconds(5), 100),
                                                new RecordingSink((frame, urgent) -> sent.add(frame)), Direction.C2A, observer,
-                                               StreamBudget.create(100), memory);
+                                               StreamBudget.create(100), Shares.of(memory).open("tenant"));
         table.enableFlowControl(W);
         AtomicLong drained = new AtomicLong();
         try (ServerSocket server = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
@@ -101,9 +101,12 @@ class StreamWindowTest {
                     Thread.sleep(10);
                 }
                 assertEquals(total, drained.get(), "every byte reached the local side");
-                assertTrue(!table.reserveWindowGrowth(memory.growthPool()), "growth taken from the budget");
+                assertEquals(BinaryCodec.MAX_WINDOW - W, table.account().growth(), "growth charged to the tenant");
+                assertEquals(memory.growthPool() - (BinaryCodec.MAX_WINDOW - W), memory.growthLeft(),
+                             "growth taken from the budget");
                 table.closeAll(ResetReason.RESET);
-                assertTrue(table.reserveWindowGrowth(memory.growthPool()), "growth returned at close");
+                assertEquals(0, table.account().growth(), "growth returned at close");
+                assertEquals(memory.growthPool(), memory.growthLeft(), "growth back in the pool");
             }
             sinkThread.join(5000);
         }
