@@ -160,8 +160,9 @@ public final class Account {
     }
 
     /**
-     * Take bytes for data to send, waiting while the tenant holds its cap of the sending share ({@link Shares#sendingCap})
-     * or the process's sending share is spent. A tenant holding nothing may always take one frame.
+     * Take bytes for data to send, waiting while the tenant holds its cap of the sending share ({@link Shares#sendingCap};
+     * small frames have a little more, so a request beside the tenant's own bulk streams is not held up by them) or the
+     * process's sending share is spent. A tenant holding nothing may always take one frame.
      *
      * @param bytes a {@link MemoryBudget#round}ed charge
      * @param small whether this is a small frame (it may use the budget's reserve for small frames)
@@ -169,7 +170,7 @@ public final class Account {
      * @return whether the bytes were taken
      */
     boolean acquireToSend(long bytes, boolean small, BooleanSupplier stop) {
-        if (!reserveSending(bytes, stop)) {
+        if (!reserveSending(bytes, small, stop)) {
             return false;
         }
         if (!shares.budget().acquireToSend(bytes, small, stop)) {
@@ -187,7 +188,7 @@ public final class Account {
      * @return whether they were taken
      */
     boolean tryAcquireToSend(long bytes, boolean small) {
-        long cap = shares.sendingCap();
+        long cap = shares.sendingCap(small);
         long held;
         do {
             held = sending.get();
@@ -214,9 +215,9 @@ public final class Account {
         }
     }
 
-    private boolean reserveSending(long bytes, BooleanSupplier stop) {
+    private boolean reserveSending(long bytes, boolean small, BooleanSupplier stop) {
         while (true) {
-            long cap = shares.sendingCap();
+            long cap = shares.sendingCap(small);
             long held = sending.get();
             if (held == 0 || held + bytes <= cap) {
                 if (sending.compareAndSet(held, held + bytes)) {

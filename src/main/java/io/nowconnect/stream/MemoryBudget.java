@@ -303,6 +303,15 @@ public final class MemoryBudget {
     }
 
     /**
+     * The part of the sending share that only small frames may use.
+     *
+     * @return bytes
+     */
+    long smallReserve() {
+        return (long) reserveUnits * UNIT;
+    }
+
+    /**
      * Window growth still free in the pool.
      *
      * @return bytes

@@ -29,9 +29,12 @@ import io.nowconnect.log.Event;
  *     ({@link #sendingCap}, {@link #growthCap}), which always leaves room for one more busy tenant (the dynamic
  *     threshold of shared-memory switches, Choudhury and Hahne, 1998). A tenant whose tunnel stops reading holds at
  *     most its cap; the others keep sending.</li>
- *     <li>Window growth also comes back: a stream that has received nothing for {@link FlowControl#QUIET_NANOS} gives
- *     its growth back (its window returns to the initial one), and a tenant below its fair share of growth that
- *     finds the pool spent makes the tenant furthest over its fair share give back its largest grown window.</li>
+ *     <li>Window growth also comes back: a stream that holds nothing and has received nothing for
+ *     {@link FlowControl#QUIET_NANOS} gives its growth back (its window returns to the initial one), and a tenant below
+ *     its fair share of growth that finds the pool spent makes the tenant furthest over its fair share give back its
+ *     largest grown window of a stream holding nothing. A stream waiting for its socket uses its window and keeps it.
+ *     The credit such a stream was granted stays granted (see {@link FlowControl}): until its peer has used it, the
+ *     growth pool is lent twice, and the received share is the hard stop for that.</li>
  * </ul>
  *
  * <p>Bounds: one account per tenant with a tunnel now (removed with its last tunnel). Threads: any; lock-free
@@ -121,12 +124,16 @@ public final class Shares {
     }
 
     /**
-     * Most bytes to send one tenant may hold: the sending share over the busy tenants plus one.
+     * Most bytes to send one tenant may hold: the sending share over the busy tenants plus one, and for small frames
+     * (an interactive request or answer) the same part of the budget's reserve for small frames on top, so that a
+     * tenant's own bulk streams at their cap do not hold up its requests.
      *
+     * @param small whether for a small frame
      * @return bytes
      */
-    public long sendingCap() {
-        return budget.sendingLimit() / (Math.max(1, busy.get()) + 1);
+    public long sendingCap(boolean small) {
+        int parts = Math.max(1, busy.get()) + 1;
+        return (budget.sendingLimit() + (small ? budget.smallReserve() : 0)) / parts;
     }
 
     /**

@@ -206,9 +206,12 @@ public final class Stream {
         return inbound.charged();
     }
 
-    /** Window growth this stream holds (bin1), 0 when its window is the initial one. */
+    /**
+     * Window growth this stream could give back now (bin1): its growth while it holds nothing received (a stream
+     * waiting for its socket uses its window), else 0.
+     */
     long grownBytes() {
-        return flow.grown();
+        return inbound.charged() == 0 ? flow.grown() : 0;
     }
 
     /** Give this stream's window growth back ({@link Shares} takes it back for a tenant below its share). */
@@ -222,7 +225,8 @@ public final class Stream {
      * @param now current {@link System#nanoTime()}
      */
     void returnQuietGrowth(long now) {
-        if (flow.quietAndGrown(now)) {
+        // a stream waiting for its socket holds what it received: its window is in use, not quiet
+        if (inbound.charged() == 0 && flow.quietAndGrown(now)) {
             flow.shrink();
         }
     }

@@ -90,7 +90,7 @@ class SharesTest {
         a.streamOpened();
         b.streamOpened();
         long frame = MemoryBudget.round(16 * KIB);
-        long cap = shares.sendingCap();
+        long cap = shares.sendingCap(false);
         assertEquals(memory.sendingLimit() / 3, cap, "two busy tenants: each may hold a third");
         // A's tunnel stalls: its readers take what they can, then wait
         AtomicBoolean stop = new AtomicBoolean();
