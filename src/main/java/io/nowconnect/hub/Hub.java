@@ -79,9 +79,10 @@ public final class Hub implements AutoCloseable {
         StreamSettings streams = new StreamSettings(config.maxWsPayload(), config.queueDepth(), config.idleTimeout(),
                                                     Duration.ofSeconds(10), config.maxConnections());
         MemoryBudget memory = MemoryBudget.create(config.memoryBudgetBytes());
-        metrics.memory(memory);
+        Shares shares = Shares.of(memory);
+        metrics.memory(shares);
         AgentTunnel.Context ctx = new AgentTunnel.Context(agents, metrics, StreamBudget.create(config.maxConnections()),
-                                                          Shares.of(memory), streams, config.pingInterval(), config.pingTimeout(),
+                                                          shares, streams, config.pingInterval(), config.pingTimeout(),
                                                           config.maxFrameBytes(), config.drainTimeout(),
                                                           config.replicaId(),
                                                           config.replicas().isEmpty() ? List.of(config.replicaId())

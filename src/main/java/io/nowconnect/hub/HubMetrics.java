@@ -17,6 +17,7 @@ import io.helidon.metrics.api.Tag;
 import io.nowconnect.health.Counters;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Shares;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.WireEvent;
 
@@ -106,9 +107,14 @@ final class HubMetrics implements StreamObserver {
     /**
      * Gauges of the hub's memory budget for streams.
      *
-     * @param memory the budget
+     * @param shares the budget and its shares between agents
      */
-    void memory(MemoryBudget memory) {
+    void memory(Shares shares) {
+        MemoryBudget memory = shares.budget();
+        gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_memory_busy_agents", shares,
+                                                      s -> (double) s.busyTenants())
+                                                .description("Agents (agent_id) with a stream open: the memory budget "
+                                                                     + "is shared fairly between them")));
         gauges.add(registry.getOrCreate(Gauge.builder("nowconnect_hub_memory_used_bytes", memory, m -> (double) m.used())
                                                 .description("Bytes held for streams: received and not yet written to a "
                                                                      + "client socket, or read and not yet sent")));
