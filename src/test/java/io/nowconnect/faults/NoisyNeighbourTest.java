@@ -93,15 +93,22 @@ class NoisyNeighbourTest {
     /** {@code NC_HUB_MEMORY_BUDGET_MB}: a v1 flood fills it in about a second, its sending share is 6.4 MiB. */
     private static final int BUDGET_MB = 32;
     private static final int STREAMS = 2000;
-    private static final int FLOOD_CLIENTS = 200;
-    private static final int UPLOADERS = 200;
+    /** Few enough that the kernel's buffers toward them (about 2 MiB each) soon leave the rest to the hub's budget. */
+    private static final int FLOOD_CLIENTS = 100;
+    /**
+     * Uploading clients of A when it stops reading, as many as A admits: A runs with {@code NC_MAX_INFLIGHT_CIDS}
+     * {@value #UPLOADERS}, so it grants 128 KiB windows (its budget's window share over its stream limit), and the hub
+     * may take that much of each upload before A stops taking it: 12.5 MiB, twice the hub's sending share. Under its
+     * default 2,000 streams A grants 6 KiB, and 200 stalled uploads held 1.2 MiB of the hub's 6.4 MiB share.
+     */
+    private static final int UPLOADERS = 100;
     private static final int PERIOD_MS = 100;
     /** A probe with no answer this long is a failure. */
     private static final int PROBE_TIMEOUT_MS = 5000;
     private static final double P99_SLACK_MS = 100;
     private static final double RAMP_P99_MS = 500;
     /** How long each phase holds its load once it is in place. */
-    private static final Duration HOLD = Duration.ofSeconds(8);
+    private static final Duration HOLD = Duration.ofSeconds(6);
     private static final Duration BASELINE = Duration.ofSeconds(6);
     private static final Set<String> A_CONNECTORS = Set.of("asink", "asource", "aecho");
     private static final Set<String> B_CONNECTORS = Set.of("becho");
@@ -182,9 +189,16 @@ class NoisyNeighbourTest {
     @Test
     @Order(1)
     void aV1FloodLeavesAgentBAlone() throws Exception {
-        phase("a: v1 flood", List.of("-Dnowconnect.bin1=false"), a -> {
+        phase("a: v1 flood", List.of("-Dnowconnect.bin1=false"), Map.of(), a -> {
             Clients clients = Clients.open(listeners.get("asource"), FLOOD_CLIENTS, 4096);
-            awaitAccepted(source, a.sourceBefore + FLOOD_CLIENTS, clients);
+            awaitAccepted(a, source, a.sourceBefore, clients);
+            // the kernel's buffers toward the clients fill first; then the hub's budget
+            long t0 = System.nanoTime();
+            while (memory.usedShare() < 0.9 && System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30)) {
+                FaultKit.sleep(100);
+            }
+            a.note(String.format("the hub's memory %s 90 %% of its budget %.1f s after A's clients connected",
+                                 memory.usedShare() >= 0.9 ? "reached" : "did not reach", (System.nanoTime() - t0) / 1e9));
             FaultKit.sleep(HOLD.toMillis());
             return clients;
         });
@@ -193,9 +207,9 @@ class NoisyNeighbourTest {
     @Test
     @Order(2)
     void bTwoThousandNonReadingStreamsLeaveAgentBAlone() throws Exception {
-        phase("b: 2000 non-reading", List.of(), a -> {
+        phase("b: 2000 non-reading", List.of(), Map.of(), a -> {
             Clients clients = Clients.open(listeners.get("asource"), STREAMS, 4096);
-            awaitAccepted(source, a.sourceBefore + STREAMS, clients);
+            awaitAccepted(a, source, a.sourceBefore, clients);
             FaultKit.sleep(HOLD.toMillis());
             return clients;
         });
@@ -204,15 +218,16 @@ class NoisyNeighbourTest {
     @Test
     @Order(3)
     void cAgentThatStopsReadingLeavesAgentBAlone() throws Exception {
-        phase("c: A stops reading", List.of(), a -> {
+        phase("c: A stops reading", List.of(), Map.of("NC_MAX_INFLIGHT_CIDS", Integer.toString(UPLOADERS)), a -> {
             Clients clients = Clients.open(listeners.get("asink"), UPLOADERS, 0);
-            awaitAccepted(sink, a.sinkBefore + UPLOADERS, clients);
+            awaitAccepted(a, sink, a.sinkBefore, clients);
             FaultKit.signal(a.node.process.pid(), "STOP");
             a.note("A stopped (SIGSTOP) with " + UPLOADERS + " streams open; then its clients upload");
             clients.upload();
-            FaultKit.sleep(HOLD.toMillis() + 2000);
-            a.note(String.format("A's tunnel %s after %d s stopped", hubAgents() >= 2 ? "still open" : "cut by the hub",
-                                 (HOLD.toMillis() + 2000) / 1000));
+            FaultKit.sleep(HOLD.toMillis());
+            a.note(String.format("A's tunnel %s after %d s stopped; hub memory then %.0f %% of its budget",
+                                 hubAgents() >= 2 ? "still open" : "cut by the hub", HOLD.toMillis() / 1000,
+                                 100 * memory.usedShare()));
             return clients;
         });
     }
@@ -220,7 +235,7 @@ class NoisyNeighbourTest {
     @Test
     @Order(4)
     void dOneClientWithEveryConnectionLeavesAgentBAlone() throws Exception {
-        phase("d: max connections", List.of(), a -> {
+        phase("d: max connections", List.of(), Map.of(), a -> {
             Clients clients = Clients.open(listeners.get("asink"), MAX_CONNECTIONS, 0);
             clients.watch();
             FaultKit.sleep(HOLD.toMillis());
@@ -233,7 +248,7 @@ class NoisyNeighbourTest {
     @Order(5)
     void rampOnAgentAsOwnConnectorsKeepsItsOtherConnectorAnswering() throws Exception {
         List<Stats> rampStats = new ArrayList<>();
-        phase("ramp", List.of(), a -> {
+        phase("ramp", List.of(), Map.of(), a -> {
             ProbeRun probeA = harness.closeLater(ProbeRun.start("a", listeners.get("aecho")));
             FaultKit.sleep(1500);
             long quietStart = System.currentTimeMillis();
@@ -243,7 +258,7 @@ class NoisyNeighbourTest {
 
             long upStart = System.currentTimeMillis();
             Clients uploads = Clients.open(listeners.get("asink"), STREAMS, 0, true);
-            awaitAccepted(sink, a.sinkBefore + STREAMS, uploads);
+            awaitAccepted(a, sink, a.sinkBefore, uploads);
             a.note(String.format("uploads: %d connected in %d ms", uploads.connected.get(),
                                  System.currentTimeMillis() - upStart));
             FaultKit.sleep(HOLD.toMillis());
@@ -253,7 +268,7 @@ class NoisyNeighbourTest {
 
             long downStart = System.currentTimeMillis();
             Clients readers = Clients.open(listeners.get("asource"), STREAMS, 4096);
-            awaitAccepted(source, a.sourceBefore + STREAMS, readers);
+            awaitAccepted(a, source, a.sourceBefore, readers);
             a.note(String.format("non-readers: %d connected in %d ms", readers.connected.get(),
                                  System.currentTimeMillis() - downStart));
             FaultKit.sleep(HOLD.toMillis());
@@ -332,16 +347,17 @@ class NoisyNeighbourTest {
         }
     }
 
-    private void phase(String name, List<String> aOptions, Load load) throws Exception {
-        phase(name, aOptions, load, List::of);
+    private void phase(String name, List<String> aOptions, Map<String, String> aVars, Load load) throws Exception {
+        phase(name, aOptions, aVars, load, List::of);
     }
 
     /**
-     * Start agent A (its launcher options plus the given ones), apply the load while B is probed and the hub's memory
+     * Start agent A (the launcher's options plus the given ones, its variables plus the given ones), apply the load while B is probed and the hub's memory
      * watched, then stop A and its clients and wait until the hub holds none of A's streams; assert B's figures and
      * any more assertions.
      */
-    private void phase(String name, List<String> aOptions, Load load, Supplier<List<Executable>> more) throws Exception {
+    private void phase(String name, List<String> aOptions, Map<String, String> aVars, Load load,
+                       Supplier<List<Executable>> more) throws Exception {
         assertTrue(!Double.isNaN(baselineP99), "the baseline was measured");
         int aHttp = FaultKit.freePort();
         Map<String, Integer> targets = new LinkedHashMap<>();
@@ -350,6 +366,7 @@ class NoisyNeighbourTest {
         targets.put("aecho", echoPort);
         Map<String, String> aEnv = OverloadKit.agentEnv(url(), tokenA, targets, aHttp, 2000);
         aEnv.put("NC_AGENT_ID", "agent-a");
+        aEnv.putAll(aVars);
         String slug = name.replaceAll("[^a-z0-9]+", "-");
         Node agentA = new Node(dir, "agent", "agent-a-" + slug, aEnv, aOptions);
         Clients clients = null;
@@ -401,6 +418,7 @@ class NoisyNeighbourTest {
         a.notes.forEach(n -> figures.add(String.format("%-22s %s", "", n)));
         figures.addAll(a.extraLines);
         details.add(name + ": B's streams on the hub " + compact(bHubResults) + ", on agent B " + compact(bAgentResults)
+                + "; B's slowest probes " + slowest(probeB.window(start, end), start)
                 + (b.failures.isEmpty() ? "" : "; B's failed probes: " + b.failureSummary())
                 + (drained ? "" : "; the hub still held A's streams 20 s after A stopped") + "; hub log: "
                 + hubLog(logFrom));
@@ -441,15 +459,19 @@ class NoisyNeighbourTest {
         return false;
     }
 
-    /** Wait (at most 60 s) until a target accepted a number of connections in all, or every client is gone. */
-    private static void awaitAccepted(StalledTarget target, int total, Clients clients) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (target.accepted.get() < total && System.nanoTime() < deadline) {
+    /**
+     * Wait (at most 30 s) until A's target accepted a connection for every client that is still open (the hub or A
+     * may refuse or reset some: that is what A's clients got, in the figures); a shortfall is noted, not a failure.
+     */
+    private static void awaitAccepted(PhaseOfA a, StalledTarget target, int before, Clients clients) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (target.accepted.get() - before + clients.ended() < clients.connected.get()
+                && System.nanoTime() < deadline) {
             FaultKit.sleep(100);
         }
-        if (target.accepted.get() < total) {
-            throw new AssertionError("A's target accepted " + target.accepted.get() + " of " + total + "; clients "
-                                             + clients.figure());
+        int accepted = target.accepted.get() - before;
+        if (accepted + clients.ended() < clients.connected.get()) {
+            a.note("A's target accepted only " + accepted + " of " + clients.connected.get() + " connected clients in 30 s");
         }
     }
 
@@ -487,8 +509,9 @@ class NoisyNeighbourTest {
             String text = new String(all, (int) Math.min(from, all.length), (int) Math.max(0, all.length - from),
                                      StandardCharsets.UTF_8);
             List<String> lines = text.lines().filter(l -> !l.isBlank()).toList();
-            List<String> shown = lines.stream().filter(l -> !l.contains("agent-a") || l.contains("WARN")
-                    || l.contains("SEVERE")).limit(12).map(l -> l.length() > 300 ? l.substring(0, 300) + "..." : l)
+            // one access line per stream: those of A and B's ok ones are in the metrics' figures already
+            List<String> shown = lines.stream().filter(l -> !l.contains("event=access") || l.contains("agent-b")
+                    && !l.contains("result=ok")).limit(12).map(l -> l.length() > 300 ? l.substring(0, 300) + "..." : l)
                     .toList();
             return lines.size() + " lines" + (shown.isEmpty() ? "" : ":\n    " + String.join("\n    ", shown));
         } catch (IOException e) {
@@ -528,6 +551,13 @@ class NoisyNeighbourTest {
             }
         });
         return out;
+    }
+
+    /** The five slowest answered probes: latency and when they started, from the phase's start. */
+    private static String slowest(List<Result> results, long startMs) {
+        return results.stream().filter(Result::ok).sorted(Comparator.comparingDouble(Result::ms).reversed()).limit(5)
+                .map(r -> String.format("%.0f ms at +%.1f s", r.ms(), (r.startMs() - startMs) / 1000.0))
+                .collect(Collectors.joining(", ", "[", "]"));
     }
 
     private static double notOk(Map<String, Double> results) {
@@ -719,7 +749,7 @@ class NoisyNeighbourTest {
             thread = Thread.ofPlatform().daemon().name("noisy-memory").start(() -> {
                 while (!Thread.currentThread().isInterrupted()) {
                     Map<String, Double> m = OverloadKit.metrics(port);
-                    if (m.containsKey("nowconnect_hub_memory_limit_bytes")) {
+                    if (m.keySet().stream().anyMatch(k -> k.startsWith("nowconnect_hub_memory_limit_bytes"))) {
                         current.add(OverloadKit.sum(m, "nowconnect_hub_memory_used_bytes"),
                                     OverloadKit.sum(m, "nowconnect_hub_memory_limit_bytes"));
                     }
@@ -743,6 +773,12 @@ class NoisyNeighbourTest {
             return peaks.get(name);
         }
 
+        /** The share of the limit in use at the last sample (0 before the first). */
+        double usedShare() {
+            Peak p = current;
+            return p.limit == 0 ? 0 : p.last / p.limit;
+        }
+
         String figure() {
             return current.toString();
         }
@@ -757,6 +793,7 @@ class NoisyNeighbourTest {
         static final class Peak {
             final String name;
             volatile double max;
+            volatile double last;
             volatile double limit;
             volatile int samples;
             final List<String> violations = new CopyOnWriteArrayList<>();
@@ -766,6 +803,7 @@ class NoisyNeighbourTest {
             }
 
             synchronized void add(double used, double lim) {
+                last = used;
                 max = Math.max(max, used);
                 limit = lim;
                 samples++;
@@ -823,6 +861,8 @@ class NoisyNeighbourTest {
                         if (receiveBuffer > 0) {
                             s.setReceiveBufferSize(receiveBuffer);
                         }
+                        // an uploader's kernel buffer stays small (autotuned, 2,000 of them took 2 GiB)
+                        s.setSendBufferSize(16384);
                         c.sockets.add(s);
                         s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 10_000);
                         c.connected.incrementAndGet();
@@ -895,6 +935,10 @@ class NoisyNeighbourTest {
             } else {
                 closedByHub.incrementAndGet();
             }
+        }
+
+        int ended() {
+            return closedByHub.get() + resetByHub.get();
         }
 
         String figure() {
