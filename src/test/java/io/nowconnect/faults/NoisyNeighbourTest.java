@@ -192,13 +192,13 @@ class NoisyNeighbourTest {
         phase("a: v1 flood", List.of("-Dnowconnect.bin1=false"), Map.of(), a -> {
             Clients clients = Clients.open(listeners.get("asource"), FLOOD_CLIENTS, 4096);
             awaitAccepted(a, source, a.sourceBefore, clients);
-            // the kernel's buffers toward the clients fill first; then the hub's budget
+            // the kernel's buffers toward the clients fill first; then the budget's share for received data (80 %)
             long t0 = System.nanoTime();
-            while (memory.usedShare() < 0.9 && System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30)) {
+            while (memory.usedShare() < 0.75 && System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(20)) {
                 FaultKit.sleep(100);
             }
-            a.note(String.format("the hub's memory %s 90 %% of its budget %.1f s after A's clients connected",
-                                 memory.usedShare() >= 0.9 ? "reached" : "did not reach", (System.nanoTime() - t0) / 1e9));
+            a.note(String.format("the hub's memory %s 75 %% of its budget %.1f s after A's clients connected",
+                                 memory.usedShare() >= 0.75 ? "reached" : "did not reach", (System.nanoTime() - t0) / 1e9));
             FaultKit.sleep(HOLD.toMillis());
             return clients;
         });
@@ -248,7 +248,9 @@ class NoisyNeighbourTest {
     @Order(5)
     void rampOnAgentAsOwnConnectorsKeepsItsOtherConnectorAnswering() throws Exception {
         List<Stats> rampStats = new ArrayList<>();
-        phase("ramp", List.of(), Map.of(), a -> {
+        // A admits every stream the hub may send it: uploads whose clients are gone may still wait for credit when the
+        // non-readers arrive (as in OverloadTest)
+        phase("ramp", List.of(), Map.of("NC_MAX_INFLIGHT_CIDS", Integer.toString(MAX_CONNECTIONS)), a -> {
             ProbeRun probeA = harness.closeLater(ProbeRun.start("a", listeners.get("aecho")));
             FaultKit.sleep(1500);
             long quietStart = System.currentTimeMillis();
@@ -283,6 +285,10 @@ class NoisyNeighbourTest {
                                   upFirst.figure()));
             a.extra(String.format("%-22s A's echo %s (first second: %s)", "  ramp non-readers", down.figure(),
                                   downFirst.figure()));
+            details.add("ramp: A's echo probe, uploads: slowest " + slowest(probeA.window(upStart, upEnd), upStart)
+                                + (up.failures.isEmpty() ? "" : ", failed " + up.failureSummary()) + "; non-readers: slowest "
+                                + slowest(probeA.window(downStart, downEnd), downStart)
+                                + (down.failures.isEmpty() ? "" : ", failed " + down.failureSummary()));
             probeA.close();
             return readers;
         }, () -> List.of(
