@@ -29,6 +29,11 @@ import java.util.concurrent.Semaphore;
  * <li>{@code clients PORT N}: open N connections to PORT, send one byte on each and read it back, print
  * {@code READY n ms} (n = connections that echoed); on a stdin line {@code close} close them all and print
  * {@code CLOSED}.</li>
+ * <li>{@code probe PORT PERIOD_MS TIMEOUT_MS}: print {@code T0 epochMs}, then start one echo request every PERIOD_MS
+ * on schedule (a slow one does not hold back the next: each runs on its own thread), each on a new connection: connect,
+ * send 32 bytes, read them back, half-close, read the end. Per request print {@code R seq startEpochMs latencyMicros OK}
+ * (latency from the connect to the last echoed byte) or {@code R seq startEpochMs micros FAIL reason} (no connection, a
+ * reset, a wrong or missing echo, no end, nothing within TIMEOUT_MS). Runs until stdin ends.</li>
  * </ul>
  */
 public final class LoadPeer {
@@ -39,6 +44,7 @@ public final class LoadPeer {
         switch (args[0]) {
         case "echo" -> echo();
         case "clients" -> clients(Integer.parseInt(args[1]), Integer.parseInt(args[2]));
+        case "probe" -> probe(Integer.parseInt(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]));
         default -> throw new IllegalArgumentException(args[0]);
         }
     }
@@ -131,5 +137,61 @@ public final class LoadPeer {
             }
         }
         System.exit(0);
+    }
+
+    private static void probe(int port, int periodMs, int timeoutMs) throws IOException {
+        long t0 = System.currentTimeMillis();
+        System.out.println("T0 " + t0);
+        System.out.flush();
+        Thread.ofPlatform().daemon().name("probe-schedule").start(() -> {
+            for (int seq = 0; ; seq++) {
+                long wait = t0 + (long) seq * periodMs - System.currentTimeMillis();
+                if (wait > 0) {
+                    try {
+                        Thread.sleep(wait);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                int n = seq;
+                Thread.ofVirtual().start(() -> System.out.println(probeOnce(n, port, timeoutMs)));
+            }
+        });
+        // stdin ends when the test stops this process (or dies)
+        while (System.in.read() >= 0) {
+            // nothing to read but the end
+        }
+        System.exit(0);
+    }
+
+    private static String probeOnce(int seq, int port, int timeoutMs) {
+        long start = System.currentTimeMillis();
+        long t0 = System.nanoTime();
+        String stage = "connect";
+        long latency = -1;
+        try (Socket s = new Socket()) {
+            s.setTcpNoDelay(true);
+            s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), timeoutMs);
+            s.setSoTimeout(timeoutMs);
+            byte[] msg = String.format("probe %010d %15d", seq, start).getBytes(StandardCharsets.US_ASCII);
+            stage = "echo";
+            s.getOutputStream().write(msg);
+            byte[] back = s.getInputStream().readNBytes(msg.length);
+            latency = (System.nanoTime() - t0) / 1000;
+            if (!java.util.Arrays.equals(msg, back)) {
+                return result(seq, start, latency, "FAIL echo: " + back.length + " of " + msg.length + " bytes"
+                        + (back.length == msg.length ? ", wrong" : ", then the end"));
+            }
+            stage = "end";
+            s.shutdownOutput();
+            int b = s.getInputStream().read();
+            return result(seq, start, latency, b < 0 ? "OK" : "FAIL end: more data after the echo");
+        } catch (IOException e) {
+            return result(seq, start, latency >= 0 ? latency : (System.nanoTime() - t0) / 1000, "FAIL " + stage + ": " + e);
+        }
+    }
+
+    private static String result(int seq, long start, long micros, String outcome) {
+        return "R " + seq + " " + start + " " + micros + " " + outcome;
     }
 }

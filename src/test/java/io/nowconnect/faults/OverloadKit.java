@@ -95,15 +95,26 @@ final class OverloadKit {
      */
     static final class Node implements AutoCloseable {
         final String mode;
+        /** The name of its log files (the mode unless several of a mode run). */
+        final String name;
         final Path log;
         final Path gcLog;
         final Process process;
 
         Node(Path dir, String mode, Map<String, String> env) {
+            this(dir, mode, mode, env, List.of());
+        }
+
+        /**
+         * A node named apart from its mode (two agents of one test), with JVM options after the launcher's (what an
+         * operator adds to them, e.g. {@code -Dnowconnect.bin1=false}).
+         */
+        Node(Path dir, String mode, String name, Map<String, String> env, List<String> moreOptions) {
             this.mode = mode;
-            this.log = dir.resolve(mode + ".log");
-            this.gcLog = dir.resolve(mode + "-gc.log");
-            process = ChildJvm.main("io.nowconnect.Main").options(launcherOptions(mode.equals("hub")))
+            this.name = name;
+            this.log = dir.resolve(name + ".log");
+            this.gcLog = dir.resolve(name + "-gc.log");
+            process = ChildJvm.main("io.nowconnect.Main").options(launcherOptions(mode.equals("hub"))).options(moreOptions)
                     .options("-Xlog:gc:file=" + gcLog).args(mode).env(Map.of("MALLOC_ARENA_MAX", "2")).env(env).log(log)
                     .start();
         }
@@ -187,7 +198,7 @@ final class OverloadKit {
             try {
                 // kept for diagnosis: the test's directory is deleted after it
                 Path keep = Files.createDirectories(Path.of("target", "overload-logs"));
-                Files.copy(log, keep.resolve(mode + "-" + process.pid() + ".log"),
+                Files.copy(log, keep.resolve(name + "-" + process.pid() + ".log"),
                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             } catch (IOException ignored) {
                 // best effort
