@@ -111,19 +111,20 @@ class StatusPageBrowserTest {
         Harness.await(WAIT, () -> hub.agentCount() == 3, "three agents ready");
 
         driver.get("http://127.0.0.1:" + statusPort(hub) + "/status");
-        assertEquals("NowConnect hub", text(By.cssSelector("header h1")));
-        assertEquals("3", text(By.id("agents-total")));
-        WebElement legacy = row("legacy-crm");
-        assertEquals("down", legacy.getAttribute("class"));
-        assertEquals("no agent", legacy.findElement(By.cssSelector(".badge")).getText());
-        assertEquals("2", row("postgres").findElement(By.cssSelector(".agents")).getText());
-        assertEquals("served", row("ldap").findElement(By.cssSelector(".badge")).getText());
-        assertEquals("2 / 3", text(By.id("served")));
-        List<String> ids = driver.findElements(By.cssSelector("#agents tbody tr")).stream()
-                .map(r -> r.getAttribute("data-agent")).toList();
-        assertEquals(List.of("premise-01", "premise-02", "premise-03"), ids);
-        assertEquals("token warn", agentRow("premise-03").findElement(By.cssSelector(".token")).getAttribute("class"));
-        assertEquals("token ", agentRow("premise-01").findElement(By.cssSelector(".token")).getAttribute("class"));
+        assertEquals("NowConnect hub", fresh(() -> text(By.cssSelector("header h1"))));
+        assertEquals("3", fresh(() -> text(By.id("agents-total"))));
+        // the script's first refresh may replace the rows while they are read: a stale element is looked up again
+        assertEquals("down", fresh(() -> row("legacy-crm").getAttribute("class")));
+        assertEquals("no agent", fresh(() -> row("legacy-crm").findElement(By.cssSelector(".badge")).getText()));
+        assertEquals("2", fresh(() -> row("postgres").findElement(By.cssSelector(".agents")).getText()));
+        assertEquals("served", fresh(() -> row("ldap").findElement(By.cssSelector(".badge")).getText()));
+        assertEquals("2 / 3", fresh(() -> text(By.id("served"))));
+        assertEquals("premise-01,premise-02,premise-03", fresh(() -> String.join(",", driver.findElements(
+                By.cssSelector("#agents tbody tr")).stream().map(r -> r.getAttribute("data-agent")).toList())));
+        assertEquals("token warn", fresh(() -> agentRow("premise-03").findElement(By.cssSelector(".token"))
+                .getAttribute("class")));
+        assertEquals("token ", fresh(() -> agentRow("premise-01").findElement(By.cssSelector(".token"))
+                .getAttribute("class")));
         // the script takes over: its first refresh replaces the server's "reload to refresh"
         await(() -> text(By.id("updated")).startsWith("updated "), "the script's first refresh");
 
@@ -143,7 +144,7 @@ class StatusPageBrowserTest {
             await(() -> "1".equals(row("legacy-crm").findElement(By.cssSelector(".refused")).getText()),
                   "the refused client of legacy-crm");
             await(() -> text(By.id("reasons")).contains("auth failure"), "the auth failure");
-            assertTrue(text(By.id("reasons")).contains("no_agent_for_connector"));
+            assertTrue(fresh(() -> text(By.id("reasons"))).contains("no_agent_for_connector"));
             int[] round = {0};
             // one point per second: each look at the page sends another burst, until the plots hold a stretch of them
             await(() -> {
@@ -179,12 +180,14 @@ class StatusPageBrowserTest {
             raw.nextFrame("HELLO_ACK");
             Harness.await(WAIT, () -> hub.agentCount() == 1, "the hostile agent ready");
             driver.get("http://127.0.0.1:" + statusPort(hub) + "/status");
-            // as the server rendered it
-            assertEquals(hostile, driver.findElement(By.cssSelector("#agents tbody tr td.name")).getText());
-            assertEquals(hostile, driver.findElement(By.cssSelector("#agents tbody tr")).getAttribute("data-agent"));
+            // as the server rendered it (the script may replace the rows meanwhile: an element gone stale is looked up
+            // again, in the rows the script rendered)
+            assertEquals(hostile, fresh(() -> driver.findElement(By.cssSelector("#agents tbody tr td.name")).getText()));
+            assertEquals(hostile, fresh(() -> driver.findElement(By.cssSelector("#agents tbody tr"))
+                    .getAttribute("data-agent")));
             // and as the script rendered it from /status.json
             await(() -> text(By.id("updated")).startsWith("updated "), "the script's first refresh");
-            assertEquals(hostile, driver.findElement(By.cssSelector("#agents tbody tr td.name")).getText());
+            assertEquals(hostile, fresh(() -> driver.findElement(By.cssSelector("#agents tbody tr td.name")).getText()));
             assertTrue(driver.findElements(By.cssSelector("#agents img, #agents script")).isEmpty(), "no markup from the id");
             assertNull(((JavascriptExecutor) driver).executeScript("return window.pwned;"));
         }
@@ -291,6 +294,19 @@ class StatusPageBrowserTest {
                 throw new AssertionError("timed out after " + WAIT.toSeconds() + " s waiting for: " + what);
             }
             Thread.sleep(250);
+        }
+    }
+
+    /** A value read from the page, read again when the page replaced its element meanwhile (at most 5 times). */
+    private static String fresh(java.util.function.Supplier<String> read) {
+        for (int i = 0; ; i++) {
+            try {
+                return read.get();
+            } catch (org.openqa.selenium.StaleElementReferenceException e) {
+                if (i == 4) {
+                    throw e;
+                }
+            }
         }
     }
 }
