@@ -30,13 +30,18 @@ import io.nowconnect.stream.Acceptor;
  * nothing is read from its socket and no OPEN is sent; a denial has its access line. Refusals are counted per reason
  * and logged at most once per {@link LogThrottle#PERIOD} per reason.
  *
- * <p>Threads: an {@link Acceptor}; each client is handed over on its own virtual thread, which also does the waiting
- * (parked on the {@link AgentRegistry}'s condition, woken when a tunnel becomes ready or the listener closes). A
- * waiting client holds its place in the connection limits.
+ * <p>Threads: a paced {@link Acceptor}: at most {@link #SETUPS_IN_FLIGHT} clients of this connector are being set up
+ * at once (admitted, given a tunnel, their OPEN sent); the rest of a burst waits in the listen backlog, so a burst on
+ * one connector does not queue ahead of every other connector's clients and streams on the virtual-thread scheduler.
+ * Each client is handed over on its own virtual thread, which also does the waiting (parked on the
+ * {@link AgentRegistry}'s condition, woken when a tunnel becomes ready or the listener closes, or for the PDP); a
+ * client that waits has ended its set-up, and holds its place in the connection limits.
  */
 final class ConnectorListener implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(ConnectorListener.class.getName());
     private static final String NO_AGENT = "no_agent_for_connector";
+    /** Clients of one connector being set up at once (CPU work only: waiting for an agent or the PDP is not). */
+    static final int SETUPS_IN_FLIGHT = 16;
 
     /**
      * What the listeners of a hub share.
@@ -70,7 +75,8 @@ final class ConnectorListener implements AutoCloseable {
     static ConnectorListener start(String connector, InetSocketAddress bind, Shared shared) throws IOException {
         ConnectorListener listener = new ConnectorListener(connector, bind.getHostString() + ":" + bind.getPort(), shared);
         try {
-            listener.acceptor = Acceptor.start(bind.getHostString(), bind.getPort(), 1024, "nc-hub-client", listener::handle);
+            listener.acceptor = Acceptor.startPaced(bind.getHostString(), bind.getPort(), 1024, "nc-hub-client",
+                                                    SETUPS_IN_FLIGHT, listener::handle);
         } catch (IOException e) {
             throw new IOException("cannot listen on " + bind.getHostString() + ":" + bind.getPort() + " for connector "
                                           + connector + ": " + e.getMessage(), e);
@@ -98,7 +104,7 @@ final class ConnectorListener implements AutoCloseable {
         shared.agents().wake();
     }
 
-    private void handle(Socket client) {
+    private void handle(Socket client, Runnable setUp) {
         InetAddress peer = client.getInetAddress();
         List<Cidr> allow = shared.allow();
         if (!allow.isEmpty() && allow.stream().noneMatch(c -> c.contains(peer))) {
@@ -117,6 +123,7 @@ final class ConnectorListener implements AutoCloseable {
             long start = System.nanoTime();
             Optional<AgentTunnel> tunnel = shared.agents().pick(connector);
             if (tunnel.isEmpty() && !shared.agentWait().isZero() && !closed) {
+                setUp.run();
                 tunnel = shared.agents().await(connector, start + shared.agentWait().toNanos(), () -> closed);
             }
             long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
@@ -124,6 +131,9 @@ final class ConnectorListener implements AutoCloseable {
                 refuse(client, NO_AGENT, peer, "No agent exports connector " + connector
                         + (shared.agentWait().isZero() ? "" : " (waited " + waitedMs + " ms)") + ": client closed");
                 return;
+            }
+            if (shared.policy().isPresent()) {
+                setUp.run();
             }
             if (shared.policy().isPresent() && !allowed(shared.policy().get(), client, tunnel.get())) {
                 return;
