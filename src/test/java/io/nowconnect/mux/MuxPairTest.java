@@ -131,6 +131,10 @@ class MuxPairTest {
         // both FINs went both ways: every stream ends cleanly on both ends, the tunnel stays up
         Harness.await(WAIT, () -> pair.hub.mux.streams().size() == 0 && pair.agent.mux.streams().size() == 0,
                       "both stream tables empty");
+        // a stream leaves its table before its end is counted (both on the closing thread): wait for the counts too
+        Harness.await(WAIT, () -> pair.hub.closed.values().stream().mapToLong(LongAdder::sum).sum() >= streams.size()
+                && pair.agent.closed.values().stream().mapToLong(LongAdder::sum).sum() >= streams.size(),
+                      "every end counted");
         assertEquals(streams.size(), pair.hub.closed("ok"), "hub: clean ends " + pair.hub.closed);
         assertEquals(streams.size(), pair.agent.closed("ok"), "agent: clean ends " + pair.agent.closed);
         assertFalse(pair.hub.mux.isEnded() || pair.agent.mux.isEnded(), "the tunnel outlives its streams");
