@@ -333,7 +333,7 @@ class NoisyNeighbourTest {
         } finally {
             if (harness != null) {
                 harness.close();
-                deleteTree(dir);
+                Harness.deleteTree(dir);
             }
         }
     }
@@ -608,20 +608,6 @@ class NoisyNeighbourTest {
             throw new AssertionError("expected " + regex + ", got " + line);
         }
         return m;
-    }
-
-    private static void deleteTree(Path root) {
-        try (var files = Files.walk(root)) {
-            files.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            });
-        } catch (IOException ignored) {
-            // already gone
-        }
     }
 
     /** A child process ended (its stdin closed, then killed) when closed. */

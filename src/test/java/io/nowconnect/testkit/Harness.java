@@ -574,7 +574,12 @@ public final class Harness implements AutoCloseable {
         }
     }
 
-    private static void deleteTree(Path root) {
+    /**
+     * Delete a directory tree, best effort (a file still open elsewhere stays).
+     *
+     * @param root the tree
+     */
+    public static void deleteTree(Path root) {
         try (var files = Files.walk(root)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> {
                 try {
