@@ -13,7 +13,10 @@ import java.util.concurrent.ArrayBlockingQueue;
  *
  * <p>Senders build (and mask, eight bytes at a time) their frame on their own thread and hand it to an {@link Outbox}
  * (its header states who writes to the socket and when); control frames and RST take its urgent lane, so a busy tunnel
- * still answers pings in time and the tunnel's reader never waits on a write. Why this is ours and not Helidon's:
+ * still answers pings in time and the tunnel's reader never waits on a write. A {@code bin1} DATA that the outbox lets
+ * its sender write at once is built in a gather buffer from a small pool of the process instead of an array of its
+ * own (a queued frame needs its own: the sender reuses its payload's array). A write of 16 KiB or more is one
+ * {@link WriteBatch}, so that TLS gathers its records ({@link CoalescingSocket}). Why this is ours and not Helidon's:
  * {@code package-info} of this package.
  *
  * <p>Threads: any thread may call the send methods; ordered sends block while the stream's queue is full
