@@ -6,16 +6,16 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Writes WebSocket frames (RFC 6455 section 5.2) on an upgraded connection: masked from a client, plain from a server.
  *
  * <p>Senders build (and mask, eight bytes at a time) their frame on their own thread and hand it to an {@link Outbox}
  * (its header states who writes to the socket and when); control frames and RST take its urgent lane, so a busy tunnel
- * still answers pings in time and the tunnel's reader never waits on a write. A {@code bin1} DATA that the outbox lets
- * its sender write at once is built in a gather buffer from a small pool of the process instead of an array of its
- * own (a queued frame needs its own: the sender reuses its payload's array). A write of 16 KiB or more is one
+ * still answers pings in time and the tunnel's reader never waits on a write. A {@code bin1} DATA of 16 KiB or more
+ * that the outbox lets its sender write at once is built in a gather buffer from a small pool of the process instead
+ * of an array of its own (a queued frame needs its own: the sender reuses its payload's array). A write of 16 KiB or more is one
  * {@link WriteBatch}, so that TLS gathers its records ({@link CoalescingSocket}). Why this is ours and not Helidon's:
  * {@code package-info} of this package.
  *
@@ -47,7 +47,7 @@ public final class WsWriter {
      * Gather buffers shared by every writer of the process (a writer takes one for a write, under its write lock, and
      * gives it back): a few writers write at once, so a few buffers serve them all, and an idle tunnel holds none.
      */
-    private static final ArrayBlockingQueue<byte[]> POOL = new ArrayBlockingQueue<>(4);
+    private static final AtomicReferenceArray<byte[]> POOL = new AtomicReferenceArray<>(4);
 
     /** The socket's own output stream ({@link UpgradedSocket}): a write is one system call (plain) or TLS records. */
     private final OutputStream out;
@@ -309,7 +309,8 @@ public final class WsWriter {
      */
     private void writeDirect(Opcode opCode, byte[] prefix, byte[] payload, int length) {
         int size = frameSize(prefix.length + length);
-        if (size > GATHER_BUFFER) {
+        if (size < LARGE_FRAME || size > GATHER_BUFFER) {
+            // a small array costs little (a request, a reply); the pool is for bulk, where arrays of 64 KiB did
             byte[] frame = frame(opCode, prefix, payload, 0, length);
             write(List.of(frame));
             return;
@@ -345,16 +346,25 @@ public final class WsWriter {
         }
     }
 
-    /** A gather buffer from the process's pool, or a new one when the pool is empty. */
+    /** A gather buffer from the process's pool (lock-free), or a new one when the pool is empty. */
     private static byte[] takeBuffer() {
-        byte[] b = POOL.poll();
-        return b != null ? b : new byte[GATHER_BUFFER];
+        for (int i = 0; i < POOL.length(); i++) {
+            byte[] b = POOL.getAndSet(i, null);
+            if (b != null) {
+                return b;
+            }
+        }
+        return new byte[GATHER_BUFFER];
     }
 
     /** Give a gather buffer back; the pool keeps a few, the rest are garbage. */
     private static void giveBack(byte[] buf) {
         if (buf != null) {
-            POOL.offer(buf);
+            for (int i = 0; i < POOL.length(); i++) {
+                if (POOL.compareAndSet(i, null, buf)) {
+                    return;
+                }
+            }
         }
     }
 
