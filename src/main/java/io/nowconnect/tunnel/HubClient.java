@@ -49,7 +49,7 @@ final class HubClient {
         var tls = io.helidon.common.tls.TlsConfig.builder()
                 .enabledProtocols(List.of("TLSv1.3", "TLSv1.2"))
                 .endpointIdentificationAlgorithm("HTTPS")
-                .sslContext(sslContext(config));
+                .sslContext(CoalescingContext.wrap(sslContext(config)));
         var builder = Http1Client.builder()
                 .connectTimeout(config.connectTimeout())
                 .readTimeout(config.pingTimeout().plus(config.connectTimeout()))

@@ -14,6 +14,7 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 
 /**
@@ -126,6 +127,21 @@ final class Outbox<T> {
      * @throws IllegalStateException when the outbox is closed
      */
     void ordered(Object queue, T item, Runnable taken) {
+        ordered(queue, () -> item, () -> batchWriter.accept(List.of(item)), taken);
+    }
+
+    /**
+     * Queue an item in its queue's order like {@link #ordered(Object, Object, Runnable)}, but built only when it is
+     * queued: the direct write runs {@code direct} instead, which writes the same bytes to the socket without making an
+     * item of them (no array of its own for a frame that goes out at once).
+     *
+     * @param queue the queue (a stream's id; null for frames of no stream); items of one queue keep their order
+     * @param item builds the item, when it is queued
+     * @param direct writes the item's bytes to the socket, called while holding the write lock
+     * @param taken run exactly once: when the item was written, discarded or refused (before this throws); may be null
+     * @throws IllegalStateException when the outbox is closed
+     */
+    void ordered(Object queue, Supplier<T> item, Runnable direct, Runnable taken) {
         try {
             check();
             if (urgent.isEmpty() && orderedCount.get() == 0 && writing.tryLock()) {
@@ -135,14 +151,14 @@ final class Outbox<T> {
                 try {
                     if (urgent.isEmpty() && orderedCount.get() == 0 && lastItem == null) {
                         check();
-                        writeNow(item);
+                        writeNow(direct);
                         return;
                     }
                 } finally {
                     writing.unlock();
                 }
             }
-            enqueue(queue, item, taken);
+            enqueue(queue, item.get(), taken);
             taken = null;
         } finally {
             if (taken != null) {
@@ -473,9 +489,9 @@ final class Outbox<T> {
     }
 
     /** A producer, holding the write lock: write one item; a failure closes the outbox like a writer failure. */
-    private void writeNow(T item) {
+    private void writeNow(Runnable direct) {
         try {
-            batchWriter.accept(List.of(item));
+            direct.run();
         } catch (RuntimeException e) {
             failure = e;
             wakeWaitingProducers();

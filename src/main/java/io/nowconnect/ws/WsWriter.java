@@ -6,13 +6,17 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Writes WebSocket frames (RFC 6455 section 5.2) on an upgraded connection: masked from a client, plain from a server.
  *
  * <p>Senders build (and mask, eight bytes at a time) their frame on their own thread and hand it to an {@link Outbox}
  * (its header states who writes to the socket and when); control frames and RST take its urgent lane, so a busy tunnel
- * still answers pings in time and the tunnel's reader never waits on a write. Why this is ours and not Helidon's:
+ * still answers pings in time and the tunnel's reader never waits on a write. A {@code bin1} DATA of 16 KiB or more
+ * that the outbox lets its sender write at once is built in a gather buffer from a small pool of the process instead
+ * of an array of its own (a queued frame needs its own: the sender reuses its payload's array). A write of 16 KiB or more is one
+ * {@link WriteBatch}, so that TLS gathers its records ({@link CoalescingSocket}). Why this is ours and not Helidon's:
  * {@code package-info} of this package.
  *
  * <p>Threads: any thread may call the send methods; ordered sends block while the stream's queue is full
@@ -37,6 +41,13 @@ public final class WsWriter {
      * must not need much more than the send buffer frees for a slow but reading peer (see the class comment).
      */
     static final int MAX_SOCKET_WRITE = 256 * 1024;
+    /** Size of a gather buffer: a whole {@code bin1} DATA of 64 KiB with its headers, or many small frames. */
+    static final int GATHER_BUFFER = 128 * 1024;
+    /**
+     * Gather buffers shared by every writer of the process (a writer takes one for a write, under its write lock, and
+     * gives it back): a few writers write at once, so a few buffers serve them all, and an idle tunnel holds none.
+     */
+    private static final AtomicReferenceArray<byte[]> POOL = new AtomicReferenceArray<>(4);
 
     /** The socket's own output stream ({@link UpgradedSocket}): a write is one system call (plain) or TLS records. */
     private final OutputStream out;
@@ -142,14 +153,8 @@ public final class WsWriter {
      * @param taken run exactly once when the frame was written, discarded or refused; may be null
      */
     public void binary(byte[] header, byte[] payload, int length, Object queue, Runnable taken) {
-        byte[] frame;
-        try {
-            frame = frame(Opcode.BINARY, header, payload, 0, length);
-        } catch (RuntimeException e) {
-            runQuietly(taken);
-            throw e;
-        }
-        outbox.ordered(queue, frame, taken);
+        outbox.ordered(queue, () -> frame(Opcode.BINARY, header, payload, 0, length),
+                       () -> writeDirect(Opcode.BINARY, header, payload, length), taken);
     }
 
     private static void runQuietly(Runnable r) {
@@ -245,47 +250,121 @@ public final class WsWriter {
 
     /**
      * The outbox's batch writer (the writer thread, or a producer writing directly, holding the write lock): small
-     * frames are joined so that many cost one socket write; a large frame is written as it is (joining it would copy
-     * it once more for no saved system call).
+     * frames are gathered in a pooled buffer so that many cost one socket write; a large frame is written as it is
+     * (gathering it would copy it once more for no saved system call).
      */
     private void write(List<byte[]> batch) {
-        if (batch.size() == 1) {
-            writeSocket(batch.getFirst(), batch.getFirst().length);
-            return;
+        int total = 0;
+        for (byte[] frame : batch) {
+            total += frame.length;
         }
-        int from = 0;
-        int joined = 0;
-        for (int i = 0; i < batch.size(); i++) {
-            byte[] frame = batch.get(i);
-            if (frame.length >= LARGE_FRAME) {
-                writeJoined(batch, from, i, joined);
-                writeSocket(frame, frame.length);
-                from = i + 1;
-                joined = 0;
-            } else if (joined + frame.length > MAX_SOCKET_WRITE) {
-                // the last batch takes everything queued: keep each socket write small enough to finish in time
-                writeJoined(batch, from, i, joined);
-                from = i;
-                joined = frame.length;
+        WriteBatch records = WriteBatch.begin(total);
+        boolean written = false;
+        try {
+            if (batch.size() == 1) {
+                writeSocket(batch.getFirst(), batch.getFirst().length);
             } else {
-                joined += frame.length;
+                gather(batch);
             }
+            written = true;
+        } finally {
+            endBatch(records, written);
         }
-        writeJoined(batch, from, batch.size(), joined);
     }
 
-    private void writeJoined(List<byte[]> batch, int from, int to, int bytes) {
-        if (to - from == 1) {
-            writeSocket(batch.get(from), batch.get(from).length);
-        } else if (to - from > 1) {
-            byte[] all = new byte[bytes];
-            int pos = 0;
-            for (int i = from; i < to; i++) {
-                byte[] b = batch.get(i);
-                System.arraycopy(b, 0, all, pos, b.length);
-                pos += b.length;
+    private void gather(List<byte[]> batch) {
+        byte[] buf = null;
+        int used = 0;
+        try {
+            for (byte[] frame : batch) {
+                if (frame.length >= LARGE_FRAME) {
+                    if (used > 0) {
+                        writeSocket(buf, used);
+                        used = 0;
+                    }
+                    writeSocket(frame, frame.length);
+                    continue;
+                }
+                if (buf == null) {
+                    buf = takeBuffer();
+                } else if (used + frame.length > buf.length) {
+                    writeSocket(buf, used);
+                    used = 0;
+                }
+                System.arraycopy(frame, 0, buf, used, frame.length);
+                used += frame.length;
             }
-            writeSocket(all, all.length);
+            if (used > 0) {
+                writeSocket(buf, used);
+            }
+        } finally {
+            giveBack(buf);
+        }
+    }
+
+    /**
+     * A producer's direct write ({@link Outbox#ordered(Object, java.util.function.Supplier, Runnable, Runnable)}), holding
+     * the write lock: the frame is built in a pooled buffer and written from there, so a frame that goes out at once
+     * takes no array of its own.
+     */
+    private void writeDirect(Opcode opCode, byte[] prefix, byte[] payload, int length) {
+        int size = frameSize(prefix.length + length);
+        if (size < LARGE_FRAME || size > GATHER_BUFFER) {
+            // a small array costs little (a request, a reply); the pool is for bulk, where arrays of 64 KiB did
+            byte[] frame = frame(opCode, prefix, payload, 0, length);
+            write(List.of(frame));
+            return;
+        }
+        byte[] buf = takeBuffer();
+        WriteBatch records = WriteBatch.begin(size);
+        boolean written = false;
+        try {
+            frameInto(buf, opCode, prefix, payload, 0, length);
+            writeSocket(buf, size);
+            written = true;
+        } finally {
+            endBatch(records, written);
+            giveBack(buf);
+        }
+    }
+
+    /** Close a batch; after a successful write, make its deferred flush as a timed socket write. */
+    private void endBatch(WriteBatch records, boolean written) {
+        if (records == null) {
+            return;
+        }
+        WriteBatch.Deferred flush = records.end();
+        if (written && flush != null) {
+            writeSinceNanos = System.nanoTime();
+            try {
+                flush.flushDeferred();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } finally {
+                writeSinceNanos = 0;
+            }
+        }
+    }
+
+    /** A gather buffer from the process's pool (lock-free), or a new one when the pool is empty. */
+    private static byte[] takeBuffer() {
+        for (int i = 0; i < POOL.length(); i++) {
+            byte[] b = POOL.getAndSet(i, null);
+            if (b != null) {
+                return b;
+            }
+        }
+        return new byte[GATHER_BUFFER];
+    }
+
+    /** Give a gather buffer back; the pool keeps a few, the rest are garbage. */
+    private static void giveBack(byte[] buf) {
+        if (buf != null) {
+            for (int i = 0; i < POOL.length(); i++) {
+                if (POOL.compareAndSet(i, null, buf)) {
+                    return;
+                }
+            }
         }
     }
 
@@ -320,6 +399,11 @@ public final class WsWriter {
         return frame(opCode, null, payload, offset, length);
     }
 
+    /** Bytes of a frame with a payload of {@code length} bytes, header included. */
+    private int frameSize(int length) {
+        return 2 + (length < 126 ? 0 : length < 65536 ? 2 : 8) + (client ? 4 : 0) + length;
+    }
+
     /**
      * Build one masked frame whose payload is an optional prefix followed by part of an array.
      *
@@ -332,9 +416,24 @@ public final class WsWriter {
      */
     private byte[] frame(Opcode opCode, byte[] prefix, byte[] payload, int offset, int payloadLength) {
         int prefixLength = prefix == null ? 0 : prefix.length;
+        byte[] frame = new byte[frameSize(prefixLength + payloadLength)];
+        frameInto(frame, opCode, prefix, payload, offset, payloadLength);
+        return frame;
+    }
+
+    /**
+     * Build one masked frame at the start of {@code frame}, which has room for {@link #frameSize} bytes.
+     *
+     * @param frame destination
+     * @param opCode opcode, FIN set
+     * @param prefix bytes before the payload, or null
+     * @param payload source (not changed: a client masks the copy)
+     * @param offset start in the source
+     * @param payloadLength bytes taken from the source
+     */
+    private void frameInto(byte[] frame, Opcode opCode, byte[] prefix, byte[] payload, int offset, int payloadLength) {
+        int prefixLength = prefix == null ? 0 : prefix.length;
         int length = prefixLength + payloadLength;
-        int headerLength = 2 + (length < 126 ? 0 : length < 65536 ? 2 : 8) + (client ? 4 : 0);
-        byte[] frame = new byte[headerLength + length];
         frame[0] = (byte) (0x80 | opCode.code());
         int maskBit = client ? 0x80 : 0;
         int pos;
@@ -369,6 +468,5 @@ public final class WsWriter {
         if (client) {
             Masking.mask(frame, pos, length, key);
         }
-        return frame;
     }
 }

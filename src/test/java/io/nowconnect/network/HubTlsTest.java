@@ -1,7 +1,15 @@
 package io.nowconnect.network;
 
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.Socket;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -10,6 +18,7 @@ import io.nowconnect.Agent;
 import io.nowconnect.hub.Hub;
 import io.nowconnect.testkit.Harness;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,6 +36,55 @@ class HubTlsTest extends NetworkTestBase {
         Agent agent = harness.startAgent(wssAgent(hub));
         Harness.awaitReady(agent, WAIT);
         assertEcho(hub);
+    }
+
+    @Test
+    void bulkEchoOfSeveralStreamsIsByteForByte() throws Exception {
+        // many TLS records per tunnel write and per read (CoalescingSocket on both ends), four streams interleaved
+        Hub hub = tlsHub();
+        Agent agent = harness.startAgent(wssAgent(hub));
+        Harness.awaitReady(agent, WAIT);
+        List<Thread> clients = new ArrayList<>();
+        List<Throwable> failures = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            long seed = i;
+            clients.add(Thread.ofVirtual().start(() -> {
+                try {
+                    echoBulk(hub, 6 << 20, seed);
+                } catch (Throwable t) {
+                    failures.add(t);
+                }
+            }));
+        }
+        for (Thread t : clients) {
+            t.join();
+        }
+        assertEquals(List.of(), failures);
+    }
+
+    /** Send {@code size} random bytes in writes of assorted sizes while reading the echo; compare. */
+    private static void echoBulk(Hub hub, int size, long seed) throws Exception {
+        byte[] data = new byte[size];
+        Random random = new Random(seed);
+        random.nextBytes(data);
+        try (Socket s = Harness.client(hub.listenerPorts().get("echo"))) {
+            Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    OutputStream out = s.getOutputStream();
+                    for (int pos = 0; pos < size; ) {
+                        int n = Math.min(size - pos, 1 + random.nextInt(200_000));
+                        out.write(data, pos, n);
+                        pos += n;
+                    }
+                    s.shutdownOutput();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            byte[] got = s.getInputStream().readAllBytes();
+            writer.join();
+            assertArrayEquals(data, got, "echo of " + size + " bytes");
+        }
     }
 
     @Test

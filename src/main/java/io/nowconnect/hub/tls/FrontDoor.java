@@ -30,6 +30,7 @@ import javax.net.ssl.SSLSocket;
 
 import io.nowconnect.hub.LogThrottle;
 import io.nowconnect.log.Event;
+import io.nowconnect.ws.CoalescingSocket;
 
 /**
  * The hub's TLS port as Helidon sees it: a server socket whose {@link #accept()} returns only connections whose TLS
@@ -50,7 +51,7 @@ import io.nowconnect.log.Event;
  * every 250 ms closes the TCP socket of handshakes past {@code NC_HUB_TLS_HANDSHAKE_TIMEOUT_SEC}; failed and timed-out
  * handshakes are counted and logged (throttled). A completed one is queued, as a {@link HandshakenSocket}, for
  * Helidon's {@code accept}; its close gives the slot back. After the handshake the bytes flow through the JDK's
- * {@code SSLSocket} exactly as before: nothing is copied here.
+ * {@code SSLSocket}, layered over a {@link CoalescingSocket} so that its records cost fewer system calls.
  *
  * <p>Threads: the accept loop (one virtual thread), one virtual thread per handshake, the sweep (one virtual thread);
  * Helidon's listener thread blocks in {@link #accept()}. No lock: a concurrent set of handshakes in progress (an entry
@@ -190,8 +191,9 @@ final class FrontDoor extends SSLServerSocket {
             if (first != HANDSHAKE_RECORD) {
                 throw first < 0 ? new EOFException("closed before the handshake") : new SSLException("not TLS");
             }
+            // TLS over a socket that gathers the records of one tunnel write and reads several records at once
             ssl = (SSLSocket) context.get().getSocketFactory()
-                    .createSocket(raw, new ByteArrayInputStream(new byte[] {(byte) first}), true);
+                    .createSocket(CoalescingSocket.wrap(raw), new ByteArrayInputStream(new byte[] {(byte) first}), true);
             ssl.setUseClientMode(false);
             ssl.setSSLParameters(parameters);
             ssl.startHandshake();
