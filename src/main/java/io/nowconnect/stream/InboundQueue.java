@@ -27,6 +27,8 @@ final class InboundQueue {
     static final int SMALL = 1024;
     /** Size of a shared chunk. */
     static final int CHUNK = 4096;
+    /** Small entries in a row are written together up to this many bytes; larger entries from their own arrays. */
+    static final int GATHER = 16 * 1024;
 
     /** One entry: the first {@code length} bytes of {@code data}, charged {@code charge} bytes of the budget. */
     record Entry(byte[] data, int length, int charge) {
@@ -134,8 +136,10 @@ final class InboundQueue {
     }
 
     /**
-     * Writer thread: write entries taken with {@link #takeAll} to the socket in one write (fewer system calls when the
-     * socket lags behind).
+     * Writer thread: write entries taken with {@link #takeAll} to the socket. Small entries in a row are gathered into
+     * one write of up to {@link #GATHER} bytes (fewer system calls when the socket lags behind); an entry of at least
+     * {@link #GATHER} bytes is written from its own array, never copied (in bulk a copy per write was a quarter of
+     * the bytes a hub allocated).
      *
      * @param out the local socket's output
      * @param taken the entries
@@ -143,23 +147,37 @@ final class InboundQueue {
      * @throws IOException when the socket fails
      */
     static int writeTo(OutputStream out, List<Entry> taken) throws IOException {
-        int bytes = 0;
-        for (Entry e : taken) {
-            bytes += e.length();
-        }
-        if (bytes == 0) {
-            return 0;
-        }
         if (taken.size() == 1) {
-            out.write(taken.getFirst().data(), 0, bytes);
-        } else {
-            byte[] all = new byte[bytes];
-            int pos = 0;
-            for (Entry e : taken) {
-                System.arraycopy(e.data(), 0, all, pos, e.length());
-                pos += e.length();
+            Entry only = taken.getFirst();
+            out.write(only.data(), 0, only.length());
+            return only.length();
+        }
+        int bytes = 0;
+        byte[] gather = null;
+        int gathered = 0;
+        for (Entry e : taken) {
+            int n = e.length();
+            bytes += n;
+            if (n >= GATHER) {
+                if (gathered > 0) {
+                    out.write(gather, 0, gathered);
+                    gathered = 0;
+                }
+                out.write(e.data(), 0, n);
+                continue;
             }
-            out.write(all, 0, bytes);
+            if (gathered + n > GATHER) {
+                out.write(gather, 0, gathered);
+                gathered = 0;
+            }
+            if (gather == null) {
+                gather = new byte[GATHER];
+            }
+            System.arraycopy(e.data(), 0, gather, gathered, n);
+            gathered += n;
+        }
+        if (gathered > 0) {
+            out.write(gather, 0, gathered);
         }
         return bytes;
     }
