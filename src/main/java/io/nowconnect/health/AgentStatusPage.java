@@ -62,11 +62,7 @@ public final class AgentStatusPage {
     }
 
     private static ServerResponse secure(ServerResponse res) {
-        return res.header(HeaderNames.CACHE_CONTROL, "no-store")
-                .header("Content-Security-Policy", CSP)
-                .header("X-Content-Type-Options", "nosniff")
-                .header("X-Frame-Options", "DENY")
-                .header("Referrer-Policy", "no-referrer");
+        return PageHeaders.secure(res, CSP);
     }
 
     /**

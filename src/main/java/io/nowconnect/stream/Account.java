@@ -95,11 +95,6 @@ public final class Account {
         return shares;
     }
 
-    /** The process's budget (for window sizing). */
-    MemoryBudget budget() {
-        return shares.budget();
-    }
-
     Set<StreamTable> tables() {
         return tables;
     }

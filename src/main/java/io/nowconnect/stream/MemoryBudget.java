@@ -276,15 +276,6 @@ public final class MemoryBudget {
     }
 
     /**
-     * Bytes of received data still free.
-     *
-     * @return bytes
-     */
-    long receivedFree() {
-        return (long) received.availablePermits() * UNIT;
-    }
-
-    /**
      * The received share: what all streams together may hold of received data.
      *
      * @return bytes

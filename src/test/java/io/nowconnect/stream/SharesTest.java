@@ -166,7 +166,7 @@ class SharesTest {
     }
 
     @Test
-    void quietStreamsGiveTheirGrowthBack() {
+    void aGrownStreamIsQuietOnceItReceivedNothingForTheQuietTime() {
         Account account = shares.open("agent-a");
         account.streamOpened();
         int w = 64 * KIB;

@@ -17,6 +17,7 @@ import io.helidon.http.Status;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import io.nowconnect.health.PageHeaders;
 
 /**
  * The hub's status page on a Helidon routing: {@code /status} (HTML, complete without JavaScript), {@code /status.json}
@@ -90,11 +91,7 @@ public final class StatusPage {
     }
 
     private static ServerResponse secure(ServerResponse res) {
-        return res.header(HeaderNames.CACHE_CONTROL, "no-store")
-                .header("Content-Security-Policy", CSP)
-                .header("X-Content-Type-Options", "nosniff")
-                .header("X-Frame-Options", "DENY")
-                .header("Referrer-Policy", "no-referrer");
+        return PageHeaders.secure(res, CSP);
     }
 
     /** Whether the request may see the page; if not, a 401 has been sent. */
