@@ -91,6 +91,7 @@ public final class HttpEndpoint implements AutoCloseable {
         HttpRouting.Builder routing = HttpRouting.builder();
         more.accept(routing);
         probes.route(routing);
+        Observe.scrape(routing);
         return builder
                 .featuresDiscoverServices(false)
                 // HTTP/1.1 (no upgrades) and, for the health paths, HTTP/1.0 (see Probes)

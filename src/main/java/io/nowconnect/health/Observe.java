@@ -3,6 +3,7 @@ package io.nowconnect.health;
 import java.util.List;
 
 import io.helidon.metrics.api.Metrics;
+import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.observe.ObserveFeature;
 import io.helidon.webserver.observe.metrics.MetricsObserver;
 
@@ -13,6 +14,18 @@ import io.helidon.webserver.observe.metrics.MetricsObserver;
  */
 public final class Observe {
     private Observe() {
+    }
+
+    /**
+     * The fast path of {@code GET /metrics} ({@link MetricsScrape}): add it to the routing of the listener that gets
+     * the feature.
+     *
+     * @param routing routing builder
+     * @return the builder
+     */
+    public static HttpRouting.Builder scrape(HttpRouting.Builder routing) {
+        MetricsScrape.route(routing, Metrics.globalRegistry());
+        return routing;
     }
 
     /**

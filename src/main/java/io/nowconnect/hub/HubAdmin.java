@@ -140,7 +140,7 @@ public final class HubAdmin {
         if (address.isEmpty()) {
             full.route(pub);
             routes.forEach(r -> r.accept(pub));
-            builder.routing(pub).addFeature(Observe.metrics());
+            builder.routing(Observe.scrape(pub)).addFeature(Observe.metrics());
             return;
         }
         minimal.route(pub);
@@ -160,7 +160,7 @@ public final class HubAdmin {
                         .idleConnectionTimeout(IDLE)
                         .idleConnectionPeriod(IDLE_SWEEP)
                         .addConnectionSelector(full.http10(http1, ADMIN_REQUEST_DEADLINE))
-                        .routing(admin)
+                        .routing(Observe.scrape(admin))
                         .build())
                 .addFeature(Observe.metrics(SOCKET));
     }

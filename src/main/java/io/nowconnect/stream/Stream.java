@@ -441,7 +441,7 @@ public final class Stream {
             // the tunnel refused the frame: it is gone, and every stream with it
             close(ResetReason.WS_BROKEN, false);
         } finally {
-            buf.release();
+            buf.close();
         }
     }
 

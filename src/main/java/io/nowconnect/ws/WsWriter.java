@@ -6,7 +6,8 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReferenceArray;
+
+import io.nowconnect.buffer.ArrayPool;
 
 /**
  * Writes WebSocket frames (RFC 6455 section 5.2) on an upgraded connection: masked from a client, plain from a server.
@@ -47,7 +48,7 @@ public final class WsWriter {
      * Gather buffers shared by every writer of the process (a writer takes one for a write, under its write lock, and
      * gives it back): a few writers write at once, so a few buffers serve them all, and an idle tunnel holds none.
      */
-    private static final AtomicReferenceArray<byte[]> POOL = new AtomicReferenceArray<>(4);
+    private static final ArrayPool POOL = new ArrayPool(GATHER_BUFFER, 4);
 
     /** The socket's own output stream ({@link UpgradedSocket}): a write is one system call (plain) or TLS records. */
     private final OutputStream out;
@@ -348,24 +349,12 @@ public final class WsWriter {
 
     /** A gather buffer from the process's pool (lock-free), or a new one when the pool is empty. */
     private static byte[] takeBuffer() {
-        for (int i = 0; i < POOL.length(); i++) {
-            byte[] b = POOL.getAndSet(i, null);
-            if (b != null) {
-                return b;
-            }
-        }
-        return new byte[GATHER_BUFFER];
+        return POOL.take();
     }
 
     /** Give a gather buffer back; the pool keeps a few, the rest are garbage. */
     private static void giveBack(byte[] buf) {
-        if (buf != null) {
-            for (int i = 0; i < POOL.length(); i++) {
-                if (POOL.compareAndSet(i, null, buf)) {
-                    return;
-                }
-            }
-        }
+        POOL.giveBack(buf);
     }
 
     /**

@@ -117,6 +117,9 @@ class NoisyNeighbourTest {
     private static final Duration BASELINE = Duration.ofSeconds(8);
     private static final Set<String> A_CONNECTORS = Set.of("asink", "asource", "aecho");
     private static final Set<String> B_CONNECTORS = Set.of("becho");
+    /** Wall-clock time of a probe (UTC), to find it in the GC logs ({@code NC_TEST_GC_DIR}). */
+    private static final java.time.format.DateTimeFormatter WALL = java.time.format.DateTimeFormatter
+            .ofPattern("HH:mm:ss.SSS").withZone(java.time.ZoneOffset.UTC);
     private static final Pattern LABEL = Pattern.compile("(\\w+)=\"([^\"]*)\"");
 
     private Harness harness;
@@ -581,7 +584,8 @@ class NoisyNeighbourTest {
     /** The five slowest answered probes: latency and when they started, from the phase's start. */
     private static String slowest(List<Result> results, long startMs) {
         return results.stream().filter(Result::ok).sorted(Comparator.comparingDouble(Result::ms).reversed()).limit(5)
-                .map(r -> String.format("%.0f ms at +%.1f s", r.ms(), (r.startMs() - startMs) / 1000.0))
+                .map(r -> String.format("%.0f ms at +%.1f s (%s)", r.ms(), (r.startMs() - startMs) / 1000.0,
+                                        WALL.format(java.time.Instant.ofEpochMilli(r.startMs()))))
                 .collect(Collectors.joining(", ", "[", "]"));
     }
 

@@ -92,6 +92,10 @@ final class OverloadKit {
     /**
      * {@code io.nowconnect.Main hub|agent} as a child JVM with the launcher's options for that mode and a GC log, its
      * {@code NC_*} variables only those given.
+     *
+     * <p>For diagnosis, two variables of the test run: {@code NC_TEST_GC_DIR} keeps the GC and safepoint logs (with
+     * wall-clock times) in that directory, and {@code NC_TEST_JAVA_OPTS_HUB} / {@code NC_TEST_JAVA_OPTS_AGENT} add
+     * JVM options after the launcher's (e.g. a flight recording, or another collector to compare).
      */
     static final class Node implements AutoCloseable {
         final String mode;
@@ -113,9 +117,12 @@ final class OverloadKit {
             this.mode = mode;
             this.name = name;
             this.log = dir.resolve(name + ".log");
-            this.gcLog = dir.resolve(name + "-gc.log");
+            String keep = System.getenv("NC_TEST_GC_DIR");
+            this.gcLog = keep == null ? dir.resolve(name + "-gc.log") : Path.of(keep, name + "-gc.log");
+            String extra = System.getenv("NC_TEST_JAVA_OPTS_" + mode.toUpperCase(java.util.Locale.ROOT));
             process = ChildJvm.main("io.nowconnect.Main").options(launcherOptions(mode.equals("hub"))).options(moreOptions)
-                    .options("-Xlog:gc:file=" + gcLog).args(mode).env(Map.of("MALLOC_ARENA_MAX", "2")).env(env).log(log)
+                    .options(extra == null || extra.isBlank() ? List.of() : List.of(extra.trim().split("\\s+")))
+                    .options("-Xlog:gc,safepoint:file=" + gcLog + ":time,uptime").args(mode).env(Map.of("MALLOC_ARENA_MAX", "2")).env(env).log(log)
                     .start();
         }
 
