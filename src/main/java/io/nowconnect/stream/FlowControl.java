@@ -157,10 +157,12 @@ final class FlowControl {
         long consumed = consumedSinceWindow;
         consumedSinceWindow = 0;
         long increment = consumed;
+        // the count first, then the debt: the tunnel's reader checks DATA against both at any moment, and lowering
+        // the allowance first would, for that moment, flag DATA the peer was entitled to after a shrink
+        unreturned.addAndGet(-consumed);
         if (allowance > receiveWindow) {
             increment -= withhold(consumed);
         }
-        unreturned.addAndGet(-consumed);
         if (drained && current < BinaryCodec.MAX_WINDOW && grow(current)) {
             increment += current;
         }

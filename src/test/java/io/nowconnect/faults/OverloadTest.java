@@ -191,8 +191,10 @@ class OverloadTest {
                 + OverloadKit.sum(hubMetrics, "nowconnect_hub_streams_total", "flow_control");
         double agentResets = OverloadKit.sum(agentMetrics, "nowconnect_streams_total", "queue_overflow")
                 + OverloadKit.sum(agentMetrics, "nowconnect_streams_total", "flow_control");
-        report("overload bin1 resets", String.format("hub %.0f, agent %.0f streams reset for memory", hubResets,
-                                                     agentResets));
+        report("overload bin1 resets", String.format(
+                "hub %.0f (queue_overflow %.0f), agent %.0f (queue_overflow %.0f) streams reset for memory or flow control",
+                hubResets, OverloadKit.sum(hubMetrics, "nowconnect_hub_streams_total", "queue_overflow"), agentResets,
+                OverloadKit.sum(agentMetrics, "nowconnect_streams_total", "queue_overflow")));
 
         assertTrue(deaths.isEmpty(), "hub and agent alive: " + deaths);
         hub.assertAlive("after the load");
