@@ -54,9 +54,13 @@ final class ReadBuffer {
         return buf;
     }
 
-    /** Whether {@code n} bytes read are a small read (an interactive request or answer). */
+    /**
+     * Whether {@code n} bytes read are a small read: less than the quiet buffer, so the socket had nothing more (an
+     * interactive request or answer). A read that fills the quiet buffer is the start of bulk, not a request: 2,000
+     * uploads starting at once would otherwise take the small frames' room and their place in line.
+     */
     boolean isSmall(int n) {
-        return n <= small;
+        return n < small;
     }
 
     /**

@@ -126,6 +126,48 @@ class SharesTest {
     }
 
     @Test
+    void aSmallFrameAtItsTenantsCapGoesBeforeTheTenantsBulkFrames() throws Exception {
+        Account a = shares.open("agent-a");
+        a.streamOpened();
+        long frame = MemoryBudget.round(16 * KIB);
+        long small = MemoryBudget.round(KIB);
+        // A at its cap for bulk frames, then for small ones too
+        while (a.tryAcquireToSend(frame, false)) {
+            // fill
+        }
+        while (a.tryAcquireToSend(small, true)) {
+            // fill
+        }
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Thread> bulk = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            bulk.add(Thread.ofVirtual().start(() -> a.acquireToSend(frame, false, stop::get)));
+        }
+        Thread.sleep(100);
+        CountDownLatch smallSent = new CountDownLatch(1);
+        Thread request = Thread.ofVirtual().start(() -> {
+            if (a.acquireToSend(small, true, stop::get)) {
+                smallSent.countDown();
+            }
+        });
+        Thread.sleep(20);
+        // one small frame's worth goes out: it wakes the request, not the first of the 20 bulk frames queued before it
+        // (which would find no room and wait again, leaving the request to its next look, up to 250 ms later)
+        long released = System.nanoTime();
+        a.releaseSent(small);
+        assertTrue(smallSent.await(5, TimeUnit.SECONDS), "the request went");
+        long ms = (System.nanoTime() - released) / 1_000_000;
+        assertTrue(ms < 150, "the request went at the release, not at its next look: " + ms + " ms");
+        stop.set(true);
+        for (Thread t : bulk) {
+            t.join(5000);
+        }
+        request.join(5000);
+        a.releaseSent(a.sending());
+        assertEquals(0, memory.used(), "everything given back");
+    }
+
+    @Test
     void noTenantTakesTheWholeGrowthPool() {
         Account a = shares.open("agent-a");
         Account b = shares.open("agent-b");
