@@ -50,6 +50,15 @@ public final class Harness implements AutoCloseable {
                                       Map.of())));
     }
 
+    /**
+     * Make sure the test logging is configured (this class's static block, run once per JVM). Its reset removes every
+     * handler, so a test that adds a handler to a logger calls this first: otherwise the reset may come later, at the
+     * test's first use of this class, and take the handler away (a test class run alone missed its events so).
+     */
+    public static void configureLogging() {
+        // the static block has run by the time this body does
+    }
+
     private final Path dir;
     private final boolean ownsDir;
     private final Path secret;

@@ -25,6 +25,8 @@ public final class LogCapture extends Handler implements AutoCloseable {
 
     /** Start capturing. */
     public LogCapture() {
+        // the test logging first: its reset would take this handler away
+        Harness.configureLogging();
         Formatter ours = new SimpleFormatter();
         for (Handler h : Logger.getLogger("").getHandlers()) {
             if (h.getFormatter() != null && h.getFormatter().getClass().getName().startsWith("io.nowconnect.log.")) {

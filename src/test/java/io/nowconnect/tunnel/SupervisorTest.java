@@ -86,6 +86,8 @@ class SupervisorTest {
     void setUp() throws IOException {
         tokenFile = dir.resolve("token");
         Files.writeString(tokenFile, "token-A\n");
+        // before the handler goes on: the logging set-up resets every logger's handlers
+        Harness.configureLogging();
         Logger logger = SUPERVISOR_LOGGER;
         previousLevel = logger.getLevel();
         logger.setLevel(Level.ALL);
