@@ -39,8 +39,7 @@ public final class Account {
      */
     private final Condition smallRoom = sendLock.newCondition();
     private final Condition bulkRoom = sendLock.newCondition();
-    private final AtomicInteger smallWaiters = new AtomicInteger();
-    private final AtomicInteger bulkWaiters = new AtomicInteger();
+    private final AtomicInteger sendWaiters = new AtomicInteger();
 
     Account(Shares shares, String tenant) {
         this.shares = shares;
@@ -234,8 +233,7 @@ public final class Account {
 
     /** Wait a while for this tenant's bytes to send to drop; false when interrupted (the stream is closing). */
     private boolean awaitSendRoom(boolean small) {
-        AtomicInteger waiters = small ? smallWaiters : bulkWaiters;
-        waiters.incrementAndGet();
+        sendWaiters.incrementAndGet();
         sendLock.lock();
         try {
             (small ? smallRoom : bulkRoom).await(SEND_WAIT_MILLIS, TimeUnit.MILLISECONDS);
@@ -245,7 +243,7 @@ public final class Account {
             return false;
         } finally {
             sendLock.unlock();
-            waiters.decrementAndGet();
+            sendWaiters.decrementAndGet();
         }
     }
 
@@ -253,7 +251,7 @@ public final class Account {
         sending.addAndGet(-bytes);
         // one waiter per release (it takes what it needs, the next release wakes the next): never the whole herd; a
         // small frame before any bulk one
-        if (smallWaiters.get() > 0 || bulkWaiters.get() > 0) {
+        if (sendWaiters.get() > 0) {
             sendLock.lock();
             try {
                 if (sendLock.hasWaiters(smallRoom)) {

@@ -87,19 +87,13 @@ final class ReadBuffer {
         if (buf != smallArray) {
             pool.giveBack(buf);
             buf = smallArray;
-            release();
+            account.releaseSent(charge);
+            charge = 0;
         }
     }
 
     /** The stream ends: the large array goes back to the pool, its charge to the budget. */
     void close() {
         shrink();
-        release();
-    }
-
-    /** Give the large buffer's charge back. */
-    private void release() {
-        account.releaseSent(charge);
-        charge = 0;
     }
 }

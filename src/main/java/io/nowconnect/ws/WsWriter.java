@@ -287,7 +287,7 @@ public final class WsWriter {
                     continue;
                 }
                 if (buf == null) {
-                    buf = takeBuffer();
+                    buf = POOL.take();
                 } else if (used + frame.length > buf.length) {
                     writeSocket(buf, used);
                     used = 0;
@@ -299,7 +299,7 @@ public final class WsWriter {
                 writeSocket(buf, used);
             }
         } finally {
-            giveBack(buf);
+            POOL.giveBack(buf);
         }
     }
 
@@ -316,7 +316,7 @@ public final class WsWriter {
             write(List.of(frame));
             return;
         }
-        byte[] buf = takeBuffer();
+        byte[] buf = POOL.take();
         WriteBatch records = WriteBatch.begin(size);
         boolean written = false;
         try {
@@ -325,7 +325,7 @@ public final class WsWriter {
             written = true;
         } finally {
             endBatch(records, written);
-            giveBack(buf);
+            POOL.giveBack(buf);
         }
     }
 
@@ -345,16 +345,6 @@ public final class WsWriter {
                 writeSinceNanos = 0;
             }
         }
-    }
-
-    /** A gather buffer from the process's pool (lock-free), or a new one when the pool is empty. */
-    private static byte[] takeBuffer() {
-        return POOL.take();
-    }
-
-    /** Give a gather buffer back; the pool keeps a few, the rest are garbage. */
-    private static void giveBack(byte[] buf) {
-        POOL.giveBack(buf);
     }
 
     /**

@@ -45,7 +45,7 @@ class ReadBufferTest {
     }
 
     @Test
-    void aShortReadShrinksAndNoRoomKeepsItSmall() {
+    void aShortReadMakesItSmallAgainAndGivesTheChargeBack() {
         Shares shares = Shares.of(MemoryBudget.create(64L << 20));
         Account account = shares.open("t");
         ReadBuffer buf = new ReadBuffer(account, SMALL, LARGE);
