@@ -6,7 +6,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * Arrays of one size, kept for reuse: a fixed number of slots, so the pool retains at most {@link #boundBytes()};
  * {@link #take()} gives a pooled array or a new one when none is free, {@link #giveBack} keeps an array when a slot is
  * free and leaves it to the collector otherwise. An array taken is the taker's alone until given back; it is not
- * cleared (callers write before they read).
+ * cleared (callers write before they read). Under contention the pool is lossy, never unsafe: a give-back that races a
+ * take may find every slot it looks at taken and leave its array to the collector, and a take may miss an array given
+ * back behind its scan and allocate; both only cost an allocation.
  *
  * <p>Threads: any; lock-free (one compare-and-set per slot tried).
  */

@@ -17,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@link ArrayPool}: an array given back is the next one taken, the pool keeps no more than its slots whatever is given
@@ -85,6 +86,15 @@ class ArrayPoolTest {
             t.join();
         }
         assertNull(failure.get());
-        assertEquals(4, pool.pooled(), "the pool ends with its slots full");
+        // a give-back that races a take may miss the slot the take just freed (the array goes to the collector), so
+        // how many the pool ends with depends on the interleaving; never more than its slots, and it still works
+        assertTrue(pool.pooled() <= 4, "never more than its slots");
+        while (pool.pooled() > 0) {
+            pool.take();
+        }
+        for (int i = 0; i < 6; i++) {
+            pool.giveBack(new byte[16]);
+        }
+        assertEquals(4, pool.pooled(), "quiet again, every free slot takes an array back");
     }
 }
