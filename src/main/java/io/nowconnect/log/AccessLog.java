@@ -19,7 +19,8 @@ import io.nowconnect.stream.StreamEnd;
  * {@code NC_ACCESS_LOG_FILE_COUNT}). The line names the stream's parties, connector, bytes each way, duration and
  * result; never a payload byte, never a token.
  *
- * <p>Threads: {@link #log} is called on stream threads; JUL's handlers lock for each record.
+ * <p>Threads: {@link #log} is called on stream threads and never waits for the output: lines are written by a
+ * writer thread ({@link AsyncHandler}).
  */
 public final class AccessLog {
     /** The access log's logger. */
@@ -56,10 +57,17 @@ public final class AccessLog {
                                                   settings.accessFileBytes(), settings.accessFileCount(), true);
             handler.setFormatter(Logging.formatter(settings.json()));
             handler.setLevel(Level.ALL);
-            LOGGER.addHandler(handler);
+            LOGGER.addHandler(new AsyncHandler(handler, "nc-access-log"));
             LOGGER.setUseParentHandlers(false);
         } catch (IOException | RuntimeException e) {
             throw new ConfigException(List.of("NC_ACCESS_LOG_FILE: cannot open " + file + " (" + e.getMessage() + ")"));
+        }
+    }
+
+    /** Write the access lines logged so far to the access file, when there is one. */
+    static void flush() {
+        for (Handler h : LOGGER.getHandlers()) {
+            h.flush();
         }
     }
 

@@ -18,6 +18,10 @@ public final class Event {
         fields.put("event", name);
     }
 
+    private Event(Map<String, Object> copyOf) {
+        fields.putAll(copyOf);
+    }
+
     /**
      * Start an event.
      *
@@ -76,7 +80,6 @@ public final class Event {
         }
         LogRecord record = new LogRecord(level, message);
         record.setLoggerName(logger.getName());
-        record.setParameters(new Object[] {this});
         if (error != null) {
             if (logger.isLoggable(Level.FINE)) {
                 record.setThrown(error);
@@ -84,6 +87,9 @@ public final class Event {
             fields.putIfAbsent("error", error.getClass().getSimpleName()
                     + (error.getMessage() == null ? "" : ": " + error.getMessage()));
         }
+        // a copy: the line is formatted later, on the log writer's thread (AsyncHandler), and says what was true now
+        Event snapshot = new Event(fields);
+        record.setParameters(new Object[] {snapshot});
         logger.log(record);
     }
 }

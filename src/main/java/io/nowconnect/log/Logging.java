@@ -40,10 +40,11 @@ public final class Logging {
         System.setProperty("io.helidon.logging.config.disabled", "true");
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
-        Handler handler = new FlushingHandler(out instanceof PrintStream ps ? ps : new PrintStream(out, true));
-        handler.setFormatter(settings.json() ? new LogFormats.Json() : new LogFormats.Plain());
-        handler.setLevel(Level.ALL);
-        root.addHandler(handler);
+        Handler console = new ConsoleHandler(out instanceof PrintStream ps ? ps : new PrintStream(out, true),
+                                             formatter(settings.json()));
+        console.setLevel(Level.ALL);
+        // the writer thread flushes once per batch; no thread that logs ever waits for the output
+        root.addHandler(new AsyncHandler(console, "nc-log"));
         // DEBUG is ours: libraries (the JDK's TLS and security loggers above all) stay at INFO
         boolean debug = settings.level().intValue() < Level.INFO.intValue();
         root.setLevel(debug ? Level.INFO : settings.level());
@@ -66,6 +67,17 @@ public final class Logging {
     }
 
     /**
+     * Write every line logged so far (they are written by a writer thread, {@link AsyncHandler}): for what must be on
+     * the console or in the access file before it goes on (tests reading them, an exit).
+     */
+    public static void flush() {
+        for (Handler h : Logger.getLogger("").getHandlers()) {
+            h.flush();
+        }
+        AccessLog.flush();
+    }
+
+    /**
      * One formatted line, for what is written before logging is configured (configuration errors).
      *
      * @param json JSON or plain format
@@ -82,16 +94,11 @@ public final class Logging {
         return (json ? new LogFormats.Json() : new LogFormats.Plain()).format(r);
     }
 
-    /** A stream handler that flushes every record, so lines appear at once and none is lost at exit. */
-    private static final class FlushingHandler extends StreamHandler {
-        FlushingHandler(PrintStream out) {
-            super(out, new LogFormats.Plain());
-        }
 
-        @Override
-        public synchronized void publish(java.util.logging.LogRecord record) {
-            super.publish(record);
-            flush();
+    /** Standard error (or the tests' stream) as a handler: closing it flushes, never closes the stream. */
+    private static final class ConsoleHandler extends StreamHandler {
+        ConsoleHandler(PrintStream out, java.util.logging.Formatter formatter) {
+            super(out, formatter);
         }
 
         @Override

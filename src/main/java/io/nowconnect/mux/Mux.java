@@ -417,6 +417,7 @@ public final class Mux {
         case Frame.Rst r -> table.dispatch(r);
         default -> role.onControl(frame);
         }
+        table.afterFrame();
     }
 
     private void onPong(byte[] payload) {

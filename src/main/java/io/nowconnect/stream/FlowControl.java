@@ -31,6 +31,13 @@ final class FlowControl {
     private final Account account;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
+    private final Wakes wakes;
+    /** Guarded by {@link #lock}: the stream's reader waits for credit; cleared by whoever signals it (counted). */
+    private boolean readerWaiting;
+    /** Guarded by {@link #lock}: the reader is to be woken when its deferred wake-up's turn comes. */
+    private boolean wakeWanted;
+    /** Guarded by {@link #lock}: a deferred wake-up of the reader is in {@link #wakes} (never more than one). */
+    private boolean wakeQueued;
     /** How many unreturned bytes the peer may send; grows from {@link #window}. Set under the lock. */
     private volatile int receiveWindow;
     /**
@@ -55,8 +62,10 @@ final class FlowControl {
      * @param receiveWindow the window this side grants, 0 for v1
      * @param sendWindow the window the peer grants (the first credit)
      * @param account the stream's tenant, whose share of the growth pool window growth comes from
+     * @param wakes the tunnel's wake-ups: the end of a credit wait is counted there, and waits its turn
      */
-    FlowControl(int receiveWindow, int sendWindow, Account account) {
+    FlowControl(int receiveWindow, int sendWindow, Account account, Wakes wakes) {
+        this.wakes = wakes;
         this.window = receiveWindow;
         this.receiveWindow = receiveWindow;
         this.allowance = receiveWindow;
@@ -94,7 +103,7 @@ final class FlowControl {
         lock.lock();
         try {
             credit += increment;
-            changed.signalAll();
+            signalLocked(false);
             return credit <= BinaryCodec.MAX_UINT32;
         } finally {
             lock.unlock();
@@ -108,20 +117,34 @@ final class FlowControl {
      * @return credit in bytes, or -1 once closed
      */
     long awaitCredit(StreamObserver observer) {
+        int signalled = 0;
         lock.lock();
         try {
             if (credit <= 0 && !closed) {
                 observer.wire(WireEvent.CREDIT_WAIT);
             }
             while (credit <= 0 && !closed) {
-                changed.await();
+                readerWaiting = true;
+                try {
+                    changed.await();
+                } finally {
+                    if (!readerWaiting) {
+                        signalled++;
+                    }
+                    readerWaiting = false;
+                }
             }
+            wakeWanted = false;
             return closed ? -1 : credit;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return -1;
         } finally {
             lock.unlock();
+            // outside the lock: it may run deferred wake-ups, which take their own stream's lock
+            for (; signalled > 0; signalled--) {
+                wakes.ran();
+            }
         }
     }
 
@@ -169,12 +192,48 @@ final class FlowControl {
         return increment;
     }
 
+    /** Wake the reader if it waits for credit: at once when small (the stream ends) or few wait to run, else in turn. */
+    private void signalLocked(boolean small) {
+        if (!readerWaiting) {
+            return;
+        }
+        if (wakes.mayWake(small)) {
+            wakeLocked();
+        } else {
+            wakeWanted = true;
+            if (!wakeQueued) {
+                wakeQueued = true;
+                wakes.defer(this::deferredWake);
+            }
+        }
+    }
+
+    private void wakeLocked() {
+        readerWaiting = false;
+        wakeWanted = false;
+        wakes.woke();
+        changed.signalAll();
+    }
+
+    /** A deferred wake-up's turn (on another stream's thread, holding no stream lock). */
+    private void deferredWake() {
+        lock.lock();
+        try {
+            wakeQueued = false;
+            if (readerWaiting && wakeWanted) {
+                wakeLocked();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** The stream ended: wake a waiting reader and give window growth back (once; no growth after this). */
     void close() {
         lock.lock();
         try {
             closed = true;
-            changed.signalAll();
+            signalLocked(true);
             if (receiveWindow > window) {
                 account.releaseGrowth(receiveWindow - window);
                 receiveWindow = window;

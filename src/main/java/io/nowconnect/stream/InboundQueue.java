@@ -19,7 +19,8 @@ import io.nowconnect.buffer.ArrayPool;
  * Small payloads (under {@link #SMALL}) are copied into a shared chunk of {@link #CHUNK} bytes instead of being kept
  * as arrays of their own, so a flood of 1-byte frames costs about its payload, not fifty times it.
  *
- * <p>Locks: one, {@link #lock}, guards every field; the writer waits on {@link #notEmpty}. Methods ending in
+ * <p>Locks: one, {@link #lock}, guards every field; the writer waits on {@link #notEmpty}, and each time it is
+ * signalled there the wake-up is counted in the tunnel's {@link ReaderPace}. Methods ending in
  * {@code Locked} need it held.
  */
 final class InboundQueue {
@@ -37,12 +38,31 @@ final class InboundQueue {
      */
     private static final ArrayPool GATHER_POOL = new ArrayPool(GATHER, 16);
 
+    /**
+     * An empty queue.
+     *
+     * @param wakes the tunnel's wake-ups: each signal that ends the writer's wait is counted there, and a bulk one
+     *              may wait its turn
+     */
+    InboundQueue(Wakes wakes) {
+        this.wakes = wakes;
+    }
+
     /** One entry: the first {@code length} bytes of {@code data}, charged {@code charge} bytes of the budget. */
     record Entry(byte[] data, int length, int charge) {
     }
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition notEmpty = lock.newCondition();
+    private final Wakes wakes;
+    /** The writer waits in {@link #takeAll}; cleared by whoever signals it, which counts the wake-up in {@link #wakes}. */
+    private boolean writerWaiting;
+    /** The writer is to be woken when its deferred wake-up's turn comes. */
+    private boolean wakeWanted;
+    /** A deferred wake-up of this queue's writer is in {@link #wakes} (never more than one). */
+    private boolean wakeQueued;
+    /** Payload bytes queued since the writer last took (whether its wake-up is small). */
+    private long queuedBytes;
     private final ArrayDeque<Entry> entries = new ArrayDeque<>();
     /** The chunk small payloads go into, already the last entry (its length grows), or null. */
     private byte[] chunk;
@@ -101,7 +121,8 @@ final class InboundQueue {
                 entries.addLast(new Entry(data, length, charge));
             }
             charged += charge;
-            notEmpty.signal();
+            queuedBytes += length;
+            signalLocked(queuedBytes < Wakes.SMALL);
             return true;
         } finally {
             lock.unlock();
@@ -114,7 +135,7 @@ final class InboundQueue {
         try {
             fin = true;
             chunk = null;
-            notEmpty.signal();
+            signalLocked(true);
         } finally {
             lock.unlock();
         }
@@ -128,17 +149,34 @@ final class InboundQueue {
      * @throws InterruptedException when the stream closes
      */
     boolean takeAll(List<Entry> into) throws InterruptedException {
+        int signalled = 0;
         lock.lock();
         try {
             while (entries.isEmpty() && !fin) {
-                notEmpty.await();
+                writerWaiting = true;
+                try {
+                    notEmpty.await();
+                } finally {
+                    if (!writerWaiting) {
+                        // signalled (not a spurious or interrupted wake-up): the signaller counted it
+                        signalled++;
+                    }
+                    writerWaiting = false;
+                }
             }
             into.addAll(entries);
             entries.clear();
             chunk = null;
+            queuedBytes = 0;
+            // woken some other way (spurious): a deferred wake-up still queued finds nothing to do
+            wakeWanted = false;
             return fin;
         } finally {
             lock.unlock();
+            // outside the lock: it may run deferred wake-ups, which take their own stream's lock
+            for (; signalled > 0; signalled--) {
+                wakes.ran();
+            }
         }
     }
 
@@ -227,8 +265,44 @@ final class InboundQueue {
             entries.clear();
             chunk = null;
             charged -= queued;
-            notEmpty.signal();
+            signalLocked(true);
             return queued;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Wake the writer if it waits: at once when small (or few of the tunnel's threads wait to run), else in turn. */
+    private void signalLocked(boolean small) {
+        if (!writerWaiting) {
+            return;
+        }
+        if (wakes.mayWake(small)) {
+            wakeLocked();
+        } else {
+            wakeWanted = true;
+            if (!wakeQueued) {
+                wakeQueued = true;
+                wakes.defer(this::deferredWake);
+            }
+        }
+    }
+
+    private void wakeLocked() {
+        writerWaiting = false;
+        wakeWanted = false;
+        wakes.woke();
+        notEmpty.signal();
+    }
+
+    /** A deferred wake-up's turn (on another stream's thread, holding no stream lock). */
+    private void deferredWake() {
+        lock.lock();
+        try {
+            wakeQueued = false;
+            if (writerWaiting && wakeWanted) {
+                wakeLocked();
+            }
         } finally {
             lock.unlock();
         }

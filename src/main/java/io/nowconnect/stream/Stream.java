@@ -57,7 +57,7 @@ public final class Stream {
     private final StreamTable table;
     private final Direction outbound;
     /** Received and not yet written to the socket, charged to the tenant's {@link Account}. */
-    private final InboundQueue inbound = new InboundQueue();
+    private final InboundQueue inbound;
     private final Account account;
     /** bin1 credit and windows; disabled (window 0) for v1. */
     private final FlowControl flow;
@@ -84,7 +84,8 @@ public final class Stream {
         this.table = table;
         this.outbound = table.outbound();
         this.account = table.account();
-        this.flow = new FlowControl(table.flowWindow(), table.sendWindow(), account);
+        this.inbound = new InboundQueue(table.wakes());
+        this.flow = new FlowControl(table.flowWindow(), table.sendWindow(), account, table.wakes());
     }
 
     /** Stream id. */
@@ -121,12 +122,20 @@ public final class Stream {
             return;
         }
         touch();
-        socketWriter = Thread.ofVirtual().name("nc-w-" + cid).start(this::socketWriteLoop);
-        Thread.ofVirtual().name("nc-r-" + cid).start(this::socketReadLoop);
+        // the writer names itself before it looks at closed, and close() sets closed before it looks for the writer:
+        // one of the two sees the other, whenever the thread starts (Wakes may start it a little later)
+        table.startThread("nc-w-" + cid, () -> {
+            socketWriter = Thread.currentThread();
+            socketWriteLoop();
+        }, () -> close(ResetReason.RESET, true));
+        table.startThread("nc-r-" + cid, this::socketReadLoop, () -> close(ResetReason.RESET, true));
         if (closed.get()) {
             // lost a race with close(): make sure nothing stays open
             closeQuietly(connected);
-            socketWriter.interrupt();
+            Thread w = socketWriter;
+            if (w != null) {
+                w.interrupt();
+            }
         }
     }
 

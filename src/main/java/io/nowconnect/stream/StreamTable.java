@@ -33,6 +33,7 @@ public final class StreamTable {
     private final StreamObserver observer;
     private final StreamBudget budget;
     private final Account account;
+    private final Wakes wakes = new Wakes();
     /** Most payload bytes per DATA frame for streams registered from now on; at most the settings' value. */
     private volatile int maxPayload;
     /** bin1 receive window in bytes for streams registered from now on; 0 = v1, no flow control. */
@@ -203,6 +204,31 @@ public final class StreamTable {
         case Frame.Rst r -> s.onRst(r.err());
         default -> throw new IllegalStateException("not a stream frame: " + frame.type().wire());
         }
+    }
+
+    /**
+     * Tunnel reader, after each frame: run the stream wake-ups whose turn has come ({@link Wakes}; most run as other
+     * stream threads run, this catches one deferred just as the last of them ran). Holds no lock.
+     */
+    public void afterFrame() {
+        wakes.drain();
+    }
+
+    /**
+     * Start a virtual thread for one of this tunnel's streams (an OPEN's dial, a stream's pumps): at once when few of
+     * the tunnel's threads wait to run, else in turn ({@link Wakes}).
+     *
+     * @param name thread name
+     * @param task what it runs
+     * @param failed what to do instead when no thread can be started (out of memory)
+     */
+    public void startThread(String name, Runnable task, Runnable failed) {
+        wakes.start(name, task, failed);
+    }
+
+    /** The tunnel's wake-ups of its stream threads. */
+    Wakes wakes() {
+        return wakes;
     }
 
     /**

@@ -3,9 +3,12 @@ package io.nowconnect.ws;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 
 import io.nowconnect.buffer.ArrayPool;
 
@@ -36,7 +39,10 @@ import io.nowconnect.buffer.ArrayPool;
  */
 public final class WsWriter {
     private static final int LARGE_FRAME = 16 * 1024;
-    private static final int KEY_BLOCK = 1024;
+    /** Masking keys drawn from the random source at once. */
+    private static final int KEY_BLOCK = 256;
+    /** Before the first block (and on the server, which never masks): the first key taken draws a block. */
+    private static final int[] NO_KEYS = new int[0];
     /**
      * Most bytes per socket write: a write that does not finish within the ping timeout ends the tunnel, so one write
      * must not need much more than the send buffer frees for a slow but reading peer (see the class comment).
@@ -54,9 +60,14 @@ public final class WsWriter {
     private final OutputStream out;
     private final boolean client;
     private final SecureRandom random;
-    /** Masking keys drawn from {@link #random} in blocks (one call per 256 frames, not one per frame). */
-    private final byte[] keys;
-    private int keyPos;
+    /**
+     * Masking keys drawn from {@link #random} in blocks (one call per 256 frames, not one per frame), taken lock-free:
+     * every stream thread of an agent frames its own WINDOWs, and a lock here had 50 to 95 of them blocked at once
+     * with 2,000 streams starting. A block is replaced under {@link #keyLock} once its last key is taken.
+     */
+    private volatile int[] keys;
+    private final AtomicInteger nextKey = new AtomicInteger(KEY_BLOCK);
+    private final ReentrantLock keyLock = new ReentrantLock();
     private final Outbox<byte[]> outbox;
     /** When the socket write in progress began (nanoTime), 0 when none is; written by whoever holds the write lock. */
     private volatile long writeSinceNanos;
@@ -65,8 +76,7 @@ public final class WsWriter {
         this.out = out;
         this.client = client;
         this.random = client ? new SecureRandom() : null;
-        this.keys = client ? new byte[KEY_BLOCK] : null;
-        this.keyPos = KEY_BLOCK;
+        this.keys = NO_KEYS;
         this.outbox = Outbox.create(threadName, this::write, f -> f.length);
     }
 
@@ -237,15 +247,30 @@ public final class WsWriter {
 
     /** A fresh masking key (RFC 6455 5.3: unpredictable, from a strong source of entropy). */
     private int nextMaskingKey() {
-        synchronized (keys) {
-            if (keyPos == KEY_BLOCK) {
-                random.nextBytes(keys);
-                keyPos = 0;
+        while (true) {
+            int[] block = keys;
+            int i = nextKey.getAndIncrement();
+            if (i < KEY_BLOCK) {
+                // each index of a block is handed out once; an index taken while the block was replaced is dropped
+                // (the block is set before the index restarts, so a stale block is seen here)
+                if (block == keys) {
+                    return block[i];
+                }
+                continue;
             }
-            int k = ((keys[keyPos] & 0xFF) << 24) | ((keys[keyPos + 1] & 0xFF) << 16) | ((keys[keyPos + 2] & 0xFF) << 8)
-                    | (keys[keyPos + 3] & 0xFF);
-            keyPos += 4;
-            return k;
+            keyLock.lock();
+            try {
+                if (nextKey.get() >= KEY_BLOCK) {
+                    byte[] raw = new byte[KEY_BLOCK * 4];
+                    random.nextBytes(raw);
+                    int[] fresh = new int[KEY_BLOCK];
+                    ByteBuffer.wrap(raw).asIntBuffer().get(fresh);
+                    keys = fresh;
+                    nextKey.set(0);
+                }
+            } finally {
+                keyLock.unlock();
+            }
         }
     }
 

@@ -60,6 +60,7 @@ class AccessLogFileTest {
             AccessLog.log(new StreamEnd("cid-" + i, "db", "ok", i, 2L * i, Duration.ofMillis(i), null),
                           AccessLog.event("db").with("target", "db.corp:5432"));
         }
+        Logging.flush();
         Path current = dir.resolve("access.log.0");
         assertTrue(Files.exists(current), "the current file is FILE.0");
         assertTrue(Files.exists(dir.resolve("access.log.1")) && Files.exists(dir.resolve("access.log.2")), "rotated");
@@ -91,6 +92,7 @@ class AccessLogFileTest {
         AccessLog.log(new StreamEnd("c1", "ldap", "reset", 3, 4, Duration.ofMillis(5),
                                     new InetSocketAddress("127.0.0.1", 389)),
                       AccessLog.event("ldap").with("client", "10.0.0.7").with("client_port", 50123));
+        Logging.flush();
         // one file (COUNT 1): the file itself, no generation suffix
         String text = Files.readString(file);
         assertTrue(text.contains("event=access connector=ldap client=10.0.0.7 client_port=50123 cid=c1 bytes_c2a=3 "
@@ -99,6 +101,7 @@ class AccessLogFileTest {
         Logging.configure(new LogSettings(Level.INFO, false, false, Optional.of(off), 1 << 20, 1),
                           new ByteArrayOutputStream());
         AccessLog.log(new StreamEnd("c2", "ldap", "ok", 1, 1, Duration.ZERO, null), AccessLog.event("ldap"));
+        Logging.flush();
         assertFalse(Files.exists(off) && Files.size(off) > 0, "NC_ACCESS_LOG=false writes nothing");
     }
 

@@ -189,7 +189,7 @@ class SharesTest {
         Account account = shares.open("agent-a");
         account.streamOpened();
         int w = 64 * KIB;
-        FlowControl flow = new FlowControl(w, w, account);
+        FlowControl flow = new FlowControl(w, w, account, new Wakes());
         assertTrue(flow.received(w / 2));
         long increment = flow.consumed(w / 2, true);
         assertEquals(w / 2 + w, increment, "credit back and the window doubled");
@@ -212,7 +212,7 @@ class SharesTest {
         Account account = shares.open("agent-a");
         account.streamOpened();
         int w = 64 * KIB;
-        FlowControl flow = new FlowControl(w, w, account);
+        FlowControl flow = new FlowControl(w, w, account, new Wakes());
         flow.received(w / 2);
         flow.consumed(w / 2, true);
         assertTrue(account.growth() > 0);

@@ -1,0 +1,204 @@
+package io.nowconnect.stream;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.nowconnect.testkit.Harness;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@link Wakes}: past {@link Wakes#RUNNABLE} threads woken and not yet run, bulk wake-ups and new threads wait their
+ * turn, in order, and small wake-ups never do; and with real stream queues, flow control and threads, no wake-up is
+ * ever lost (every byte queued is taken, every credit wait ends) and the counts end at zero.
+ */
+@Timeout(60)
+class WakesTest {
+    @Test
+    void bulkWakeUpsPastTheBoundWaitTheirTurnInOrderAndSmallOnesNever() {
+        Wakes wakes = new Wakes();
+        for (int i = 0; i < Wakes.RUNNABLE - 1; i++) {
+            wakes.woke();
+        }
+        assertTrue(wakes.mayWake(false), "below the bound a bulk wake-up goes at once");
+        wakes.woke();
+        assertFalse(wakes.mayWake(false), "at the bound it waits");
+        assertTrue(wakes.mayWake(true), "a small one never waits");
+
+        List<Integer> order = new CopyOnWriteArrayList<>();
+        for (int i = 1; i <= 3; i++) {
+            int n = i;
+            wakes.defer(() -> {
+                order.add(n);
+                wakes.woke();
+            });
+        }
+        assertEquals(3, wakes.deferred());
+        wakes.drain();
+        assertEquals(List.of(), order, "nothing runs while the bound is reached");
+        wakes.ran();
+        assertEquals(List.of(1), order, "one ran, the first deferred takes its place");
+        wakes.ran();
+        wakes.ran();
+        assertEquals(List.of(1, 2, 3), order);
+        assertEquals(0, wakes.deferred());
+        assertEquals(Wakes.RUNNABLE, wakes.pending());
+    }
+
+    @Test
+    void aThreadStartedPastTheBoundStartsWhenAnotherRuns() throws InterruptedException {
+        Wakes wakes = new Wakes();
+        for (int i = 0; i < Wakes.RUNNABLE; i++) {
+            wakes.woke();
+        }
+        CountDownLatch started = new CountDownLatch(1);
+        wakes.start("test-deferred", started::countDown, () -> { });
+        assertFalse(started.await(200, TimeUnit.MILLISECONDS), "no thread before its turn");
+        assertEquals(1, wakes.deferred());
+        wakes.ran();
+        assertTrue(started.await(5, TimeUnit.SECONDS), "started once another ran");
+        Harness.await(java.time.Duration.ofSeconds(5), () -> wakes.pending() == Wakes.RUNNABLE - 1,
+                      "the started thread counted itself as run");
+    }
+
+    /**
+     * 300 stream queues with real writer threads and 4 producers adding small and bulk payloads at random (the tunnel's
+     * reader calls {@link Wakes#drain} after each frame, as here): every byte reaches its writer, every FIN ends its
+     * writer, and nothing is left counted or deferred.
+     */
+    @Test
+    void noWakeUpIsLostUnderLoad() throws Exception {
+        Wakes wakes = new Wakes();
+        int queues = 300;
+        List<InboundQueue> inbound = new ArrayList<>();
+        AtomicLong taken = new AtomicLong();
+        AtomicLong maxDeferred = new AtomicLong();
+        CountDownLatch writersDone = new CountDownLatch(queues);
+        for (int i = 0; i < queues; i++) {
+            InboundQueue q = new InboundQueue(wakes);
+            inbound.add(q);
+            wakes.start("test-writer-" + i, () -> {
+                List<InboundQueue.Entry> batch = new ArrayList<>();
+                try {
+                    while (true) {
+                        batch.clear();
+                        boolean fin = q.takeAll(batch);
+                        for (InboundQueue.Entry e : batch) {
+                            taken.addAndGet(e.length());
+                        }
+                        if (fin) {
+                            return;
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    writersDone.countDown();
+                }
+            }, () -> { });
+        }
+        // one producer per queue at a time, as the tunnel has one reader: each producer owns a quarter of the queues
+        int producers = 4;
+        long[] added = new long[producers];
+        List<Thread> running = new ArrayList<>();
+        for (int p = 0; p < producers; p++) {
+            int me = p;
+            running.add(Thread.ofPlatform().start(() -> {
+                ThreadLocalRandom r = ThreadLocalRandom.current();
+                for (int i = 0; i < 20_000; i++) {
+                    int index = me + producers * r.nextInt(queues / producers);
+                    InboundQueue q = inbound.get(index);
+                    // mostly bulk (the wake-ups that may wait), some small (those that never do)
+                    int length = r.nextInt(10) == 0 ? 1 + r.nextInt(200) : 4096;
+                    assertTrue(q.add(new byte[length], q.chargeFor(length)));
+                    added[me] += length;
+                    maxDeferred.accumulateAndGet(wakes.deferred(), Math::max);
+                    wakes.drain();
+                }
+            }));
+        }
+        for (Thread t : running) {
+            t.join();
+        }
+        long sum = 0;
+        for (long a : added) {
+            sum += a;
+        }
+        long expected = sum;
+        // before any FIN (which always wakes at once): a lost bulk wake-up would leave bytes queued for good
+        Harness.await(java.time.Duration.ofSeconds(10), () -> {
+            wakes.drain();
+            return taken.get() == expected;
+        }, () -> "every byte queued was taken: " + taken.get() + " of " + expected + ", deferred " + wakes.deferred());
+        assertTrue(maxDeferred.get() > 0, "the load made bulk wake-ups wait their turn");
+        for (InboundQueue q : inbound) {
+            q.finish();
+        }
+        for (int i = 0; i < 100 && writersDone.getCount() > 0; i++) {
+            wakes.drain();
+            writersDone.await(50, TimeUnit.MILLISECONDS);
+        }
+        assertEquals(0, writersDone.getCount(), "every writer saw its FIN");
+        assertEquals(0, wakes.pending(), "every wake-up counted ran");
+        assertEquals(0, wakes.deferred(), "nothing left waiting its turn");
+    }
+
+    /** Credit waits end whatever the interleaving: 200 readers spend 1 MiB each in grants of 1 to 4 KiB. */
+    @Test
+    void everyCreditWaitEnds() throws Exception {
+        Wakes wakes = new Wakes();
+        Account account = Shares.of(MemoryBudget.create(64L << 20)).open("agent-a");
+        int readers = 200;
+        long each = 1 << 20;
+        List<FlowControl> flows = new ArrayList<>();
+        CountDownLatch done = new CountDownLatch(readers);
+        for (int i = 0; i < readers; i++) {
+            FlowControl flow = new FlowControl(4096, 0, account, wakes);
+            flows.add(flow);
+            wakes.start("test-reader-" + i, () -> {
+                long spent = 0;
+                while (spent < each) {
+                    long c = flow.awaitCredit(StreamObserver.NONE);
+                    if (c < 0) {
+                        return;
+                    }
+                    int n = (int) Math.min(c, each - spent);
+                    flow.take(n);
+                    spent += n;
+                }
+                done.countDown();
+            }, () -> { });
+        }
+        long[] granted = new long[readers];
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        int open = readers;
+        while (open > 0) {
+            open = 0;
+            for (int i = 0; i < readers; i++) {
+                if (granted[i] < each) {
+                    int g = (int) Math.min(1024 + r.nextInt(3 * 1024), each - granted[i]);
+                    assertTrue(flows.get(i).granted(g));
+                    granted[i] += g;
+                    open++;
+                }
+            }
+            wakes.drain();
+        }
+        for (int i = 0; i < 100 && done.getCount() > 0; i++) {
+            wakes.drain();
+            done.await(50, TimeUnit.MILLISECONDS);
+        }
+        assertEquals(0, done.getCount(), "every reader got all its credit");
+        Harness.await(java.time.Duration.ofSeconds(5), () -> wakes.pending() == 0 && wakes.deferred() == 0,
+                      "nothing left counted or waiting its turn");
+    }
+}
