@@ -21,7 +21,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>New threads ({@link #start}: an OPEN's dial, a stream's two pumps) count the same way and start in turn too, so a
  * burst of 2,000 OPENs does not put 6,000 threads ahead of everything else at once (a thread dump of the agent had 337
- * dials and 985 pumps runnable and not yet run). What waits here is bounded by the tunnel's streams: at most one
+ * dials and 985 pumps runnable and not yet run). Deferred starts go before deferred bulk wake-ups, as fq_codel serves
+ * new flows first: a new stream (a probe, a request on a fresh connection) waits behind other new streams, never
+ * behind the bulk of old ones. What waits here is bounded by the tunnel's streams: at most one
  * deferred wake-up of each stream's writer and reader, and its three starts.
  *
  * <p>Threads: any. {@link #woke}, {@link #ran}, {@link #mayWake} and {@link #defer} never block; deferred wake-ups and
@@ -35,7 +37,10 @@ final class Wakes {
     static final int SMALL = 2048;
 
     private final AtomicInteger pending = new AtomicInteger();
+    /** Deferred bulk wake-ups, in order. */
     private final ConcurrentLinkedQueue<Runnable> deferred = new ConcurrentLinkedQueue<>();
+    /** Deferred thread starts, in order: served before bulk wake-ups (a new stream is not queued behind bulk). */
+    private final ConcurrentLinkedQueue<Runnable> starts = new ConcurrentLinkedQueue<>();
     private final AtomicInteger deferredCount = new AtomicInteger();
 
     /** A thread was made runnable (signalled or started): it calls {@link #ran} once when it runs. */
@@ -78,7 +83,10 @@ final class Wakes {
      */
     void drain() {
         while (pending.get() < RUNNABLE) {
-            Runnable w = deferred.poll();
+            Runnable w = starts.poll();
+            if (w == null) {
+                w = deferred.poll();
+            }
             if (w == null) {
                 return;
             }
@@ -123,7 +131,8 @@ final class Wakes {
         if (pending.get() < RUNNABLE) {
             starter.run();
         } else {
-            defer(starter);
+            deferredCount.incrementAndGet();
+            starts.add(starter);
         }
     }
 }

@@ -55,6 +55,26 @@ class WakesTest {
     }
 
     @Test
+    void aDeferredStartGoesBeforeDeferredBulkWakeUps() throws InterruptedException {
+        Wakes wakes = new Wakes();
+        for (int i = 0; i < Wakes.RUNNABLE; i++) {
+            wakes.woke();
+        }
+        List<String> order = new CopyOnWriteArrayList<>();
+        // a bulk wake-up deferred first: when its turn comes its thread counts as runnable (and never runs here)
+        wakes.defer(() -> {
+            order.add("bulk");
+            wakes.woke();
+        });
+        CountDownLatch started = new CountDownLatch(1);
+        wakes.start("test-new-stream", started::countDown, () -> { });
+        assertEquals(2, wakes.deferred());
+        // one turn: it goes to the new stream's thread, not to the bulk wake-up deferred before it
+        wakes.ran();
+        assertTrue(started.await(5, TimeUnit.SECONDS), "the new stream's thread started with the first turn: " + order);
+    }
+
+    @Test
     void aThreadStartedPastTheBoundStartsWhenAnotherRuns() throws InterruptedException {
         Wakes wakes = new Wakes();
         for (int i = 0; i < Wakes.RUNNABLE; i++) {
