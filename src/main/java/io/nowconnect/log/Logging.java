@@ -94,7 +94,6 @@ public final class Logging {
         return (json ? new LogFormats.Json() : new LogFormats.Plain()).format(r);
     }
 
-
     /** Standard error (or the tests' stream) as a handler: closing it flushes, never closes the stream. */
     private static final class ConsoleHandler extends StreamHandler {
         ConsoleHandler(PrintStream out, java.util.logging.Formatter formatter) {
