@@ -1,7 +1,6 @@
 package io.nowconnect.stream;
 
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 import io.nowconnect.protocol.BinaryCodec;
@@ -20,7 +19,7 @@ import io.nowconnect.protocol.BinaryCodec;
  * peer may still send meanwhile is bounded by the budget's received share like any other received data.
  *
  * <p>Locks: one, {@link #lock}, guards the send credit, window growth and shrinking, and {@link #closed}; the stream's
- * reader waits on {@link #changed}. {@link #unreturned} is atomic (the tunnel's reader adds, the writer subtracts);
+ * reader waits through {@link #reader}. {@link #unreturned} is atomic (the tunnel's reader adds, the writer subtracts);
  * {@link #consumedSinceWindow} is the stream writer thread's alone.
  */
 final class FlowControl {
@@ -30,14 +29,9 @@ final class FlowControl {
     private final int window;
     private final Account account;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition changed = lock.newCondition();
     private final Wakes wakes;
-    /** Guarded by {@link #lock}: the stream's reader waits for credit; cleared by whoever signals it (counted). */
-    private boolean readerWaiting;
-    /** Guarded by {@link #lock}: the reader is to be woken when its deferred wake-up's turn comes. */
-    private boolean wakeWanted;
-    /** Guarded by {@link #lock}: a deferred wake-up of the reader is in {@link #wakes} (never more than one). */
-    private boolean wakeQueued;
+    /** The stream's reader's wait for credit (or the end). */
+    private final CountedWait reader;
     /** How many unreturned bytes the peer may send; grows from {@link #window}. Set under the lock. */
     private volatile int receiveWindow;
     /**
@@ -66,6 +60,7 @@ final class FlowControl {
      */
     FlowControl(int receiveWindow, int sendWindow, Account account, Wakes wakes) {
         this.wakes = wakes;
+        this.reader = new CountedWait(wakes, lock);
         this.window = receiveWindow;
         this.receiveWindow = receiveWindow;
         this.allowance = receiveWindow;
@@ -103,7 +98,7 @@ final class FlowControl {
         lock.lock();
         try {
             credit += increment;
-            signalLocked(false);
+            reader.signal(false);
             return credit <= BinaryCodec.MAX_UINT32;
         } finally {
             lock.unlock();
@@ -117,34 +112,25 @@ final class FlowControl {
      * @return credit in bytes, or -1 once closed
      */
     long awaitCredit(StreamObserver observer) {
-        int signalled = 0;
+        int signalled;
         lock.lock();
         try {
             if (credit <= 0 && !closed) {
                 observer.wire(WireEvent.CREDIT_WAIT);
             }
             while (credit <= 0 && !closed) {
-                readerWaiting = true;
-                try {
-                    changed.await();
-                } finally {
-                    if (!readerWaiting) {
-                        signalled++;
-                    }
-                    readerWaiting = false;
-                }
+                reader.await();
             }
-            wakeWanted = false;
+            reader.satisfied();
             return closed ? -1 : credit;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return -1;
         } finally {
+            signalled = reader.takeSignalled();
             lock.unlock();
             // outside the lock: it may run deferred wake-ups, which take their own stream's lock
-            for (; signalled > 0; signalled--) {
-                wakes.ran();
-            }
+            wakes.ran(signalled);
         }
     }
 
@@ -192,48 +178,12 @@ final class FlowControl {
         return increment;
     }
 
-    /** Wake the reader if it waits for credit: at once when small (the stream ends) or few wait to run, else in turn. */
-    private void signalLocked(boolean small) {
-        if (!readerWaiting) {
-            return;
-        }
-        if (wakes.mayWake(small)) {
-            wakeLocked();
-        } else {
-            wakeWanted = true;
-            if (!wakeQueued) {
-                wakeQueued = true;
-                wakes.defer(this::deferredWake);
-            }
-        }
-    }
-
-    private void wakeLocked() {
-        readerWaiting = false;
-        wakeWanted = false;
-        wakes.woke();
-        changed.signalAll();
-    }
-
-    /** A deferred wake-up's turn (on another stream's thread, holding no stream lock). */
-    private void deferredWake() {
-        lock.lock();
-        try {
-            wakeQueued = false;
-            if (readerWaiting && wakeWanted) {
-                wakeLocked();
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /** The stream ended: wake a waiting reader and give window growth back (once; no growth after this). */
     void close() {
         lock.lock();
         try {
             closed = true;
-            signalLocked(true);
+            reader.signal(true);
             if (receiveWindow > window) {
                 account.releaseGrowth(receiveWindow - window);
                 receiveWindow = window;

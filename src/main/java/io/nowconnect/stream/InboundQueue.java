@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 
@@ -19,9 +18,8 @@ import io.nowconnect.buffer.ArrayPool;
  * Small payloads (under {@link #SMALL}) are copied into a shared chunk of {@link #CHUNK} bytes instead of being kept
  * as arrays of their own, so a flood of 1-byte frames costs about its payload, not fifty times it.
  *
- * <p>Locks: one, {@link #lock}, guards every field; the writer waits on {@link #notEmpty}, and each time it is
- * signalled there the wake-up is counted in the tunnel's {@link ReaderPace}. Methods ending in
- * {@code Locked} need it held.
+ * <p>Locks: one, {@link #lock}, guards every field; the writer waits through {@link #writer}, each wake-up counted in
+ * the tunnel's {@link Wakes}. Methods ending in {@code Locked} need it held.
  */
 final class InboundQueue {
     /** Bytes charged per entry besides its payload. */
@@ -46,6 +44,7 @@ final class InboundQueue {
      */
     InboundQueue(Wakes wakes) {
         this.wakes = wakes;
+        this.writer = new CountedWait(wakes, lock);
     }
 
     /** One entry: the first {@code length} bytes of {@code data}, charged {@code charge} bytes of the budget. */
@@ -53,14 +52,9 @@ final class InboundQueue {
     }
 
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition notEmpty = lock.newCondition();
     private final Wakes wakes;
-    /** The writer waits in {@link #takeAll}; cleared by whoever signals it, which counts the wake-up in {@link #wakes}. */
-    private boolean writerWaiting;
-    /** The writer is to be woken when its deferred wake-up's turn comes. */
-    private boolean wakeWanted;
-    /** A deferred wake-up of this queue's writer is in {@link #wakes} (never more than one). */
-    private boolean wakeQueued;
+    /** The writer's wait for entries or the FIN. */
+    private final CountedWait writer;
     /** Payload bytes queued since the writer last took (whether its wake-up is small). */
     private long queuedBytes;
     private final ArrayDeque<Entry> entries = new ArrayDeque<>();
@@ -122,7 +116,7 @@ final class InboundQueue {
             }
             charged += charge;
             queuedBytes += length;
-            signalLocked(queuedBytes < Wakes.SMALL);
+            writer.signal(queuedBytes < Wakes.SMALL);
             return true;
         } finally {
             lock.unlock();
@@ -135,7 +129,7 @@ final class InboundQueue {
         try {
             fin = true;
             chunk = null;
-            signalLocked(true);
+            writer.signal(true);
         } finally {
             lock.unlock();
         }
@@ -149,34 +143,23 @@ final class InboundQueue {
      * @throws InterruptedException when the stream closes
      */
     boolean takeAll(List<Entry> into) throws InterruptedException {
-        int signalled = 0;
+        int signalled;
         lock.lock();
         try {
             while (entries.isEmpty() && !fin) {
-                writerWaiting = true;
-                try {
-                    notEmpty.await();
-                } finally {
-                    if (!writerWaiting) {
-                        // signalled (not a spurious or interrupted wake-up): the signaller counted it
-                        signalled++;
-                    }
-                    writerWaiting = false;
-                }
+                writer.await();
             }
             into.addAll(entries);
             entries.clear();
             chunk = null;
             queuedBytes = 0;
-            // woken some other way (spurious): a deferred wake-up still queued finds nothing to do
-            wakeWanted = false;
+            writer.satisfied();
             return fin;
         } finally {
+            signalled = writer.takeSignalled();
             lock.unlock();
             // outside the lock: it may run deferred wake-ups, which take their own stream's lock
-            for (; signalled > 0; signalled--) {
-                wakes.ran();
-            }
+            wakes.ran(signalled);
         }
     }
 
@@ -265,48 +248,13 @@ final class InboundQueue {
             entries.clear();
             chunk = null;
             charged -= queued;
-            signalLocked(true);
+            writer.signal(true);
             return queued;
         } finally {
             lock.unlock();
         }
     }
 
-    /** Wake the writer if it waits: at once when small (or few of the tunnel's threads wait to run), else in turn. */
-    private void signalLocked(boolean small) {
-        if (!writerWaiting) {
-            return;
-        }
-        if (wakes.mayWake(small)) {
-            wakeLocked();
-        } else {
-            wakeWanted = true;
-            if (!wakeQueued) {
-                wakeQueued = true;
-                wakes.defer(this::deferredWake);
-            }
-        }
-    }
-
-    private void wakeLocked() {
-        writerWaiting = false;
-        wakeWanted = false;
-        wakes.woke();
-        notEmpty.signal();
-    }
-
-    /** A deferred wake-up's turn (on another stream's thread, holding no stream lock). */
-    private void deferredWake() {
-        lock.lock();
-        try {
-            wakeQueued = false;
-            if (writerWaiting && wakeWanted) {
-                wakeLocked();
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
 
     /**
      * Memory held now (charged bytes of entries not yet reported written).

@@ -50,8 +50,19 @@ final class Wakes {
 
     /** A thread counted by {@link #woke} runs: deferred wake-ups take its place. Hold no stream lock. */
     void ran() {
-        pending.decrementAndGet();
-        drain();
+        ran(1);
+    }
+
+    /**
+     * Threads counted by {@link #woke} run (a waiter reports the signals that woke it, 0 or more). Hold no stream lock.
+     *
+     * @param threads how many
+     */
+    void ran(int threads) {
+        if (threads > 0) {
+            pending.addAndGet(-threads);
+            drain();
+        }
     }
 
     /**
