@@ -160,6 +160,8 @@ class WakesTest {
             return taken.get() == expected;
         }, () -> "every byte queued was taken: " + taken.get() + " of " + expected + ", deferred " + wakes.deferred());
         assertTrue(maxDeferred.get() > 0, "the load made bulk wake-ups wait their turn");
+        // the bound: a queue's writer is either not started yet (its start waits) or waits with one deferred wake-up
+        assertTrue(maxDeferred.get() <= queues, "at most one deferred wake-up or start per stream: " + maxDeferred.get());
         for (InboundQueue q : inbound) {
             q.finish();
         }
