@@ -21,6 +21,7 @@ import io.nowconnect.protocol.ProtocolException;
 import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.stream.Account;
 import io.nowconnect.stream.MemoryBudget;
+import io.nowconnect.stream.Stream;
 import io.nowconnect.stream.StreamBudget;
 import io.nowconnect.stream.StreamObserver;
 import io.nowconnect.stream.StreamTable;
@@ -86,6 +87,7 @@ public final class Mux {
         this.table = StreamTable.create(settings.streams(), sink,
                                         settings.side().server() ? Direction.C2A : Direction.A2C,
                                         observer, budget, account);
+        sink.connectors(cid -> table.get(cid).map(Stream::connector).orElse(null));
     }
 
     /**
@@ -421,6 +423,10 @@ public final class Mux {
     }
 
     private void onPong(byte[] payload) {
+        WsWriter w = writer;
+        if (w != null) {
+            w.pongReceived(payload);
+        }
         long rtt = liveness.pong(payload);
         if (rtt >= 0) {
             role.pingAnswered(rtt);

@@ -3,6 +3,7 @@ package io.nowconnect.mux;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Frame;
@@ -29,6 +30,8 @@ final class MuxSink implements FrameSink {
     private volatile WsWriter writer;
     /** Whether {@code bin1} was agreed: DATA goes as binary messages. */
     private volatile boolean bin1;
+    /** An open stream's connector by its id (the writer's group of the stream's queue); set once the table exists. */
+    private volatile Function<String, String> connectors = cid -> null;
 
     /**
      * A sink not yet attached to a writer.
@@ -46,6 +49,20 @@ final class MuxSink implements FrameSink {
         this.writer = w;
     }
 
+    /**
+     * Where a stream's connector is found: the writer shares the tunnel between connectors first, then between a
+     * connector's streams.
+     *
+     * @param lookup connector by stream id, null when unknown
+     */
+    void connectors(Function<String, String> lookup) {
+        this.connectors = lookup;
+    }
+
+    private String connectorOf(String cid) {
+        return connectors.apply(cid);
+    }
+
     /** {@code bin1} was agreed: DATA goes as binary messages from now on. */
     void binaryData() {
         bin1 = true;
@@ -59,12 +76,12 @@ final class MuxSink implements FrameSink {
             if (bin1) {
                 byte[] header = BinaryCodec.dataHeader(cid, seq);
                 pending = null;
-                w.binary(header, buf, length, cid, taken);
+                w.binary(header, buf, length, cid, connectorOf(cid), taken);
                 observer.wire(WireEvent.BINARY_DATA_SENT);
             } else {
                 String text = JsonCodec.encode(new Frame.Data(cid, seq, Arrays.copyOf(buf, length)));
                 pending = null;
-                w.text(text, cid, taken);
+                w.text(text, cid, connectorOf(cid), taken);
                 observer.wire(WireEvent.JSON_DATA_SENT);
             }
         } catch (RuntimeException e) {
@@ -84,9 +101,9 @@ final class MuxSink implements FrameSink {
     @Override
     public void send(Frame frame, boolean urgent) throws IOException {
         switch (frame) {
-        case Frame.Fin f -> write(frame, urgent, f.cid());
-        case Frame.Rst r -> write(frame, urgent, r.cid());
-        case Frame.Window w -> write(frame, true, w.cid());
+        case Frame.Fin f -> write(frame, urgent, f.cid(), connectorOf(f.cid()));
+        case Frame.Rst r -> write(frame, urgent, r.cid(), connectorOf(r.cid()));
+        case Frame.Window w -> write(frame, true, w.cid(), null);
         default -> throw new IllegalArgumentException(frame.type().wire() + " is not sent by a stream this way");
         }
     }
@@ -106,13 +123,13 @@ final class MuxSink implements FrameSink {
         case Frame.Data d -> throw new IllegalArgumentException("DATA is sent by its stream");
         case Frame.Window w -> throw new IllegalArgumentException("WINDOW is sent by its stream");
         case Frame.Fin f -> throw new IllegalArgumentException("FIN is sent by its stream");
-        case Frame.Open o -> write(frame, urgent, o.cid());
-        default -> write(frame, urgent, null);
+        case Frame.Open o -> write(frame, urgent, o.cid(), o.connector());
+        default -> write(frame, urgent, null, null);
         }
     }
 
     /** Encode one frame that is not DATA and queue it: WINDOW binary and urgent, the rest JSON. */
-    private void write(Frame frame, boolean urgent, String queue) throws IOException {
+    private void write(Frame frame, boolean urgent, String queue, String group) throws IOException {
         try {
             WsWriter w = writer();
             if (frame instanceof Frame.Window) {
@@ -122,7 +139,7 @@ final class MuxSink implements FrameSink {
             } else if (urgent) {
                 w.urgentText(JsonCodec.encode(frame));
             } else {
-                w.text(JsonCodec.encode(frame), queue, null);
+                w.text(JsonCodec.encode(frame), queue, group, null);
             }
         } catch (RuntimeException e) {
             throw failed(e);

@@ -6,15 +6,24 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Which queued frame the tunnel's writer sends next: one queue per stream, and between queues new-then-old deficit
- * round robin (after fq_codel, RFC 8290 section 4). Items of one queue keep their order.
+ * Which queued frame the tunnel's writer sends next: one queue per stream, queues in groups (a stream's connector), and
+ * at both levels new-then-old deficit round robin (after fq_codel, RFC 8290 section 4). Items of one queue keep their
+ * order.
  *
- * <p>A queue that had nothing queued and gets a small item ({@link #SMALL_ITEM} bytes at most: a request, an answer, a
- * keystroke) goes on the <em>new</em> list, served before everything else; other queues take turns on the
- * <em>old</em> list, each sending up to {@link #QUANTUM} bytes per turn. So an interactive stream beside thousands of
- * bulk ones waits for at most the batch in progress and the other new queues (each with one small item), not for the
- * bulk queued before it; and bulk streams share the tunnel evenly. A queue is forgotten once it has nothing queued, so
- * an idle tunnel keeps no allocation here.
+ * <p>Groups first take turns, then the queues of a group: a connector with two thousand busy streams gets the same
+ * turns as a connector with one, so a storm on one connector of an agent delays another connector by a turn of the
+ * storm's group, not by a turn of each of its streams.
+ *
+ * <p>At each level, a member (group or queue) that had nothing queued and gets a small item ({@link #SMALL_ITEM} bytes
+ * at most: a request, an answer, a keystroke, an OPEN) goes on the <em>new</em> list, served before everything else;
+ * other members take turns on the <em>old</em> list, each sending up to {@link #QUANTUM} bytes per turn. So an
+ * interactive stream beside thousands of bulk ones waits for at most the batch in progress and the other new members
+ * (each with one small item), not for the bulk queued before it; and bulk streams share the tunnel evenly.
+ *
+ * <p>Pacing ({@link Pacer}): {@link #take} may be given an allowance of bytes. Items of groups on the old list count
+ * against it and stop once it is spent; the one small item of a group on the new list does not count (it is what the
+ * allowance exists to let through quickly). A member is forgotten once it has nothing queued, so an idle tunnel keeps no
+ * allocation here.
  *
  * <p>Threads and locks: none; not thread-safe. Like Netty's {@code WeightedFairQueueByteDistributor} it is plain state
  * that one caller at a time changes: {@link Outbox} calls it only while holding its queue lock.
@@ -22,16 +31,18 @@ import java.util.Map;
  * @param <T> item type (encoded frames)
  */
 final class FrameScheduler<T> {
-    /** Bytes a queue on the old list may send per turn. */
+    /** Bytes a member on the old list may send per turn. */
     static final int QUANTUM = 16 * 1024;
-    /** Largest item (frame bytes) that puts a queue that had nothing queued on the new list. */
+    /** Largest item (frame bytes) that puts a member that had nothing queued on the new list. */
     static final int SMALL_ITEM = 4 * 1024;
+    /** The group of items given none (frames of no stream, or of a stream whose connector is unknown here). */
+    private static final Object NO_GROUP = new Object();
 
     /** Queues with items queued. */
     private final Map<Object, Queue<T>> queues = new HashMap<>();
-    /** Small until used: a hub holds thousands of idle tunnels (the deques grow as queues fill). */
-    private final ArrayDeque<Queue<T>> newList = new ArrayDeque<>(1);
-    private final ArrayDeque<Queue<T>> oldList = new ArrayDeque<>(1);
+    /** Groups with items queued. */
+    private final Map<Object, Group<T>> groups = new HashMap<>();
+    private final Turns<Group<T>> groupTurns = new Turns<>();
     private int count;
 
     /** Told, for each queue an item was taken from, how many bytes that queue still holds. */
@@ -47,29 +58,48 @@ final class FrameScheduler<T> {
     }
 
     /**
-     * Add an item at the end of its queue; a queue that had nothing queued joins the new list (small item) or the end
-     * of the old list.
+     * Add an item of no group; see {@link #add(Object, Object, Object, int, Runnable)}.
      *
-     * @param key the queue (a stream's id, or a key of frames of no stream)
+     * @param key the queue
      * @param item item
      * @param bytes its size
      * @param taken what to run once it was written or dropped; may be null
+     * @return whether its group had nothing queued and joined the new list
      */
-    void add(Object key, T item, int bytes, Runnable taken) {
-        Queue<T> q = queues.computeIfAbsent(key, Queue::new);
+    boolean add(Object key, T item, int bytes, Runnable taken) {
+        return add(key, null, item, bytes, taken);
+    }
+
+    /**
+     * Add an item at the end of its queue; a queue (and a group) that had nothing queued joins the new list (small
+     * item) or the end of the old list. A queue keeps the group it joined with until it has nothing queued.
+     *
+     * @param key the queue (a stream's id, or a key of frames of no stream)
+     * @param group the queue's group (a connector's name), or null
+     * @param item item
+     * @param bytes its size
+     * @param taken what to run once it was written or dropped; may be null
+     * @return whether its group had nothing queued and joined the new list (a writer held back by pacing may send it)
+     */
+    boolean add(Object key, Object group, T item, int bytes, Runnable taken) {
+        Queue<T> q = queues.get(key);
+        if (q == null) {
+            Object g = group == null ? NO_GROUP : group;
+            q = new Queue<>(key, groups.computeIfAbsent(g, Group::new));
+            queues.put(key, q);
+        }
         q.items.addLast(new Entry<>(item, bytes, taken));
         q.bytes += bytes;
         count++;
-        if (q.list == Queue.NONE) {
-            q.deficit = QUANTUM;
-            if (bytes <= SMALL_ITEM) {
-                q.list = Queue.NEW;
-                newList.addLast(q);
-            } else {
-                q.list = Queue.OLD;
-                oldList.addLast(q);
-            }
+        boolean small = bytes <= SMALL_ITEM;
+        if (q.list == Turn.NONE) {
+            q.group.turns.join(q, small);
         }
+        if (q.group.list == Turn.NONE) {
+            groupTurns.join(q.group, small);
+            return small;
+        }
+        return false;
     }
 
     /**
@@ -93,51 +123,74 @@ final class FrameScheduler<T> {
     }
 
     /**
-     * Move up to {@code maxBytes} of items into the batch (at least one when any is queued): new queues first, then
+     * Whether an item may be taken with no allowance: a group is on the new list.
+     *
+     * @return true when {@link #take} with an allowance of 0 takes something
+     */
+    boolean hasNew() {
+        return groupTurns.hasNew();
+    }
+
+    /**
+     * Take up to {@code maxBytes} of items with no allowance limit; see
+     * {@link #take(List, List, int, long, Drained)}.
+     *
+     * @param batch where the items go, in the order to write them
+     * @param taken where the items' {@code taken} callbacks go
+     * @param maxBytes bytes after which no more items are taken
+     * @param drained told of every item taken
+     */
+    void take(List<T> batch, List<Runnable> taken, int maxBytes, Drained drained) {
+        take(batch, taken, maxBytes, Long.MAX_VALUE, drained);
+    }
+
+    /**
+     * Move up to {@code maxBytes} of items into the batch (at least one when any may be taken): new groups first, then
+     * old groups by deficit round robin while {@code allowance} is not spent; within a group, new queues first, then
      * old queues by deficit round robin.
      *
      * @param batch where the items go, in the order to write them
      * @param taken where the items' {@code taken} callbacks go
      * @param maxBytes bytes after which no more items are taken
+     * @param allowance bytes of old groups' items that may be taken: they are taken while less than this has been
+     *                  (the last one may go past it)
      * @param drained told of every item taken (may be used to wake a producer waiting for room)
+     * @return bytes taken that counted against the allowance
      */
-    void take(List<T> batch, List<Runnable> taken, int maxBytes, Drained drained) {
+    long take(List<T> batch, List<Runnable> taken, int maxBytes, long allowance, Drained drained) {
         int bytes = 0;
+        long paced = 0;
         while (bytes < maxBytes) {
-            ArrayDeque<Queue<T>> list = newList.isEmpty() ? oldList : newList;
-            Queue<T> q = list.peekFirst();
-            if (q == null) {
-                return;
+            Group<T> g = groupTurns.next(paced < allowance);
+            if (g == null) {
+                break;
             }
-            if (q.deficit <= 0) {
-                // its turn is used up: to the end of the old list with a new quantum
-                list.pollFirst();
-                q.deficit += QUANTUM;
-                q.list = Queue.OLD;
-                oldList.addLast(q);
-                continue;
-            }
+            boolean counted = g.list == Turn.OLD;
+            Queue<T> q = g.turns.next(true);
             Entry<T> e = q.items.pollFirst();
             count--;
             q.bytes -= e.bytes;
-            q.deficit -= e.bytes;
             batch.add(e.item);
             if (e.taken != null) {
                 taken.add(e.taken);
             }
             bytes += e.bytes;
-            if (q.items.isEmpty()) {
-                list.pollFirst();
-                q.list = Queue.NONE;
+            if (counted) {
+                paced += e.bytes;
+            }
+            boolean queueEmpty = q.items.isEmpty();
+            g.turns.served(q, e.bytes, queueEmpty);
+            if (queueEmpty) {
                 queues.remove(q.key);
-            } else if (list == newList) {
-                // more than one small item: it goes on as an old queue
-                newList.pollFirst();
-                q.list = Queue.OLD;
-                oldList.addLast(q);
+            }
+            boolean groupEmpty = g.turns.isEmpty();
+            groupTurns.served(g, e.bytes, groupEmpty);
+            if (groupEmpty) {
+                groups.remove(g.key);
             }
             drained.drained(q.key, q.bytes);
         }
+        return paced;
     }
 
     /**
@@ -154,8 +207,8 @@ final class FrameScheduler<T> {
             }
         }
         queues.clear();
-        newList.clear();
-        oldList.clear();
+        groups.clear();
+        groupTurns.clear();
         count = 0;
     }
 
@@ -163,21 +216,104 @@ final class FrameScheduler<T> {
     private record Entry<T>(T item, int bytes, Runnable taken) {
     }
 
-    /** One stream's queue. */
-    private static final class Queue<T> {
+    /** A member of a round: a queue within its group, or a group within the tunnel. */
+    private abstract static class Turn {
         static final int NONE = 0;
         static final int NEW = 1;
         static final int OLD = 2;
 
-        final Object key;
-        final ArrayDeque<Entry<T>> items = new ArrayDeque<>(4);
-        int bytes;
         int deficit;
         /** Which list it is on: {@link #NONE}, {@link #NEW} or {@link #OLD}. */
         int list = NONE;
+    }
 
-        Queue(Object key) {
+    /** The new and old lists of one level. */
+    private static final class Turns<M extends Turn> {
+        /** Small until used: a hub holds thousands of idle tunnels (the deques grow as queues fill). */
+        private final ArrayDeque<M> newList = new ArrayDeque<>(1);
+        private final ArrayDeque<M> oldList = new ArrayDeque<>(1);
+
+        /** A member that had nothing queued got an item. */
+        void join(M m, boolean small) {
+            m.deficit = QUANTUM;
+            if (small) {
+                m.list = Turn.NEW;
+                newList.addLast(m);
+            } else {
+                m.list = Turn.OLD;
+                oldList.addLast(m);
+            }
+        }
+
+        boolean hasNew() {
+            return !newList.isEmpty();
+        }
+
+        boolean isEmpty() {
+            return newList.isEmpty() && oldList.isEmpty();
+        }
+
+        /**
+         * The member whose turn it is, left at the head of its list: new members first, then old ones (when allowed);
+         * a member whose turn is used up goes to the end of the old list with a new quantum.
+         */
+        M next(boolean oldAllowed) {
+            while (true) {
+                ArrayDeque<M> list = !newList.isEmpty() ? newList : oldAllowed ? oldList : null;
+                M m = list == null ? null : list.peekFirst();
+                if (m == null) {
+                    return null;
+                }
+                if (m.deficit > 0) {
+                    return m;
+                }
+                list.pollFirst();
+                m.deficit += QUANTUM;
+                m.list = Turn.OLD;
+                oldList.addLast(m);
+            }
+        }
+
+        /** The member {@link #next} returned sent an item; {@code empty}: it has nothing left. */
+        void served(M m, int bytes, boolean empty) {
+            m.deficit -= bytes;
+            if (empty) {
+                (m.list == Turn.NEW ? newList : oldList).pollFirst();
+                m.list = Turn.NONE;
+            } else if (m.list == Turn.NEW) {
+                // more than one small item: it goes on as an old member
+                newList.pollFirst();
+                m.list = Turn.OLD;
+                oldList.addLast(m);
+            }
+        }
+
+        void clear() {
+            newList.clear();
+            oldList.clear();
+        }
+    }
+
+    /** One group's queues. */
+    private static final class Group<T> extends Turn {
+        final Object key;
+        final Turns<Queue<T>> turns = new Turns<>();
+
+        Group(Object key) {
             this.key = key;
+        }
+    }
+
+    /** One stream's queue. */
+    private static final class Queue<T> extends Turn {
+        final Object key;
+        final Group<T> group;
+        final ArrayDeque<Entry<T>> items = new ArrayDeque<>(4);
+        int bytes;
+
+        Queue(Object key, Group<T> group) {
+            this.key = key;
+            this.group = group;
         }
     }
 }

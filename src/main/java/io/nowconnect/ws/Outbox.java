@@ -14,6 +14,7 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 
@@ -48,6 +49,13 @@ import java.util.function.ToIntFunction;
  * b57bc7f). A closing stream therefore wakes its socket reader by other means ({@code FlowControl.close}, the budget's
  * {@code stop} check); only the writer thread is interrupted, and only to end the outbox. Urgent items and the last
  * item are always written by the writer thread, so the tunnel's reader never writes to the socket.
+ *
+ * <p>Pacing: what the writer has written and the peer has not yet read is kept within its {@link Pacer}'s window (a
+ * queueing delay of about 20 ms), so bulk waits here, where the scheduler may let a new stream or another connector
+ * go first, instead of in the kernel's socket buffers, where nothing can. The writer appends the pacer's probes (pings)
+ * to its batches and, while the window is full, waits for the probe's pong ({@link #answered}) or an item the pacer
+ * does not hold back (urgent ones, the one small item of a group that had nothing queued). A direct write of a bulk
+ * item happens only within the window.
  *
  * <p>Locks: {@link #writing} (held while writing), {@link #queueLock} (guards the scheduler and the waiting producers;
  * held briefly, never while writing; a producer waits for room on its condition) and {@link #lastLock} (guards queuing
@@ -89,6 +97,11 @@ final class Outbox<T> {
     private final Consumer<List<T>> batchWriter;
     private final ToIntFunction<T> size;
     private final String name;
+    /** Makes a probe (a ping with the given payload); null when this outbox does not pace. */
+    private final Function<byte[], T> pinger;
+    private final Pacer pacer;
+    /** Bytes of a probe's item. */
+    private final int probeBytes;
     /** The writer thread while one runs, else null; set by whoever starts one, cleared by the writer as it ends. */
     private final AtomicReference<Thread> writer = new AtomicReference<>();
     /** Counted down once nothing more will be written: the last item went out, or the outbox failed or stopped. */
@@ -96,12 +109,17 @@ final class Outbox<T> {
     private volatile boolean lastQueued;
     private volatile T lastItem;
     private volatile boolean idle;
+    /** The writer waits for its pacer (a pong), not for items: only an item the pacer lets through should wake it. */
+    private volatile boolean held;
     private volatile RuntimeException failure;
 
-    private Outbox(String name, Consumer<List<T>> batchWriter, ToIntFunction<T> size) {
+    private Outbox(String name, Consumer<List<T>> batchWriter, ToIntFunction<T> size, Function<byte[], T> pinger) {
         this.batchWriter = batchWriter;
         this.size = size;
         this.name = name;
+        this.pinger = pinger;
+        this.pacer = pinger == null ? Pacer.off() : Pacer.create();
+        this.probeBytes = pinger == null ? 0 : size.applyAsInt(pinger.apply(new byte[8]));
     }
 
     /**
@@ -114,7 +132,44 @@ final class Outbox<T> {
      * @return outbox
      */
     static <T> Outbox<T> create(String name, Consumer<List<T>> batchWriter, ToIntFunction<T> size) {
-        return new Outbox<>(name, batchWriter, size);
+        return new Outbox<>(name, batchWriter, size, null);
+    }
+
+    /**
+     * Create an outbox that paces what it has in flight ({@link Pacer}); its writer thread starts with the first item
+     * that needs it.
+     *
+     * @param name writer thread name
+     * @param batchWriter writes a batch of items to the socket (called only while holding the write lock)
+     * @param size byte size of an item, for batching
+     * @param pinger makes a ping item with the given 8-byte payload (the pacer's probe; the peer's pong goes to
+     *               {@link #answered})
+     * @param <T> item type
+     * @return outbox
+     */
+    static <T> Outbox<T> paced(String name, Consumer<List<T>> batchWriter, ToIntFunction<T> size,
+                               Function<byte[], T> pinger) {
+        return new Outbox<>(name, batchWriter, size, pinger);
+    }
+
+    /**
+     * The tunnel's reader: a pong arrived. When it answers the pacer's probe, the writer may have room again.
+     *
+     * @param payload the pong's payload
+     */
+    void answered(byte[] payload) {
+        if (pinger != null && pacer.answered(payload, System.nanoTime())) {
+            wake();
+        }
+    }
+
+    /**
+     * The pacer (tests and diagnosis).
+     *
+     * @return pacer
+     */
+    Pacer pacer() {
+        return pacer;
     }
 
     /**
@@ -127,7 +182,21 @@ final class Outbox<T> {
      * @throws IllegalStateException when the outbox is closed
      */
     void ordered(Object queue, T item, Runnable taken) {
-        ordered(queue, () -> item, () -> batchWriter.accept(List.of(item)), taken);
+        ordered(queue, null, item, taken);
+    }
+
+    /**
+     * Queue an item in its queue's order, in a group of queues ({@link FrameScheduler}); otherwise like
+     * {@link #ordered(Object, Object, Runnable)}.
+     *
+     * @param queue the queue (a stream's id; null for frames of no stream); items of one queue keep their order
+     * @param group the queue's group (its connector), or null
+     * @param item item
+     * @param taken run exactly once: when the item was written, discarded or refused (before this throws); may be null
+     * @throws IllegalStateException when the outbox is closed
+     */
+    void ordered(Object queue, Object group, T item, Runnable taken) {
+        ordered(queue, group, () -> item, size.applyAsInt(item), () -> batchWriter.accept(List.of(item)), taken);
     }
 
     /**
@@ -136,36 +205,42 @@ final class Outbox<T> {
      * item of them (no array of its own for a frame that goes out at once).
      *
      * @param queue the queue (a stream's id; null for frames of no stream); items of one queue keep their order
+     * @param group the queue's group (its connector), or null
      * @param item builds the item, when it is queued
+     * @param bytes the item's size
      * @param direct writes the item's bytes to the socket, called while holding the write lock
      * @param taken run exactly once: when the item was written, discarded or refused (before this throws); may be null
      * @throws IllegalStateException when the outbox is closed
      */
-    void ordered(Object queue, Supplier<T> item, Runnable direct, Runnable taken) {
+    void ordered(Object queue, Object group, Supplier<T> item, int bytes, Runnable direct, Runnable taken) {
+        boolean fresh;
         try {
             check();
             if (urgent.isEmpty() && orderedCount.get() == 0 && writing.tryLock()) {
                 // nothing waits and the writer is not writing: write on this thread and save the hand-off (a thread
                 // switch each way is most of a small request's cost). Under the lock nothing queued can be in flight,
-                // so nothing is overtaken.
+                // so nothing is overtaken. A small item is what pacing lets through anyway (its group had nothing
+                // queued); a bulk one only within the window.
                 try {
-                    if (urgent.isEmpty() && orderedCount.get() == 0 && lastItem == null) {
+                    if (urgent.isEmpty() && orderedCount.get() == 0 && lastItem == null
+                            && (bytes <= FrameScheduler.SMALL_ITEM || pacer.mayWriteDirect(bytes, System.nanoTime()))) {
                         check();
                         writeNow(direct);
+                        pacer.wrote(bytes);
                         return;
                     }
                 } finally {
                     writing.unlock();
                 }
             }
-            enqueue(queue, item.get(), taken);
+            fresh = enqueue(queue, group, item.get(), taken);
             taken = null;
         } finally {
             if (taken != null) {
                 taken.run();
             }
         }
-        signal();
+        signal(fresh);
     }
 
     /**
@@ -178,8 +253,12 @@ final class Outbox<T> {
         ordered(CONTROL_QUEUE, item, null);
     }
 
-    /** The producer's part of {@link #ordered}: wait for room in the queue, then add the item to it. */
-    private void enqueue(Object queue, T item, Runnable taken) {
+    /**
+     * The producer's part of {@link #ordered}: wait for room in the queue, then add the item to it.
+     *
+     * @return whether the item's group had nothing queued (pacing lets its one small item through)
+     */
+    private boolean enqueue(Object queue, Object group, T item, Runnable taken) {
         int bytes = size.applyAsInt(item);
         Object key = queue == null ? CONTROL_QUEUE : queue;
         queueLock.lock();
@@ -195,8 +274,9 @@ final class Outbox<T> {
                 check();
             }
             check();
-            scheduler.add(key, item, bytes, taken);
+            boolean fresh = scheduler.add(key, group, item, bytes, taken);
             orderedCount.incrementAndGet();
+            return fresh;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while sending", e);
@@ -291,10 +371,19 @@ final class Outbox<T> {
 
     /** A producer queued an item: make sure a writer runs and sees it. */
     private void signal() {
+        signal(true);
+    }
+
+    /**
+     * A producer queued an item: make sure a writer runs and sees it.
+     *
+     * @param fresh whether the pacer lets it through while the window is full (else a writer held by the pacer stays)
+     */
+    private void signal(boolean fresh) {
         Thread w = writer.get();
         if (w == null) {
             startWriter();
-        } else if (idle) {
+        } else if (idle && (fresh || !held)) {
             // the writer publishes idle before its last look at the lanes, so a producer that sees idle false has
             // queued before that look
             LockSupport.unpark(w);
@@ -341,6 +430,31 @@ final class Outbox<T> {
         return urgent.isEmpty() && orderedCount.get() == 0 && lastItem == null;
     }
 
+    /**
+     * Writer, with items queued: how long the pacer holds them all back (waiting for its probe's pong), or 0 when
+     * something may be written now (an urgent or last item, room in the window, a group's first small item, a probe to
+     * send).
+     */
+    private long heldNanos() {
+        if (!urgent.isEmpty() || lastItem != null || failure != null) {
+            return 0;
+        }
+        long now = System.nanoTime();
+        if (pacer.allowance(now) > 0) {
+            return 0;
+        }
+        long wait = pacer.waitNanos(now);
+        if (wait == 0) {
+            return 0;
+        }
+        queueLock.lock();
+        try {
+            return scheduler.hasNew() ? 0 : wait;
+        } finally {
+            queueLock.unlock();
+        }
+    }
+
     private void writeLoop() {
         Thread self = Thread.currentThread();
         List<T> batch = new ArrayList<>();
@@ -348,7 +462,27 @@ final class Outbox<T> {
         try {
             while (true) {
                 long idleSince = System.nanoTime();
-                while (lanesEmpty()) {
+                while (true) {
+                    if (!lanesEmpty()) {
+                        long wait = heldNanos();
+                        if (wait == 0) {
+                            break;
+                        }
+                        // queued items, but the pacer's window is full: wait for the probe's pong, or an item the
+                        // pacer lets through (published before the last look, as for idle)
+                        held = true;
+                        idle = true;
+                        if (heldNanos() > 0) {
+                            LockSupport.parkNanos(this, wait);
+                        }
+                        idle = false;
+                        held = false;
+                        if (Thread.interrupted()) {
+                            throw new InterruptedException();
+                        }
+                        idleSince = System.nanoTime();
+                        continue;
+                    }
                     if (failure != null) {
                         // stopped while no writer ran, or the last item went out on another writer
                         return;
@@ -409,15 +543,28 @@ final class Outbox<T> {
         }
         T lastOne = lastItem;
         boolean last = lastOne != null;
+        long now = System.nanoTime();
         // before the last item (a close frame) everything already queued goes out: a graceful close must not
         // lose the FIN or the final DATA of a stream; no new item is accepted once the last one is queued
-        List<Runnable> taken = takeOrdered(batch, last ? Integer.MAX_VALUE : BATCH_BYTES);
+        List<Runnable> taken = takeOrdered(batch, last ? Integer.MAX_VALUE : BATCH_BYTES,
+                                           last ? Long.MAX_VALUE : pacer.allowance(now));
+        long bytes = 0;
+        for (T t : batch) {
+            bytes += size.applyAsInt(t);
+        }
         if (last) {
             batch.add(lastOne);
+        } else if (pinger != null) {
+            byte[] probe = pacer.probe(bytes, probeBytes, now);
+            if (probe != null) {
+                batch.add(pinger.apply(probe));
+                bytes += probeBytes;
+            }
         }
         try {
             if (!batch.isEmpty()) {
                 batchWriter.accept(batch);
+                pacer.wrote(bytes);
             }
         } finally {
             taken.forEach(Runnable::run);
@@ -429,12 +576,12 @@ final class Outbox<T> {
     }
 
     /**
-     * Move up to {@code maxBytes} of ordered items into the batch, in the scheduler's order (at least one when any is
-     * queued), and wake a producer whose queue has room again.
+     * Move up to {@code maxBytes} of ordered items into the batch, in the scheduler's order and within the pacer's
+     * allowance, and wake a producer whose queue has room again.
      *
      * @return the items' {@code taken} callbacks, to run once the batch was written
      */
-    private List<Runnable> takeOrdered(List<T> batch, int maxBytes) {
+    private List<Runnable> takeOrdered(List<T> batch, int maxBytes, long allowance) {
         if (orderedCount.get() == 0) {
             return List.of();
         }
@@ -442,7 +589,7 @@ final class Outbox<T> {
         queueLock.lock();
         try {
             int before = batch.size();
-            scheduler.take(batch, taken, maxBytes, this::drainedLocked);
+            scheduler.take(batch, taken, maxBytes, allowance, this::drainedLocked);
             orderedCount.addAndGet(before - batch.size());
         } finally {
             queueLock.unlock();

@@ -77,7 +77,8 @@ public final class WsWriter {
         this.client = client;
         this.random = client ? new SecureRandom() : null;
         this.keys = NO_KEYS;
-        this.outbox = Outbox.create(threadName, this::write, f -> f.length);
+        this.outbox = Outbox.paced(threadName, this::write, f -> f.length,
+                                   probe -> frame(Opcode.PING, probe, 0, probe.length));
     }
 
     /**
@@ -118,9 +119,10 @@ public final class WsWriter {
      *
      * @param text frame text
      * @param queue the queue, e.g. the stream's id
+     * @param group the queue's group (its connector: connectors share the tunnel fairly), or null
      * @param taken run exactly once when the frame was written, discarded or refused; may be null
      */
-    public void text(String text, Object queue, Runnable taken) {
+    public void text(String text, Object queue, Object group, Runnable taken) {
         byte[] frame;
         try {
             byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
@@ -129,7 +131,7 @@ public final class WsWriter {
             runQuietly(taken);
             throw e;
         }
-        outbox.ordered(queue, frame, taken);
+        outbox.ordered(queue, group, frame, taken);
     }
 
     /**
@@ -161,11 +163,13 @@ public final class WsWriter {
      * @param payload payload
      * @param length bytes of the payload to send
      * @param queue the queue, e.g. the stream's id
+     * @param group the queue's group (its connector: connectors share the tunnel fairly), or null
      * @param taken run exactly once when the frame was written, discarded or refused; may be null
      */
-    public void binary(byte[] header, byte[] payload, int length, Object queue, Runnable taken) {
-        outbox.ordered(queue, () -> frame(Opcode.BINARY, header, payload, 0, length),
-                       () -> writeDirect(Opcode.BINARY, header, payload, length), taken);
+    public void binary(byte[] header, byte[] payload, int length, Object queue, Object group, Runnable taken) {
+        outbox.ordered(queue, group, () -> frame(Opcode.BINARY, header, payload, 0, length),
+                       frameSize(header.length + length), () -> writeDirect(Opcode.BINARY, header, payload, length),
+                       taken);
     }
 
     private static void runQuietly(Runnable r) {
@@ -190,6 +194,25 @@ public final class WsWriter {
      */
     public void ping(byte[] payload) {
         outbox.urgent(frame(Opcode.PING, payload, 0, Math.min(payload.length, 125)));
+    }
+
+    /**
+     * This writer's pacer (tests and diagnosis).
+     *
+     * @return pacer
+     */
+    Pacer pacer() {
+        return outbox.pacer();
+    }
+
+    /**
+     * The tunnel's reader: a pong arrived (every pong goes here; one that answers the writer's pacing probe lets it
+     * send more, see {@code Pacer}).
+     *
+     * @param payload the pong's payload
+     */
+    public void pongReceived(byte[] payload) {
+        outbox.answered(payload);
     }
 
     /**
@@ -329,7 +352,7 @@ public final class WsWriter {
     }
 
     /**
-     * A producer's direct write ({@link Outbox#ordered(Object, java.util.function.Supplier, Runnable, Runnable)}), holding
+     * A producer's direct write ({@link Outbox#ordered(Object, Object, java.util.function.Supplier, int, Runnable, Runnable)}), holding
      * the write lock: the frame is built in a pooled buffer and written from there, so a frame that goes out at once
      * takes no array of its own.
      */

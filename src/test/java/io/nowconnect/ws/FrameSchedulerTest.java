@@ -141,4 +141,76 @@ class FrameSchedulerTest {
         add("b", 1, 10);
         assertEquals(List.of("b", "c", "c", "c"), queuesOf(take(Integer.MAX_VALUE)));
     }
+
+    private void addIn(String group, String queue, int n, int bytes) {
+        for (int i = 0; i < n; i++) {
+            scheduler.add(queue, group, queue + ":" + i, bytes, null);
+        }
+    }
+
+    private List<String> take(int maxBytes, long allowance) {
+        List<String> batch = new ArrayList<>();
+        scheduler.take(batch, new ArrayList<>(), maxBytes, allowance, (key, bytes) -> left.put((String) key, bytes));
+        return batch;
+    }
+
+    @Test
+    void groupsTakeTurnsBeforeTheirQueues() {
+        // a connector with 100 busy streams and one with a single bulk stream that joined after them
+        for (int i = 0; i < 100; i++) {
+            addIn("storm", "s" + i, 4, QUANTUM / 2);
+        }
+        addIn("other", "o", 4, QUANTUM / 2);
+        List<String> order = queuesOf(take(Integer.MAX_VALUE));
+        // one turn of the storm's group (a quantum: two items), then the other group's turn
+        assertEquals("o", order.get(2), "the other connector waits one turn of the storm, not one per stream: " + order.subList(0, 6));
+        assertEquals(List.of("o", "o", "o", "o"), order.stream().filter("o"::equals).toList());
+        int lastO = order.lastIndexOf("o");
+        assertTrue(lastO < 12, "the other connector's 4 items go out within its first 2 turns: at " + lastO);
+        assertEquals(404, order.size());
+        // within the storm, streams still take turns: the first 8 of its items come from 4 different streams
+        List<String> firstStorm = order.stream().filter(q -> !q.equals("o")).limit(8).toList();
+        assertEquals(4, firstStorm.stream().distinct().count(), "storm streams share their group's turns: " + firstStorm);
+    }
+
+    @Test
+    void aQuietGroupsSmallItemGoesFirstAndIsNotPaced() {
+        for (int i = 0; i < 10; i++) {
+            addIn("storm", "s" + i, 4, QUANTUM);
+        }
+        addIn("probe", "p", 1, 100);
+        // no allowance: only the small item of the group that had nothing queued may go
+        assertEquals(List.of("p:0"), take(Integer.MAX_VALUE, 0));
+        assertTrue(take(Integer.MAX_VALUE, 0).isEmpty(), "bulk waits for allowance");
+        assertTrue(!scheduler.hasNew());
+        // an allowance of one byte lets one item go (the first past it is not taken)
+        assertEquals(1, take(Integer.MAX_VALUE, 1).size());
+        assertEquals(2, take(Integer.MAX_VALUE, QUANTUM + 1).size());
+    }
+
+    @Test
+    void aGroupsSecondSmallItemIsPaced() {
+        addIn("storm", "s", 4, QUANTUM);
+        addIn("chat", "c", 3, 100);
+        assertTrue(scheduler.hasNew());
+        assertEquals(List.of("c:0"), take(Integer.MAX_VALUE, 0), "one small item of a quiet group");
+        assertTrue(take(Integer.MAX_VALUE, 0).isEmpty(), "then the group is an old one");
+        List<String> rest = take(Integer.MAX_VALUE, Long.MAX_VALUE);
+        assertEquals(6, rest.size());
+        assertEquals(0, scheduler.size());
+    }
+
+    @Test
+    void allowanceCountsOnlyOldGroupsItems() {
+        addIn("bulk", "b", 10, 5000);
+        List<String> batch = new ArrayList<>();
+        long paced = scheduler.take(batch, new ArrayList<>(), Integer.MAX_VALUE, 12_000, (k, b) -> { });
+        assertEquals(3, batch.size(), "items are taken while the allowance is not spent (the last may go past it)");
+        assertEquals(15_000, paced);
+        addIn("quiet", "q", 1, 10);
+        batch.clear();
+        paced = scheduler.take(batch, new ArrayList<>(), Integer.MAX_VALUE, 0, (k, b) -> { });
+        assertEquals(List.of("q:0"), batch);
+        assertEquals(0, paced, "a quiet group's small item is not counted");
+    }
 }
