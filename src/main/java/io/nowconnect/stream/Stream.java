@@ -124,11 +124,11 @@ public final class Stream {
         touch();
         // the writer names itself before it looks at closed, and close() sets closed before it looks for the writer:
         // one of the two sees the other, whenever the thread starts (Wakes may start it a little later)
-        table.startThread("nc-w-" + cid, () -> {
+        table.startThread("nc-w-" + cid, connector, () -> {
             socketWriter = Thread.currentThread();
             socketWriteLoop();
         }, () -> close(ResetReason.RESET, true));
-        table.startThread("nc-r-" + cid, this::socketReadLoop, () -> close(ResetReason.RESET, true));
+        table.startThread("nc-r-" + cid, connector, this::socketReadLoop, () -> close(ResetReason.RESET, true));
         if (closed.get()) {
             // lost a race with close(): make sure nothing stays open
             closeQuietly(connected);

@@ -216,14 +216,15 @@ public final class StreamTable {
 
     /**
      * Start a virtual thread for one of this tunnel's streams (an OPEN's dial, a stream's pumps): at once when few of
-     * the tunnel's threads wait to run, else in turn ({@link Wakes}).
+     * the tunnel's threads wait to run, else in turn ({@link Wakes}), connectors taking turns.
      *
      * @param name thread name
+     * @param connector the stream's connector
      * @param task what it runs
      * @param failed what to do instead when no thread can be started (out of memory)
      */
-    public void startThread(String name, Runnable task, Runnable failed) {
-        wakes.start(name, task, failed);
+    public void startThread(String name, String connector, Runnable task, Runnable failed) {
+        wakes.start(name, connector, task, failed);
     }
 
     /** The tunnel's wake-ups of its stream threads. */

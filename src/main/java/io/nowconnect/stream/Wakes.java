@@ -1,7 +1,12 @@
 package io.nowconnect.stream;
 
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A tunnel's wake-ups of its stream threads, so that bulk cannot queue every other stream behind it.
@@ -23,8 +28,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * burst of 2,000 OPENs does not put 6,000 threads ahead of everything else at once (a thread dump of the agent had 337
  * dials and 985 pumps runnable and not yet run). Deferred starts go before deferred bulk wake-ups, as fq_codel serves
  * new flows first: a new stream (a probe, a request on a fresh connection) waits behind other new streams, never
- * behind the bulk of old ones. What waits here is bounded by the tunnel's streams: at most one
- * deferred wake-up of each stream's writer and reader, and its three starts.
+ * behind the bulk of old ones. Deferred starts of different connectors take turns, one start each: 2,000
+ * OPENs on one connector delay a new stream of another by one start (a trace of such a probe had its dial start
+ * 250 ms after its OPEN arrived, and its pumps 170 ms after its dial, behind the other connector's starts). What
+ * waits here is bounded by the tunnel's streams: at most one deferred wake-up of each stream's writer and reader,
+ * and its three starts.
  *
  * <p>Threads: any. {@link #woke}, {@link #ran}, {@link #mayWake} and {@link #defer} never block; deferred wake-ups and
  * starts run on the thread of a {@link #ran} or {@link #drain} call, which must hold no stream lock (they take their
@@ -39,8 +47,13 @@ final class Wakes {
     private final AtomicInteger pending = new AtomicInteger();
     /** Deferred bulk wake-ups, in order. */
     private final ConcurrentLinkedQueue<Runnable> deferred = new ConcurrentLinkedQueue<>();
-    /** Deferred thread starts, in order: served before bulk wake-ups (a new stream is not queued behind bulk). */
-    private final ConcurrentLinkedQueue<Runnable> starts = new ConcurrentLinkedQueue<>();
+    /**
+     * Deferred thread starts by group (a stream's connector), each group's in order, the groups taking turns (the
+     * order of this map); served before bulk wake-ups (a new stream is not queued behind bulk). Guarded by
+     * {@link #startLock}.
+     */
+    private final LinkedHashMap<Object, ArrayDeque<Runnable>> starts = new LinkedHashMap<>();
+    private final ReentrantLock startLock = new ReentrantLock();
     private final AtomicInteger deferredCount = new AtomicInteger();
 
     /** A thread was made runnable (signalled or started): it calls {@link #ran} once when it runs. */
@@ -94,7 +107,7 @@ final class Wakes {
      */
     void drain() {
         while (pending.get() < RUNNABLE) {
-            Runnable w = starts.poll();
+            Runnable w = pollStart();
             if (w == null) {
                 w = deferred.poll();
             }
@@ -103,6 +116,27 @@ final class Wakes {
             }
             deferredCount.decrementAndGet();
             w.run();
+        }
+    }
+
+    /** The next deferred start: the first group's first; that group, if it has more, goes to the end of the turns. */
+    private Runnable pollStart() {
+        startLock.lock();
+        try {
+            Iterator<Map.Entry<Object, ArrayDeque<Runnable>>> it = starts.entrySet().iterator();
+            if (!it.hasNext()) {
+                return null;
+            }
+            Map.Entry<Object, ArrayDeque<Runnable>> first = it.next();
+            ArrayDeque<Runnable> queue = first.getValue();
+            Runnable start = queue.poll();
+            it.remove();
+            if (!queue.isEmpty()) {
+                starts.put(first.getKey(), queue);
+            }
+            return start;
+        } finally {
+            startLock.unlock();
         }
     }
 
@@ -122,11 +156,13 @@ final class Wakes {
      * than all at once ahead of everything else). The task must not assume it starts before this returns.
      *
      * @param name thread name
+     * @param group what it belongs to (its stream's connector): deferred starts of different groups take turns, so a
+     *              burst of OPENs on one connector delays another connector's new stream by one start per turn
      * @param task what it runs
      * @param failed run instead when the thread cannot be started (out of memory), on the caller's thread or the one
      *               that runs the deferred start; must not throw
      */
-    void start(String name, Runnable task, Runnable failed) {
+    void start(String name, Object group, Runnable task, Runnable failed) {
         Runnable starter = () -> {
             woke();
             try {
@@ -143,7 +179,12 @@ final class Wakes {
             starter.run();
         } else {
             deferredCount.incrementAndGet();
-            starts.add(starter);
+            startLock.lock();
+            try {
+                starts.computeIfAbsent(group, g -> new ArrayDeque<>()).add(starter);
+            } finally {
+                startLock.unlock();
+            }
         }
     }
 }

@@ -60,7 +60,7 @@ final class Dialer {
                 Stream stream = table.register(open.cid(), open.connector());
                 Event.of("stream_open").with("cid", open.cid()).with("connector", open.connector())
                         .log(LOGGER, Level.FINE, "OPEN: dialling " + target);
-                table.startThread("nc-dial-" + open.cid(), () -> dial(stream, target, table.observer()),
+                table.startThread("nc-dial-" + open.cid(), open.connector(), () -> dial(stream, target, table.observer()),
                                   () -> stream.reset(ResetReason.RESET));
                 return;
             } catch (StreamRefusedException e) {

@@ -67,7 +67,7 @@ class WakesTest {
             wakes.woke();
         });
         CountDownLatch started = new CountDownLatch(1);
-        wakes.start("test-new-stream", started::countDown, () -> { });
+        wakes.start("test-new-stream", "c", started::countDown, () -> { });
         assertEquals(2, wakes.deferred());
         // one turn: it goes to the new stream's thread, not to the bulk wake-up deferred before it
         wakes.ran();
@@ -81,13 +81,47 @@ class WakesTest {
             wakes.woke();
         }
         CountDownLatch started = new CountDownLatch(1);
-        wakes.start("test-deferred", started::countDown, () -> { });
+        wakes.start("test-deferred", "c", started::countDown, () -> { });
         assertFalse(started.await(200, TimeUnit.MILLISECONDS), "no thread before its turn");
         assertEquals(1, wakes.deferred());
         wakes.ran();
         assertTrue(started.await(5, TimeUnit.SECONDS), "started once another ran");
         Harness.await(java.time.Duration.ofSeconds(5), () -> wakes.pending() == Wakes.RUNNABLE - 1,
                       "the started thread counted itself as run");
+    }
+
+    @Test
+    void deferredStartsOfConnectorsTakeTurns() throws InterruptedException {
+        Wakes wakes = new Wakes();
+        for (int i = 0; i < Wakes.RUNNABLE; i++) {
+            wakes.woke();
+        }
+        List<String> order = new CopyOnWriteArrayList<>();
+        CountDownLatch all = new CountDownLatch(103);
+        // a burst of 100 starts on one connector, then one on each of three others
+        for (int i = 0; i < 100; i++) {
+            String name = "storm-" + i;
+            wakes.start(name, "storm", () -> {
+                order.add(name);
+                all.countDown();
+            }, () -> { });
+        }
+        for (String c : List.of("a", "b", "c")) {
+            wakes.start(c, c, () -> {
+                order.add(c);
+                all.countDown();
+            }, () -> { });
+        }
+        assertEquals(103, wakes.deferred());
+        // one turn: each started thread, as it runs, gives the next start its turn (so two neighbours may record in
+        // either order); in turns, the three others come right after the storm's first, not after its 100
+        wakes.ran();
+        assertTrue(all.await(10, TimeUnit.SECONDS), "every start ran: " + order.size());
+        for (String c : List.of("a", "b", "c")) {
+            assertTrue(order.indexOf(c) < 10, c + " started within the first turns: " + order.subList(0, 10));
+        }
+        assertTrue(order.indexOf("storm-99") > 90, "the storm's starts keep their order");
+        assertEquals(0, wakes.deferred());
     }
 
     /**
@@ -106,7 +140,7 @@ class WakesTest {
         for (int i = 0; i < queues; i++) {
             InboundQueue q = new InboundQueue(wakes);
             inbound.add(q);
-            wakes.start("test-writer-" + i, () -> {
+            wakes.start("test-writer-" + i, "c", () -> {
                 List<InboundQueue.Entry> batch = new ArrayList<>();
                 try {
                     while (true) {
@@ -186,7 +220,7 @@ class WakesTest {
         for (int i = 0; i < readers; i++) {
             FlowControl flow = new FlowControl(4096, 0, account, wakes);
             flows.add(flow);
-            wakes.start("test-reader-" + i, () -> {
+            wakes.start("test-reader-" + i, "c", () -> {
                 long spent = 0;
                 while (spent < each) {
                     long c = flow.awaitCredit(StreamObserver.NONE);
