@@ -60,8 +60,8 @@ final class Dialer {
                 Stream stream = table.register(open.cid(), open.connector());
                 Event.of("stream_open").with("cid", open.cid()).with("connector", open.connector())
                         .log(LOGGER, Level.FINE, "OPEN: dialling " + target);
-                table.startThread("nc-dial-" + open.cid(), open.connector(), () -> dial(stream, target, table.observer()),
-                                  () -> stream.reset(ResetReason.RESET));
+                table.startThread("nc-dial-" + open.cid(), open.connector(),
+                                  () -> dial(stream, target, table.observer()), () -> stream.reset(ResetReason.RESET));
                 return;
             } catch (StreamRefusedException e) {
                 refusal = e.reason();

@@ -22,8 +22,8 @@ import java.util.Map;
  *
  * <p>Pacing ({@link Pacer}): {@link #take} may be given an allowance of bytes. Items of groups on the old list count
  * against it and stop once it is spent; the one small item of a group on the new list does not count (it is what the
- * allowance exists to let through quickly). A member is forgotten once it has nothing queued, so an idle tunnel keeps no
- * allocation here.
+ * allowance exists to let through quickly). A member is forgotten once it has nothing queued, so an idle tunnel keeps
+ * no allocation here.
  *
  * <p>Threads and locks: none; not thread-safe. Like Netty's {@code WeightedFairQueueByteDistributor} it is plain state
  * that one caller at a time changes: {@link Outbox} calls it only while holding its queue lock.

@@ -163,14 +163,16 @@ class FrameSchedulerTest {
         addIn("other", "o", 4, QUANTUM / 2);
         List<String> order = queuesOf(take(Integer.MAX_VALUE));
         // one turn of the storm's group (a quantum: two items), then the other group's turn
-        assertEquals("o", order.get(2), "the other connector waits one turn of the storm, not one per stream: " + order.subList(0, 6));
+        assertEquals("o", order.get(2), "the other connector waits one turn of the storm, not one per stream: "
+                + order.subList(0, 6));
         assertEquals(List.of("o", "o", "o", "o"), order.stream().filter("o"::equals).toList());
         int lastO = order.lastIndexOf("o");
         assertTrue(lastO < 12, "the other connector's 4 items go out within its first 2 turns: at " + lastO);
         assertEquals(404, order.size());
         // within the storm, streams still take turns: the first 8 of its items come from 4 different streams
         List<String> firstStorm = order.stream().filter(q -> !q.equals("o")).limit(8).toList();
-        assertEquals(4, firstStorm.stream().distinct().count(), "storm streams share their group's turns: " + firstStorm);
+        assertEquals(4, firstStorm.stream().distinct().count(),
+                     "storm streams share their group's turns: " + firstStorm);
     }
 
     @Test

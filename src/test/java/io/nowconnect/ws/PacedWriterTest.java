@@ -90,7 +90,7 @@ class PacedWriterTest {
         }
     }
 
-    /** A client writer on one end of a loopback connection, the slow peer on the other, and the writer's pong reader. */
+    /** A client writer on one end of a loopback connection, the slow peer on the other; the writer's pongs read. */
     private record Pair(WsWriter writer, SlowPeer peer) {
     }
 
