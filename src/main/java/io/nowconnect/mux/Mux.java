@@ -117,6 +117,9 @@ public final class Mux {
         this.closeSocket = closeSocket;
         this.writer = settings.side().server() ? WsWriter.server(socket.out(), settings.side().threadName())
                 : WsWriter.client(socket.out(), settings.side().threadName());
+        // a peer that stopped reading leaves the probe unanswered: pacing turns off after half the ping timeout, and
+        // the stalled write finds it as without pacing
+        writer.probeTimeout(settings.pingTimeout().dividedBy(2));
         sink.attach(writer);
         if (end.get() != null) {
             closeSocket.run();

@@ -21,10 +21,11 @@ import java.util.concurrent.TimeUnit;
  * not because bytes queue, shrinks the window too: that peer is not taking bytes faster either.
  *
  * <p>What is not counted against the window (but is counted in flight): urgent frames (pongs, WINDOW, RST, pings) and
- * the one small item of a group that had nothing queued ({@link FrameScheduler}). A peer that leaves two probes in a
- * row unanswered for {@link #PROBE_TIMEOUT_NANOS} (a peer that answers only its latest ping, as RFC 6455 allows, or
- * none) turns pacing off for the tunnel; until then an unanswered probe counts as answered after that time, so a peer
- * is never stuck for longer.
+ * the one small item of a group that had nothing queued ({@link FrameScheduler}). A peer that leaves a probe
+ * unanswered for {@link #probeTimeout} (at most {@link #PROBE_TIMEOUT_NANOS}, half the ping timeout in a tunnel: a peer
+ * that answers only its latest ping, as RFC 6455 allows, or none, or one that stopped reading) turns pacing off for the
+ * tunnel: from then on its bytes go to the socket as they would without pacing, and a peer that stopped reading is
+ * found by the writer's stalled write as before, at most that timeout later.
  *
  * <p>Figures: {@link #MIN_WINDOW} keeps at least 256 KiB per round trip moving (about 12 MB/s at a 20 ms round trip);
  * {@link #MAX_WINDOW} is well above any link's bandwidth-delay product here. Off with {@code -Dnowconnect.pacing=false}
@@ -40,7 +41,7 @@ final class Pacer {
     static final long MIN_WINDOW = 256 * 1024;
     static final long MAX_WINDOW = 64L << 20;
     static final long INITIAL_WINDOW = 1 << 20;
-    /** A probe unanswered this long counts as answered (and twice running turns pacing off). */
+    /** Longest wait for a probe's answer, after which pacing is off for the tunnel. */
     static final long PROBE_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(5);
     /** Fewest bytes written between probes (and at least a quarter of the window). */
     static final long PROBE_EVERY_BYTES = 64 * 1024;
@@ -60,7 +61,7 @@ final class Pacer {
     /** {@code written - acked} when the probe was sent: whether the window was in use. */
     private long probeInflight;
     private long lastProbeMark;
-    private int unanswered;
+    private long probeTimeoutNanos = PROBE_TIMEOUT_NANOS;
     private long baseNanos = Long.MAX_VALUE;
     private long periodMin = Long.MAX_VALUE;
     private long previousPeriodMin = Long.MAX_VALUE;
@@ -86,6 +87,16 @@ final class Pacer {
      */
     static Pacer off() {
         return new Pacer(false);
+    }
+
+    /**
+     * How long a probe may wait for its answer before pacing turns off: {@link #PROBE_TIMEOUT_NANOS} at most.
+     *
+     * @param nanos the wait (a tunnel gives half its ping timeout, so that a peer that stopped reading is found
+     *              about as soon as without pacing)
+     */
+    synchronized void probeTimeout(long nanos) {
+        probeTimeoutNanos = Math.max(1, Math.min(PROBE_TIMEOUT_NANOS, nanos));
     }
 
     /**
@@ -129,7 +140,7 @@ final class Pacer {
         if (!enabled || !probeOut) {
             return 0;
         }
-        return Math.max(0, probeSentNanos + PROBE_TIMEOUT_NANOS - now);
+        return Math.max(0, probeSentNanos + probeTimeoutNanos - now);
     }
 
     /**
@@ -183,7 +194,6 @@ final class Pacer {
             return false;
         }
         probeOut = false;
-        unanswered = 0;
         acked = Math.max(acked, probeMark);
         long rtt = now - probeSentNanos;
         if (now - periodStart > BASE_PERIOD_NANOS || periodMin == Long.MAX_VALUE) {
@@ -225,7 +235,7 @@ final class Pacer {
     }
 
     /**
-     * Whether pacing is on (for tests and diagnosis): off by choice, or after a peer left two probes unanswered.
+     * Whether pacing is on (for tests and diagnosis): off by choice, or after a peer left a probe unanswered.
      *
      * @return true when on
      */
@@ -238,15 +248,11 @@ final class Pacer {
         return written + more - lastProbeMark >= Math.max(PROBE_EVERY_BYTES, window / 4);
     }
 
-    /** A probe past its time counts as answered, at the smallest window; the second in a row turns pacing off. */
+    /** A probe past its time turns pacing off. */
     private void expire(long now) {
-        if (probeOut && now - probeSentNanos > PROBE_TIMEOUT_NANOS) {
+        if (probeOut && now - probeSentNanos > probeTimeoutNanos) {
             probeOut = false;
-            acked = Math.max(acked, probeMark);
-            window = MIN_WINDOW;
-            if (++unanswered >= 2) {
-                enabled = false;
-            }
+            enabled = false;
         }
     }
 }

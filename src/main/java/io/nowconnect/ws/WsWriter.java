@@ -197,6 +197,16 @@ public final class WsWriter {
     }
 
     /**
+     * How long the writer's pacing probe may go unanswered before pacing turns off for this connection (at most 5 s;
+     * see {@code Pacer}).
+     *
+     * @param timeout the wait
+     */
+    public void probeTimeout(java.time.Duration timeout) {
+        outbox.pacer().probeTimeout(timeout.toNanos());
+    }
+
+    /**
      * This writer's pacer (tests and diagnosis).
      *
      * @return pacer

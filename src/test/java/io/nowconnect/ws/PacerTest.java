@@ -95,22 +95,31 @@ class PacerTest {
     }
 
     @Test
-    void aPeerThatDoesNotAnswerIsNeverStuckAndTwiceTurnsPacingOff() {
+    void aProbeUnansweredForItsTimeoutTurnsPacingOff() {
         Pacer p = Pacer.create();
         long now = 1_000 * MS;
+        p.probeTimeout(1000 * MS);
         assertNotNull(p.probe(Pacer.INITIAL_WINDOW, PING, now));
         p.wrote(Pacer.INITIAL_WINDOW + PING);
-        assertTrue(p.allowance(now + Pacer.PROBE_TIMEOUT_NANOS - MS) <= 0, "held back until the probe's time is up");
-        now += Pacer.PROBE_TIMEOUT_NANOS + MS;
-        assertEquals(Pacer.MIN_WINDOW, p.allowance(now), "then it counts as answered, at the smallest window");
+        assertEquals(1000 * MS, p.waitNanos(now), "the writer waits for the answer at most the probe timeout");
+        assertTrue(p.allowance(now + 999 * MS) <= 0, "held back until the probe's time is up");
         assertTrue(p.enabled());
-        assertNotNull(p.probe(Pacer.MIN_WINDOW, PING, now));
-        p.wrote(Pacer.MIN_WINDOW + PING);
-        now += Pacer.PROBE_TIMEOUT_NANOS + MS;
-        assertEquals(Long.MAX_VALUE, p.allowance(now), "a second unanswered probe turns pacing off");
+        now += 1001 * MS;
+        assertEquals(Long.MAX_VALUE, p.allowance(now), "then pacing is off: bytes go out as without it");
         assertFalse(p.enabled());
         assertNull(p.probe(Pacer.MAX_WINDOW, PING, now), "and no more probes");
         assertTrue(p.mayWriteDirect(1 << 20, now));
+        assertEquals(0, p.waitNanos(now));
+    }
+
+    @Test
+    void theProbeTimeoutIsAtMostFiveSeconds() {
+        Pacer p = Pacer.create();
+        long now = 1_000 * MS;
+        p.probeTimeout(60_000 * MS);
+        assertNotNull(p.probe(Pacer.INITIAL_WINDOW, PING, now));
+        p.wrote(Pacer.INITIAL_WINDOW + PING);
+        assertEquals(Pacer.PROBE_TIMEOUT_NANOS, p.waitNanos(now));
     }
 
     @Test
