@@ -39,6 +39,11 @@ final class AsyncHandler extends Handler {
     /** Dropped since the writer last said so. */
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicLong droppedTotal = new AtomicLong();
+    /**
+     * Records queued and not yet handed on and flushed: the writer may hold one it took from the queue while it waits
+     * for the lock, so an empty queue does not mean that everything was written.
+     */
+    private final AtomicLong unwritten = new AtomicLong();
     private final ReentrantLock writeLock = new ReentrantLock();
     private final Thread writer;
     private volatile boolean closed;
@@ -65,7 +70,9 @@ final class AsyncHandler extends Handler {
             return;
         }
         // the record is complete (Event passes a copy of its fields): formatting it later says the same
+        unwritten.incrementAndGet();
         if (!queue.offer(record)) {
+            unwritten.decrementAndGet();
             dropped.incrementAndGet();
             droppedTotal.incrementAndGet();
         }
@@ -76,14 +83,30 @@ final class AsyncHandler extends Handler {
         return droppedTotal.get();
     }
 
-    /** Hand everything queued on now, on the caller's thread, and flush. */
+    /**
+     * Hand everything queued on now, on the caller's thread, and flush; returns once every record published before the
+     * call was written (or after about 2 s when the output does not move).
+     */
     @Override
     public void flush() {
-        writeLock.lock();
-        try {
-            drainLocked(null);
-        } finally {
-            writeLock.unlock();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CLOSE_WAIT_MS);
+        while (true) {
+            writeLock.lock();
+            try {
+                drainLocked(null);
+            } finally {
+                writeLock.unlock();
+            }
+            // a record the writer took before this drain is written by the writer once it has the lock
+            if (unwritten.get() <= 0 || System.nanoTime() - deadline > 0) {
+                return;
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
@@ -134,6 +157,7 @@ final class AsyncHandler extends Handler {
         }
         do {
             queue.drainTo(batch, BATCH - batch.size());
+            int handed = batch.size();
             for (LogRecord r : batch) {
                 try {
                     target.publish(r);
@@ -147,6 +171,7 @@ final class AsyncHandler extends Handler {
                 target.publish(droppedRecord(lost));
             }
             target.flush();
+            unwritten.addAndGet(-handed);
         } while (!queue.isEmpty());
     }
 

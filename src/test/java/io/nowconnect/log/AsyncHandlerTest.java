@@ -115,4 +115,26 @@ class AsyncHandlerTest {
         handler.close();
         assertEquals(List.of("warning"), out.toString(StandardCharsets.UTF_8).lines().toList());
     }
+
+    @Test
+    void flushReturnsOnceEveryRecordPublishedBeforeItIsWritten() {
+        // the writer thread may hold a record it took from the queue while flush() drains the (now empty) queue: flush
+        // must still wait for that one (a test reading the access file right after flush() saw nothing, once)
+        ByteArrayOutputStream written = new ByteArrayOutputStream();
+        AsyncHandler handler = new AsyncHandler(new StreamHandler(written, MESSAGE), "test-log");
+        try {
+            for (int i = 0; i < 2000; i++) {
+                String line = "record " + i;
+                handler.publish(new LogRecord(Level.INFO, line));
+                handler.flush();
+                String out;
+                synchronized (written) {
+                    out = written.toString(StandardCharsets.UTF_8);
+                }
+                assertTrue(out.endsWith(line + "\n"), "written by the time flush() returned: " + line);
+            }
+        } finally {
+            handler.close();
+        }
+    }
 }
