@@ -99,7 +99,12 @@ final class Outbox<T> {
     private final String name;
     /** Makes a probe (a ping with the given payload); null when this outbox does not pace. */
     private final Function<byte[], T> pinger;
-    private final Pacer pacer;
+    /**
+     * The pacer, made with the first ordered item (a hub's thousands of idle tunnels, which only exchange pings, hold
+     * none); stays null when this outbox does not pace.
+     */
+    private volatile Pacer pacer;
+    private volatile long probeTimeoutNanos = Pacer.PROBE_TIMEOUT_NANOS;
     /** Bytes of a probe's item. */
     private final int probeBytes;
     /** The writer thread while one runs, else null; set by whoever starts one, cleared by the writer as it ends. */
@@ -118,7 +123,6 @@ final class Outbox<T> {
         this.size = size;
         this.name = name;
         this.pinger = pinger;
-        this.pacer = pinger == null ? Pacer.off() : Pacer.create();
         this.probeBytes = pinger == null ? 0 : size.applyAsInt(pinger.apply(new byte[8]));
     }
 
@@ -158,18 +162,51 @@ final class Outbox<T> {
      * @param payload the pong's payload
      */
     void answered(byte[] payload) {
-        if (pinger != null && pacer.answered(payload, System.nanoTime())) {
+        Pacer p = pacer;
+        if (p != null && p.answered(payload, System.nanoTime())) {
             wake();
         }
     }
 
     /**
-     * The pacer (tests and diagnosis).
+     * How long the pacer's probe may go unanswered before pacing turns off ({@link Pacer#probeTimeout}).
      *
-     * @return pacer
+     * @param nanos the wait
+     */
+    void probeTimeout(long nanos) {
+        probeTimeoutNanos = nanos;
+        Pacer p = pacer;
+        if (p != null) {
+            p.probeTimeout(nanos);
+        }
+    }
+
+    /**
+     * The pacer, made now if there is none yet (tests and diagnosis).
+     *
+     * @return pacer, null when this outbox does not pace
      */
     Pacer pacer() {
-        return pacer;
+        return pacerForOrdered();
+    }
+
+    /** The pacer, made with the first ordered item; null when this outbox does not pace. */
+    private Pacer pacerForOrdered() {
+        if (pinger == null) {
+            return null;
+        }
+        Pacer p = pacer;
+        if (p == null) {
+            synchronized (this) {
+                p = pacer;
+                if (p == null) {
+                    p = Pacer.create();
+                    p.probeTimeout(probeTimeoutNanos);
+                    pacer = p;
+                }
+            }
+        }
+        return p;
     }
 
     /**
@@ -222,17 +259,22 @@ final class Outbox<T> {
                 // so nothing is overtaken. A small item is what pacing lets through anyway (its group had nothing
                 // queued); a bulk one only within the window.
                 try {
+                    Pacer p = bytes <= FrameScheduler.SMALL_ITEM ? pacer : pacerForOrdered();
                     if (urgent.isEmpty() && orderedCount.get() == 0 && lastItem == null
-                            && (bytes <= FrameScheduler.SMALL_ITEM || pacer.mayWriteDirect(bytes, System.nanoTime()))) {
+                            && (p == null || bytes <= FrameScheduler.SMALL_ITEM
+                                    || p.mayWriteDirect(bytes, System.nanoTime()))) {
                         check();
                         writeNow(direct);
-                        pacer.wrote(bytes);
+                        if (p != null) {
+                            p.wrote(bytes);
+                        }
                         return;
                     }
                 } finally {
                     writing.unlock();
                 }
             }
+            pacerForOrdered();
             fresh = enqueue(queue, group, item.get(), taken);
             taken = null;
         } finally {
@@ -439,11 +481,15 @@ final class Outbox<T> {
         if (!urgent.isEmpty() || lastItem != null || failure != null) {
             return 0;
         }
-        long now = System.nanoTime();
-        if (pacer.allowance(now) > 0) {
+        Pacer p = pacer;
+        if (p == null) {
             return 0;
         }
-        long wait = pacer.waitNanos(now);
+        long now = System.nanoTime();
+        if (p.allowance(now) > 0) {
+            return 0;
+        }
+        long wait = p.waitNanos(now);
         if (wait == 0) {
             return 0;
         }
@@ -543,19 +589,20 @@ final class Outbox<T> {
         }
         T lastOne = lastItem;
         boolean last = lastOne != null;
+        Pacer p = pacer;
         long now = System.nanoTime();
         // before the last item (a close frame) everything already queued goes out: a graceful close must not
         // lose the FIN or the final DATA of a stream; no new item is accepted once the last one is queued
         List<Runnable> taken = takeOrdered(batch, last ? Integer.MAX_VALUE : BATCH_BYTES,
-                                           last ? Long.MAX_VALUE : pacer.allowance(now));
+                                           last || p == null ? Long.MAX_VALUE : p.allowance(now));
         long bytes = 0;
         for (T t : batch) {
             bytes += size.applyAsInt(t);
         }
         if (last) {
             batch.add(lastOne);
-        } else if (pinger != null) {
-            byte[] probe = pacer.probe(bytes, probeBytes, now);
+        } else if (p != null) {
+            byte[] probe = p.probe(bytes, probeBytes, now);
             if (probe != null) {
                 batch.add(pinger.apply(probe));
                 bytes += probeBytes;
@@ -564,7 +611,9 @@ final class Outbox<T> {
         try {
             if (!batch.isEmpty()) {
                 batchWriter.accept(batch);
-                pacer.wrote(bytes);
+                if (p != null) {
+                    p.wrote(bytes);
+                }
             }
         } finally {
             taken.forEach(Runnable::run);

@@ -81,15 +81,6 @@ final class Pacer {
     }
 
     /**
-     * A pacer that never holds anything back (a writer with no way to send pings).
-     *
-     * @return pacer
-     */
-    static Pacer off() {
-        return new Pacer(false);
-    }
-
-    /**
      * How long a probe may wait for its answer before pacing turns off: {@link #PROBE_TIMEOUT_NANOS} at most.
      *
      * @param nanos the wait (a tunnel gives half its ping timeout, so that a peer that stopped reading is found

@@ -203,7 +203,7 @@ public final class WsWriter {
      * @param timeout the wait
      */
     public void probeTimeout(java.time.Duration timeout) {
-        outbox.pacer().probeTimeout(timeout.toNanos());
+        outbox.probeTimeout(timeout.toNanos());
     }
 
     /**

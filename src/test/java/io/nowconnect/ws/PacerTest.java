@@ -29,14 +29,20 @@ class PacerTest {
         return now + rttNanos;
     }
 
+    /** A batch that fills the initial window, with the probe it carries. */
+    private static byte[] fillInitialWindow(Pacer p, long now) {
+        byte[] probe = p.probe(Pacer.INITIAL_WINDOW, PING, now);
+        assertNotNull(probe, "a batch that fills the window carries a probe");
+        p.wrote(Pacer.INITIAL_WINDOW + PING);
+        return probe;
+    }
+
     @Test
     void aFullWindowHoldsBackUntilItsProbeIsAnswered() {
         Pacer p = Pacer.create();
         long now = 1_000 * MS;
         assertEquals(Pacer.INITIAL_WINDOW, p.allowance(now));
-        byte[] probe = p.probe(Pacer.INITIAL_WINDOW, PING, now);
-        assertNotNull(probe);
-        p.wrote(Pacer.INITIAL_WINDOW + PING);
+        byte[] probe = fillInitialWindow(p, now);
         assertTrue(p.allowance(now) <= 0);
         assertTrue(p.waitNanos(now) > 0, "the writer waits for the answer");
         assertFalse(p.mayWriteDirect(64 * 1024, now), "no direct write past the window");
@@ -99,8 +105,7 @@ class PacerTest {
         Pacer p = Pacer.create();
         long now = 1_000 * MS;
         p.probeTimeout(1000 * MS);
-        assertNotNull(p.probe(Pacer.INITIAL_WINDOW, PING, now));
-        p.wrote(Pacer.INITIAL_WINDOW + PING);
+        fillInitialWindow(p, now);
         assertEquals(1000 * MS, p.waitNanos(now), "the writer waits for the answer at most the probe timeout");
         assertTrue(p.allowance(now + 999 * MS) <= 0, "held back until the probe's time is up");
         assertTrue(p.enabled());
@@ -110,24 +115,10 @@ class PacerTest {
         assertNull(p.probe(Pacer.MAX_WINDOW, PING, now), "and no more probes");
         assertTrue(p.mayWriteDirect(1 << 20, now));
         assertEquals(0, p.waitNanos(now));
-    }
 
-    @Test
-    void theProbeTimeoutIsAtMostFiveSeconds() {
-        Pacer p = Pacer.create();
-        long now = 1_000 * MS;
-        p.probeTimeout(60_000 * MS);
-        assertNotNull(p.probe(Pacer.INITIAL_WINDOW, PING, now));
-        p.wrote(Pacer.INITIAL_WINDOW + PING);
-        assertEquals(Pacer.PROBE_TIMEOUT_NANOS, p.waitNanos(now));
-    }
-
-    @Test
-    void offNeverHoldsBack() {
-        Pacer p = Pacer.off();
-        p.wrote(1L << 40);
-        assertEquals(Long.MAX_VALUE, p.allowance(0));
-        assertNull(p.probe(1 << 20, PING, 0));
-        assertEquals(0, p.waitNanos(0));
+        Pacer capped = Pacer.create();
+        capped.probeTimeout(60_000 * MS);
+        fillInitialWindow(capped, now);
+        assertEquals(Pacer.PROBE_TIMEOUT_NANOS, capped.waitNanos(now), "the probe timeout is at most 5 s");
     }
 }
