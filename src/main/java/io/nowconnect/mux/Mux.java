@@ -67,6 +67,8 @@ public final class Mux {
 
     private volatile UpgradedSocket socket;
     private volatile WsWriter writer;
+    /** Timer task only: whether pacing's end was reported. */
+    private boolean pacingOffReported;
     private volatile Runnable closeSocket;
     private volatile ScheduledFuture<?> tick;
     private volatile List<String> caps = List.of();
@@ -436,6 +438,16 @@ public final class Mux {
         }
     }
 
+    /** Timer task: say once that the writer's pacing turned itself off (counted and logged). */
+    private void reportPacingOff() {
+        if (!pacingOffReported && writer.pacingGaveUp()) {
+            pacingOffReported = true;
+            observer.wire(WireEvent.PACING_OFF);
+            role.tag(Event.of("pacing_off")).log(LOGGER, Level.INFO, "The " + settings.side().peer()
+                    + " left a pacing probe (a ping) unanswered: this tunnel is not paced from now on");
+        }
+    }
+
     /** Timer task: deadlines, pings, sweeps and drains. Never blocks. */
     private void tick() {
         long now = System.nanoTime();
@@ -451,6 +463,7 @@ public final class Mux {
             if (end.get() != null) {
                 return;
             }
+            reportPacingOff();
             Liveness.Verdict dead = liveness.check(now, ready, writer.stalledNanos(now));
             if (dead != null) {
                 tick.cancel(false);

@@ -17,7 +17,9 @@ public enum WireEvent {
     /** A stream ran out of credit and waited for WINDOW. */
     CREDIT_WAIT("credit_waits"),
     /** A stream was reset because the peer broke flow control. */
-    FLOW_CONTROL_RESET("flow_control_resets");
+    FLOW_CONTROL_RESET("flow_control_resets"),
+    /** A tunnel's peer left a pacing probe (a ping) unanswered: that tunnel is no longer paced. */
+    PACING_OFF("pacing_off");
 
     private final String label;
 

@@ -182,6 +182,16 @@ final class Outbox<T> {
     }
 
     /**
+     * Whether the pacer turned itself off because the peer left a probe unanswered.
+     *
+     * @return true once it did
+     */
+    boolean pacingGaveUp() {
+        Pacer p = pacer;
+        return p != null && p.gaveUp();
+    }
+
+    /**
      * The pacer, made now if there is none yet (tests and diagnosis).
      *
      * @return pacer, null when this outbox does not pace

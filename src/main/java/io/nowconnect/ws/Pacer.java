@@ -51,6 +51,8 @@ final class Pacer {
     private static final boolean ENABLED = !"false".equals(System.getProperty("nowconnect.pacing"));
 
     private boolean enabled;
+    /** Pacing was on and a peer left a probe unanswered (read by the tunnel's timer without the monitor). */
+    private volatile boolean gaveUp;
     private long written;
     private long acked;
     private long window = INITIAL_WINDOW;
@@ -234,6 +236,15 @@ final class Pacer {
         return enabled;
     }
 
+    /**
+     * Whether pacing turned itself off because the peer left a probe unanswered.
+     *
+     * @return true once it did
+     */
+    boolean gaveUp() {
+        return gaveUp;
+    }
+
     /** Whether, after {@code more} bytes, enough has been written since the last probe for another. */
     private boolean due(long more) {
         return written + more - lastProbeMark >= Math.max(PROBE_EVERY_BYTES, window / 4);
@@ -244,6 +255,7 @@ final class Pacer {
         if (probeOut && now - probeSentNanos > probeTimeoutNanos) {
             probeOut = false;
             enabled = false;
+            gaveUp = true;
         }
     }
 }

@@ -207,6 +207,15 @@ public final class WsWriter {
     }
 
     /**
+     * Whether pacing turned itself off for this connection: the peer left a probe (a ping) unanswered.
+     *
+     * @return true once it did
+     */
+    public boolean pacingGaveUp() {
+        return outbox.pacingGaveUp();
+    }
+
+    /**
      * This writer's pacer (tests and diagnosis).
      *
      * @return pacer

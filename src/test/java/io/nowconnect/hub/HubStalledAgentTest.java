@@ -34,6 +34,7 @@ class HubStalledAgentTest {
     private static final int PING_TIMEOUT_SEC = 2;
     private static final int STREAMING_CLIENTS = 30;
     private static final int LATE_CLIENTS = 20;
+    private static final String PACING_OFF = "nowconnect_hub_wire_frames_total";
 
     @Test
     void agentThatStopsReadingIsCutAndEveryClientClosed(Harness harness) throws Exception {
@@ -43,6 +44,7 @@ class HubStalledAgentTest {
                             "NC_HUB_AGENT_WAIT_MS", "0"))
                 .start();
         int listener = hub.listenerPorts().get("db");
+        double pacingOffBefore = HubProtocolTest.metric(hub.port(), PACING_OFF, "kind", "pacing_off");
         String token = Files.readString(harness.tokenFile(Harness.AGENT_ID, Duration.ofHours(1))).strip();
         SilentAgent agent = harness.closeLater(SilentAgent.connect(hub.port(), token, 4096));
         String ack = agent.hello(Harness.AGENT_ID, "db");
@@ -104,6 +106,9 @@ class HubStalledAgentTest {
                                   + "all %d clients closed after %d ms%n", noticedMillis, PING_TIMEOUT_SEC,
                           STREAMING_CLIENTS + LATE_CLIENTS, allClosedMillis);
         assertTrue(noticedMillis < (PING_TIMEOUT_SEC + 10) * 1000L, "noticed in " + noticedMillis + " ms");
+        // the agent never answered the writer's pacing probe: pacing turned itself off first, counted once
+        assertEquals(pacingOffBefore + 1, HubProtocolTest.metric(hub.port(), PACING_OFF, "kind", "pacing_off"),
+                     "pacing turned off for the tunnel whose agent stopped reading");
 
         // the streams' slots are free again: a new client is refused at once (no agent) instead of hanging
         try (Socket again = Harness.client(listener)) {
