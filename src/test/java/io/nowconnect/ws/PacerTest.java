@@ -65,7 +65,13 @@ class PacerTest {
         assertNull(p.probe(0, PING, now), "nothing in flight: nothing to learn");
         assertNull(p.probe(Pacer.PROBE_EVERY_BYTES, PING, now), "below a quarter of the window");
         p.wrote(Pacer.PROBE_EVERY_BYTES);
-        assertNotNull(p.probe(Pacer.INITIAL_WINDOW / 4, PING, now), "a quarter of the window since the last");
+        byte[] probe = p.probe(Pacer.INITIAL_WINDOW / 4, PING, now);
+        assertNotNull(probe, "a quarter of the window since the last");
+        p.wrote(Pacer.INITIAL_WINDOW / 4 + PING);
+        assertTrue(p.answered(probe, now + MS));
+        // room in the window, a quarter more written: the next waits for the probe interval
+        assertNull(p.probe(Pacer.INITIAL_WINDOW / 4, PING, now + MS), "not within the probe interval");
+        assertNotNull(p.probe(Pacer.INITIAL_WINDOW / 4, PING, now + Pacer.PROBE_INTERVAL_NANOS), "after it");
     }
 
     @Test
