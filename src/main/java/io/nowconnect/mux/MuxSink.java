@@ -69,19 +69,20 @@ final class MuxSink implements FrameSink {
     }
 
     @Override
-    public void sendData(String cid, long seq, byte[] buf, int length, Runnable taken) throws IOException {
+    public void sendData(String cid, String connector, long seq, byte[] buf, int length, Runnable taken)
+            throws IOException {
         Runnable pending = taken;
         try {
             WsWriter w = writer();
             if (bin1) {
                 byte[] header = BinaryCodec.dataHeader(cid, seq);
                 pending = null;
-                w.binary(header, buf, length, cid, connectorOf(cid), taken);
+                w.binary(header, buf, length, cid, connector, taken);
                 observer.wire(WireEvent.BINARY_DATA_SENT);
             } else {
                 String text = JsonCodec.encode(new Frame.Data(cid, seq, Arrays.copyOf(buf, length)));
                 pending = null;
-                w.text(text, cid, connectorOf(cid), taken);
+                w.text(text, cid, connector, taken);
                 observer.wire(WireEvent.JSON_DATA_SENT);
             }
         } catch (RuntimeException e) {

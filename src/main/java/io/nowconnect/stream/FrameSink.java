@@ -14,6 +14,7 @@ public interface FrameSink {
      * tunnel fairly. The bytes are copied before this returns, so the caller may reuse {@code buf}.
      *
      * @param cid stream id
+     * @param connector the stream's connector (a connector's streams share its turns in the tunnel's writer)
      * @param seq sequence number
      * @param buf bytes to send
      * @param length how many of them, from the start
@@ -21,7 +22,7 @@ public interface FrameSink {
      *              this throws); the stream gives back its memory charge then. May be null.
      * @throws IOException when the tunnel is gone
      */
-    void sendData(String cid, long seq, byte[] buf, int length, Runnable taken) throws IOException;
+    void sendData(String cid, String connector, long seq, byte[] buf, int length, Runnable taken) throws IOException;
 
     /**
      * Send one of a stream's frames other than DATA.

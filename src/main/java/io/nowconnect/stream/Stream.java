@@ -432,7 +432,7 @@ public final class Stream {
                 }
                 table.observer().bytes(connector, outbound, n);
                 bytesRead += n;
-                table.sink().sendData(cid, seq++, buf.array(), n, () -> account.releaseSent(charge));
+                table.sink().sendData(cid, connector, seq++, buf.array(), n, () -> account.releaseSent(charge));
                 // bulk reads more at once next time; quiet again (less than asked, not the credit) holds no large one
                 buf.adapt(n, room);
             }

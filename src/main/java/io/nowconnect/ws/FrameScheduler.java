@@ -58,19 +58,6 @@ final class FrameScheduler<T> {
     }
 
     /**
-     * Add an item of no group; see {@link #add(Object, Object, Object, int, Runnable)}.
-     *
-     * @param key the queue
-     * @param item item
-     * @param bytes its size
-     * @param taken what to run once it was written or dropped; may be null
-     * @return whether its group had nothing queued and joined the new list
-     */
-    boolean add(Object key, T item, int bytes, Runnable taken) {
-        return add(key, null, item, bytes, taken);
-    }
-
-    /**
      * Add an item at the end of its queue; a queue (and a group) that had nothing queued joins the new list (small
      * item) or the end of the old list. A queue keeps the group it joined with until it has nothing queued.
      *
@@ -129,19 +116,6 @@ final class FrameScheduler<T> {
      */
     boolean hasNew() {
         return groupTurns.hasNew();
-    }
-
-    /**
-     * Take up to {@code maxBytes} of items with no allowance limit; see
-     * {@link #take(List, List, int, long, Drained)}.
-     *
-     * @param batch where the items go, in the order to write them
-     * @param taken where the items' {@code taken} callbacks go
-     * @param maxBytes bytes after which no more items are taken
-     * @param drained told of every item taken
-     */
-    void take(List<T> batch, List<Runnable> taken, int maxBytes, Drained drained) {
-        take(batch, taken, maxBytes, Long.MAX_VALUE, drained);
     }
 
     /**

@@ -19,7 +19,7 @@ final class RecordingSink implements FrameSink {
     }
 
     @Override
-    public void sendData(String cid, long seq, byte[] buf, int length, Runnable taken) {
+    public void sendData(String cid, String connector, long seq, byte[] buf, int length, Runnable taken) {
         try {
             recorder.accept(new Frame.Data(cid, seq, Arrays.copyOf(buf, length)), false);
         } finally {

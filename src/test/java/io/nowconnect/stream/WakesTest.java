@@ -23,6 +23,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(60)
 class WakesTest {
+    /** A tunnel's wake-ups with {@link Wakes#RUNNABLE} threads counted as runnable: the next bulk one waits. */
+    private static Wakes atTheBound() {
+        Wakes wakes = new Wakes();
+        for (int i = 0; i < Wakes.RUNNABLE; i++) {
+            wakes.woke();
+        }
+        return wakes;
+    }
+
     @Test
     void bulkWakeUpsPastTheBoundWaitTheirTurnInOrderAndSmallOnesNever() {
         Wakes wakes = new Wakes();
@@ -56,10 +65,7 @@ class WakesTest {
 
     @Test
     void aDeferredStartGoesBeforeDeferredBulkWakeUps() throws InterruptedException {
-        Wakes wakes = new Wakes();
-        for (int i = 0; i < Wakes.RUNNABLE; i++) {
-            wakes.woke();
-        }
+        Wakes wakes = atTheBound();
         List<String> order = new CopyOnWriteArrayList<>();
         // a bulk wake-up deferred first: when its turn comes its thread counts as runnable (and never runs here)
         wakes.defer(() -> {
@@ -76,10 +82,7 @@ class WakesTest {
 
     @Test
     void aThreadStartedPastTheBoundStartsWhenAnotherRuns() throws InterruptedException {
-        Wakes wakes = new Wakes();
-        for (int i = 0; i < Wakes.RUNNABLE; i++) {
-            wakes.woke();
-        }
+        Wakes wakes = atTheBound();
         CountDownLatch started = new CountDownLatch(1);
         wakes.start("test-deferred", "c", started::countDown, () -> { });
         assertFalse(started.await(200, TimeUnit.MILLISECONDS), "no thread before its turn");
@@ -92,10 +95,7 @@ class WakesTest {
 
     @Test
     void deferredStartsOfConnectorsTakeTurns() throws InterruptedException {
-        Wakes wakes = new Wakes();
-        for (int i = 0; i < Wakes.RUNNABLE; i++) {
-            wakes.woke();
-        }
+        Wakes wakes = atTheBound();
         List<String> order = new CopyOnWriteArrayList<>();
         CountDownLatch all = new CountDownLatch(103);
         // a burst of 100 starts on one connector, then one on each of three others

@@ -26,13 +26,14 @@ class FrameSchedulerTest {
 
     private void add(String queue, int n, int bytes) {
         for (int i = 0; i < n; i++) {
-            scheduler.add(queue, queue + ":" + i, bytes, null);
+            scheduler.add(queue, null, queue + ":" + i, bytes, null);
         }
     }
 
     private List<String> take(int maxBytes) {
         List<String> batch = new ArrayList<>();
-        scheduler.take(batch, new ArrayList<>(), maxBytes, (key, bytes) -> left.put((String) key, bytes));
+        scheduler.take(batch, new ArrayList<>(), maxBytes, Long.MAX_VALUE,
+                       (key, bytes) -> left.put((String) key, bytes));
         return batch;
     }
 
@@ -116,12 +117,12 @@ class FrameSchedulerTest {
     void takenCallbacksComeWithTheirItemsAndClearHandsOverTheRest() {
         AtomicInteger ran = new AtomicInteger();
         for (int i = 0; i < 3; i++) {
-            scheduler.add("a", "a:" + i, 10, ran::incrementAndGet);
+            scheduler.add("a", null, "a:" + i, 10, ran::incrementAndGet);
         }
-        scheduler.add("b", "b:0", 10, null);
+        scheduler.add("b", null, "b:0", 10, null);
         List<Runnable> taken = new ArrayList<>();
         List<String> batch = new ArrayList<>();
-        scheduler.take(batch, taken, 1, (k, b) -> { });
+        scheduler.take(batch, taken, 1, Long.MAX_VALUE, (k, b) -> { });
         assertEquals(1, batch.size());
         assertEquals(batch.getFirst().startsWith("a") ? 1 : 0, taken.size());
         List<Runnable> dropped = new ArrayList<>();

@@ -141,7 +141,7 @@ class PacedWriterTest {
     void aSmallFrameOfAnotherConnectorWaitsForTheWindowNotForTheKernelsBuffers() throws Exception {
         // the peer takes about 32 MB/s: far slower than the writer can write
         Pair pair = connect(true, TimeUnit.MILLISECONDS.toNanos(2));
-        List<Thread> producers = bulk(pair.writer, 8, 16L << 20);
+        bulk(pair.writer, 8, 16L << 20);
         // let the pacer learn the path and the buffers fill as far as they will
         Thread.sleep(1500);
         long before = pair.peer.bytes.get();
@@ -159,7 +159,6 @@ class PacedWriterTest {
         assertTrue(pacer.enabled(), "the peer answers: pacing stays on");
         assertTrue(pair.peer.pings.get() > 3, "the writer probed: " + pair.peer.pings.get());
         // the producers end when the sockets close (no interrupt: it would close the socket under a direct write)
-        assertEquals(8, producers.size());
     }
 
     @Test
