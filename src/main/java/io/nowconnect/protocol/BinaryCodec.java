@@ -6,6 +6,8 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
+import io.nowconnect.buffer.ArrayPool;
+
 /**
  * The {@code bin1} capability: DATA and WINDOW as binary WebSocket messages. Pure: no I/O, no state, thread-safe.
  *
@@ -135,6 +137,21 @@ public final class BinaryCodec {
      * @throws ProtocolException when the message is malformed
      */
     public static Frame decode(byte[] buf, int offset, int length) throws ProtocolException {
+        return decode(buf, offset, length, null);
+    }
+
+    /**
+     * Decode a binary message held in part of an array; a DATA payload of exactly {@link #MAX_DATA_PAYLOAD} bytes (bulk)
+     * is copied into an array of the pool, which its taker gives back once it is written.
+     *
+     * @param buf buffer
+     * @param offset start of the message
+     * @param length message length
+     * @param payloads arrays of {@link #MAX_DATA_PAYLOAD} bytes for full payloads, or null
+     * @return {@link Frame.Data} or {@link Frame.Window}
+     * @throws ProtocolException when the message is malformed
+     */
+    public static Frame decode(byte[] buf, int offset, int length, ArrayPool payloads) throws ProtocolException {
         if (length < 2) {
             throw new ProtocolException("bin_short", "binary frame of " + length + " bytes is too short");
         }
@@ -159,7 +176,14 @@ public final class BinaryCodec {
         pos += 4;
         int rest = offset + length - pos;
         if (type == TYPE_DATA) {
-            return new Frame.Data(cid, value, Arrays.copyOfRange(buf, pos, pos + rest));
+            byte[] payload;
+            if (payloads != null && rest == MAX_DATA_PAYLOAD && payloads.arrayBytes() == MAX_DATA_PAYLOAD) {
+                payload = payloads.take();
+                System.arraycopy(buf, pos, payload, 0, rest);
+            } else {
+                payload = Arrays.copyOfRange(buf, pos, pos + rest);
+            }
+            return new Frame.Data(cid, value, payload);
         }
         if (rest != 0) {
             throw new ProtocolException("bin_bad_window", "WINDOW frame with " + rest + " trailing bytes");

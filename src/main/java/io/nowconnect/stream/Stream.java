@@ -472,6 +472,7 @@ public final class Stream {
                 int bytes = 0;
                 try {
                     bytes = InboundQueue.writeTo(out, pending);
+                    InboundQueue.recycle(pending);
                     if (bytes > 0) {
                         touch();
                         table.observer().bytes(connector, outbound.opposite(), bytes);

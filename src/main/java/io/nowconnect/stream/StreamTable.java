@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
+import io.nowconnect.buffer.ArrayPool;
 import io.nowconnect.log.Event;
 import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Direction;
@@ -313,6 +314,17 @@ public final class StreamTable {
      */
     public StreamObserver observer() {
         return observer;
+    }
+
+    /**
+     * Arrays for full {@code bin1} DATA payloads, for the tunnel's reader to decode into
+     * ({@link io.nowconnect.protocol.BinaryCodec#decode(byte[], int, int, ArrayPool)}): a payload dispatched here is
+     * the stream's, whose writer gives its array back once written.
+     *
+     * @return the process's pool
+     */
+    public ArrayPool payloadArrays() {
+        return InboundQueue.PAYLOADS;
     }
 
     void remove(Stream stream) {

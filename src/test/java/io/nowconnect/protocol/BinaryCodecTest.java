@@ -3,6 +3,7 @@ package io.nowconnect.protocol;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 
+import io.nowconnect.buffer.ArrayPool;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -11,6 +12,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -90,6 +92,30 @@ class BinaryCodecTest {
         }
         assertEquals(99, d.seq());
         assertArrayEquals(payload, d.payload());
+    }
+
+    @Test
+    void aFullPayloadIsDecodedIntoAnArrayOfThePoolOthersIntoTheirOwn() throws ProtocolException {
+        ArrayPool pool = new ArrayPool(BinaryCodec.MAX_DATA_PAYLOAD, 1);
+        byte[] pooled = new byte[BinaryCodec.MAX_DATA_PAYLOAD];
+        pool.giveBack(pooled);
+        byte[] payload = new byte[BinaryCodec.MAX_DATA_PAYLOAD];
+        new java.util.Random(2).nextBytes(payload);
+
+        byte[] shorter = java.util.Arrays.copyOf(payload, payload.length - 1);
+        Frame.Data small = (Frame.Data) BinaryCodec.decode(wire(shorter), 0, wire(shorter).length, pool);
+        assertArrayEquals(shorter, small.payload());
+        assertEquals(1, pool.pooled(), "a payload short of the pool's size is not put in one of its arrays");
+
+        byte[] full = wire(payload);
+        Frame.Data d = (Frame.Data) BinaryCodec.decode(full, 0, full.length, pool);
+        assertSame(pooled, d.payload(), "the full payload went into the pool's array");
+        assertArrayEquals(payload, d.payload());
+        assertEquals(0, pool.pooled());
+    }
+
+    private static byte[] wire(byte[] payload) {
+        return BinaryCodec.encode(new Frame.Data(CID, 5, payload));
     }
 
     @Test

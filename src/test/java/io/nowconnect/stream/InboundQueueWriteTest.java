@@ -3,12 +3,14 @@ package io.nowconnect.stream;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import io.nowconnect.buffer.ArrayPool;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -44,6 +46,26 @@ class InboundQueueWriteTest {
         assertArrayEquals(concat(a, b, large, c), out.toByteArray(), "every byte, in order");
         assertEquals(List.of(300, large.length, 300), out.lengths, "a and b together, the large one, then c");
         assertSame(large, out.arrays.get(1), "the large entry written from its own array, not copied");
+    }
+
+    @Test
+    void writtenEntriesGiveOnlyTheirPayloadPoolSizedArraysBack() {
+        ArrayPool pool = InboundQueue.PAYLOADS;
+        // empty the process's pool first (other tests of this JVM may have left arrays in it)
+        List<byte[]> held = new ArrayList<>();
+        while (pool.pooled() > 0) {
+            held.add(pool.take());
+        }
+        byte[] full = new byte[pool.arrayBytes()];
+        byte[] other = new byte[pool.arrayBytes() - 1];
+        InboundQueue.recycle(List.of(entry(full), entry(other)));
+        List<byte[]> back = new ArrayList<>();
+        while (pool.pooled() > 0) {
+            back.add(pool.take());
+        }
+        assertTrue(back.stream().anyMatch(b -> b == full), "the array of the pool's size went back");
+        assertTrue(back.stream().noneMatch(b -> b == other), "an array of another size did not");
+        held.forEach(pool::giveBack);
     }
 
     @Test
