@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 
 import io.nowconnect.buffer.ArrayPool;
+import io.nowconnect.buffer.SizedPools;
 
 /**
  * Writes WebSocket frames (RFC 6455 section 5.2) on an upgraded connection: masked from a client, plain from a server.
@@ -55,6 +56,14 @@ public final class WsWriter {
      * gives it back): a few writers write at once, so a few buffers serve them all, and an idle tunnel holds none.
      */
     private static final ArrayPool POOL = new ArrayPool(GATHER_BUFFER, 4);
+    /** A payload this long (a full {@code bin1} DATA, which bulk sends) is framed in an array of {@link #FULL_FRAMES}. */
+    static final int FULL_PAYLOAD = 64 * 1024;
+    /**
+     * Frames of a full payload queued for the writer, given back once written: one size per cid length and masking (a
+     * process sees one or two), at most 4 sizes x 16 kept (about 4 MiB). A new array per frame was two thirds of what
+     * a hub and three quarters of what an agent allocated in bulk once received payloads were pooled (JFR).
+     */
+    private static final SizedPools FULL_FRAMES = new SizedPools(4, 16);
 
     /** The socket's own output stream ({@link UpgradedSocket}): a write is one system call (plain) or TLS records. */
     private final OutputStream out;
@@ -167,9 +176,19 @@ public final class WsWriter {
      * @param taken run exactly once when the frame was written, discarded or refused; may be null
      */
     public void binary(byte[] header, byte[] payload, int length, Object queue, Object group, Runnable taken) {
-        outbox.ordered(queue, group, () -> frame(Opcode.BINARY, header, payload, 0, length),
+        outbox.ordered(queue, group, () -> queuedFrame(Opcode.BINARY, header, payload, length),
                        frameSize(header.length + length), () -> writeDirect(Opcode.BINARY, header, payload, length),
                        taken);
+    }
+
+    /** A frame to queue: one of a full payload in an array of {@link #FULL_FRAMES}, which {@link #write} gives back. */
+    private byte[] queuedFrame(Opcode opCode, byte[] prefix, byte[] payload, int length) {
+        if (length != FULL_PAYLOAD) {
+            return frame(opCode, prefix, payload, 0, length);
+        }
+        byte[] frame = FULL_FRAMES.take(frameSize(prefix.length + length));
+        frameInto(frame, opCode, prefix, payload, 0, length);
+        return frame;
     }
 
     private static void runQuietly(Runnable r) {
@@ -337,6 +356,12 @@ public final class WsWriter {
             written = true;
         } finally {
             endBatch(records, written);
+        }
+        // the socket copied them: full frames' arrays go back (the outbox drops the batch before its next one)
+        for (byte[] frame : batch) {
+            if (frame.length > FULL_PAYLOAD) {
+                FULL_FRAMES.giveBack(frame);
+            }
         }
     }
 

@@ -234,6 +234,12 @@ class WsFramingTest {
         assertNull(reader.next());
     }
 
+    @Test
+    void theFullPayloadTheWriterPoolsIsBin1sLargestData() {
+        // a full frame's array is reused once written: that only pays if it is what bulk sends
+        assertEquals(io.nowconnect.protocol.BinaryCodec.MAX_DATA_PAYLOAD, WsWriter.FULL_PAYLOAD);
+    }
+
     private static int refusal(WsReader reader) {
         WsProtocolException e = assertThrows(WsProtocolException.class, () -> {
             while (reader.next() != null) {
