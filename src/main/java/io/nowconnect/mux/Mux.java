@@ -400,7 +400,8 @@ public final class Mux {
         Frame frame;
         try {
             // the message may be a slice of the reader's buffer: decoding copies what outlives this call
-            frame = binary ? BinaryCodec.decode(message.bytes(), message.offset(), message.length(), table.payloadArrays())
+            frame = binary
+                    ? BinaryCodec.decode(message.bytes(), message.offset(), message.length(), table.payloadArrays())
                     : JsonCodec.decode(message.text());
         } catch (ProtocolException e) {
             observer.dropped(e.reason());

@@ -141,8 +141,8 @@ public final class BinaryCodec {
     }
 
     /**
-     * Decode a binary message held in part of an array; a DATA payload of exactly {@link #MAX_DATA_PAYLOAD} bytes (bulk)
-     * is copied into an array of the pool, which its taker gives back once it is written.
+     * Decode a binary message held in part of an array; a DATA payload of exactly {@link #MAX_DATA_PAYLOAD} bytes
+     * (bulk) is copied into an array of the pool, which its taker gives back once it is written.
      *
      * @param buf buffer
      * @param offset start of the message

@@ -318,7 +318,7 @@ public final class StreamTable {
 
     /**
      * Arrays for full {@code bin1} DATA payloads, for the tunnel's reader to decode into
-     * ({@link io.nowconnect.protocol.BinaryCodec#decode(byte[], int, int, ArrayPool)}): a payload dispatched here is
+     * ({@link BinaryCodec#decode(byte[], int, int, ArrayPool)}): a payload dispatched here is
      * the stream's, whose writer gives its array back once written.
      *
      * @return the process's pool

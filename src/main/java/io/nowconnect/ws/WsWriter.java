@@ -56,7 +56,7 @@ public final class WsWriter {
      * gives it back): a few writers write at once, so a few buffers serve them all, and an idle tunnel holds none.
      */
     private static final ArrayPool POOL = new ArrayPool(GATHER_BUFFER, 4);
-    /** A payload this long (a full {@code bin1} DATA, which bulk sends) is framed in an array of {@link #FULL_FRAMES}. */
+    /** A payload this long (a full {@code bin1} DATA, as bulk sends) is framed in an array of {@link #FULL_FRAMES}. */
     static final int FULL_PAYLOAD = 64 * 1024;
     /**
      * Frames of a full payload queued for the writer, given back once written: one size per cid length and masking (a
