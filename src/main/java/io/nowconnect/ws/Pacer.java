@@ -13,9 +13,9 @@ import java.util.concurrent.TimeUnit;
  * another connector waited 0.5 to 2 s.
  *
  * <p>How. The writer puts a WebSocket ping with a random 8-byte payload after a batch (a <em>probe</em>; at most one
- * is outstanding; one per quarter window and {@link #PROBE_INTERVAL_NANOS} at most, unless the window is full). Every peer answers a ping (RFC 6455 5.5.2), and its pong comes after the peer's reader has read
- * everything written before the ping, so the pong tells how many bytes are no longer in flight, and its round trip how
- * long they queued. The window is delay-based, like LEDBAT (RFC 6817): the queueing delay is the round trip less the
+ * is outstanding; one per quarter window and {@link #PROBE_INTERVAL_NANOS} at most, unless the window is full). Every
+ * peer answers a ping (RFC 6455 5.5.2), and its pong comes after the peer's reader has read everything written before
+ * the ping, so the pong tells how many bytes are no longer in flight, and its round trip how long they queued. The window is delay-based, like LEDBAT (RFC 6817): the queueing delay is the round trip less the
  * smallest round trip of the last 10 to 20 seconds; below the target the window grows (up to doubling per round trip
  * while it is used), above it shrinks (at most halving). A round trip that is high because the peer's process is slow,
  * not because bytes queue, shrinks the window too: that peer is not taking bytes faster either.
