@@ -59,7 +59,8 @@ import io.nowconnect.ws.UpgradedSocket;
  * token's {@code connectors} claim, and its expiry, the removal of its key and its revocation on the live tunnel.
  *
  * <p>Threads: Helidon's connection thread runs {@link #handle} and is the tunnel's reader; it calls {@link #onControl}.
- * {@link ConnectorListener}s call {@link #openStream} on the thread of each accepted client; Helidon may call
+ * {@link ConnectorListener}s call {@link #openStream} on the thread of each accepted client, which goes on as that
+ * stream's socket reader; Helidon may call
  * {@link #close} from any thread. State is volatile; nothing here is locked.
  */
 final class AgentTunnel implements ServerConnection, Role {
@@ -323,16 +324,19 @@ final class AgentTunnel implements ServerConnection, Role {
     }
 
     /**
-     * Carry a client connection as a new stream on this tunnel.
+     * Carry a client connection as a new stream on this tunnel. Once the stream is open, the calling thread runs
+     * {@code opened} and goes on as the stream's socket reader (the client usually speaks first), returning when the
+     * client finished sending or the stream ended; the socket writer gets a thread of its own.
      *
      * @param client accepted client socket
      * @param connector connector of the listener that accepted it
      * @param slot the client's place in the connection limits: released when the stream ends
      * @param waitedMs how long the client waited for an agent
-     * @return null when the stream was opened, else why not (the caller logs it, closes the socket and releases the
-     *         slot)
+     * @param opened the caller's set-up ends (run before the calling thread starts reading the client)
+     * @return null when the stream was opened (and the calling thread's reading has ended), else why not (the caller
+     *         logs it, closes the socket and releases the slot)
      */
-    String openStream(Socket client, String connector, ClientAdmission.Slot slot, long waitedMs) {
+    String openStream(Socket client, String connector, ClientAdmission.Slot slot, long waitedMs, Runnable opened) {
         String cid = UUID.randomUUID().toString();
         Stream stream;
         // known before the stream exists: it may end (its tunnel drops) before register returns
@@ -352,7 +356,8 @@ final class AgentTunnel implements ServerConnection, Role {
         }
         Event.of("stream_open").with("cid", cid).with("connector", connector).with("agent_id", agentId())
                 .log(LOGGER, Level.FINE, "Client connection is a new stream");
-        stream.start(client);
+        opened.run();
+        stream.run(client, Stream.Pump.READER);
         return null;
     }
 

@@ -35,7 +35,8 @@ import io.nowconnect.stream.Acceptor;
  * one connector does not queue ahead of every other connector's clients and streams on the virtual-thread scheduler.
  * Each client is handed over on its own virtual thread, which also does the waiting (parked on the
  * {@link AgentRegistry}'s condition, woken when a tunnel becomes ready or the listener closes, or for the PDP); a
- * client that waits has ended its set-up, and holds its place in the connection limits.
+ * client that waits has ended its set-up, and holds its place in the connection limits. Once the stream is open the
+ * same thread goes on as its socket reader.
  */
 final class ConnectorListener implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(ConnectorListener.class.getName());
@@ -138,7 +139,7 @@ final class ConnectorListener implements AutoCloseable {
             if (shared.policy().isPresent() && !allowed(shared.policy().get(), client, tunnel.get())) {
                 return;
             }
-            String refusal = tunnel.get().openStream(client, connector, slot, waitedMs);
+            String refusal = tunnel.get().openStream(client, connector, slot, waitedMs, setUp);
             handedOver = refusal == null;
             if (!handedOver) {
                 // counted by the tunnel (nowconnect_hub_streams_total{result}); logged here at most once per period

@@ -31,7 +31,8 @@ import io.nowconnect.protocol.ResetReason;
  * thereby write the tunnel's socket itself (the outbox's direct write): so it is never interrupted, and a closing
  * stream wakes it through {@link FlowControl#close} and the budget's {@code stop} check instead. {@link #close} is
  * idempotent and may be called from any thread; it closes the socket, which unblocks both pumps, and interrupts the
- * socket writer (which only writes the local socket).
+ * socket writer (which only writes the local socket). The thread that dialled or accepted the socket may go on to run
+ * one of the two pumps itself ({@link #run}).
  *
  * <p>Locks: none of its own. Whether the stream ended is the {@link #closed} flag (set once); the inbound queue and the
  * {@link FlowControl} each have their lock; the rest is volatile, or owned by one of the two pump threads as marked.
@@ -51,6 +52,14 @@ public final class Stream {
     private static final int IDLE_READ_BUFFER = 2048;
     /** v1: how long a stream may keep more than its queue depth of frames before it is reset. */
     static final long OVERFLOW_GRACE_NANOS = 2_000_000_000L;
+
+    /** One of a stream's two pumps: the one a thread that starts the stream goes on to run ({@link #run}). */
+    public enum Pump {
+        /** Reads the local socket and sends DATA. */
+        READER,
+        /** Writes received DATA to the local socket. */
+        WRITER
+    }
 
     private final String cid;
     private final String connector;
@@ -104,11 +113,49 @@ public final class Stream {
     }
 
     /**
-     * Start pumping an already connected socket.
+     * Start pumping an already connected socket, each pump on a thread of its own.
      *
      * @param connected the local socket
      */
     public void start(Socket connected) {
+        if (!attach(connected)) {
+            return;
+        }
+        startWriter();
+        startReader();
+        closedMeanwhile();
+    }
+
+    /**
+     * Pump an already connected socket, one pump on the calling thread (which returns once that pump ends), the other
+     * on a thread of its own: the thread that dialled or accepted the socket carries the stream's first bytes itself,
+     * without waiting for a new thread to be scheduled (a hand-off fewer on a busy scheduler).
+     *
+     * @param connected the local socket
+     * @param here the pump the calling thread runs
+     */
+    public void run(Socket connected, Pump here) {
+        if (!attach(connected)) {
+            return;
+        }
+        if (here == Pump.WRITER) {
+            Thread.currentThread().setName("nc-w-" + cid);
+            socketWriter = Thread.currentThread();
+            startReader();
+            if (!closedMeanwhile()) {
+                socketWriteLoop();
+            }
+        } else {
+            Thread.currentThread().setName("nc-r-" + cid);
+            startWriter();
+            if (!closedMeanwhile()) {
+                socketReadLoop();
+            }
+        }
+    }
+
+    /** Take the socket; false (the socket closed) when the stream was reset before its socket came. */
+    private boolean attach(Socket connected) {
         this.socket = connected;
         if (closed.get()) {
             // reset before its socket came (RST from the peer, tunnel dropped): a stream that never started cannot
@@ -119,24 +166,36 @@ public final class Stream {
                 // already closed
             }
             closeQuietly(connected);
-            return;
+            return false;
         }
         touch();
+        return true;
+    }
+
+    private void startWriter() {
         // the writer names itself before it looks at closed, and close() sets closed before it looks for the writer:
         // one of the two sees the other, whenever the thread starts (Wakes may start it a little later)
         table.startThread("nc-w-" + cid, connector, () -> {
             socketWriter = Thread.currentThread();
             socketWriteLoop();
         }, () -> close(ResetReason.RESET, true));
+    }
+
+    private void startReader() {
         table.startThread("nc-r-" + cid, connector, this::socketReadLoop, () -> close(ResetReason.RESET, true));
-        if (closed.get()) {
-            // lost a race with close(): make sure nothing stays open
-            closeQuietly(connected);
-            Thread w = socketWriter;
-            if (w != null) {
-                w.interrupt();
-            }
+    }
+
+    /** After the pumps started: when the stream lost a race with close(), make sure nothing stays open. */
+    private boolean closedMeanwhile() {
+        if (!closed.get()) {
+            return false;
         }
+        closeQuietly(socket);
+        Thread w = socketWriter;
+        if (w != null && w != Thread.currentThread()) {
+            w.interrupt();
+        }
+        return true;
     }
 
     /** Whether this stream uses {@code bin1} flow control. */

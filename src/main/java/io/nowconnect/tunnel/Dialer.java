@@ -85,8 +85,10 @@ final class Dialer {
     }
 
     /**
-     * Dial a stream's target on the calling (virtual) thread, then start the stream's pumps; RST {@code connect_failed}
-     * when the target cannot be reached within the connect timeout. A connected socket never outlives a failed start.
+     * Dial a stream's target on the calling (virtual) thread, which then goes on as the stream's socket writer (the
+     * client's first bytes are often queued by then) while the reader gets a thread of its own; RST
+     * {@code connect_failed} when the target cannot be reached within the connect timeout. A connected socket never
+     * outlives a failed start.
      */
     private void dial(Stream stream, Target target, StreamObserver observer) {
         Socket s = new Socket();
@@ -109,7 +111,7 @@ final class Dialer {
                 Event.of("stream_connected").with("cid", stream.cid()).with("connector", stream.connector())
                         .with("local_port", s.getLocalPort()).log(LOGGER, Level.FINE, "Connected to " + target);
             }
-            stream.start(s);
+            stream.run(s, Stream.Pump.WRITER);
         } catch (RuntimeException e) {
             closeQuietly(s);
             stream.reset(ResetReason.RESET);
