@@ -50,6 +50,8 @@ import io.nowconnect.stream.MemoryBudget;
  *                          received from the hub and not yet written to a target
  * @param urls every URL of {@code NC_AGENT_URL} (a comma list: independent hubs, one tunnel pool each; at most
  *             {@value #MAX_URLS})
+ * @param streamSendBuffer {@code NC_STREAM_SNDBUF_KB} (0: the kernel's own sizing), in bytes: the kernel send buffer of
+ *                         each socket to a target
  */
 public record AgentConfig(URI url,
                           String agentId,
@@ -77,7 +79,8 @@ public record AgentConfig(URI url,
                           Duration drainTimeout,
                           boolean allowInsecure,
                           long memoryBudgetBytes,
-                          List<URI> urls) {
+                          List<URI> urls,
+                          int streamSendBuffer) {
     /** Most URLs in {@code NC_AGENT_URL}. */
     public static final int MAX_URLS = 8;
 
@@ -100,7 +103,7 @@ public record AgentConfig(URI url,
         return new AgentConfig(hub, agentId, tokenFile, connectors, log, trustEnv, proxy, healthHost, healthPort, httpHost,
                                httpPort, caBundle, clientCert, clientKey, maxWsPayload, pingInterval, pingTimeout,
                                connectTimeout, idleTimeout, queueDepth, maxInflight, reconnectMin, reconnectMax,
-                               drainTimeout, allowInsecure, memoryBudgetBytes, urls);
+                               drainTimeout, allowInsecure, memoryBudgetBytes, urls, streamSendBuffer);
     }
 
     /**
@@ -148,6 +151,7 @@ public record AgentConfig(URI url,
         int drainTimeout = s.integer("NC_DRAIN_TIMEOUT_SEC", 30, 0, 86_400);
         boolean allowInsecure = s.bool("NC_ALLOW_INSECURE", false);
         long memoryBudget = memoryBudget(s, "NC_MEMORY_BUDGET_MB");
+        int streamSendBuffer = streamSendBuffer(s, "NC_STREAM_SNDBUF_KB");
 
         if (reconnectMax < reconnectMin) {
             s.problem("NC_RECONNECT_MAX_MS (" + reconnectMax + ") must not be below NC_RECONNECT_MIN_MS (" + reconnectMin + ")");
@@ -177,7 +181,7 @@ public record AgentConfig(URI url,
                                Duration.ofSeconds(pingTimeout), Duration.ofMillis(connectTimeout),
                                Duration.ofMillis(idleTimeout), queueDepth, maxInflight, Duration.ofMillis(reconnectMin),
                                Duration.ofMillis(reconnectMax), Duration.ofSeconds(drainTimeout), allowInsecure,
-                               memoryBudget, urls);
+                               memoryBudget, urls, streamSendBuffer);
     }
 
     /**
@@ -208,7 +212,8 @@ public record AgentConfig(URI url,
 
     /**
      * This configuration with the settings of {@code other} that a running agent can take over without a restart:
-     * connectors and their targets, and the per-tunnel settings (payload size, pings, timeouts, queue depth).
+     * connectors and their targets, and the per-tunnel settings (payload size, pings, timeouts, queue depth, stream
+     * sockets' send buffer).
      *
      * @param other newly read configuration
      * @return the configuration to move to
@@ -218,7 +223,8 @@ public record AgentConfig(URI url,
                                healthHost, healthPort, httpHost,
                                httpPort, caBundle, clientCert, clientKey, other.maxWsPayload, other.pingInterval,
                                other.pingTimeout, other.connectTimeout, other.idleTimeout, other.queueDepth, maxInflight,
-                               reconnectMin, reconnectMax, drainTimeout, allowInsecure, memoryBudgetBytes, urls);
+                               reconnectMin, reconnectMax, drainTimeout, allowInsecure, memoryBudgetBytes, urls,
+                               other.streamSendBuffer);
     }
 
     /**
@@ -261,7 +267,23 @@ public record AgentConfig(URI url,
         return !connectors.equals(other.connectors) || maxWsPayload != other.maxWsPayload
                 || !pingInterval.equals(other.pingInterval) || !pingTimeout.equals(other.pingTimeout)
                 || !connectTimeout.equals(other.connectTimeout) || !idleTimeout.equals(other.idleTimeout)
-                || queueDepth != other.queueDepth;
+                || queueDepth != other.queueDepth || streamSendBuffer != other.streamSendBuffer;
+    }
+
+    /**
+     * {@code SO_SNDBUF} of stream sockets from a variable in KiB: 0 (the default) leaves it to the kernel, else 4 to
+     * 16,384 KiB.
+     *
+     * @param s settings
+     * @param name variable name
+     * @return bytes, 0 for the kernel's own sizing
+     */
+    static int streamSendBuffer(Settings s, String name) {
+        int kb = s.integer(name, 0, 0, 16_384);
+        if (kb > 0 && kb < 4) {
+            s.problem(name + " must be 0 (the kernel sizes it) or 4 to 16384 KiB, got " + kb);
+        }
+        return kb * 1024;
     }
 
     private static void diff(List<String> names, String name, Object a, Object b) {

@@ -82,6 +82,8 @@ import io.nowconnect.protocol.ConnectorName;
  *        characters
  * @param statusSample {@code NC_HUB_STATUS_SAMPLE_SEC} (10, 1-60): time between two points of the status page's plots,
  *        which keep 90 points (15 minutes at the default)
+ * @param streamSendBuffer {@code NC_HUB_STREAM_SNDBUF_KB} (0: the kernel's own sizing), in bytes: the kernel send buffer
+ *        of each client socket
  */
 public record HubConfig(String host,
                         int port,
@@ -120,7 +122,8 @@ public record HubConfig(String host,
                         boolean requireBin1,
                         LogSettings log,
                         Optional<Path> adminTokenFile,
-                        Duration statusSample) {
+                        Duration statusSample,
+                        int streamSendBuffer) {
 
     /** Default of {@code NC_HUB_MAX_TUNNELS}: what the launcher's hub heap ({@code -Xmx512m}) holds with room to spare. */
     public static final int DEFAULT_MAX_TUNNELS = 10_000;
@@ -202,6 +205,7 @@ public record HubConfig(String host,
         int pingTimeout = s.integer("NC_HUB_PING_TIMEOUT_SEC", 20, 1, 3600);
         int idle = s.integer("NC_HUB_IDLE_TIMEOUT_MS", 60_000, 0, Integer.MAX_VALUE);
         int queueDepth = s.integer("NC_HUB_QUEUE_DEPTH_PER_CID", 100, 1, 100_000);
+        int streamSendBuffer = AgentConfig.streamSendBuffer(s, "NC_HUB_STREAM_SNDBUF_KB");
         int drainTimeout = s.integer("NC_HUB_DRAIN_TIMEOUT_SEC", 30, 0, 86_400);
         if (maxFrame < maxWsPayload * 2) {
             s.problem("NC_HUB_MAX_FRAME_BYTES must be at least twice NC_HUB_MAX_WS_PAYLOAD (DATA is base64 in JSON)");
@@ -237,7 +241,7 @@ public record HubConfig(String host,
                              Duration.ofSeconds(handshakeTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
                              queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, jwksUrl, pdp,
-                             clients, requireBin1, log, adminToken, Duration.ofSeconds(statusSample));
+                             clients, requireBin1, log, adminToken, Duration.ofSeconds(statusSample), streamSendBuffer);
     }
 
     /** The largest bin1 message (a full DATA frame with a 255-byte cid): {@code BinaryCodec.MAX_MESSAGE}. */

@@ -77,7 +77,8 @@ public final class Hub implements AutoCloseable {
         AgentRegistry agents = new AgentRegistry();
         HubMetrics metrics = new HubMetrics(Metrics.globalRegistry(), agents);
         StreamSettings streams = new StreamSettings(config.maxWsPayload(), config.queueDepth(), config.idleTimeout(),
-                                                    Duration.ofSeconds(10), config.maxConnections());
+                                                    Duration.ofSeconds(10), config.maxConnections(),
+                                                    config.streamSendBuffer());
         MemoryBudget memory = MemoryBudget.create(config.memoryBudgetBytes());
         Shares shares = Shares.of(memory);
         metrics.memory(shares);

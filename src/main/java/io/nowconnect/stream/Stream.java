@@ -168,6 +168,14 @@ public final class Stream {
             closeQuietly(connected);
             return false;
         }
+        int sendBuffer = table.settings().sendBuffer();
+        if (sendBuffer > 0) {
+            try {
+                connected.setSendBufferSize(sendBuffer);
+            } catch (IOException | RuntimeException ignored) {
+                // the socket already failed: its pumps find out
+            }
+        }
         touch();
         return true;
     }

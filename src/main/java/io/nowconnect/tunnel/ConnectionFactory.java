@@ -60,7 +60,8 @@ final class ConnectionFactory implements Tunnel.Factory {
      */
     static TunnelConnection.Settings settings(AgentConfig config, String version) {
         StreamSettings streams = new StreamSettings(config.maxWsPayload(), config.queueDepth(), config.idleTimeout(),
-                                                    config.connectTimeout(), config.maxInflight());
+                                                    config.connectTimeout(), config.maxInflight(),
+                                                    config.streamSendBuffer());
         // a DATA frame of max payload is about 4/3 of it in base64 plus JSON; leave room for hubs with larger chunks
         int maxMessage = Math.max(1 << 20, config.maxWsPayload() * 4);
         return new TunnelConnection.Settings(config.url(), config.agentId(), version, config.connectors(), streams,

@@ -58,6 +58,7 @@ class AgentConfigTest {
         assertEquals(Duration.ofMillis(500), c.reconnectMin());
         assertEquals(Duration.ofMillis(30000), c.reconnectMax());
         assertEquals(Duration.ofSeconds(30), c.drainTimeout());
+        assertEquals(0, c.streamSendBuffer(), "the kernel sizes the target sockets' send buffers");
         assertFalse(c.trustEnv());
         assertFalse(c.allowInsecure());
         assertFalse(c.log().json());
@@ -142,6 +143,28 @@ class AgentConfigTest {
                              "agent.env:4: Q: unterminated quote"), e.problems());
         assertEquals(Map.of("A", "x=y", "B", "", "C", "line\nbreak", "D", "#notacomment"),
                      EnvFile.parse("A=x=y\nB=\nC=\"line\\nbreak\"\nD=#notacomment\n", "t"));
+    }
+
+    @Test
+    void streamSendBufferIsKibibytesOrTheKernelsOwn() {
+        Map<String, String> env = minimal();
+        env.put("NC_STREAM_SNDBUF_KB", "64");
+        assertEquals(64 * 1024, create(env).streamSendBuffer());
+        env.put("NC_STREAM_SNDBUF_KB", "0");
+        assertEquals(0, create(env).streamSendBuffer());
+        for (String bad : List.of("2", "16385", "-1", "big")) {
+            env.put("NC_STREAM_SNDBUF_KB", bad);
+            ConfigException e = assertThrows(ConfigException.class, () -> create(env), bad);
+            assertTrue(e.problems().stream().anyMatch(p -> p.contains("NC_STREAM_SNDBUF_KB")), e.getMessage());
+        }
+        // a new value applies to the streams of the next tunnel, without a restart
+        Map<String, String> changed = minimal();
+        changed.put("NC_STREAM_SNDBUF_KB", "32");
+        AgentConfig a = create(minimal());
+        AgentConfig b = create(changed);
+        assertTrue(a.liveSettingsDiffer(b));
+        assertEquals(List.of(), a.restartNeeded(b));
+        assertEquals(32 * 1024, a.withLiveSettingsOf(b).streamSendBuffer());
     }
 
     @Test

@@ -60,6 +60,20 @@ class HubConfigTest {
     }
 
     @Test
+    void clientSocketSendBufferIsKibibytesOrTheKernelsOwn() throws Exception {
+        assertThat("default: the kernel sizes it", create(base()).streamSendBuffer(), is(0));
+        Map<String, String> vars = base();
+        vars.put("NC_HUB_STREAM_SNDBUF_KB", "128");
+        assertThat(create(vars).streamSendBuffer(), is(128 * 1024));
+        vars.put("NC_HUB_STREAM_SNDBUF_KB", "3");
+        vars.put("NC_HUB_QUEUE_DEPTH_PER_CID", "0");
+        ConfigException e = assertThrows(ConfigException.class, () -> create(vars));
+        String problems = String.join("\n", e.problems());
+        assertThat(problems, containsString("NC_HUB_STREAM_SNDBUF_KB"));
+        assertThat("named with every other problem", problems, containsString("NC_HUB_QUEUE_DEPTH_PER_CID"));
+    }
+
+    @Test
     void replicasAreReadAndCheckedTogether() throws Exception {
         Map<String, String> vars = base();
         vars.put("NC_HUB_REPLICA_ID", "hub-1");

@@ -95,7 +95,8 @@ final class OverloadKit {
      *
      * <p>For diagnosis, two variables of the test run: {@code NC_TEST_GC_DIR} keeps the GC and safepoint logs (with
      * wall-clock times) in that directory, and {@code NC_TEST_JAVA_OPTS_HUB} / {@code NC_TEST_JAVA_OPTS_AGENT} add
-     * JVM options after the launcher's (e.g. a flight recording, or another collector to compare).
+     * JVM options after the launcher's (e.g. a flight recording, or another collector to compare); such a node is
+     * stopped with SIGTERM (up to 20 s) before it is killed, so that its recording is written.
      */
     static final class Node implements AutoCloseable {
         final String mode;
@@ -104,6 +105,8 @@ final class OverloadKit {
         final Path log;
         final Path gcLog;
         final Process process;
+        /** Run with diagnostic JVM options: stopped with SIGTERM first, so that a flight recording gets written. */
+        private final boolean diagnosed;
 
         Node(Path dir, String mode, Map<String, String> env) {
             this(dir, mode, mode, env, List.of());
@@ -120,6 +123,7 @@ final class OverloadKit {
             String keep = System.getenv("NC_TEST_GC_DIR");
             this.gcLog = keep == null ? dir.resolve(name + "-gc.log") : Path.of(keep, name + "-gc.log");
             String extra = System.getenv("NC_TEST_JAVA_OPTS_" + mode.toUpperCase(java.util.Locale.ROOT));
+            this.diagnosed = extra != null && !extra.isBlank();
             process = ChildJvm.main("io.nowconnect.Main").options(launcherOptions(mode.equals("hub"))).options(moreOptions)
                     .options(extra == null || extra.isBlank() ? List.of() : List.of(extra.trim().split("\\s+")))
                     .options("-Xlog:gc,safepoint:file=" + gcLog + ":time,uptime").args(mode).env(Map.of("MALLOC_ARENA_MAX", "2")).env(env).log(log)
@@ -201,6 +205,15 @@ final class OverloadKit {
 
         @Override
         public void close() {
+            if (diagnosed) {
+                // a flight recording is written at a normal exit only
+                process.destroy();
+                try {
+                    process.waitFor(20, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             process.destroyForcibly();
             try {
                 // kept for diagnosis: the test's directory is deleted after it

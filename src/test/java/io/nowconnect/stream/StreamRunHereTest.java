@@ -84,6 +84,11 @@ class StreamRunHereTest {
         table.dispatch(new Frame.Fin(CID, Direction.C2A));
         assertEquals(-1, peer.getInputStream().read(), "the writer applied the FIN as a half-close");
         caller.awaitEnd();
+        // the last of the two pumps to finish ends the stream: the reader may still be on its way from sending FIN
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!stream.isClosed() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
         assertTrue(stream.isClosed(), "the stream ended cleanly");
     }
 
@@ -119,10 +124,33 @@ class StreamRunHereTest {
         assertTrue(local.isClosed(), "the socket of a stream reset before it started is closed");
     }
 
-    /** A table (bin1, 64 KiB windows) with one registered stream whose local socket is connected to {@link #peer}. */
+    @Test
+    void theLocalSocketsSendBufferIsTheSettingsWhenSet() throws Exception {
+        Stream stream = stream(0);
+        stream.start(local);
+        int kernels = local.getSendBufferSize();
+        close();
+
+        stream = stream(8192);
+        stream.start(local);
+        int capped = local.getSendBufferSize();
+        // Linux doubles what is asked (bookkeeping); on loopback its own sizing gives megabytes
+        assertTrue(capped >= 8192 && capped <= 2 * 8192, "send buffer with the setting: " + capped);
+        assertTrue(kernels > 2 * 8192, "send buffer the kernel sized: " + kernels);
+    }
+
     private Stream stream() throws Exception {
+        return stream(0);
+    }
+
+    /**
+     * A table (bin1, 64 KiB windows) with one registered stream whose local socket is connected to {@link #peer}.
+     *
+     * @param sendBuffer the settings' send buffer of local sockets, 0 for the kernel's own sizing
+     */
+    private Stream stream(int sendBuffer) throws Exception {
         table = StreamTable.create(new StreamSettings(BinaryCodec.MAX_DATA_PAYLOAD, 64, Duration.ofMinutes(5),
-                                                      Duration.ofSeconds(5), 10),
+                                                      Duration.ofSeconds(5), 10, sendBuffer),
                                    new RecordingSink((frame, urgent) -> sent.add(frame)), Direction.A2C,
                                    new StreamObserver() { }, StreamBudget.create(10),
                                    Shares.of(MemoryBudget.create(64L << 20)).open("tenant"));

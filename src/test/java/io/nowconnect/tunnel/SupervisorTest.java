@@ -452,7 +452,8 @@ class SupervisorTest {
                                c.healthHost(), c.healthPort(), c.httpHost(), c.httpPort(), c.caBundle(), Optional.of(cert),
                                Optional.of(key), c.maxWsPayload(), c.pingInterval(), c.pingTimeout(), c.connectTimeout(),
                                c.idleTimeout(), c.queueDepth(), c.maxInflight(), c.reconnectMin(), c.reconnectMax(),
-                               c.drainTimeout(), c.allowInsecure(), c.memoryBudgetBytes(), c.urls());
+                               c.drainTimeout(), c.allowInsecure(), c.memoryBudgetBytes(), c.urls(),
+                               c.streamSendBuffer());
     }
 
     /** The supervisor's log events, in order. */
