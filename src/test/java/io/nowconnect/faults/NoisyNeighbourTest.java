@@ -277,22 +277,25 @@ class NoisyNeighbourTest {
             a.note("A's echo probe quiet: " + quiet.figure());
 
             long upStart = System.currentTimeMillis();
+            Cpu upCpu = new Cpu(a.node);
             Clients uploads = Clients.open(listeners.get("asink"), STREAMS, 0, true);
             awaitAccepted(a, sink, a.sinkBefore, uploads);
             a.note(String.format("uploads: %d connected in %d ms", uploads.connected.get(),
                                  System.currentTimeMillis() - upStart));
             FaultKit.sleep(HOLD.toMillis());
             long upEnd = System.currentTimeMillis();
-            a.note("uploads: " + uploads.figure());
+            a.note("uploads: " + uploads.figure() + "; " + upCpu.figure());
             uploads.close();
 
             long downStart = System.currentTimeMillis();
+            Cpu downCpu = new Cpu(a.node);
             Clients readers = Clients.open(listeners.get("asource"), STREAMS, 4096);
             awaitAccepted(a, source, a.sourceBefore, readers);
             a.note(String.format("non-readers: %d connected in %d ms", readers.connected.get(),
                                  System.currentTimeMillis() - downStart));
             FaultKit.sleep(HOLD.toMillis());
             long downEnd = System.currentTimeMillis();
+            a.note("non-readers: " + downCpu.figure());
 
             Stats up = Stats.of(probeA.window(upStart, upEnd));
             Stats upFirst = Stats.of(probeA.window(upStart, upStart + 1000));
@@ -636,6 +639,35 @@ class NoisyNeighbourTest {
      * A {@link LoadPeer} {@code probe} process: one echo request on a new connection every {@value #PERIOD_MS} ms,
      * on schedule, timed in that process (not in this JVM, which runs A's clients and targets).
      */
+    /**
+     * CPU time the hub and one agent used since this was made, against the wall-clock time: in the ramp both stay busy
+     * for the whole hold (the tunnel fills the kernel buffers of peers that do not read), which is what other streams
+     * wait behind.
+     */
+    private final class Cpu {
+        private final Node agent;
+        private final long startNanos = System.nanoTime();
+        private final Duration hubAt;
+        private final Duration agentAt;
+
+        Cpu(Node agent) {
+            this.agent = agent;
+            this.hubAt = cpu(hub);
+            this.agentAt = cpu(agent);
+        }
+
+        String figure() {
+            double wall = (System.nanoTime() - startNanos) / 1e9;
+            return String.format("CPU over %.1f s: hub %.1f s, agent A %.1f s", wall,
+                                 (cpu(hub).toMillis() - hubAt.toMillis()) / 1000.0,
+                                 (cpu(agent).toMillis() - agentAt.toMillis()) / 1000.0);
+        }
+
+        private static Duration cpu(Node node) {
+            return node.process.info().totalCpuDuration().orElse(Duration.ZERO);
+        }
+    }
+
     static final class ProbeRun implements AutoCloseable {
         private static final Pattern LINE = Pattern.compile("R (\\d+) (\\d+) (-?\\d+) (OK|FAIL .*)");
         final String name;

@@ -67,10 +67,11 @@ class ResetPropagationTest {
 
     private static String howItEnds(int port) throws IOException {
         try (Socket c = Harness.client(port)) {
-            c.getOutputStream().write("hello".getBytes());
             InputStream in = c.getInputStream();
             int bytes = 0;
             try {
+                // inside the try: on a loaded machine the reset of a refused target may come before this write
+                c.getOutputStream().write("hello".getBytes());
                 int n;
                 byte[] buf = new byte[1024];
                 while ((n = in.read(buf)) >= 0) {

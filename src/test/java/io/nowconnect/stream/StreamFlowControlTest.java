@@ -91,15 +91,7 @@ class StreamFlowControlTest {
         if (table != null) {
             table.closeAll(ResetReason.RESET);
         }
-        for (AutoCloseable c : new AutoCloseable[] {peer, local, server}) {
-            try {
-                if (c != null) {
-                    c.close();
-                }
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
+        Harness.closeQuietly(peer, local, server);
     }
 
     /**

@@ -16,6 +16,7 @@ import io.nowconnect.protocol.BinaryCodec;
 import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
+import io.nowconnect.testkit.Harness;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -49,15 +50,7 @@ class StreamRunHereTest {
         if (table != null) {
             table.closeAll(ResetReason.RESET);
         }
-        for (AutoCloseable c : new AutoCloseable[] {peer, local, server}) {
-            try {
-                if (c != null) {
-                    c.close();
-                }
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
+        Harness.closeQuietly(peer, local, server);
     }
 
     @Test

@@ -456,6 +456,23 @@ public final class Harness implements AutoCloseable {
         await(timeout, () -> agent.status().snapshot().ready(), "agent tunnel ready");
     }
 
+    /**
+     * Close each of the resources that is not null, ignoring failures (a test's clean-up, best effort).
+     *
+     * @param resources sockets, servers and the like, nulls allowed
+     */
+    public static void closeQuietly(AutoCloseable... resources) {
+        for (AutoCloseable c : resources) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (Exception ignored) {
+                // best effort
+            }
+        }
+    }
+
     /** Poll a condition every 10 ms: the one wait of the tests (never a fixed sleep). */
     public static void await(Duration timeout, BooleanSupplier condition, String what) {
         await(timeout, condition, () -> what);
