@@ -41,9 +41,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *     <li>send side: DATA never exceeds the credit (the initial window plus every WINDOW increment); the reader waits
  *     at zero credit; a WINDOW that pushes the credit past 2^32-1 resets the stream with {@code flow_control};</li>
  *     <li>receive side: DATA beyond the receive window resets the stream with {@code flow_control}; credit is returned
- *     with one urgent WINDOW once half a window has been written to the socket; the window doubles only when the
- *     socket has written everything queued and the tunnel's growth budget allows, and the growth goes back to the
- *     budget when the stream ends;</li>
+ *     with one urgent WINDOW once half a window has been written to the socket (a whole window up to 8 KiB); the
+ *     window doubles only when the socket has written everything queued and the tunnel's growth budget allows, and
+ *     the growth goes back to the budget when the stream ends;</li>
  *     <li>v1 (no window): a WINDOW is dropped and counted.</li>
  * </ul>
  * {@link StreamWindowTest} covers the growth up to {@link BinaryCodec#MAX_WINDOW} under a bulk transfer.
@@ -235,6 +235,26 @@ class StreamFlowControlTest {
             assertEquals(-2, readOutcome(p2), "the local side of the reset stream sees a reset, not a clean end");
         }
         assertFalse(stream.isClosed(), "the other stream is untouched");
+    }
+
+    @Test
+    void aSmallWindowIsReturnedWholeOnceItAllReachedTheSocket() throws Exception {
+        int window = FlowControl.WHOLE_RETURN;
+        Stream stream = stream(window, 0);
+        InputStream in = peer.getInputStream();
+        data(CID, 0, bytes(window / 2, 3));
+        assertArrayEquals(bytes(window / 2, 3), in.readNBytes(window / 2));
+        assertNull(sent.poll(300, TimeUnit.MILLISECONDS), "no WINDOW for half of a small window");
+        data(CID, 1, bytes(window / 2, 4));
+        assertArrayEquals(bytes(window / 2, 4), in.readNBytes(window / 2));
+        // the whole window back, plus the doubling: the socket had written everything queued
+        assertEquals(new Frame.Window(CID, 2L * window), next().frame());
+        assertEquals(2 * window, stream.receiveWindow());
+
+        // past the size, halves again: half of the doubled window brings a WINDOW
+        data(CID, 2, bytes(window, 5));
+        assertArrayEquals(bytes(window, 5), in.readNBytes(window));
+        assertEquals(new Frame.Window(CID, window + 2L * window), next().frame(), "half the window, plus the doubling");
     }
 
     @Test
