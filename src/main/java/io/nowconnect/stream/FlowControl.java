@@ -9,8 +9,9 @@ import io.nowconnect.protocol.BinaryCodec;
  * One stream's {@code bin1} credit-based flow control, both directions. Sending: DATA only within the credit the peer
  * granted (its initial window, then every WINDOW increment); the stream's reader waits when it runs out. Receiving:
  * the peer may have at most the receive window unreturned; credit goes back with one WINDOW once half a window reached
- * the local socket (a whole window, for windows up to {@link #WHOLE_RETURN}), and the window doubles (up to {@link BinaryCodec#MAX_WINDOW}, out of the process's growth pool)
- * each time credit is returned while the socket has written everything queued. A window of 0 means v1: no flow control.
+ * the local socket (a whole window, for windows up to {@link #WHOLE_RETURN}), and the window doubles (up to
+ * {@link BinaryCodec#MAX_WINDOW}, out of the process's growth pool) each time credit is returned while the socket has
+ * written everything queued. A window of 0 means v1: no flow control.
  *
  * <p>Growth goes back ({@link #shrink}) when the stream has received nothing for {@link #QUIET_NANOS}, or when
  * {@link Shares} takes it back for a tenant below its share. Credit already granted cannot be taken back, so the window
@@ -157,9 +158,8 @@ final class FlowControl {
 
     /**
      * Stream writer: bytes reached the socket. Once half a window has (a whole one up to {@link #WHOLE_RETURN}), the
-     * credit to return; the count is lowered
-     * before the WINDOW leaves, so DATA the peer sends on the new credit can never look like a violation, and a grown
-     * window is in place before the WINDOW that grants it.
+     * credit to return; the count is lowered before the WINDOW leaves, so DATA the peer sends on the new credit can
+     * never look like a violation, and a grown window is in place before the WINDOW that grants it.
      *
      * @param bytes bytes written
      * @param drained whether everything queued was written (the local side keeps up: the window may grow)

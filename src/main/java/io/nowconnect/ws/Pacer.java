@@ -15,10 +15,11 @@ import java.util.concurrent.TimeUnit;
  * <p>How. The writer puts a WebSocket ping with a random 8-byte payload after a batch (a <em>probe</em>; at most one
  * is outstanding; one per quarter window and {@link #PROBE_INTERVAL_NANOS} at most, unless the window is full). Every
  * peer answers a ping (RFC 6455 5.5.2), and its pong comes after the peer's reader has read everything written before
- * the ping, so the pong tells how many bytes are no longer in flight, and its round trip how long they queued. The window is delay-based, like LEDBAT (RFC 6817): the queueing delay is the round trip less the
- * smallest round trip of the last 10 to 20 seconds; below the target the window grows (up to doubling per round trip
- * while it is used), above it shrinks (at most halving). A round trip that is high because the peer's process is slow,
- * not because bytes queue, shrinks the window too: that peer is not taking bytes faster either.
+ * the ping, so the pong tells how many bytes are no longer in flight, and its round trip how long they queued. The
+ * window is delay-based, like LEDBAT (RFC 6817): the queueing delay is the round trip less the smallest round trip of
+ * the last 10 to 20 seconds; below the target the window grows (up to doubling per round trip while it is used), above
+ * it shrinks (at most halving). A round trip that is high because the peer's process is slow, not because bytes queue,
+ * shrinks the window too: that peer is not taking bytes faster either.
  *
  * <p>What is not counted against the window (but is counted in flight): urgent frames (pongs, WINDOW, RST, pings) and
  * the one small item of a group that had nothing queued ({@link FrameScheduler}). A peer that leaves a probe
