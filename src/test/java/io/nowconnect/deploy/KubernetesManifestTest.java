@@ -111,8 +111,29 @@ class KubernetesManifestTest {
         assertThat(ProjectFiles.at(container, "resources", "requests", "cpu"), is("50m"));
         assertThat(ProjectFiles.at(container, "resources", "requests", "memory"), is("96Mi"));
         assertThat(ProjectFiles.at(container, "resources", "limits", "memory"), is("256Mi"));
+        assertLimitHoldsTheHeap(container, false);
         assertThat(container.get("image"), is("nowconnect-premise:" + ProjectFiles.projectVersion()));
         assertThat(ProjectFiles.at(container, "args", 0), is("agent"));
+    }
+
+    /**
+     * The container's memory limit holds the launcher's maximum heap and at least 128 MiB beside it (the JVM's own
+     * memory: about 70 MB at rest): the serial collector grows the heap toward -Xmx before it collects the old
+     * generation, so a busy process reaches it, and a limit below heap plus the rest gets the pod killed.
+     */
+    private static void assertLimitHoldsTheHeap(Map<String, Object> container, boolean hub) throws IOException {
+        String launcher = Files.readString(ProjectFiles.ROOT.resolve("src/dist/bin/nowconnect"));
+        java.util.regex.Matcher opts = java.util.regex.Pattern
+                .compile("^" + (hub ? "DEFAULT_HUB_JAVA_OPTS" : "DEFAULT_JAVA_OPTS") + "=\"[^\"]*-Xmx(\\d+)m",
+                         java.util.regex.Pattern.MULTILINE)
+                .matcher(launcher);
+        assertThat("the launcher's -Xmx", opts.find(), is(true));
+        int heapMib = Integer.parseInt(opts.group(1));
+        String limit = ProjectFiles.at(container, "resources", "limits", "memory");
+        assertThat(limit, org.hamcrest.Matchers.endsWith("Mi"));
+        int limitMib = Integer.parseInt(limit.substring(0, limit.length() - 2));
+        assertThat((hub ? "hub" : "agent") + " limit " + limit + " against -Xmx" + heapMib + "m", limitMib - heapMib,
+                   org.hamcrest.Matchers.greaterThanOrEqualTo(128));
     }
 
     @Test
@@ -130,6 +151,7 @@ class KubernetesManifestTest {
         Map<String, Object> pod = ProjectFiles.at(set, "spec", "template", "spec");
         Map<String, Object> container = ProjectFiles.at(pod, "containers", 0);
         assertThat(ProjectFiles.at(container, "args", 0), is("hub"));
+        assertLimitHoldsTheHeap(container, true);
 
         // the replica id is the pod name, and NC_HUB_REPLICAS lists exactly the StatefulSet's pod names
         List<Map<String, Object>> env = ProjectFiles.at(container, "env");
