@@ -79,8 +79,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * second are printed (the issue's goal: every probe answered, p99 at most {@value #RAMP_P99_MS} ms).
  *
  * <p>Each phase is a test of its own, so a report names the phases that fail; {@link #printFigures()} prints one block
- * with every phase's figures (probe count, p50/p99/max, B's resets, the hub's peak memory and what A's own clients got)
- * and writes it to {@code target/noisy-neighbour.txt}. Every client here comes from 127.0.0.1, B's probe included, so
+ * with every phase's figures (probe count, p50/p99/max, B's resets, the hub's peak memory, what A's own clients got and
+ * the collector pauses of the hub, A and B over the phase, and over each ramp's first second) and writes it to {@code target/noisy-neighbour.txt}. Every client here comes from 127.0.0.1, B's probe included, so
  * {@code NC_HUB_MAX_CONNECTIONS_PER_CLIENT} is raised to the whole limit (one address cannot tell A's client from B's;
  * {@code HubClientLimitsTest} tests that limit); {@code NC_HUB_MAX_CONNECTIONS_PER_CONNECTOR} keeps its default (half
  * of the limit with several listeners), which lets {@value #STREAMS} streams onto one of A's connectors.
@@ -125,6 +125,7 @@ class NoisyNeighbourTest {
     private Harness harness;
     private Path dir;
     private Node hub;
+    private Node agentB;
     private int hubPort;
     private final Map<String, Integer> listeners = new LinkedHashMap<>();
     private int echoPort;
@@ -174,7 +175,7 @@ class NoisyNeighbourTest {
                                                                                  List.copyOf(B_CONNECTORS)),
                                                         Map.of("becho", echoPort), bHttp, 2000);
         bEnv.put("NC_AGENT_ID", "agent-b");
-        Node agentB = harness.closeLater(new Node(dir, "agent", "agent-b", bEnv, List.of()));
+        agentB = harness.closeLater(new Node(dir, "agent", "agent-b", bEnv, List.of()));
         agentB.awaitHttp(bHttp, "/readyz", Duration.ofSeconds(30));
         tokenA = harness.tokenFile("agent-a", Duration.ofHours(1), List.copyOf(A_CONNECTORS));
 
@@ -306,6 +307,11 @@ class NoisyNeighbourTest {
                                   upFirst.figure()));
             a.extra(String.format("%-22s A's echo %s (first second: %s)", "  ramp non-readers", down.figure(),
                                   downFirst.figure()));
+            a.extra(String.format("%-22s collector pauses in the first second of uploads: hub %s, agent A %s; of"
+                                          + " non-readers: hub %s, agent A %s", "", Pauses.of(hub.gcLog, upStart,
+                                  upStart + 1000), Pauses.of(a.node.gcLog, upStart, upStart + 1000),
+                                  Pauses.of(hub.gcLog, downStart, downStart + 1000),
+                                  Pauses.of(a.node.gcLog, downStart, downStart + 1000)));
             details.add("ramp: A's echo probe, uploads: slowest " + slowest(probeA.window(upStart, upEnd), upStart)
                                 + (up.failures.isEmpty() ? "" : ", failed " + up.failureSummary()) + "; non-readers: slowest "
                                 + slowest(probeA.window(downStart, downEnd), downStart)
@@ -436,6 +442,9 @@ class NoisyNeighbourTest {
         MemoryWatch.Peak mem = memory.peak(name);
         figures.add(String.format("%-22s B %s; B streams not ok: hub %.0f, agent %.0f | hub memory %s | load %s", name,
                                   b.figure(), bHubBad, bAgentBad, mem, loadAverage()));
+        figures.add(String.format("%-22s collector pauses: hub %s; agent A %s; agent B %s", "",
+                                  Pauses.of(hub.gcLog, start, end), Pauses.of(agentA.gcLog, start, end),
+                                  Pauses.of(agentB.gcLog, start, end)));
         figures.add(String.format("%-22s A's clients: %s; hub's A streams ended %s, open at the end %.0f, bytes %s",
                                   "", clients == null ? "-" : clients.figure(), compact(aResults), aOpen,
                                   compact(mibs(aBytes))));
@@ -748,6 +757,45 @@ class NoisyNeighbourTest {
         @Override
         public void close() throws InterruptedException {
             child.close();
+        }
+    }
+
+    /**
+     * The collector's pauses of a span, from a node's GC log ({@code -Xlog:gc} with wall-clock times, written when a
+     * pause ends): every pause stops all of that process's streams, so a probe's tail is read against them.
+     */
+    record Pauses(int count, double maxMs, double totalMs) {
+        private static final Pattern PAUSE = Pattern.compile("^\\[([^\\]]+)\\]\\[[^\\]]*\\] GC\\(\\d+\\) Pause .* ([0-9.]+)ms$");
+        private static final java.time.format.DateTimeFormatter TIME = java.time.format.DateTimeFormatter
+                .ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSZ");
+
+        static Pauses of(Path gcLog, long fromMillis, long toMillis) {
+            int n = 0;
+            double max = 0;
+            double total = 0;
+            try {
+                for (String line : Files.readAllLines(gcLog)) {
+                    Matcher m = PAUSE.matcher(line);
+                    if (!m.matches()) {
+                        continue;
+                    }
+                    long ended = java.time.OffsetDateTime.parse(m.group(1), TIME).toInstant().toEpochMilli();
+                    double ms = Double.parseDouble(m.group(2));
+                    if (ended >= fromMillis && ended - ms <= toMillis) {
+                        n++;
+                        max = Math.max(max, ms);
+                        total += ms;
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                return new Pauses(-1, 0, 0);
+            }
+            return new Pauses(n, max, total);
+        }
+
+        @Override
+        public String toString() {
+            return count < 0 ? "?" : String.format("%d, max %.0f ms, total %.0f ms", count, maxMs, totalMs);
         }
     }
 
