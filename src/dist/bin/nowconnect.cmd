@@ -10,7 +10,7 @@ setlocal
 
 set "DEFAULT_JAVA_OPTS=-XX:+UseSerialGC -Xms24m -XX:NewSize=12m -XX:SurvivorRatio=4 -Xmx128m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError"
 rem The hub: a heap for NC_HUB_MAX_TUNNELS (10,000) idle agent tunnels and the NC_HUB_MAX_CONNECTIONS streams.
-set "DEFAULT_HUB_JAVA_OPTS=-XX:+UseSerialGC -Xms64m -XX:NewSize=32m -XX:SurvivorRatio=4 -Xmx512m -XX:+AlwaysPreTouch -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError"
+set "DEFAULT_HUB_JAVA_OPTS=-XX:+UseSerialGC -Xms64m -XX:NewSize=32m -XX:SurvivorRatio=4 -Xmx512m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError"
 if /i "%~1"=="hub" set "DEFAULT_JAVA_OPTS=%DEFAULT_HUB_JAVA_OPTS%"
 set "MIN_JAVA=21"
 for %%i in ("%~dp0..") do set "APP_HOME=%%~fi"

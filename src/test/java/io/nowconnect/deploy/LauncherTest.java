@@ -61,7 +61,7 @@ class LauncherTest {
     void hubModeHasItsOwnDefaults() throws Exception {
         Result r = launch(fakeJava("jdk21", "21.0.4"), null, "hub", "--env-file", "hub.env");
         assertThat(r.output, r.exit, is(0));
-        assertThat(r.output, containsString("ARG[-XX:+UseSerialGC] ARG[-Xms64m] ARG[-XX:NewSize=32m] ARG[-XX:SurvivorRatio=4] ARG[-Xmx512m] ARG[-XX:+AlwaysPreTouch] ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "));
+        assertThat(r.output, containsString("ARG[-XX:+UseSerialGC] ARG[-Xms64m] ARG[-XX:NewSize=32m] ARG[-XX:SurvivorRatio=4] ARG[-Xmx512m] ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "));
         assertThat(r.output, containsString("ARG[io.nowconnect.Main] ARG[hub] ARG[--env-file] ARG[hub.env]"));
         // an option first means the agent (as Main reads it), so the agent's defaults
         Result agent = launch(fakeJava("jdk21", "21.0.4"), null, "--env-file", "hub");
