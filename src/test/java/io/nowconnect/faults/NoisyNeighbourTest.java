@@ -312,9 +312,12 @@ class NoisyNeighbourTest {
                                   upStart + 1000), Pauses.of(a.node.gcLog, upStart, upStart + 1000),
                                   Pauses.of(hub.gcLog, downStart, downStart + 1000),
                                   Pauses.of(a.node.gcLog, downStart, downStart + 1000)));
-            details.add("ramp: A's echo probe, uploads: slowest " + slowest(probeA.window(upStart, upEnd), upStart)
+            Map<String, Path> aPath = new LinkedHashMap<>();
+            aPath.put("hub", hub.gcLog);
+            aPath.put("agent A", a.node.gcLog);
+            details.add("ramp: A's echo probe, uploads: slowest " + slowest(probeA.window(upStart, upEnd), upStart, aPath)
                                 + (up.failures.isEmpty() ? "" : ", failed " + up.failureSummary()) + "; non-readers: slowest "
-                                + slowest(probeA.window(downStart, downEnd), downStart)
+                                + slowest(probeA.window(downStart, downEnd), downStart, aPath)
                                 + (down.failures.isEmpty() ? "" : ", failed " + down.failureSummary()));
             probeA.close();
             return readers;
@@ -450,8 +453,11 @@ class NoisyNeighbourTest {
                                   compact(mibs(aBytes))));
         a.notes.forEach(n -> figures.add(String.format("%-22s %s", "", n)));
         figures.addAll(a.extraLines);
+        Map<String, Path> bPath = new LinkedHashMap<>();
+        bPath.put("hub", hub.gcLog);
+        bPath.put("agent B", agentB.gcLog);
         details.add(name + ": B's streams on the hub " + compact(bHubResults) + ", on agent B " + compact(bAgentResults)
-                + "; B's slowest probes " + slowest(probeB.window(start, end), start)
+                + "; B's slowest probes " + slowest(probeB.window(start, end), start, bPath)
                 + (b.failures.isEmpty() ? "" : "; B's failed probes: " + b.failureSummary())
                 + (drained ? "" : "; the hub still held A's streams 20 s after A stopped") + "; hub log: "
                 + hubLog(logFrom));
@@ -593,11 +599,20 @@ class NoisyNeighbourTest {
         return out;
     }
 
-    /** The five slowest answered probes: latency and when they started, from the phase's start. */
-    private static String slowest(List<Result> results, long startMs) {
+    /**
+     * The five slowest answered probes: latency and when they started, from the phase's start, with how long each
+     * process on the probe's path was paused by its collector meanwhile.
+     *
+     * @param path the GC logs of the probe's path, by process name
+     */
+    private static String slowest(List<Result> results, long startMs, Map<String, Path> path) {
         return results.stream().filter(Result::ok).sorted(Comparator.comparingDouble(Result::ms).reversed()).limit(5)
-                .map(r -> String.format("%.0f ms at +%.1f s (%s)", r.ms(), (r.startMs() - startMs) / 1000.0,
-                                        WALL.format(java.time.Instant.ofEpochMilli(r.startMs()))))
+                .map(r -> String.format("%.0f ms at +%.1f s (%s%s)", r.ms(), (r.startMs() - startMs) / 1000.0,
+                                        WALL.format(java.time.Instant.ofEpochMilli(r.startMs())), path.entrySet()
+                                                .stream().map(e -> Map.entry(e.getKey(), Pauses.overlap(e.getValue(),
+                                                        r.startMs(), r.startMs() + r.ms())))
+                                                .filter(e -> e.getValue() >= 1).map(e -> String.format(", %s paused %.0f ms",
+                                                        e.getKey(), e.getValue())).collect(Collectors.joining())))
                 .collect(Collectors.joining(", ", "[", "]"));
     }
 
@@ -770,27 +785,48 @@ class NoisyNeighbourTest {
                 .ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSZ");
 
         static Pauses of(Path gcLog, long fromMillis, long toMillis) {
+            List<double[]> all = read(gcLog);
+            if (all == null) {
+                return new Pauses(-1, 0, 0);
+            }
             int n = 0;
             double max = 0;
             double total = 0;
+            for (double[] p : all) {
+                if (p[0] >= fromMillis && p[0] - p[1] <= toMillis) {
+                    n++;
+                    max = Math.max(max, p[1]);
+                    total += p[1];
+                }
+            }
+            return new Pauses(n, max, total);
+        }
+
+        /** How long the pauses in the log overlapped the span (ms; 0 when none or unreadable). */
+        static double overlap(Path gcLog, double fromMillis, double toMillis) {
+            List<double[]> all = read(gcLog);
+            double sum = 0;
+            for (double[] p : all == null ? List.<double[]>of() : all) {
+                sum += Math.max(0, Math.min(p[0], toMillis) - Math.max(p[0] - p[1], fromMillis));
+            }
+            return sum;
+        }
+
+        /** Each pause as {end (epoch ms), length (ms)}, or null if the log cannot be read. */
+        private static List<double[]> read(Path gcLog) {
+            List<double[]> out = new ArrayList<>();
             try {
                 for (String line : Files.readAllLines(gcLog)) {
                     Matcher m = PAUSE.matcher(line);
-                    if (!m.matches()) {
-                        continue;
-                    }
-                    long ended = java.time.OffsetDateTime.parse(m.group(1), TIME).toInstant().toEpochMilli();
-                    double ms = Double.parseDouble(m.group(2));
-                    if (ended >= fromMillis && ended - ms <= toMillis) {
-                        n++;
-                        max = Math.max(max, ms);
-                        total += ms;
+                    if (m.matches()) {
+                        out.add(new double[] {java.time.OffsetDateTime.parse(m.group(1), TIME).toInstant().toEpochMilli(),
+                                              Double.parseDouble(m.group(2))});
                     }
                 }
             } catch (IOException | RuntimeException e) {
-                return new Pauses(-1, 0, 0);
+                return null;
             }
-            return new Pauses(n, max, total);
+            return out;
         }
 
         @Override
