@@ -606,9 +606,11 @@ class NoisyNeighbourTest {
      * @param path the GC logs of the probe's path, by process name
      */
     private static String slowest(List<Result> results, long startMs, Map<String, Path> path) {
+        Map<String, List<double[]>> pauses = new LinkedHashMap<>();
+        path.forEach((name, log) -> pauses.put(name, Pauses.read(log)));
         return results.stream().filter(Result::ok).sorted(Comparator.comparingDouble(Result::ms).reversed()).limit(5)
                 .map(r -> String.format("%.0f ms at +%.1f s (%s%s)", r.ms(), (r.startMs() - startMs) / 1000.0,
-                                        WALL.format(java.time.Instant.ofEpochMilli(r.startMs())), path.entrySet()
+                                        WALL.format(java.time.Instant.ofEpochMilli(r.startMs())), pauses.entrySet()
                                                 .stream().map(e -> Map.entry(e.getKey(), Pauses.overlap(e.getValue(),
                                                         r.startMs(), r.startMs() + r.ms())))
                                                 .filter(e -> e.getValue() >= 1).map(e -> String.format(", %s paused %.0f ms",
@@ -802,18 +804,17 @@ class NoisyNeighbourTest {
             return new Pauses(n, max, total);
         }
 
-        /** How long the pauses in the log overlapped the span (ms; 0 when none or unreadable). */
-        static double overlap(Path gcLog, double fromMillis, double toMillis) {
-            List<double[]> all = read(gcLog);
+        /** How long the pauses ({@link #read}; null when unreadable) overlapped the span, in ms. */
+        static double overlap(List<double[]> pauses, double fromMillis, double toMillis) {
             double sum = 0;
-            for (double[] p : all == null ? List.<double[]>of() : all) {
+            for (double[] p : pauses == null ? List.<double[]>of() : pauses) {
                 sum += Math.max(0, Math.min(p[0], toMillis) - Math.max(p[0] - p[1], fromMillis));
             }
             return sum;
         }
 
         /** Each pause as {end (epoch ms), length (ms)}, or null if the log cannot be read. */
-        private static List<double[]> read(Path gcLog) {
+        static List<double[]> read(Path gcLog) {
             List<double[]> out = new ArrayList<>();
             try {
                 for (String line : Files.readAllLines(gcLog)) {
