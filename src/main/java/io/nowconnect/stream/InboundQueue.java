@@ -12,15 +12,22 @@ import io.nowconnect.protocol.BinaryCodec;
 
 /**
  * What a stream received from the tunnel and has not yet written to its local socket, with what it costs in memory.
- * The tunnel's reader adds; the stream's writer thread takes everything at once.
+ * The tunnel's reader adds; a <em>writer session</em> of the stream takes everything at once.
+ *
+ * <p>No thread waits for an idle stream's next bytes: a writer session exists only while bytes (or the FIN) wait for
+ * the socket. The first bytes added to an empty queue start one ({@link WriterStart}); it takes and writes until it
+ * finds the queue empty, and then ends ({@link #take} says so, and from then the next bytes start a new one). So at
+ * most one session runs at a time, and a stream at rest holds one thread (its socket reader), not two: a parked
+ * writer's stack and thread were about 2.5 KiB of each idle stream's heap, copied by the collector in every storm of
+ * new streams. Until the stream's socket is attached the stream holds the session itself ({@link #release}).
  *
  * <p>Each entry is charged its payload plus {@link #ENTRY_OVERHEAD} bytes (array header, queue slot, bookkeeping),
  * rounded up to the budget's unit.
  * Small payloads (under {@link #SMALL}) are copied into a shared chunk of {@link #CHUNK} bytes instead of being kept
  * as arrays of their own, so a flood of 1-byte frames costs about its payload, not fifty times it.
  *
- * <p>Locks: one, {@link #lock}, guards every field; the writer waits through {@link #writer}, each wake-up counted in
- * the tunnel's {@link Wakes}. Methods ending in {@code Locked} need it held.
+ * <p>Locks: one, {@link #lock}, guards every field; a session is started after it is released. Methods ending in
+ * {@code Locked} need it held.
  */
 final class InboundQueue {
     /** Bytes charged per entry besides its payload. */
@@ -45,14 +52,34 @@ final class InboundQueue {
     static final ArrayPool PAYLOADS = new ArrayPool(BinaryCodec.MAX_DATA_PAYLOAD, 32);
 
     /**
-     * An empty queue.
+     * An empty queue, its writer session held by the stream until it calls {@link #release}.
      *
-     * @param wakes the tunnel's wake-ups: each signal that ends the writer's wait is counted there, and a bulk one
-     *              may wait its turn
+     * @param starter starts a writer session when bytes or the FIN come to a queue without one
      */
-    InboundQueue(Wakes wakes) {
-        this.wakes = wakes;
-        this.writer = new CountedWait(wakes, lock);
+    InboundQueue(WriterStart starter) {
+        this.starter = starter;
+    }
+
+    /** Starts a stream's writer session; called without the queue's lock, at most once until that session ends. */
+    @FunctionalInterface
+    interface WriterStart {
+        /**
+         * Start a session that calls {@link #take} until it says {@link Take#NONE}.
+         *
+         * @param small whether what waits is small (under {@link Wakes#SMALL} bytes, or the FIN): a request or an
+         *              answer, whose session starts at once; a bulk one may wait its turn ({@link Wakes})
+         */
+        void start(boolean small);
+    }
+
+    /** What {@link #take} gave the writer session. */
+    enum Take {
+        /** Entries, more may follow. */
+        DATA,
+        /** Entries (maybe none), then the FIN: nothing more will come. */
+        FIN,
+        /** Nothing: the queue was empty (the session ends; the next bytes start another) or it was closed. */
+        NONE
     }
 
     /** One entry: the first {@code length} bytes of {@code data}, charged {@code charge} bytes of the budget. */
@@ -60,10 +87,10 @@ final class InboundQueue {
     }
 
     private final ReentrantLock lock = new ReentrantLock();
-    private final Wakes wakes;
-    /** The writer's wait for entries or the FIN. */
-    private final CountedWait writer;
-    /** Payload bytes queued since the writer last took (whether its wake-up is small). */
+    private final WriterStart starter;
+    /** A writer session runs or is starting, or the stream still holds it ({@link #release}); false while idle. */
+    private boolean writing = true;
+    /** Payload bytes queued since the writer last took (whether its start is small). */
     private long queuedBytes;
     private final ArrayDeque<Entry> entries = new ArrayDeque<>();
     /** The chunk small payloads go into, already the last entry (its length grows), or null. */
@@ -101,6 +128,8 @@ final class InboundQueue {
      *         caller gives the charge back)
      */
     boolean add(byte[] data, int charge) {
+        boolean start;
+        boolean small;
         lock.lock();
         try {
             if (closed || fin) {
@@ -124,55 +153,96 @@ final class InboundQueue {
             }
             charged += charge;
             queuedBytes += length;
-            writer.signal(queuedBytes < Wakes.SMALL);
+            start = claimWriterLocked();
+            small = queuedBytes < Wakes.SMALL;
+        } finally {
+            lock.unlock();
+        }
+        if (start) {
+            starter.start(small);
+        }
+        return true;
+    }
+
+    /** The peer finished sending: the writer half-closes once everything before is written. */
+    void finish() {
+        boolean start;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            fin = true;
+            chunk = null;
+            start = claimWriterLocked();
+        } finally {
+            lock.unlock();
+        }
+        if (start) {
+            starter.start(true);
+        }
+    }
+
+    /** Lock held, something to write: whether a session must be started for it (none runs), which then counts. */
+    private boolean claimWriterLocked() {
+        if (writing) {
+            return false;
+        }
+        writing = true;
+        return true;
+    }
+
+    /**
+     * The stream attached its socket and runs no session itself: a session is needed (the caller starts it) when
+     * bytes or the FIN came meanwhile; else the next ones start it.
+     *
+     * @return true when the caller must start a session now
+     */
+    boolean release() {
+        lock.lock();
+        try {
+            if (closed) {
+                return false;
+            }
+            if (entries.isEmpty() && !fin) {
+                writing = false;
+                return false;
+            }
             return true;
         } finally {
             lock.unlock();
         }
     }
 
-    /** The peer finished sending: the writer half-closes once everything before is written. */
-    void finish() {
-        lock.lock();
-        try {
-            fin = true;
-            chunk = null;
-            writer.signal(true);
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /**
-     * Writer thread: wait for entries (or the FIN), then take them all.
+     * Writer session: take everything queued, never waiting. An empty queue ends the session ({@link Take#NONE}):
+     * bytes added from then on start a new one.
      *
      * @param into receives the entries in order
-     * @return true when the FIN follows the entries taken (nothing more will come)
-     * @throws InterruptedException when the stream closes
+     * @return what was taken
      */
-    boolean takeAll(List<Entry> into) throws InterruptedException {
-        int signalled;
+    Take take(List<Entry> into) {
         lock.lock();
         try {
-            while (entries.isEmpty() && !fin) {
-                writer.await();
+            if (closed) {
+                return Take.NONE;
+            }
+            if (entries.isEmpty() && !fin) {
+                writing = false;
+                return Take.NONE;
             }
             into.addAll(entries);
             entries.clear();
             chunk = null;
             queuedBytes = 0;
-            writer.satisfied();
-            return fin;
+            return fin ? Take.FIN : Take.DATA;
         } finally {
-            signalled = writer.takeSignalled();
             lock.unlock();
-            // outside the lock: it may run deferred wake-ups, which take their own stream's lock
-            wakes.ran(signalled);
         }
     }
 
     /**
-     * Writer thread: write entries taken with {@link #takeAll} to the socket. Small entries in a row are gathered into
+     * Writer session: write entries taken with {@link #take} to the socket. Small entries in a row are gathered into
      * one write of up to {@link #GATHER} bytes (fewer system calls when the socket lags behind); an entry of at least
      * {@link #GATHER} bytes is written from its own array, never copied (in bulk a copy per write was a quarter of
      * the bytes a hub allocated).
@@ -220,7 +290,7 @@ final class InboundQueue {
     }
 
     /**
-     * Writer thread: entries taken with {@link #takeAll} were written to the socket, which copied them; their arrays
+     * Writer session: entries taken with {@link #take} were written to the socket, which copied them; their arrays
      * of the payload pool's size go back to it (the entries must not be used again).
      *
      * @param written the entries
@@ -232,7 +302,7 @@ final class InboundQueue {
     }
 
     /**
-     * Writer thread: entries taken with {@link #takeAll} were written (or dropped).
+     * Writer session: entries taken with {@link #take} were written (or dropped).
      *
      * @param taken the entries
      * @return bytes to give back to the budget
@@ -268,7 +338,6 @@ final class InboundQueue {
             entries.clear();
             chunk = null;
             charged -= queued;
-            writer.signal(true);
             return queued;
         } finally {
             lock.unlock();

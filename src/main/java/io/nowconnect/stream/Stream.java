@@ -26,13 +26,14 @@ import io.nowconnect.protocol.ResetReason;
  * an RST closes this one (its socket closed, an RST queued on the urgent lane), and a DATA that does not fit in memory
  * resets the streams {@link Shares} picks (those holding the most of the tenant furthest over its share), which may be
  * streams of other tunnels of the process, all on the tunnel's reader thread. A <em>socket writer</em> virtual thread
- * drains the {@link InboundQueue} into the socket (and applies the remote FIN as a half-close); a <em>socket
- * reader</em> virtual thread reads the socket and sends DATA, then FIN at EOF, through the tunnel's sink, and may
- * thereby write the tunnel's socket itself (the outbox's direct write): so it is never interrupted, and a closing
- * stream wakes it through {@link FlowControl#close} and the budget's {@code stop} check instead. {@link #close} is
- * idempotent and may be called from any thread; it closes the socket, which unblocks both pumps, and interrupts the
- * socket writer (which only writes the local socket). The thread that dialled or accepted the socket may go on to run
- * one of the two pumps itself ({@link #run}).
+ * drains the {@link InboundQueue} into the socket (and applies the remote FIN as a half-close); it exists only while
+ * something waits to be written: DATA (or the FIN) arriving at an empty queue starts one, and it ends when it finds
+ * the queue empty, so an idle stream holds one thread, not two. A <em>socket reader</em> virtual thread reads the
+ * socket and sends DATA, then FIN at EOF, through the tunnel's sink, and may thereby write the tunnel's socket itself
+ * (the outbox's direct write): so it is never interrupted, and a closing stream wakes it through
+ * {@link FlowControl#close} and the budget's {@code stop} check instead. {@link #close} is idempotent and may be
+ * called from any thread; it closes the socket, which unblocks both pumps (the writer never waits for anything
+ * else). The thread that dialled or accepted the socket may go on to run one of the two pumps itself ({@link #run}).
  *
  * <p>Locks: none of its own. Whether the stream ended is the {@link #closed} flag (set once); the inbound queue and the
  * {@link FlowControl} each have their lock; the rest is volatile, or owned by one of the two pump threads as marked.
@@ -75,7 +76,6 @@ public final class Stream {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private volatile Socket socket;
-    private volatile Thread socketWriter;
     private volatile long lastActivityNanos = System.nanoTime();
     private volatile boolean finSent;
     private volatile boolean finApplied;
@@ -93,7 +93,7 @@ public final class Stream {
         this.table = table;
         this.outbound = table.outbound();
         this.account = table.account();
-        this.inbound = new InboundQueue(table.wakes());
+        this.inbound = new InboundQueue(this::startWriter);
         this.flow = new FlowControl(table.flowWindow(), table.sendWindow(), account, table.wakes());
     }
 
@@ -113,7 +113,8 @@ public final class Stream {
     }
 
     /**
-     * Start pumping an already connected socket, each pump on a thread of its own.
+     * Start pumping an already connected socket, each pump on a thread of its own (the writer once there is something
+     * to write).
      *
      * @param connected the local socket
      */
@@ -121,7 +122,9 @@ public final class Stream {
         if (!attach(connected)) {
             return;
         }
-        startWriter();
+        if (inbound.release()) {
+            startWriter(false);
+        }
         startReader();
         closedMeanwhile();
     }
@@ -129,7 +132,9 @@ public final class Stream {
     /**
      * Pump an already connected socket, one pump on the calling thread (which returns once that pump ends), the other
      * on a thread of its own: the thread that dialled or accepted the socket carries the stream's first bytes itself,
-     * without waiting for a new thread to be scheduled (a hand-off fewer on a busy scheduler).
+     * without waiting for a new thread to be scheduled (a hand-off fewer on a busy scheduler). As the writer, the
+     * calling thread writes what came while the socket was being connected and returns once the queue is empty; later
+     * DATA starts writers of their own.
      *
      * @param connected the local socket
      * @param here the pump the calling thread runs
@@ -140,14 +145,15 @@ public final class Stream {
         }
         if (here == Pump.WRITER) {
             Thread.currentThread().setName("nc-w-" + cid);
-            socketWriter = Thread.currentThread();
             startReader();
             if (!closedMeanwhile()) {
                 socketWriteLoop();
             }
         } else {
             Thread.currentThread().setName("nc-r-" + cid);
-            startWriter();
+            if (inbound.release()) {
+                startWriter(false);
+            }
             if (!closedMeanwhile()) {
                 socketReadLoop();
             }
@@ -180,13 +186,10 @@ public final class Stream {
         return true;
     }
 
-    private void startWriter() {
-        // the writer names itself before it looks at closed, and close() sets closed before it looks for the writer:
-        // one of the two sees the other, whenever the thread starts (Wakes may start it a little later)
-        table.startThread("nc-w-" + cid, connector, () -> {
-            socketWriter = Thread.currentThread();
-            socketWriteLoop();
-        }, () -> close(ResetReason.RESET, true));
+    /** A writer session for what waits in the queue (called by the queue, or once the socket is attached). */
+    private void startWriter(boolean small) {
+        // a session started after close() finds the queue closed and ends at once
+        table.startThread("nc-w-" + cid, connector, this::socketWriteLoop, () -> close(ResetReason.RESET, true), small);
     }
 
     private void startReader() {
@@ -199,10 +202,6 @@ public final class Stream {
             return false;
         }
         closeQuietly(socket);
-        Thread w = socketWriter;
-        if (w != null && w != Thread.currentThread()) {
-            w.interrupt();
-        }
         return true;
     }
 
@@ -431,10 +430,6 @@ public final class Stream {
             }
             closeQuietly(s);
         }
-        Thread w = socketWriter;
-        if (w != null) {
-            w.interrupt();
-        }
         Thread f = finisher;
         if (f != null && f != Thread.currentThread()) {
             f.interrupt();
@@ -528,14 +523,19 @@ public final class Stream {
         return MemoryBudget.round(bytes);
     }
 
+    /** A writer session: write what the queue holds until it is empty (then end) or the FIN was applied. */
     private void socketWriteLoop() {
         List<InboundQueue.Entry> pending = new ArrayList<>();
         try {
             OutputStream out = socket.getOutputStream();
-            while (!closed.get()) {
+            while (true) {
                 pending.clear();
                 // everything already queued in one call: fewer system calls when the socket lags behind
-                boolean fin = inbound.takeAll(pending);
+                InboundQueue.Take took = inbound.take(pending);
+                if (took == InboundQueue.Take.NONE) {
+                    return;
+                }
+                boolean fin = took == InboundQueue.Take.FIN;
                 int bytes = 0;
                 try {
                     bytes = InboundQueue.writeTo(out, pending);
@@ -569,8 +569,6 @@ public final class Stream {
                     return;
                 }
             }
-        } catch (InterruptedException e) {
-            // closed
         } catch (IOException e) {
             if (!closed.get() && !(e instanceof SocketException && socket.isClosed())) {
                 Event.of("stream_write_failed").with("cid", cid).with("connector", connector)

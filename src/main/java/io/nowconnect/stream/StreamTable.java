@@ -228,6 +228,14 @@ public final class StreamTable {
         wakes.start(name, connector, task, failed);
     }
 
+    /**
+     * Start a stream's writer for what waits in its queue: at once when it is small (a request, an answer, a FIN),
+     * like a small wake-up; else as {@link #startThread}.
+     */
+    void startThread(String name, String connector, Runnable task, Runnable failed, boolean small) {
+        wakes.start(name, connector, task, failed, small);
+    }
+
     /** The tunnel's wake-ups of its stream threads. */
     Wakes wakes() {
         return wakes;

@@ -11,28 +11,30 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * A tunnel's wake-ups of its stream threads, so that bulk cannot queue every other stream behind it.
  *
- * <p>The JDK runs runnable virtual threads first come, first served. Each DATA for a stream whose writer waits, each
- * WINDOW for a stream whose reader waits for credit, and each new stream's threads make a virtual thread runnable.
+ * <p>The JDK runs runnable virtual threads first come, first served. Each DATA for a stream whose writer is not
+ * running (it starts one), each WINDOW for a stream whose reader waits for credit, and each new stream's threads make
+ * a virtual thread runnable.
  * With 2,000 uploads starting, a 2-core agent had up to 1,950 runnable threads at once (sampled from the JDK's
  * {@code VirtualThreadSchedulerMXBean}), and every other stream's next step waited behind all of them: a probe's
  * echo, about eight such steps across hub and agent, took over a second.
  *
  * <p>So a tunnel counts the threads it made runnable that have not run yet ({@link #woke} / {@link #ran}). Up to
- * {@link #RUNNABLE} of them, a wake-up happens at once. Beyond that, a bulk wake-up (a stream writer with at least
- * {@link #SMALL} bytes queued, a reader given credit) waits here, in order, and happens as the counted ones run; the
- * bytes wait in the stream's queue, which flow control and the memory budget already bound. A small one (a request,
- * an answer, a FIN or a reset) always happens at once, so it waits behind at most {@code RUNNABLE} of the tunnel's
- * bulk steps, whatever the load.
+ * {@link #RUNNABLE} of them, a wake-up happens at once. Beyond that, a bulk wake-up (a reader given credit) waits
+ * here, in order, and happens as the counted ones run, and so does a bulk writer's start (at least {@link #SMALL}
+ * bytes queued, below); the bytes wait in the stream's queue, which flow control and the memory budget already
+ * bound. A small one (a request, an answer, a FIN or a reset, and the writer started for it) always happens at once,
+ * so it waits behind at most {@code RUNNABLE} of the tunnel's bulk steps, whatever the load.
  *
- * <p>New threads ({@link #start}: an OPEN's dial, a stream's two pumps) count the same way and start in turn too, so a
+ * <p>New threads ({@link #start}: an OPEN's dial, a stream's two pumps, a writer for bytes that came to an idle
+ * stream) count the same way and start in turn too, so a
  * burst of 2,000 OPENs does not put 6,000 threads ahead of everything else at once (a thread dump of the agent had 337
  * dials and 985 pumps runnable and not yet run). Deferred starts go before deferred bulk wake-ups, as fq_codel serves
  * new flows first: a new stream (a probe, a request on a fresh connection) waits behind other new streams, never
  * behind the bulk of old ones. Deferred starts of different connectors take turns, one start each: 2,000
  * OPENs on one connector delay a new stream of another by one start (a trace of such a probe had its dial start
  * 250 ms after its OPEN arrived, and its pumps 170 ms after its dial, behind the other connector's starts). What
- * waits here is bounded by the tunnel's streams: at most one deferred wake-up of each stream's writer and reader,
- * and its three starts.
+ * waits here is bounded by the tunnel's streams: at most one deferred wake-up of each stream's reader, and its
+ * three starts (its dial, its reader, one writer: a stream has at most one writer running or starting).
  *
  * <p>Threads: any. {@link #woke}, {@link #ran}, {@link #mayWake} and {@link #defer} never block; deferred wake-ups and
  * starts run on the thread of a {@link #ran} or {@link #drain} call, which must hold no stream lock (they take their
@@ -150,6 +152,11 @@ final class Wakes {
         return deferredCount.get();
     }
 
+    /** {@link #start(String, Object, Runnable, Runnable, boolean)} of a thread that is not small (it may wait). */
+    void start(String name, Object group, Runnable task, Runnable failed) {
+        start(name, group, task, failed, false);
+    }
+
     /**
      * Start a virtual thread, counted until it first runs: at once while fewer than {@link #RUNNABLE} counted threads
      * wait to run, else in turn (a burst of OPENs starts its dials and its streams' threads as earlier ones run, rather
@@ -161,8 +168,10 @@ final class Wakes {
      * @param task what it runs
      * @param failed run instead when the thread cannot be started (out of memory), on the caller's thread or the one
      *               that runs the deferred start; must not throw
+     * @param small a small one (a writer for a request, an answer or a FIN), started at once whatever waits, as a
+     *              small wake-up is never deferred
      */
-    void start(String name, Object group, Runnable task, Runnable failed) {
+    void start(String name, Object group, Runnable task, Runnable failed, boolean small) {
         Runnable starter = () -> {
             woke();
             try {
@@ -175,7 +184,7 @@ final class Wakes {
                 failed.run();
             }
         };
-        if (pending.get() < RUNNABLE) {
+        if (small || pending.get() < RUNNABLE) {
             starter.run();
         } else {
             deferredCount.incrementAndGet();

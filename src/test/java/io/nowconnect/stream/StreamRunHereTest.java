@@ -8,6 +8,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -17,12 +18,14 @@ import io.nowconnect.protocol.Direction;
 import io.nowconnect.protocol.Frame;
 import io.nowconnect.protocol.ResetReason;
 import io.nowconnect.testkit.Harness;
+import io.nowconnect.testkit.ThreadCensus;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,8 +34,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link Stream#run}: the thread that dialled (agent) or accepted (hub) a stream's socket goes on as one of its pumps,
  * so the stream's first bytes do not wait for a new thread to be scheduled. With the test as the tunnel peer and a real
  * loopback socket as the local side: the calling thread is the named pump for as long as that pump runs (it writes
- * the DATA dispatched to the stream, or reads the socket and sends DATA and FIN), returns when that pump ends, and the
- * other pump works on a thread of its own.
+ * the DATA that came while the socket was connected, or reads the socket and sends DATA and FIN), returns when that
+ * pump ends, and the other pump works on a thread of its own. A writer exists only while something waits to be
+ * written: an idle stream holds its reader alone (the thread census shows it).
  */
 @Timeout(30)
 class StreamRunHereTest {
@@ -54,35 +58,51 @@ class StreamRunHereTest {
     }
 
     @Test
-    void theDiallingThreadGoesOnAsTheSocketWriter() throws Exception {
+    void theDiallingThreadWritesWhatCameMeanwhileThenLaterBytesStartWritersOfTheirOwn() throws Exception {
         Stream stream = stream();
         // the client's first bytes arrive before the target is connected: they wait in the queue
         table.dispatch(new Frame.Data(CID, 0, bytes("first")));
         PumpThread caller = PumpThread.run(stream, local, Stream.Pump.WRITER);
 
         assertArrayEquals(bytes("first"), read(peer, 5));
-        caller.awaitNamed("nc-w-" + CID);
+        // nothing more queued: the calling thread, named as the writer, returns; the stream stays open
+        caller.awaitEnd();
+        assertEquals("nc-w-" + CID, caller.thread.getName(), "the calling thread ran the writer");
+        assertFalse(stream.isClosed(), "the stream is open");
+        awaitNoWriter();
+
+        // later DATA starts a writer of its own, which ends with its queue empty
         table.dispatch(new Frame.Data(CID, 1, bytes("second")));
         assertArrayEquals(bytes("second"), read(peer, 6));
-        assertTrue(caller.thread.isAlive(), "the calling thread still pumps while the stream is open");
+        awaitNoWriter();
+        table.dispatch(new Frame.Data(CID, 2, bytes("third")));
+        assertArrayEquals(bytes("third"), read(peer, 5));
 
         // the other pump runs on its own thread: the target's answer goes out as DATA
         peer.getOutputStream().write(bytes("answer"));
         Frame.Data answer = assertInstanceOf(Frame.Data.class, next());
         assertArrayEquals(bytes("answer"), answer.payload());
 
-        // both directions finish: the writer half-closes the socket and the calling thread returns
+        // both directions finish: a writer started for the FIN half-closes the socket, and the stream ends
         peer.shutdownOutput();
         assertInstanceOf(Frame.Fin.class, next());
         table.dispatch(new Frame.Fin(CID, Direction.C2A));
         assertEquals(-1, peer.getInputStream().read(), "the writer applied the FIN as a half-close");
-        caller.awaitEnd();
         // the last of the two pumps to finish ends the stream: the reader may still be on its way from sending FIN
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (!stream.isClosed() && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
         assertTrue(stream.isClosed(), "the stream ended cleanly");
+    }
+
+    /** An idle stream holds its socket reader and no writer thread (the census sees the reader: it can see both). */
+    private static void awaitNoWriter() {
+        Harness.await(WAIT, () -> {
+            List<ThreadCensus.Live> threads = ThreadCensus.threads();
+            return threads.stream().anyMatch(t -> t.name().equals("nc-r-" + CID))
+                   && threads.stream().noneMatch(t -> t.name().equals("nc-w-" + CID));
+        }, () -> "an idle stream's threads: the reader, no writer: " + ThreadCensus.kinds("nc-"));
     }
 
     @Test
@@ -96,9 +116,11 @@ class StreamRunHereTest {
         caller.awaitNamed("nc-r-" + CID);
         assertTrue(caller.thread.isAlive(), "the calling thread still reads while the local side sends");
 
-        // the other pump runs on its own thread: DATA from the tunnel reaches the socket
+        // the other pump runs on its own thread, once there is something to write: DATA from the tunnel reaches the
+        // socket, and the writer ends with its queue empty
         table.dispatch(new Frame.Data(CID, 0, bytes("reply")));
         assertArrayEquals(bytes("reply"), read(peer, 5));
+        awaitNoWriter();
 
         // the local side finishes: FIN goes out and the reading thread returns, the stream still open the other way
         peer.shutdownOutput();

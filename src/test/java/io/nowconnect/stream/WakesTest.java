@@ -9,6 +9,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.nowconnect.testkit.Harness;
 import org.junit.jupiter.api.Test;
@@ -96,6 +97,18 @@ class WakesTest {
     }
 
     @Test
+    void aSmallStartNeverWaits() throws InterruptedException {
+        Wakes wakes = atTheBound();
+        CountDownLatch started = new CountDownLatch(1);
+        // a writer for an answer or a FIN: started at once, as a small wake-up is never deferred
+        wakes.start("test-small-writer", "c", started::countDown, () -> { }, true);
+        assertEquals(0, wakes.deferred());
+        assertTrue(started.await(5, TimeUnit.SECONDS), "started at the bound");
+        Harness.await(java.time.Duration.ofSeconds(5), () -> wakes.pending() == Wakes.RUNNABLE,
+                      "counted while runnable, then as run");
+    }
+
+    @Test
     void deferredStartsOfConnectorsTakeTurns() throws InterruptedException {
         Wakes wakes = atTheBound();
         // each start's thread records its id: ids are given as threads are made, so sorting by id gives the order
@@ -130,9 +143,10 @@ class WakesTest {
     }
 
     /**
-     * 300 stream queues with real writer threads and 4 producers adding small and bulk payloads at random (the tunnel's
-     * reader calls {@link Wakes#drain} after each frame, as here): every byte reaches its writer, every FIN ends its
-     * writer, and nothing is left counted or deferred.
+     * 300 stream queues whose writer sessions start as {@link Stream} starts them (on the first bytes to an idle queue,
+     * at once when small, in turn when bulk) and 4 producers adding small and bulk payloads at random (the tunnel's
+     * reader calls {@link Wakes#drain} after each frame, as here): every byte reaches a writer, at most one session per
+     * queue runs at a time, every FIN is taken, no session is left running, and nothing is left counted or deferred.
      */
     @Test
     void noWakeUpIsLostUnderLoad() throws Exception {
@@ -141,37 +155,57 @@ class WakesTest {
         List<InboundQueue> inbound = new ArrayList<>();
         AtomicLong taken = new AtomicLong();
         AtomicLong maxDeferred = new AtomicLong();
-        CountDownLatch writersDone = new CountDownLatch(queues);
+        AtomicLong sessions = new AtomicLong();
+        AtomicLong overlapping = new AtomicLong();
+        AtomicLong running = new AtomicLong();
+        CountDownLatch finsTaken = new CountDownLatch(queues);
         for (int i = 0; i < queues; i++) {
-            InboundQueue q = new InboundQueue(wakes);
-            inbound.add(q);
-            wakes.start("test-writer-" + i, "c", () -> {
+            String name = "test-writer-" + i;
+            // the session that started last: one still taking after another started would find it changed (a
+            // session that ended on an empty queue takes nothing more, whenever its thread gets to return)
+            AtomicReference<Thread> owner = new AtomicReference<>();
+            InboundQueue[] self = new InboundQueue[1];
+            Runnable session = () -> {
+                owner.set(Thread.currentThread());
+                running.incrementAndGet();
                 List<InboundQueue.Entry> batch = new ArrayList<>();
                 try {
                     while (true) {
                         batch.clear();
-                        boolean fin = q.takeAll(batch);
+                        InboundQueue.Take took = self[0].take(batch);
+                        if (owner.get() != Thread.currentThread()) {
+                            overlapping.incrementAndGet();
+                        }
                         for (InboundQueue.Entry e : batch) {
                             taken.addAndGet(e.length());
                         }
-                        if (fin) {
+                        if (took == InboundQueue.Take.FIN) {
+                            finsTaken.countDown();
+                            return;
+                        }
+                        if (took == InboundQueue.Take.NONE) {
                             return;
                         }
                     }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
                 } finally {
-                    writersDone.countDown();
+                    running.decrementAndGet();
                 }
-            }, () -> { });
+            };
+            InboundQueue q = new InboundQueue(small -> {
+                sessions.incrementAndGet();
+                wakes.start(name, "c", session, () -> { }, small);
+            });
+            self[0] = q;
+            inbound.add(q);
+            assertFalse(q.release(), "nothing queued yet: no session");
         }
         // one producer per queue at a time, as the tunnel has one reader: each producer owns a quarter of the queues
         int producers = 4;
         long[] added = new long[producers];
-        List<Thread> running = new ArrayList<>();
+        List<Thread> producing = new ArrayList<>();
         for (int p = 0; p < producers; p++) {
             int me = p;
-            running.add(Thread.ofPlatform().start(() -> {
+            producing.add(Thread.ofPlatform().start(() -> {
                 ThreadLocalRandom r = ThreadLocalRandom.current();
                 for (int i = 0; i < 20_000; i++) {
                     int index = me + producers * r.nextInt(queues / producers);
@@ -185,7 +219,7 @@ class WakesTest {
                 }
             }));
         }
-        for (Thread t : running) {
+        for (Thread t : producing) {
             t.join();
         }
         long sum = 0;
@@ -198,17 +232,22 @@ class WakesTest {
             wakes.drain();
             return taken.get() == expected;
         }, () -> "every byte queued was taken: " + taken.get() + " of " + expected + ", deferred " + wakes.deferred());
-        assertTrue(maxDeferred.get() > 0, "the load made bulk wake-ups wait their turn");
-        // the bound: a queue's writer is either not started yet (its start waits) or waits with one deferred wake-up
-        assertTrue(maxDeferred.get() <= queues, "at most one deferred wake-up or start per stream: " + maxDeferred.get());
+        assertTrue(maxDeferred.get() > 0, "the load made bulk writers' starts wait their turn");
+        // the bound: a queue has at most one session running or starting, so at most one deferred start
+        assertTrue(maxDeferred.get() <= queues, "at most one deferred start per stream: " + maxDeferred.get());
+        assertEquals(0, overlapping.get(), "never two sessions of one queue at once");
+        assertTrue(sessions.get() > queues, "sessions ended on empty queues and later bytes started new ones: "
+                   + sessions.get());
+        Harness.await(java.time.Duration.ofSeconds(10), () -> running.get() == 0,
+                      () -> "every session ended once its queue was empty: " + running.get() + " running");
         for (InboundQueue q : inbound) {
             q.finish();
         }
-        for (int i = 0; i < 100 && writersDone.getCount() > 0; i++) {
+        for (int i = 0; i < 100 && finsTaken.getCount() > 0; i++) {
             wakes.drain();
-            writersDone.await(50, TimeUnit.MILLISECONDS);
+            finsTaken.await(50, TimeUnit.MILLISECONDS);
         }
-        assertEquals(0, writersDone.getCount(), "every writer saw its FIN");
+        assertEquals(0, finsTaken.getCount(), "every FIN started a session that took it");
         assertEquals(0, wakes.pending(), "every wake-up counted ran");
         assertEquals(0, wakes.deferred(), "nothing left waiting its turn");
     }
