@@ -4,9 +4,9 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * One stream thread's wait under its stream's lock (the socket reader's, for credit), with each signal that ends it
- * counted in the tunnel's {@link Wakes}: a small signal wakes at once, a bulk one may wait its turn there (at most one
- * deferred wake-up queued per wait).
+ * One stream thread's wait under its stream's lock (the writer's for data, the reader's for credit), with each signal
+ * that ends it counted in the tunnel's {@link Wakes}: a small signal wakes at once, a bulk one may wait its turn there
+ * (at most one deferred wake-up queued per wait).
  *
  * <p>Locks: the owner's lock guards every field; every method needs it held, except the deferred wake-up, which takes
  * it. The waiter reports the signals that woke it with {@link #takeSignalled} and passes them to {@link Wakes#ran}
@@ -53,6 +53,15 @@ final class CountedWait {
             }
             waiting = false;
         }
+    }
+
+    /**
+     * Lock held: whether the thread waits now (and no signal has ended the wait yet).
+     *
+     * @return true while it waits
+     */
+    boolean isWaiting() {
+        return waiting;
     }
 
     /** Waiter, lock held: its condition holds; a deferred wake-up still queued finds nothing to do. */

@@ -26,9 +26,9 @@ import io.nowconnect.protocol.ResetReason;
  * an RST closes this one (its socket closed, an RST queued on the urgent lane), and a DATA that does not fit in memory
  * resets the streams {@link Shares} picks (those holding the most of the tenant furthest over its share), which may be
  * streams of other tunnels of the process, all on the tunnel's reader thread. A <em>socket writer</em> virtual thread
- * drains the {@link InboundQueue} into the socket (and applies the remote FIN as a half-close); it exists only while
- * something waits to be written: DATA (or the FIN) arriving at an empty queue starts one, and it ends when it finds
- * the queue empty, so an idle stream holds one thread, not two. A <em>socket reader</em> virtual thread reads the
+ * drains the {@link InboundQueue} into the socket (and applies the remote FIN as a half-close); it exists only from
+ * the stream's first received bytes until the stream has been quiet for a second (the idle sweep retires it, and the
+ * next DATA or FIN starts a new one), so an idle stream holds one thread, not two. A <em>socket reader</em> virtual thread reads the
  * socket and sends DATA, then FIN at EOF, through the tunnel's sink, and may thereby write the tunnel's socket itself
  * (the outbox's direct write): so it is never interrupted, and a closing stream wakes it through
  * {@link FlowControl#close} and the budget's {@code stop} check instead. {@link #close} is idempotent and may be
@@ -93,7 +93,7 @@ public final class Stream {
         this.table = table;
         this.outbound = table.outbound();
         this.account = table.account();
-        this.inbound = new InboundQueue(this::startWriter);
+        this.inbound = new InboundQueue(table.wakes(), this::startWriter);
         this.flow = new FlowControl(table.flowWindow(), table.sendWindow(), account, table.wakes());
     }
 
@@ -134,7 +134,7 @@ public final class Stream {
      * on a thread of its own: the thread that dialled or accepted the socket carries the stream's first bytes itself,
      * without waiting for a new thread to be scheduled (a hand-off fewer on a busy scheduler). As the writer, the
      * calling thread writes what came while the socket was being connected and returns once the queue is empty; later
-     * DATA starts writers of their own.
+     * DATA starts a writer of its own.
      *
      * @param connected the local socket
      * @param here the pump the calling thread runs
@@ -147,7 +147,7 @@ public final class Stream {
             Thread.currentThread().setName("nc-w-" + cid);
             startReader();
             if (!closedMeanwhile()) {
-                socketWriteLoop();
+                socketWriteLoop(false);
             }
         } else {
             Thread.currentThread().setName("nc-r-" + cid);
@@ -189,7 +189,8 @@ public final class Stream {
     /** A writer session for what waits in the queue (called by the queue, or once the socket is attached). */
     private void startWriter(boolean small) {
         // a session started after close() finds the queue closed and ends at once
-        table.startThread("nc-w-" + cid, connector, this::socketWriteLoop, () -> close(ResetReason.RESET, true), small);
+        table.startThread("nc-w-" + cid, connector, () -> socketWriteLoop(true), () -> close(ResetReason.RESET, true),
+                          small);
     }
 
     private void startReader() {
@@ -304,6 +305,16 @@ public final class Stream {
         if (inbound.charged() == 0 && flow.quietAndGrown(now)) {
             flow.shrink();
         }
+    }
+
+    /**
+     * End the socket writer's thread when the stream has received nothing for a while (the idle sweep); the next DATA
+     * starts a new one.
+     *
+     * @param now current {@link System#nanoTime()}
+     */
+    void retireQuietWriter(long now) {
+        inbound.retireIfQuiet(now);
     }
 
     /**
@@ -523,15 +534,18 @@ public final class Stream {
         return MemoryBudget.round(bytes);
     }
 
-    /** A writer session: write what the queue holds until it is empty (then end) or the FIN was applied. */
-    private void socketWriteLoop() {
+    /**
+     * A writer session: write what the queue holds until the FIN was applied, the stream closed, or the queue was empty
+     * (when not to wait) or quiet for a while (when waiting: the idle sweep retires it).
+     */
+    private void socketWriteLoop(boolean wait) {
         List<InboundQueue.Entry> pending = new ArrayList<>();
         try {
             OutputStream out = socket.getOutputStream();
             while (true) {
                 pending.clear();
                 // everything already queued in one call: fewer system calls when the socket lags behind
-                InboundQueue.Take took = inbound.take(pending);
+                InboundQueue.Take took = inbound.take(pending, wait);
                 if (took == InboundQueue.Take.NONE) {
                     return;
                 }
@@ -569,6 +583,9 @@ public final class Stream {
                     return;
                 }
             }
+        } catch (InterruptedException e) {
+            // nothing interrupts a writer; if something did, the stream is left without one: end it
+            close(ResetReason.RESET, true);
         } catch (IOException e) {
             if (!closed.get() && !(e instanceof SocketException && socket.isClosed())) {
                 Event.of("stream_write_failed").with("cid", cid).with("connector", connector)

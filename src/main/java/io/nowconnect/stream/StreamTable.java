@@ -256,7 +256,7 @@ public final class StreamTable {
     /**
      * Reset every stream idle for longer than the idle timeout with {@code idle_timeout}, and (v1) every stream that
      * kept more than its queue depth of frames for longer than the grace with {@code queue_overflow}; streams that
-     * received nothing for a while give their window growth back.
+     * received nothing for a while give their window growth back and end their socket writer's thread.
      */
     public void sweepIdle() {
         Duration timeout = settings.idleTimeout();
@@ -271,6 +271,7 @@ public final class StreamTable {
                 s.reset(ResetReason.IDLE_TIMEOUT);
             } else {
                 s.returnQuietGrowth(now);
+                s.retireQuietWriter(now);
             }
         }
     }

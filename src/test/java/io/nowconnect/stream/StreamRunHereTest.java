@@ -35,8 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * so the stream's first bytes do not wait for a new thread to be scheduled. With the test as the tunnel peer and a real
  * loopback socket as the local side: the calling thread is the named pump for as long as that pump runs (it writes
  * the DATA that came while the socket was connected, or reads the socket and sends DATA and FIN), returns when that
- * pump ends, and the other pump works on a thread of its own. A writer exists only while something waits to be
- * written: an idle stream holds its reader alone (the thread census shows it).
+ * pump ends, and the other pump works on a thread of its own. A writer exists only from the first bytes received until
+ * the idle sweep finds the stream quiet: an idle stream holds its reader alone (the thread census shows it).
  */
 @Timeout(30)
 class StreamRunHereTest {
@@ -71,9 +71,11 @@ class StreamRunHereTest {
         assertFalse(stream.isClosed(), "the stream is open");
         awaitNoWriter();
 
-        // later DATA starts a writer of its own, which ends with its queue empty
+        // later DATA starts a writer of its own, which waits for more until the idle sweep finds the stream quiet
         table.dispatch(new Frame.Data(CID, 1, bytes("second")));
         assertArrayEquals(bytes("second"), read(peer, 6));
+        table.sweepIdle();
+        assertTrue(writers() == 1, "a writer that just wrote is not retired: " + ThreadCensus.kinds("nc-"));
         awaitNoWriter();
         table.dispatch(new Frame.Data(CID, 2, bytes("third")));
         assertArrayEquals(bytes("third"), read(peer, 5));
@@ -96,9 +98,18 @@ class StreamRunHereTest {
         assertTrue(stream.isClosed(), "the stream ended cleanly");
     }
 
-    /** An idle stream holds its socket reader and no writer thread (the census sees the reader: it can see both). */
-    private static void awaitNoWriter() {
+    /** Live threads named as this stream's writer. */
+    private static long writers() {
+        return ThreadCensus.threads().stream().filter(t -> t.name().equals("nc-w-" + CID)).count();
+    }
+
+    /**
+     * An idle stream holds its socket reader and no writer thread (the census sees the reader: it can see both), once
+     * the idle sweep (run here as the tunnel's timer runs it, every second) found it quiet.
+     */
+    private void awaitNoWriter() {
         Harness.await(WAIT, () -> {
+            table.sweepIdle();
             List<ThreadCensus.Live> threads = ThreadCensus.threads();
             return threads.stream().anyMatch(t -> t.name().equals("nc-r-" + CID))
                    && threads.stream().noneMatch(t -> t.name().equals("nc-w-" + CID));

@@ -143,10 +143,11 @@ class WakesTest {
     }
 
     /**
-     * 300 stream queues whose writer sessions start as {@link Stream} starts them (on the first bytes to an idle queue,
-     * at once when small, in turn when bulk) and 4 producers adding small and bulk payloads at random (the tunnel's
-     * reader calls {@link Wakes#drain} after each frame, as here): every byte reaches a writer, at most one session per
-     * queue runs at a time, every FIN is taken, no session is left running, and nothing is left counted or deferred.
+     * 300 stream queues whose writer sessions start as {@link Stream} starts them (on the first bytes to a queue without
+     * one, at once when small, in turn when bulk), 4 producers adding small and bulk payloads at random (the tunnel's
+     * reader calls {@link Wakes#drain} after each frame, as here) and an idle sweep retiring waiting sessions all the
+     * while: every byte reaches a writer, at most one session per queue runs at a time, a sweep leaves no session
+     * running, every FIN is taken, and nothing is left counted or deferred.
      */
     @Test
     void noWakeUpIsLostUnderLoad() throws Exception {
@@ -162,7 +163,7 @@ class WakesTest {
         for (int i = 0; i < queues; i++) {
             String name = "test-writer-" + i;
             // the session that started last: one still taking after another started would find it changed (a
-            // session that ended on an empty queue takes nothing more, whenever its thread gets to return)
+            // session that ended takes nothing more, whenever its thread gets to return)
             AtomicReference<Thread> owner = new AtomicReference<>();
             InboundQueue[] self = new InboundQueue[1];
             Runnable session = () -> {
@@ -172,8 +173,8 @@ class WakesTest {
                 try {
                     while (true) {
                         batch.clear();
-                        InboundQueue.Take took = self[0].take(batch);
-                        if (owner.get() != Thread.currentThread()) {
+                        InboundQueue.Take took = self[0].take(batch, true);
+                        if (took != InboundQueue.Take.NONE && owner.get() != Thread.currentThread()) {
                             overlapping.incrementAndGet();
                         }
                         for (InboundQueue.Entry e : batch) {
@@ -187,11 +188,13 @@ class WakesTest {
                             return;
                         }
                     }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
                 } finally {
                     running.decrementAndGet();
                 }
             };
-            InboundQueue q = new InboundQueue(small -> {
+            InboundQueue q = new InboundQueue(wakes, small -> {
                 sessions.incrementAndGet();
                 wakes.start(name, "c", session, () -> { }, small);
             });
@@ -219,9 +222,24 @@ class WakesTest {
                 }
             }));
         }
+        // the idle sweep at the same time, its quiet time taken as passed: sessions retire while bytes keep coming
+        AtomicLong retired = new AtomicLong();
+        java.util.concurrent.atomic.AtomicBoolean producersDone = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread sweeper = Thread.ofPlatform().start(() -> {
+            while (!producersDone.get()) {
+                for (InboundQueue q : inbound) {
+                    if (q.retireIfQuiet(System.nanoTime() + 2 * InboundQueue.QUIET_NANOS)) {
+                        retired.incrementAndGet();
+                    }
+                }
+                wakes.drain();
+            }
+        });
         for (Thread t : producing) {
             t.join();
         }
+        producersDone.set(true);
+        sweeper.join();
         long sum = 0;
         for (long a : added) {
             sum += a;
@@ -236,10 +254,20 @@ class WakesTest {
         // the bound: a queue has at most one session running or starting, so at most one deferred start
         assertTrue(maxDeferred.get() <= queues, "at most one deferred start per stream: " + maxDeferred.get());
         assertEquals(0, overlapping.get(), "never two sessions of one queue at once");
-        assertTrue(sessions.get() > queues, "sessions ended on empty queues and later bytes started new ones: "
-                   + sessions.get());
-        Harness.await(java.time.Duration.ofSeconds(10), () -> running.get() == 0,
-                      () -> "every session ended once its queue was empty: " + running.get() + " running");
+        assertTrue(retired.get() > 0 && sessions.get() > queues,
+                   "sessions were retired and later bytes started new ones: " + retired.get() + " retired, "
+                   + sessions.get() + " started");
+        // a sweep of quiet queues ends every session: no thread is left for an idle stream
+        Harness.await(java.time.Duration.ofSeconds(10), () -> {
+            for (InboundQueue q : inbound) {
+                q.retireIfQuiet(System.nanoTime() + 2 * InboundQueue.QUIET_NANOS);
+            }
+            wakes.drain();
+            return running.get() == 0;
+        }, () -> "every session retired: " + running.get() + " running");
+        for (InboundQueue q : inbound) {
+            assertFalse(q.retireIfQuiet(System.nanoTime()), "nothing to retire without a session");
+        }
         for (InboundQueue q : inbound) {
             q.finish();
         }
