@@ -28,12 +28,13 @@ import io.nowconnect.protocol.ResetReason;
  * streams of other tunnels of the process, all on the tunnel's reader thread. A <em>socket writer</em> virtual thread
  * drains the {@link InboundQueue} into the socket (and applies the remote FIN as a half-close); it exists only from
  * the stream's first received bytes until the stream has been quiet for a second (the idle sweep retires it, and the
- * next DATA or FIN starts a new one), so an idle stream holds one thread, not two. A <em>socket reader</em> virtual thread reads the
- * socket and sends DATA, then FIN at EOF, through the tunnel's sink, and may thereby write the tunnel's socket itself
- * (the outbox's direct write): so it is never interrupted, and a closing stream wakes it through
- * {@link FlowControl#close} and the budget's {@code stop} check instead. {@link #close} is idempotent and may be
- * called from any thread; it closes the socket, which unblocks both pumps (the writer never waits for anything
- * else). The thread that dialled or accepted the socket may go on to run one of the two pumps itself ({@link #run}).
+ * next DATA or FIN starts a new one), so an idle stream holds one thread, not two. A <em>socket reader</em> virtual
+ * thread reads the socket and sends DATA, then FIN at EOF, through the tunnel's sink, and may thereby write the
+ * tunnel's socket itself (the outbox's direct write): so it is never interrupted, and a closing stream wakes it
+ * through {@link FlowControl#close} and the budget's {@code stop} check instead. {@link #close} is idempotent and may
+ * be called from any thread; it closes the socket, which unblocks both pumps' socket calls, and the queue, which ends
+ * the writer's wait for data. The thread that dialled or accepted the socket may go on to run one of the two pumps
+ * itself ({@link #run}).
  *
  * <p>Locks: none of its own. Whether the stream ended is the {@link #closed} flag (set once); the inbound queue and the
  * {@link FlowControl} each have their lock; the rest is volatile, or owned by one of the two pump threads as marked.
