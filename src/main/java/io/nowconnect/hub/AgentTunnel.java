@@ -326,7 +326,8 @@ final class AgentTunnel implements ServerConnection, Role {
     /**
      * Carry a client connection as a new stream on this tunnel. Once the stream is open, the calling thread runs
      * {@code opened} and goes on as the stream's socket reader (the client usually speaks first), returning when the
-     * client finished sending or the stream ended; the socket writer gets a thread of its own.
+     * client finished sending or the stream ended; the socket writer gets a thread of its own once the agent sends
+     * something.
      *
      * @param client accepted client socket
      * @param connector connector of the listener that accepted it

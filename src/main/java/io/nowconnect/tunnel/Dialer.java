@@ -85,8 +85,9 @@ final class Dialer {
     }
 
     /**
-     * Dial a stream's target on the calling (virtual) thread, which then goes on as the stream's socket writer (the
-     * client's first bytes are often queued by then) while the reader gets a thread of its own; RST
+     * Dial a stream's target on the calling (virtual) thread, which then writes what came meanwhile as the stream's
+     * socket writer (the client's first bytes are often queued by then; later bytes start a writer of their own) while
+     * the reader gets a thread of its own; RST
      * {@code connect_failed} when the target cannot be reached within the connect timeout. A connected socket never
      * outlives a failed start.
      */
