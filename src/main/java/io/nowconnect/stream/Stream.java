@@ -123,9 +123,7 @@ public final class Stream {
         if (!attach(connected)) {
             return;
         }
-        if (inbound.release()) {
-            startWriter(false);
-        }
+        startWriterIfQueued();
         startReader();
         closedMeanwhile();
     }
@@ -152,9 +150,7 @@ public final class Stream {
             }
         } else {
             Thread.currentThread().setName("nc-r-" + cid);
-            if (inbound.release()) {
-                startWriter(false);
-            }
+            startWriterIfQueued();
             if (!closedMeanwhile()) {
                 socketReadLoop();
             }
@@ -185,6 +181,13 @@ public final class Stream {
         }
         touch();
         return true;
+    }
+
+    /** The socket is attached: a writer for what came meanwhile, if anything did; else the next bytes start one. */
+    private void startWriterIfQueued() {
+        if (inbound.release()) {
+            startWriter(false);
+        }
     }
 
     /** A writer session for what waits in the queue (called by the queue, or once the socket is attached). */

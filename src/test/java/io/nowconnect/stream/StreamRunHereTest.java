@@ -75,7 +75,7 @@ class StreamRunHereTest {
         table.dispatch(new Frame.Data(CID, 1, bytes("second")));
         assertArrayEquals(bytes("second"), read(peer, 6));
         table.sweepIdle();
-        assertTrue(writers() == 1, "a writer that just wrote is not retired: " + ThreadCensus.kinds("nc-"));
+        assertEquals(1, writers(), () -> "a writer that just wrote is not retired: " + ThreadCensus.kinds("nc-"));
         awaitNoWriter();
         table.dispatch(new Frame.Data(CID, 2, bytes("third")));
         assertArrayEquals(bytes("third"), read(peer, 5));
