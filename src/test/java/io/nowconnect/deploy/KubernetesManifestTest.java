@@ -118,8 +118,9 @@ class KubernetesManifestTest {
 
     /**
      * The container's memory limit holds the launcher's maximum heap and at least 128 MiB beside it (the JVM's own
-     * memory: about 70 MB at rest): the serial collector grows the heap toward -Xmx before it collects the old
-     * generation, so a busy process reaches it, and a limit below heap plus the rest gets the pod killed.
+     * memory: about 70 MB at rest): under churn the heap grows toward -Xmx before the old generation is collected (the
+     * agent's serial collector, the hub's G1), so a busy process reaches it, and a limit below heap plus the rest gets
+     * the pod killed.
      */
     private static void assertLimitHoldsTheHeap(Map<String, Object> container, boolean hub) throws IOException {
         String launcher = Files.readString(ProjectFiles.ROOT.resolve("src/dist/bin/nowconnect"));

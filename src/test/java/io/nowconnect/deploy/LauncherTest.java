@@ -61,7 +61,9 @@ class LauncherTest {
     void hubModeHasItsOwnDefaults() throws Exception {
         Result r = launch(fakeJava("jdk21", "21.0.4"), null, "hub", "--env-file", "hub.env");
         assertThat(r.output, r.exit, is(0));
-        assertThat(r.output, containsString("ARG[-XX:+UseSerialGC] ARG[-Xms64m] ARG[-XX:NewSize=32m] ARG[-XX:SurvivorRatio=4] ARG[-Xmx512m] ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "));
+        assertThat(r.output, containsString("ARG[-XX:+UseG1GC] ARG[-XX:MaxGCPauseMillis=20] ARG[-XX:MinHeapFreeRatio=10] "
+                + "ARG[-XX:MaxHeapFreeRatio=30] ARG[-Xms64m] ARG[-Xmx512m] ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] "
+                + "ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "));
         assertThat(r.output, containsString("ARG[io.nowconnect.Main] ARG[hub] ARG[--env-file] ARG[hub.env]"));
         // an option first means the agent (as Main reads it), so the agent's defaults
         Result agent = launch(fakeJava("jdk21", "21.0.4"), null, "--env-file", "hub");
@@ -103,7 +105,7 @@ class LauncherTest {
     void javaOptsReplaceDefaults() throws Exception {
         Result r = launch(fakeJava("jdk25", "25"), "-Xmx64m -Dx=1", "hub");
         assertThat(r.output, containsString("ARG[-Xmx64m] ARG[-Dx=1] ARG[-cp]"));
-        assertThat(r.output.contains("UseSerialGC"), is(false));
+        assertThat(r.output.contains("UseG1GC"), is(false));
     }
 
     @Test
