@@ -157,7 +157,7 @@ public final class MemoryBudget {
      * Take bytes for data to send, waiting until frames written to the tunnel give enough back. A small frame may take
      * the whole sending share; a bulk one waits while less than {@link #SMALL_RESERVE_SHARE} of it would stay free.
      * The waiting thread is never interrupted (it may be writing to a tunnel's socket, which an interrupt closes): it
-     * looks at {@code stop} a few times a second instead.
+     * looks at {@code stop} once a second ({@link Account#SEND_WAIT_MILLIS}) instead.
      *
      * @param bytes bytes wanted, a {@link #round}ed charge
      * @param small whether this is a small frame (an interactive request or answer)
@@ -171,7 +171,7 @@ public final class MemoryBudget {
         try {
             while (true) {
                 try {
-                    if (sending.tryAcquire(wanted, 200, TimeUnit.MILLISECONDS)) {
+                    if (sending.tryAcquire(wanted, Account.SEND_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
                         break;
                     }
                 } catch (InterruptedException e) {

@@ -232,6 +232,49 @@ class SharesTest {
         assertEquals(0, shares.accounts().size(), "no account without a tunnel");
     }
 
+    /**
+     * A sender waiting for its tenant's sending cap goes on as soon as bytes are given back: a release signals it,
+     * also one that comes while it is on its way to wait (looked at again under the lock), so no sender waits for
+     * {@link Account#SEND_WAIT_MILLIS}, the timed wait that is only a safety net (every wait that runs out is a
+     * wake-up from the JDK's timer thread).
+     */
+    @Test
+    void aReleaseWakesAWaitingSenderAtOnce() throws Exception {
+        Account account = table("agent-a", 8 << 20).account();
+        long chunk = 16 * KIB;
+        long cap = shares.sendingCap(false);
+        long held = 0;
+        while (held + chunk <= cap) {
+            assertTrue(account.tryAcquireToSend(chunk, false));
+            held += chunk;
+        }
+        assertFalse(account.tryAcquireToSend(chunk, false), "the tenant holds its cap");
+        java.util.Random random = new java.util.Random(7);
+        long slowest = 0;
+        for (int i = 0; i < 2000; i++) {
+            CountDownLatch ready = new CountDownLatch(1);
+            long[] took = new long[1];
+            Thread waiter = Thread.ofVirtual().start(() -> {
+                ready.countDown();
+                long t0 = System.nanoTime();
+                assertTrue(account.acquireToSend(chunk, false, () -> false));
+                took[0] = System.nanoTime() - t0;
+            });
+            ready.await();
+            // release at once (racing the waiter on its way to wait) or a little later (it waits already)
+            int spin = random.nextInt(2) == 0 ? random.nextInt(200) : random.nextInt(20_000);
+            for (int s = 0; s < spin; s++) {
+                Thread.onSpinWait();
+            }
+            account.releaseSent(chunk);
+            waiter.join();
+            slowest = Math.max(slowest, took[0]);
+        }
+        assertTrue(TimeUnit.NANOSECONDS.toMillis(slowest) < Account.SEND_WAIT_MILLIS * 4 / 5,
+                   "slowest waiter took " + TimeUnit.NANOSECONDS.toMillis(slowest) + " ms");
+        account.releaseSent(held);
+    }
+
     private StreamTable table(String tenant, int window) {
         StreamTable t = StreamTable.create(new StreamSettings(64 * KIB, 100_000, Duration.ofMinutes(5),
                                                               Duration.ofSeconds(5), 100),
