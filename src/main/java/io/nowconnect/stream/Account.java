@@ -20,15 +20,6 @@ import java.util.function.BooleanSupplier;
  * counters are atomic, the tables a concurrent set.
  */
 public final class Account {
-    /**
-     * How often a socket reader waiting for the sending cap looks at its stream's end and the cap again when nothing
-     * signalled it (a release always does, see {@link #awaitSendRoom}). Not more often: every timed wait that runs out
-     * is a wake-up from the JDK's timer thread, queued behind everything runnable, and with 2,000 readers waiting
-     * 250 ms each (the wait before) that was 8,000 wake-ups a second: in a storm of 2,000 streams the virtual-thread
-     * scheduler's queue of such wake-ups reached 366 tasks on the hub and 1,072 on the agent, against about 45 now.
-     */
-    static final long SEND_WAIT_MILLIS = 1000;
-
     private final Shares shares;
     private final String tenant;
     private final AtomicLong received = new AtomicLong();
@@ -223,9 +214,8 @@ public final class Account {
 
     private boolean reserveSending(long bytes, boolean small, BooleanSupplier stop) {
         while (true) {
-            long cap = shares.sendingCap(small);
             long held = sending.get();
-            if (held == 0 || held + bytes <= cap) {
+            if (fits(held, bytes, small)) {
                 if (sending.compareAndSet(held, held + bytes)) {
                     return true;
                 }
@@ -237,6 +227,11 @@ public final class Account {
         }
     }
 
+    /** Whether the tenant, holding {@code held} bytes to send, may take {@code bytes} more (one frame it always may). */
+    private boolean fits(long held, long bytes, boolean small) {
+        return held == 0 || held + bytes <= shares.sendingCap(small);
+    }
+
     /**
      * Wait for this tenant's bytes to send to drop (a release signals), or a while; false when interrupted (the stream
      * is closing). What was released since the caller looked is looked at again under the lock, so no release is
@@ -246,11 +241,10 @@ public final class Account {
         sendWaiters.incrementAndGet();
         sendLock.lock();
         try {
-            long held = sending.get();
-            if (held == 0 || held + bytes <= shares.sendingCap(small)) {
+            if (fits(sending.get(), bytes, small)) {
                 return true;
             }
-            (small ? smallRoom : bulkRoom).await(SEND_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+            (small ? smallRoom : bulkRoom).await(MemoryBudget.SEND_WAIT_MILLIS, TimeUnit.MILLISECONDS);
             return true;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -42,6 +42,15 @@ public final class MemoryBudget {
     static final int UNIT = 64;
     /** Share of the sending share that only small frames ({@link #acquireToSend} with {@code small}) may use. */
     static final double SMALL_RESERVE_SHARE = 1.0 / 8;
+    /**
+     * How often a socket reader waiting for the sending share (here) or its tenant's cap ({@link Account}) looks at its
+     * stream's end and the cap again when nothing signalled it (a release always does). Not more often: every timed
+     * wait that runs out is a wake-up from the JDK's timer thread, queued behind everything runnable, and with 2,000
+     * readers waiting 200-250 ms each (the waits before) that was 8,000-10,000 wake-ups a second: in a storm of 2,000
+     * streams the virtual-thread scheduler's queue of such wake-ups reached 366 tasks on the hub and 1,072 on the
+     * agent, against about 45 now.
+     */
+    static final long SEND_WAIT_MILLIS = 1000;
 
     private final long limit;
     /** Free units for received data: {@code 1 - SENDING_SHARE} of the budget. */
@@ -157,7 +166,7 @@ public final class MemoryBudget {
      * Take bytes for data to send, waiting until frames written to the tunnel give enough back. A small frame may take
      * the whole sending share; a bulk one waits while less than {@link #SMALL_RESERVE_SHARE} of it would stay free.
      * The waiting thread is never interrupted (it may be writing to a tunnel's socket, which an interrupt closes): it
-     * looks at {@code stop} once a second ({@link Account#SEND_WAIT_MILLIS}) instead.
+     * looks at {@code stop} once a second ({@link #SEND_WAIT_MILLIS}) instead.
      *
      * @param bytes bytes wanted, a {@link #round}ed charge
      * @param small whether this is a small frame (an interactive request or answer)
@@ -171,7 +180,7 @@ public final class MemoryBudget {
         try {
             while (true) {
                 try {
-                    if (sending.tryAcquire(wanted, Account.SEND_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+                    if (sending.tryAcquire(wanted, SEND_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
                         break;
                     }
                 } catch (InterruptedException e) {
