@@ -51,7 +51,8 @@ class LauncherTest {
     void runsJava21WithDefaultsAndArguments() throws Exception {
         Result r = launch(fakeJava("jdk21", "21.0.4"), null, "token", "--secret-file", "a file", "--agent-id", "x*");
         assertThat(r.output, r.exit, is(0));
-        assertThat(r.output, containsString("ARG[-XX:+UseSerialGC] ARG[-Xms24m] ARG[-XX:NewSize=12m] ARG[-XX:SurvivorRatio=4] ARG[-Xmx128m] ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "
+        assertThat(r.output, containsString("ARG[-XX:+UseSerialGC] ARG[-Xms24m] ARG[-XX:NewSize=12m] ARG[-XX:SurvivorRatio=4] ARG[-Xmx128m] ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] ARG[-XX:+ExitOnOutOfMemoryError] "
+                                            + "ARG[-XX:+UnlockExperimentalVMOptions] ARG[-XX:TrimNativeHeapInterval=1000] ARG[-cp] "
                                             + "ARG[" + home.toRealPath() + "/lib/nowconnect.jar:" + home.toRealPath()
                                             + "/lib/libs/*] ARG[io.nowconnect.Main] ARG[token] ARG[--secret-file] "
                                             + "ARG[a file] ARG[--agent-id] ARG[x*]"));
@@ -63,7 +64,8 @@ class LauncherTest {
         assertThat(r.output, r.exit, is(0));
         assertThat(r.output, containsString("ARG[-XX:+UseG1GC] ARG[-XX:MaxGCPauseMillis=20] ARG[-XX:MinHeapFreeRatio=10] "
                 + "ARG[-XX:MaxHeapFreeRatio=30] ARG[-Xms64m] ARG[-Xmx512m] ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] "
-                + "ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "));
+                + "ARG[-XX:+ExitOnOutOfMemoryError] ARG[-XX:+UnlockExperimentalVMOptions] "
+                + "ARG[-XX:TrimNativeHeapInterval=1000] ARG[-cp] "));
         assertThat(r.output, containsString("ARG[io.nowconnect.Main] ARG[hub] ARG[--env-file] ARG[hub.env]"));
         // an option first means the agent (as Main reads it), so the agent's defaults
         Result agent = launch(fakeJava("jdk21", "21.0.4"), null, "--env-file", "hub");
@@ -102,6 +104,30 @@ class LauncherTest {
     }
 
     @Test
+    void nativeHeapTrimmingWhereTheJvmHasIt() throws Exception {
+        // Java 23 and later: a product option
+        Result java25 = launch(fakeJava("jdk25", "25", Trim.YES), null, "hub");
+        assertThat(java25.output, containsString("ARG[-XX:+ExitOnOutOfMemoryError] ARG[-XX:TrimNativeHeapInterval=1000] "
+                + "ARG[-cp] "));
+        assertThat(java25.output.contains("UnlockExperimentalVMOptions"), is(false));
+        // a JVM without it (21.0.0) is asked again without it and runs without it
+        Result java21 = launch(fakeJava("jdk21-0", "21", Trim.NO), null, "agent");
+        assertThat(java21.output, java21.exit, is(0));
+        assertThat(java21.output, containsString("ARG[-XX:+ExitOnOutOfMemoryError] ARG[-cp] "));
+        assertThat(java21.output.contains("TrimNativeHeapInterval"), is(false));
+        // one that has it but warns (no glibc): without it
+        Result musl = launch(fakeJava("jdk25-musl", "25", Trim.WARNS), null, "agent");
+        assertThat(musl.output, musl.exit, is(0));
+        assertThat(musl.output.contains("TrimNativeHeapInterval"), is(false));
+        // JAVA_OPTS is taken as it is
+        Result custom = launch(fakeJava("jdk25", "25", Trim.YES), "-Xmx1g", "agent");
+        assertThat(custom.output, containsString("ARG[-Xmx1g] ARG[-cp] "));
+        assertThat(custom.output.contains("TrimNativeHeapInterval"), is(false));
+        // and a JVM too old for either is still refused
+        assertThat(launch(fakeJava("jdk17-no-trim", "17.0.8", Trim.NO), null, "agent").exit, is(1));
+    }
+
+    @Test
     void javaOptsReplaceDefaults() throws Exception {
         Result r = launch(fakeJava("jdk25", "25"), "-Xmx64m -Dx=1", "hub");
         assertThat(r.output, containsString("ARG[-Xmx64m] ARG[-Dx=1] ARG[-cp]"));
@@ -115,17 +141,37 @@ class LauncherTest {
         assertThat(r.output, containsString("JAVA_HOME"));
     }
 
+    /** What a fake JVM does with -XX:TrimNativeHeapInterval. */
+    private enum Trim {
+        YES(""),
+        NO("echo \"Unrecognized VM option 'TrimNativeHeapInterval=1000'\" >&2; exit 1"),
+        WARNS("echo 'OpenJDK 64-Bit Server VM warning: Native heap trim is not supported on this platform' >&2");
+
+        final String onTrim;
+
+        Trim(String onTrim) {
+            this.onTrim = onTrim;
+        }
+    }
+
     private Path fakeJava(String name, String version) throws IOException {
+        return fakeJava(name, version, Trim.YES);
+    }
+
+    private Path fakeJava(String name, String version, Trim trim) throws IOException {
         Path javaHome = tmp.resolve(name);
         executable(Files.createDirectories(javaHome.resolve("bin")).resolve("java"), """
                 #!/bin/sh
-                if [ "$1" = -version ]; then
+                last=
+                for a in "$@"; do last=$a; done
+                if [ "$last" = -version ]; then
+                    case " $* " in *TrimNativeHeapInterval*) %s ;; esac
                     echo 'openjdk version "%s" 2024-07-16' >&2
                     exit 0
                 fi
                 for a in "$@"; do printf 'ARG[%%s] ' "$a"; done
                 echo
-                """.formatted(version));
+                """.formatted(trim.onTrim, version));
         return javaHome;
     }
 

@@ -47,13 +47,22 @@ final class OverloadKit {
     }
 
     /**
-     * The launcher's default JVM options ({@code DEFAULT_JAVA_OPTS} or {@code DEFAULT_HUB_JAVA_OPTS}), as shipped.
+     * The launcher's default JVM options ({@code DEFAULT_JAVA_OPTS} or {@code DEFAULT_HUB_JAVA_OPTS}), as shipped:
+     * with its {@code TRIM_JAVA_OPTS}, which it adds where the JVM has them as product options (Java 23 and later;
+     * the child JVMs here run on this one's Java).
      *
      * @param hub the hub's options
      * @return options, in order
      */
     static List<String> launcherOptions(boolean hub) {
-        String name = hub ? "DEFAULT_HUB_JAVA_OPTS" : "DEFAULT_JAVA_OPTS";
+        List<String> options = new ArrayList<>(launcherLine(hub ? "DEFAULT_HUB_JAVA_OPTS" : "DEFAULT_JAVA_OPTS"));
+        if (Runtime.version().feature() >= 23) {
+            options.addAll(launcherLine("TRIM_JAVA_OPTS"));
+        }
+        return List.copyOf(options);
+    }
+
+    private static List<String> launcherLine(String name) {
         try {
             Matcher m = Pattern.compile("^" + name + "=\"([^\"]+)\"", Pattern.MULTILINE).matcher(Files.readString(LAUNCHER));
             if (!m.find()) {
