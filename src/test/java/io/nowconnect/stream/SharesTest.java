@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -249,7 +250,7 @@ class SharesTest {
             held += chunk;
         }
         assertFalse(account.tryAcquireToSend(chunk, false), "the tenant holds its cap");
-        java.util.Random random = new java.util.Random(7);
+        Random random = new Random(7);
         long slowest = 0;
         for (int i = 0; i < 2000; i++) {
             CountDownLatch ready = new CountDownLatch(1);
