@@ -65,6 +65,9 @@ import io.nowconnect.protocol.ConnectorName;
  * @param drainTimeout {@code NC_HUB_DRAIN_TIMEOUT_SEC} (30): once an agent's token has expired on its live tunnel, how
  *        long the tunnel's open streams may finish before it is closed; on SIGTERM, how long open client streams may
  *        finish after the listeners stopped accepting
+ * @param lameDuck {@code NC_HUB_LAMEDUCK_MS} (0): on SIGTERM, how long the hub goes on accepting and carrying clients
+ *        while {@code /readyz} already answers 503, before its listeners close: a balancer whose health checks take
+ *        this long to notice sends no client to a closed port. 0 to 600000
  * @param memoryBudgetBytes {@code NC_HUB_MEMORY_BUDGET_MB} (a quarter of the maximum heap): most bytes held for
  *                          streams, received from agents and not yet written to clients
  * @param replicaId {@code NC_HUB_REPLICA_ID} (the host name): this replica's id, named in the ack of agents that offer
@@ -113,6 +116,7 @@ public record HubConfig(String host,
                         Duration idleTimeout,
                         int queueDepth,
                         Duration drainTimeout,
+                        Duration lameDuck,
                         long memoryBudgetBytes,
                         String replicaId,
                         List<String> replicas,
@@ -207,6 +211,7 @@ public record HubConfig(String host,
         int queueDepth = s.integer("NC_HUB_QUEUE_DEPTH_PER_CID", 100, 1, 100_000);
         int streamSendBuffer = AgentConfig.streamSendBuffer(s, "NC_HUB_STREAM_SNDBUF_KB");
         int drainTimeout = s.integer("NC_HUB_DRAIN_TIMEOUT_SEC", 30, 0, 86_400);
+        int lameDuck = s.integer("NC_HUB_LAMEDUCK_MS", 0, 0, 600_000);
         if (maxFrame < maxWsPayload * 2) {
             s.problem("NC_HUB_MAX_FRAME_BYTES must be at least twice NC_HUB_MAX_WS_PAYLOAD (DATA is base64 in JSON)");
         }
@@ -240,7 +245,8 @@ public record HubConfig(String host,
                              maxTcpConnections, Duration.ofSeconds(requestTimeout),
                              Duration.ofSeconds(handshakeTimeout), maxFrame,
                              Duration.ofSeconds(pingInterval), Duration.ofSeconds(pingTimeout), Duration.ofMillis(idle),
-                             queueDepth, Duration.ofSeconds(drainTimeout), memoryBudget, replicaId, replicas, jwksUrl, pdp,
+                             queueDepth, Duration.ofSeconds(drainTimeout), Duration.ofMillis(lameDuck), memoryBudget,
+                             replicaId, replicas, jwksUrl, pdp,
                              clients, requireBin1, log, adminToken, Duration.ofSeconds(statusSample), streamSendBuffer);
     }
 

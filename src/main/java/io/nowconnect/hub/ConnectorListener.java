@@ -97,12 +97,29 @@ final class ConnectorListener implements AutoCloseable {
         return acceptor.isBound();
     }
 
-    /** Stop accepting; clients waiting for an agent are closed. */
+    /** Stop accepting at once (the kernel resets what the backlog holds); clients waiting for an agent are closed. */
     @Override
     public void close() {
         closed = true;
         acceptor.close();
         shared.agents().wake();
+    }
+
+    /**
+     * Stop accepting without dropping a client the kernel took: what the listen backlog holds is accepted and carried
+     * (or refused for a reason of its own, as any client), then the socket closes; clients waiting for an agent are
+     * closed.
+     *
+     * @param timeout longest wait for the backlog to be taken
+     * @throws InterruptedException when interrupted (the listener is closed at once)
+     */
+    void drainAndClose(Duration timeout) throws InterruptedException {
+        try {
+            acceptor.drainAndClose(timeout);
+        } finally {
+            closed = true;
+            shared.agents().wake();
+        }
     }
 
     private void handle(Socket client, Runnable setUp) {

@@ -39,6 +39,8 @@ import io.nowconnect.stream.StreamSettings;
 public final class Hub implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(Hub.class.getName());
     private static final int RECEIVE_BUFFER = 4 << 20;
+    /** Longest a listener takes to accept what its backlog holds at a stop, before it is closed regardless. */
+    private static final Duration LISTENER_DRAIN = Duration.ofSeconds(2);
 
     private final WebServer server;
     private final Map<String, ConnectorListener> listeners;
@@ -49,12 +51,17 @@ public final class Hub implements AutoCloseable {
     private final ReloadingTls tls;
     private final HubTrust trust;
     private final RateHistory rates;
+    private final ClientAdmission admission;
+    private final Duration lameDuck;
     private volatile boolean stopping;
 
     private Hub(WebServer server, Map<String, ConnectorListener> listeners, AgentRegistry agents, HubMetrics metrics,
-                String replicaId, UpgradeDeadline deadline, ReloadingTls tls, HubTrust trust, RateHistory rates) {
+                HubConfig config, UpgradeDeadline deadline, ReloadingTls tls, HubTrust trust, RateHistory rates,
+                ClientAdmission admission) {
+        this.admission = admission;
+        this.lameDuck = config.lameDuck();
+        this.replicaId = config.replicaId();
         this.trust = trust;
-        this.replicaId = replicaId;
         this.tls = tls;
         this.rates = rates;
         this.deadline = deadline;
@@ -199,7 +206,7 @@ public final class Hub implements AutoCloseable {
             throw new ConfigException(List.of("NC_HUB_HOST/NC_HUB_PORT: cannot start the hub server on " + config.host()
                                                       + ":" + config.port() + " (" + failure + ")"));
         }
-        Hub hub = new Hub(server, listeners, agents, metrics, config.replicaId(), deadline, tls, trust, rates);
+        Hub hub = new Hub(server, listeners, agents, metrics, config, deadline, tls, trust, rates, admission);
         self[0] = hub;
         Map<String, Integer> ports = hub.listenerPorts();
         Event.of("hub_started").with("port", server.port()).with("tls", config.tlsCert().isPresent())
@@ -285,35 +292,72 @@ public final class Hub implements AutoCloseable {
     }
 
     /**
-     * Graceful stop (SIGTERM): the listeners stop accepting clients first ({@code /readyz} answers 503 from now on, so a
-     * balancer moves new clients and new tunnels to the other replicas), open streams may finish for up to
-     * {@code drainTimeout} while the agents stay connected, then the tunnels are closed (1001, the agents re-dial) and
+     * Graceful stop (SIGTERM): {@code /readyz} answers 503 from now on, so a balancer moves new clients and new tunnels
+     * to the other replicas; for the lame-duck period ({@code NC_HUB_LAMEDUCK_MS}) the listeners still accept and carry
+     * clients while the balancer's checks notice; then the listeners stop accepting, without dropping what their listen
+     * backlogs hold (those clients are carried); client connections (being set up or open) may finish for up to
+     * {@code drainTimeout} while the agents stay connected; then the tunnels are closed (1001, the agents re-dial) and
      * the server stops.
      *
      * @param drainTimeout longest wait for open streams ({@code NC_HUB_DRAIN_TIMEOUT_SEC})
      */
     public void stop(Duration drainTimeout) {
         stopping = true;
-        listeners.values().forEach(ConnectorListener::close);
-        int open = openStreams();
+        try {
+            if (lameDuck.isPositive()) {
+                Event.of("hub_lameduck").with("replica", replicaId).with("ms", lameDuck.toMillis())
+                        .log(LOGGER, Level.INFO, "Stopping: /readyz answers 503, the listeners close in "
+                                + lameDuck.toMillis() + " ms");
+                Thread.sleep(lameDuck);
+            }
+            closeListeners();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            listeners.values().forEach(ConnectorListener::close);
+        }
+        int open = clientConnections();
         Event.of("hub_stopping").with("replica", replicaId).with("streams", open).with("agents", agents.size())
                 .log(LOGGER, Level.INFO, "Stopping: listeners closed, " + open + " open streams may finish for up to "
                         + drainTimeout.toSeconds() + " s");
         long deadline = System.nanoTime() + drainTimeout.toNanos();
-        while (openStreams() > 0 && System.nanoTime() - deadline < 0) {
+        while (clientConnections() > 0 && System.nanoTime() - deadline < 0 && !Thread.currentThread().isInterrupted()) {
             try {
                 Thread.sleep(50);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                break;
             }
         }
-        open = openStreams();
+        open = clientConnections();
         if (open > 0) {
             Event.of("hub_drain_timeout").with("replica", replicaId).with("streams", open)
                     .log(LOGGER, Level.WARNING, "Drain timed out: closing the tunnels with " + open + " streams open");
         }
         close();
+    }
+
+    /** Every listener takes what its backlog holds and closes, all at once. */
+    private void closeListeners() throws InterruptedException {
+        List<Thread> closing = new ArrayList<>();
+        for (ConnectorListener listener : listeners.values()) {
+            closing.add(Thread.ofVirtual().name("nc-hub-listener-close").start(() -> {
+                try {
+                    listener.drainAndClose(LISTENER_DRAIN);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+        }
+        for (Thread t : closing) {
+            t.join();
+        }
+    }
+
+    /**
+     * Client connections the hub holds: open streams, and clients accepted and not yet a stream (being set up, waiting
+     * for an agent or for the policy decision point).
+     */
+    private int clientConnections() {
+        return Math.max(admission.held(), openStreams());
     }
 
     private int openStreams() {

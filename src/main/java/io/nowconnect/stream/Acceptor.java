@@ -5,6 +5,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -25,12 +28,19 @@ import io.nowconnect.log.Event;
  * connections on one listener queues ahead of every other listener's (and every stream's) work for as long as the
  * burst takes to set up.
  *
- * <p>Threads: one virtual thread accepts; a failing accept (out of file descriptors) is logged and retried after a
- * pause instead of spinning. {@link #close} may be called from any thread; no locks (a volatile flag tells the
- * accept loop to end).
+ * <p>Closing a listening socket resets every connection still in its backlog, which its client saw established (a
+ * balancer in front cannot retry it elsewhere). {@link #drainAndClose} ends without that: the accept loop takes what
+ * the backlog holds, hands each to the handler, and only then closes the socket; a connection that arrives after it is
+ * refused at connect, which a client or a balancer can retry.
+ *
+ * <p>Threads: one virtual thread accepts, waking at least every {@value #POLL_MS} ms to see a stop; a failing accept
+ * (out of file descriptors) is logged and retried after a pause instead of spinning. {@link #close} and
+ * {@link #drainAndClose} may be called from any thread; no locks (volatile flags tell the accept loop to end).
  */
 public final class Acceptor implements AutoCloseable {
     private static final Logger LOGGER = Logger.getLogger(Acceptor.class.getName());
+    /** Longest an idle accept waits before the loop looks at its flags again. */
+    static final int POLL_MS = 200;
 
     private final ServerSocket server;
     private final String name;
@@ -38,6 +48,9 @@ public final class Acceptor implements AutoCloseable {
     /** Set-ups in progress allowed; null when not paced. */
     private final Semaphore setups;
     private volatile boolean closed;
+    private volatile boolean draining;
+    /** Counted down when the accept loop has ended (the socket is closed). */
+    private final CountDownLatch ended = new CountDownLatch(1);
 
     private Acceptor(ServerSocket server, String name, int inFlight, BiConsumer<Socket, Runnable> handler) {
         this.server = server;
@@ -89,6 +102,7 @@ public final class Acceptor implements AutoCloseable {
         ServerSocket server = new ServerSocket();
         try {
             server.setReuseAddress(true);
+            server.setSoTimeout(POLL_MS);
             server.bind(new InetSocketAddress(InetAddress.getByName(host), port), backlog);
         } catch (IOException e) {
             server.close();
@@ -115,9 +129,36 @@ public final class Acceptor implements AutoCloseable {
         return server.isBound() && !server.isClosed();
     }
 
+    /**
+     * Stop at once: the socket closes, and the kernel resets the connections still in its backlog.
+     */
     @Override
     public void close() {
         closed = true;
+        closeSocket();
+    }
+
+    /**
+     * Stop without dropping a connection the kernel took: the connections in the backlog are accepted and handed to
+     * the handler (without pacing), then the socket closes. Returns once the socket is closed, or after {@code timeout}
+     * (then it is closed as {@link #close} does).
+     *
+     * @param timeout longest wait for the accept loop
+     * @throws InterruptedException when interrupted while waiting (the socket is then closed)
+     */
+    public void drainAndClose(Duration timeout) throws InterruptedException {
+        draining = true;
+        try {
+            if (!ended.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                close();
+            }
+        } catch (InterruptedException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private void closeSocket() {
         try {
             server.close();
         } catch (IOException ignored) {
@@ -126,9 +167,34 @@ public final class Acceptor implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        while (!closed) {
+        try {
+            accepting();
+            if (draining && !closed) {
+                drainBacklog();
+            }
+        } finally {
+            closed = true;
+            closeSocket();
+            ended.countDown();
+        }
+    }
+
+    /** Take what the backlog holds (an accept that finds it empty returns after a millisecond), then return. */
+    private void drainBacklog() {
+        try {
+            server.setSoTimeout(1);
+            while (!closed) {
+                hand(server.accept(), () -> { });
+            }
+        } catch (IOException e) {
+            // empty (timed out) or closed
+        }
+    }
+
+    private void accepting() {
+        while (!closed && !draining) {
             try {
-                if (setups != null && !setups.tryAcquire(200, TimeUnit.MILLISECONDS)) {
+                if (setups != null && !setups.tryAcquire(POLL_MS, TimeUnit.MILLISECONDS)) {
                     continue;
                 }
             } catch (InterruptedException e) {
@@ -137,6 +203,9 @@ public final class Acceptor implements AutoCloseable {
             Socket s;
             try {
                 s = server.accept();
+            } catch (SocketTimeoutException e) {
+                endSetUp();
+                continue;
             } catch (IOException e) {
                 endSetUp();
                 if (closed) {
@@ -150,20 +219,24 @@ public final class Acceptor implements AutoCloseable {
                 }
                 continue;
             }
-            Thread.ofVirtual().name(name).start(() -> {
-                AtomicBoolean ended = new AtomicBoolean();
-                Runnable setUp = () -> {
-                    if (ended.compareAndSet(false, true)) {
-                        endSetUp();
-                    }
-                };
-                try {
-                    handler.accept(s, setUp);
-                } finally {
-                    setUp.run();
+            AtomicBoolean done = new AtomicBoolean();
+            hand(s, () -> {
+                if (done.compareAndSet(false, true)) {
+                    endSetUp();
                 }
             });
         }
+    }
+
+    /** The handler gets the socket on a virtual thread of its own; {@code setUp} runs at the latest when it returns. */
+    private void hand(Socket s, Runnable setUp) {
+        Thread.ofVirtual().name(name).start(() -> {
+            try {
+                handler.accept(s, setUp);
+            } finally {
+                setUp.run();
+            }
+        });
     }
 
     private void endSetUp() {

@@ -60,6 +60,20 @@ class HubConfigTest {
     }
 
     @Test
+    void lameDuckIsMillisecondsAndOffByDefault() throws Exception {
+        assertThat(create(base()).lameDuck(), is(Duration.ZERO));
+        Map<String, String> vars = base();
+        vars.put("NC_HUB_LAMEDUCK_MS", "5000");
+        assertThat(create(vars).lameDuck(), is(Duration.ofSeconds(5)));
+        vars.put("NC_HUB_LAMEDUCK_MS", "-1");
+        vars.put("NC_HUB_DRAIN_TIMEOUT_SEC", "soon");
+        ConfigException e = assertThrows(ConfigException.class, () -> create(vars));
+        String problems = String.join("\n", e.problems());
+        assertThat(problems, containsString("NC_HUB_LAMEDUCK_MS"));
+        assertThat("named with every other problem", problems, containsString("NC_HUB_DRAIN_TIMEOUT_SEC"));
+    }
+
+    @Test
     void clientSocketSendBufferIsKibibytesOrTheKernelsOwn() throws Exception {
         assertThat("default: the kernel sizes it", create(base()).streamSendBuffer(), is(0));
         Map<String, String> vars = base();

@@ -45,7 +45,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Three hub replicas (child processes) behind haproxy (TCP mode, round robin, health checks) on 127.0.0.1, in front of
  * both their tunnel ports and their {@code echo} listeners; one agent given only the balancer's URL. A steady flow of
  * short client connections goes through the balancer throughout. The agent must hold tunnels to all 3 replicas within
- * 30 s; one replica stopped with SIGTERM and started again costs no client connection; one killed with SIGKILL and
+ * 30 s; one replica stopped with SIGTERM (a lame duck of 1 s: {@code /readyz} 503 while its listeners still carry
+ * clients, then its backlog drained as its listeners close) and started again costs no client connection; one killed with SIGKILL and
  * started again costs only connections in flight when it died; after each restart the agent is back on that replica
  * within 10 s. Skipped (with a message) only when haproxy is not installed; {@code ./nowconnect test} installs it (deploy/ci/test-packages.sh).
  */
@@ -72,7 +73,7 @@ class HubReplicasTest {
             hubs.add(h.closeLater(new FaultKit.HubProcess(
                     h.dir(), h.secret(), "127.0.0.1", hubPorts[i], Map.of("echo", "127.0.0.1:" + listenPorts[i]),
                     Map.of("NC_HUB_REPLICA_ID", "hub-" + i, "NC_HUB_REPLICAS", "hub-0,hub-1,hub-2",
-                           "NC_HUB_DRAIN_TIMEOUT_SEC", "10"),
+                           "NC_HUB_DRAIN_TIMEOUT_SEC", "10", "NC_HUB_LAMEDUCK_MS", "1000"),
                     List.of())));
         }
         for (FaultKit.HubProcess hub : hubs) {
