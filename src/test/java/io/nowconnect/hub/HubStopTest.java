@@ -36,10 +36,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A hub stopped gracefully (SIGTERM's path, {@link Hub#stop}) while clients connect to its listener back to back, as
- * a balancer's clients do: every client connection is either refused at connect (a balancer retries it on another
- * replica) or carried to its end. None may be taken by the kernel (in the listen backlog, or accepted and still being
- * set up) and then dropped with nothing said: to a balancer that connection looked established, so it cannot retry it,
- * and its client sees its connection closed.
+ * a balancer's clients do: every client connection that the kernel had taken when the stop began (in the listen
+ * backlog, or accepted and still being set up) is carried to its end. Closing a listening socket resets what its
+ * backlog holds: to a balancer those connections looked established, so it cannot retry them elsewhere, and their
+ * clients see their connections closed. A connection that arrives after the stop began is refused at connect (which a
+ * balancer retries), or, when its handshake completes in the instant between the listener's last accept and its
+ * close, reset: those are counted apart and printed, not asserted (the kernel cannot be told to stop completing
+ * handshakes without closing the socket).
  *
  * <p>And the lame-duck period ({@code NC_HUB_LAMEDUCK_MS}): {@code /readyz} answers 503 at once while the listeners go
  * on accepting, so a balancer's health check takes the replica out before its ports close.
@@ -56,6 +59,7 @@ class HubStopTest {
         EchoServer echo = h.echo();
         // a stop is tried several times: each catches the clients in flight at one moment
         int dropped = 0;
+        int raced = 0;
         long carried = 0;
         long refused = 0;
         List<String> details = new ArrayList<>();
@@ -65,10 +69,12 @@ class HubStopTest {
             Harness.awaitReady(agent, WAIT);
             try (Load load = new Load(hub.listenerPorts().get("echo"))) {
                 load.awaitCarried(300);
+                load.stopAt = System.nanoTime();
                 hub.stop(WAIT);
                 load.awaitRefused(THREADS);
                 load.close();
                 dropped += load.dropped.get();
+                raced += load.raced.get();
                 carried += load.carried.get();
                 refused += load.refused.get();
                 details.addAll(load.details);
@@ -76,8 +82,10 @@ class HubStopTest {
             h.stopAgent(agent, Duration.ZERO);
         }
         System.out.printf("[hub-stop] %d stops under %d connecting threads: %d connections carried, %d refused at connect,"
-                          + " %d dropped%n", ROUNDS, THREADS, carried, refused, dropped);
-        assertEquals(0, dropped, "client connections accepted and then dropped by a stop: " + details);
+                          + " %d connected before a stop began and dropped, %d connected after it began and reset%n",
+                          ROUNDS, THREADS, carried, refused, dropped, raced);
+        assertEquals(0, dropped, "client connections the kernel had taken when the stop began, then dropped: "
+                + details);
     }
 
     @Test
@@ -128,11 +136,17 @@ class HubStopTest {
         }
     }
 
-    /** Short client connections, back to back: connect, echo 32 bytes, close; sorted into carried, refused, dropped. */
+    /**
+     * Short client connections, back to back: connect, echo 32 bytes, close; sorted into carried, refused at connect,
+     * and failed after connecting, before or after {@link #stopAt}.
+     */
     private static final class Load implements AutoCloseable {
         final AtomicLong carried = new AtomicLong();
         final AtomicLong refused = new AtomicLong();
         final AtomicInteger dropped = new AtomicInteger();
+        final AtomicInteger raced = new AtomicInteger();
+        /** {@link System#nanoTime} when the stop began; 0 before. */
+        volatile long stopAt;
         final ConcurrentLinkedQueue<String> details = new ConcurrentLinkedQueue<>();
         private final AtomicBoolean running = new AtomicBoolean(true);
         private final List<Thread> threads = new ArrayList<>();
@@ -158,6 +172,8 @@ class HubStopTest {
                         Thread.sleep(20);
                         continue;
                     }
+                    // on loopback the server's kernel has queued the connection when connect returns
+                    long connected = System.nanoTime();
                     s.setSoTimeout((int) WAIT.toMillis());
                     OutputStream out = s.getOutputStream();
                     InputStream in = s.getInputStream();
@@ -170,9 +186,14 @@ class HubStopTest {
                             throw new IOException("echo returned " + back.length + " of " + payload.length + " bytes");
                         }
                     } catch (IOException e) {
-                        dropped.incrementAndGet();
-                        if (details.size() < 10) {
-                            details.add(e.toString());
+                        long stop = stopAt;
+                        if (stop != 0 && connected - stop > 0) {
+                            raced.incrementAndGet();
+                        } else {
+                            dropped.incrementAndGet();
+                            if (details.size() < 10) {
+                                details.add(e.toString());
+                            }
                         }
                     }
                 } catch (IOException e) {
