@@ -29,6 +29,11 @@ class HubConfigTest {
         return HubConfig.create(ConfigLoader.fromMaps(vars, Map.of()));
     }
 
+    /** The problems a configuration that must fail names, one per line. */
+    private String problems(Map<String, String> vars) {
+        return String.join("\n", assertThrows(ConfigException.class, () -> create(vars)).problems());
+    }
+
     private Map<String, String> base() throws Exception {
         Map<String, String> vars = new HashMap<>();
         vars.put("NC_HUB_JWT_SECRET_FILE", Files.writeString(dir.resolve("hub.secret"), SECRET + "\n").toString());
@@ -67,8 +72,7 @@ class HubConfigTest {
         assertThat(create(vars).lameDuck(), is(Duration.ofSeconds(5)));
         vars.put("NC_HUB_LAMEDUCK_MS", "-1");
         vars.put("NC_HUB_DRAIN_TIMEOUT_SEC", "soon");
-        ConfigException e = assertThrows(ConfigException.class, () -> create(vars));
-        String problems = String.join("\n", e.problems());
+        String problems = problems(vars);
         assertThat(problems, containsString("NC_HUB_LAMEDUCK_MS"));
         assertThat("named with every other problem", problems, containsString("NC_HUB_DRAIN_TIMEOUT_SEC"));
     }
@@ -81,8 +85,7 @@ class HubConfigTest {
         assertThat(create(vars).streamSendBuffer(), is(128 * 1024));
         vars.put("NC_HUB_STREAM_SNDBUF_KB", "3");
         vars.put("NC_HUB_QUEUE_DEPTH_PER_CID", "0");
-        ConfigException e = assertThrows(ConfigException.class, () -> create(vars));
-        String problems = String.join("\n", e.problems());
+        String problems = problems(vars);
         assertThat(problems, containsString("NC_HUB_STREAM_SNDBUF_KB"));
         assertThat("named with every other problem", problems, containsString("NC_HUB_QUEUE_DEPTH_PER_CID"));
     }
