@@ -79,6 +79,8 @@ public final class Mux {
     private volatile long closeSentAtNanos;
     private volatile long drainDeadlineNanos;
     private volatile End drainEnd;
+    private volatile long drainHoldNanos;
+    private volatile boolean drainHeld;
 
     private Mux(MuxSettings settings, Role role, StreamObserver observer, StreamBudget budget, Account account) {
         this.settings = settings;
@@ -275,6 +277,17 @@ public final class Mux {
     public void drain(Duration timeout, End.Reason reason) {
         drainEnd = new End(reason, null);
         drainDeadlineNanos = System.nanoTime() + timeout.toNanos();
+    }
+
+    /**
+     * Keep a drained tunnel open until this time even when no stream is open (its deadline still ends it): frames the
+     * peer sent before it read our DRAIN may still be on their way.
+     *
+     * @param nanos {@link System#nanoTime} before which the drain does not end with no stream open
+     */
+    public void holdDrainUntil(long nanos) {
+        drainHoldNanos = nanos;
+        drainHeld = true;
     }
 
     /** Whether {@link #drain} was called. */
@@ -480,7 +493,8 @@ public final class Mux {
                 role.everySecond();
             }
             End drained = drainEnd;
-            if (drained != null && (table.size() == 0 || now - drainDeadlineNanos > 0)) {
+            boolean held = drainHeld && now - drainHoldNanos < 0;
+            if (drained != null && (table.size() == 0 && !held || now - drainDeadlineNanos > 0)) {
                 String detail = table.size() == 0 ? "drained" : "drain timeout with " + table.size() + " streams open";
                 close(WsCloseCodes.NORMAL_CLOSE, drained.reason().label(), drained.reason(), detail);
             }

@@ -43,9 +43,24 @@ import io.nowconnect.ws.UpgradedSocket;
  * <p>Threads: the reader (the caller of {@link #run()}) calls {@link #onControl}; {@link #drain} and {@link #kill} may
  * be called from any thread. DRAIN is sent once, by whichever of {@link #drain} and the ack comes
  * second ({@link #drainSent}).
+ *
+ * <p>A stopping agent refuses new streams (RST {@code draining}), except the OPENs a hub that acknowledged {@code
+ * drain} sent before it read our DRAIN: for {@link #IN_FLIGHT_GRACE} after DRAIN went out, an OPEN is served (and the
+ * drain waits for its stream like any other), and an empty drain keeps the tunnel open for a few round trips ({@link
+ * #drainHold}) before it closes (its drain timeout still ends it). Refusing those OPENs, or closing under them, would
+ * fail a client that the hub had already given to this tunnel, while another agent of the same {@code agent_id}, or
+ * the tunnel that replaces this one, could have served it. A hub without the capability never learns of the drain: its
+ * OPENs are refused from the start, as before.
  */
 final class TunnelConnection implements Tunnel, Role {
     private static final Logger LOGGER = Logger.getLogger(TunnelConnection.class.getName());
+    /**
+     * How long after DRAIN went out a stopping agent still serves OPENs: those the hub sent before it read DRAIN
+     * arrive within a round trip and the hub's queue; a hub that honours DRAIN sends none after that.
+     */
+    static final Duration IN_FLIGHT_GRACE = Duration.ofSeconds(2);
+    /** The least time an empty drain keeps the tunnel open after DRAIN (the most is {@link #IN_FLIGHT_GRACE}). */
+    static final Duration MIN_DRAIN_HOLD = Duration.ofMillis(250);
     /**
      * System property that turns {@code bin1} off in the agent's HELLO ({@code -Dnowconnect.bin1=false}): the agent then
      * speaks plain v1 JSON DATA even to a hub that supports binary frames (benchmarks, troubleshooting).
@@ -88,6 +103,12 @@ final class TunnelConnection implements Tunnel, Role {
     private final Dialer dialer;
     /** Whether DRAIN went out: {@link #drain} and the ack race to send it, and it goes once. */
     private final AtomicBoolean drainSent = new AtomicBoolean();
+    /** {@link System#nanoTime} when DRAIN went out; 0 before. */
+    private volatile long drainSentNanos;
+    /** {@link System#nanoTime} when HELLO went out. */
+    private volatile long helloSentNanos;
+    /** The latest round trip to the hub (HELLO to its ack, then each ping); negative before the ack. */
+    private volatile long rttNanos = -1;
 
     private final ReplicaGate gate;
     /** Acknowledged by a replica another tunnel of the pool holds: never counts as ready, drains and closes. */
@@ -207,6 +228,7 @@ final class TunnelConnection implements Tunnel, Role {
     @Override
     public void started() throws IOException {
         int window = ourCaps.contains(Capability.WIN) ? mux.windowOffer() : 0;
+        helloSentNanos = System.nanoTime();
         mux.send(new Frame.Hello(settings.agentId(), List.copyOf(settings.connectors().keySet()), settings.version(),
                                  ourCaps, window), true);
     }
@@ -215,7 +237,7 @@ final class TunnelConnection implements Tunnel, Role {
     public void onControl(Frame frame) {
         switch (frame) {
         case Frame.HelloAck ack -> onAck(ack);
-        case Frame.Open open -> dialer.onOpen(mux, open, refuseOpens);
+        case Frame.Open open -> dialer.onOpen(mux, open, refuseOpens && !inFlightAtDrain());
         default -> {
             mux.streams().observer().dropped("unexpected_frame");
             Event.of("frame_unexpected").with("type", frame.type().wire())
@@ -226,6 +248,7 @@ final class TunnelConnection implements Tunnel, Role {
 
     @Override
     public void pingAnswered(long rttNanos) {
+        this.rttNanos = rttNanos;
         status.pingRtt(rttNanos);
     }
 
@@ -262,6 +285,7 @@ final class TunnelConnection implements Tunnel, Role {
             mux.streams().observer().dropped("duplicate_ack");
             return;
         }
+        rttNanos = System.nanoTime() - helloSentNanos;
         // before any OPEN can arrive: with bin1 every stream of this tunnel is flow controlled
         List<String> caps = mux.agree(ourCaps, ack.caps(), ack.window());
         if (caps.contains(Capability.LIMITS) && ack.maxMessage() > 0 && !caps.contains(Capability.BIN1)) {
@@ -288,8 +312,35 @@ final class TunnelConnection implements Tunnel, Role {
     /** DRAIN goes out once the tunnel is both draining and acknowledged with the capability, whichever came last. */
     private void sendDrainOnce() {
         if (mux.draining() && mux.isReady() && mux.has(Capability.DRAIN) && drainSent.compareAndSet(false, true)) {
+            long now = System.nanoTime();
+            drainSentNanos = now;
+            // the tunnel stays open a few round trips even with no stream, so that an OPEN in flight finds it
+            mux.holdDrainUntil(now + drainHold(rttNanos).toNanos());
             mux.sendUrgent(new Frame.Drain());
         }
+    }
+
+    /**
+     * How long an empty drain keeps the tunnel open after DRAIN: four round trips (an OPEN the hub sent just before it
+     * read DRAIN arrives within one, plus what waits in the hub's queue), at least {@link #MIN_DRAIN_HOLD}, at most
+     * {@link #IN_FLIGHT_GRACE} (also when no round trip was measured).
+     *
+     * @param rttNanos the latest round trip, negative when unknown
+     * @return the hold
+     */
+    static Duration drainHold(long rttNanos) {
+        if (rttNanos < 0) {
+            return IN_FLIGHT_GRACE;
+        }
+        Duration four = Duration.ofNanos(Math.min(rttNanos, IN_FLIGHT_GRACE.toNanos()) * 4);
+        return four.compareTo(MIN_DRAIN_HOLD) < 0 ? MIN_DRAIN_HOLD
+                : four.compareTo(IN_FLIGHT_GRACE) > 0 ? IN_FLIGHT_GRACE : four;
+    }
+
+    /** Whether an OPEN arriving now may have been sent by the hub before it read our DRAIN. */
+    private boolean inFlightAtDrain() {
+        long sent = drainSentNanos;
+        return sent != 0 && System.nanoTime() - sent < IN_FLIGHT_GRACE.toNanos();
     }
 
     private String hubForLogs() {

@@ -11,9 +11,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -115,6 +119,62 @@ class HubBalancingTest {
             assertEchoes(c, "b".getBytes());
         }
         assertEquals(List.of(onB.size()), hub.tunnelStreamCounts(CONNECTOR));
+    }
+
+    /**
+     * A rolling restart of one of two agents of one {@code agent_id} under a steady flow of short client connections:
+     * the OPENs the hub sent to the stopping agent before it read its DRAIN are served, and its tunnel stays open for
+     * them, so no client fails; five stops of agent A while B serves throughout.
+     */
+    @Test
+    void aStoppingAgentFailsNoClientWhileAnotherServes() throws Exception {
+        Hub hub = harness.startHub(CONNECTOR);
+        Agent agentB = harness.startAgent(harness.agentVars(hub.port(), Map.of(CONNECTOR, targetB.port())));
+        Harness.awaitReady(agentB, WAIT);
+        int port = hub.listenerPorts().get(CONNECTOR);
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicLong carriedByA = new AtomicLong();
+        AtomicLong carried = new AtomicLong();
+        Queue<String> failures = new ConcurrentLinkedQueue<>();
+        List<Thread> load = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            load.add(Thread.ofVirtual().start(() -> {
+                byte[] ping = "ping".getBytes();
+                while (running.get()) {
+                    try (Socket c = Harness.client(port)) {
+                        c.setSoTimeout((int) WAIT.toMillis());
+                        char tag = tag(c);
+                        assertEchoes(c, ping);
+                        carried.incrementAndGet();
+                        if (tag == 'A') {
+                            carriedByA.incrementAndGet();
+                        }
+                    } catch (IOException | AssertionError e) {
+                        failures.add(e.toString());
+                    }
+                }
+            }));
+        }
+        try {
+            for (int round = 0; round < 5; round++) {
+                Agent agentA = harness.startAgent(harness.agentVars(hub.port(), Map.of(CONNECTOR, targetA.port())));
+                Harness.awaitReady(agentA, WAIT);
+                long before = carriedByA.get();
+                Harness.await(WAIT, () -> carriedByA.get() >= before + 50, "agent A serves");
+                harness.stopAgent(agentA, Duration.ofSeconds(10));
+                Harness.await(WAIT, () -> hub.agentCount() == 1, "agent A's tunnel gone");
+                long after = carried.get();
+                Harness.await(WAIT, () -> carried.get() >= after + 50, "agent B serves alone");
+            }
+        } finally {
+            running.set(false);
+            for (Thread t : load) {
+                t.join(WAIT);
+            }
+        }
+        System.out.printf("[balancing] 5 stops of agent A under 4 connecting threads: %d clients carried (%d by A), %d"
+                          + " failed%n", carried.get(), carriedByA.get(), failures.size());
+        assertEquals(List.of(), List.copyOf(failures), "clients failed around an agent's graceful stop");
     }
 
     private Socket open(Hub hub) throws IOException {

@@ -348,6 +348,11 @@ class V1ConformanceTest extends ScriptedHubTestBase {
 
     // ---- 9. Shutdown
 
+    /**
+     * With the {@code drain} capability: DRAIN goes out once; an OPEN the hub sent before it read DRAIN (within
+     * {@code TunnelConnection.IN_FLIGHT_GRACE} of it) is still served, so that a client the hub already gave to this
+     * tunnel is not closed; an OPEN after that gets RST {@code draining}; open streams finish, then a normal close.
+     */
     @Test
     void shutdownWithDrainCapSendsDrainRefusesOpensAndLetsStreamsFinish() throws Exception {
         hub.ack = ScriptedHub.HELLO_ACK_DRAIN;
@@ -373,6 +378,21 @@ class V1ConformanceTest extends ScriptedHubTestBase {
 
         assertEquals("{\"t\":\"DRAIN\"}", conn.awaitText(f -> !f.contains("\"cid\""), WAIT));
 
+        long drainSeen = System.nanoTime();
+        // sent before the hub read DRAIN: served, and the drain waits for it
+        String inFlight = newCid();
+        conn.send(open(inFlight, "echo"));
+        byte[] crossing = "crossed the drain".getBytes(StandardCharsets.US_ASCII);
+        conn.send(data(inFlight, 0, crossing));
+        long[] inFlightSeq = {0};
+        assertArrayEquals(crossing, readData(conn, inFlight, inFlightSeq, crossing.length, 8192));
+        assertTrue(System.nanoTime() - drainSeen < TunnelConnection.IN_FLIGHT_GRACE.toNanos(),
+                   "the OPEN arrived within the grace");
+        conn.send(finC2a(inFlight));
+        assertEquals(finA2c(inFlight), conn.nextFor(inFlight, WAIT));
+
+        // a hub that goes on sending OPEN after the grace is refused
+        Thread.sleep(TunnelConnection.IN_FLIGHT_GRACE.toMillis());
         String late = newCid();
         conn.send(open(late, "echo"));
         assertEquals(rst(late, "draining"), conn.nextFor(late, WAIT));
