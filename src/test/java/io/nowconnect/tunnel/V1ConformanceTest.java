@@ -361,11 +361,7 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         ScriptedHub.Conn conn = connectReady(agent);
 
         String cid = newCid();
-        conn.send(open(cid, "echo"));
-        byte[] first = "before stop".getBytes(StandardCharsets.US_ASCII);
-        conn.send(data(cid, 0, first));
-        long[] seq = {0};
-        assertArrayEquals(first, readData(conn, cid, seq, first.length, 8192));
+        long[] seq = openAndEcho(conn, cid, "before stop");
 
         AtomicReference<Throwable> stopFailure = new AtomicReference<>();
         Thread stopper = Thread.ofVirtual().start(() -> {
@@ -381,11 +377,7 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         long drainSeen = System.nanoTime();
         // sent before the hub read DRAIN: served, and the drain waits for it
         String inFlight = newCid();
-        conn.send(open(inFlight, "echo"));
-        byte[] crossing = "crossed the drain".getBytes(StandardCharsets.US_ASCII);
-        conn.send(data(inFlight, 0, crossing));
-        long[] inFlightSeq = {0};
-        assertArrayEquals(crossing, readData(conn, inFlight, inFlightSeq, crossing.length, 8192));
+        openAndEcho(conn, inFlight, "crossed the drain");
         assertTrue(System.nanoTime() - drainSeen < TunnelConnection.IN_FLIGHT_GRACE.toNanos(),
                    "the OPEN arrived within the grace");
         conn.send(finC2a(inFlight));
@@ -413,6 +405,16 @@ class V1ConformanceTest extends ScriptedHubTestBase {
         assertNull(stopFailure.get());
         int drainAt = conn.log.indexOf("{\"t\":\"DRAIN\"}");
         assertEquals(conn.log.lastIndexOf("{\"t\":\"DRAIN\"}"), drainAt, "one DRAIN");
+    }
+
+    /** OPEN a stream of the echo connector and have one DATA echoed; returns the stream's sequence reader state. */
+    private static long[] openAndEcho(ScriptedHub.Conn conn, String cid, String text) throws Exception {
+        conn.send(open(cid, "echo"));
+        byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
+        conn.send(data(cid, 0, bytes));
+        long[] seq = {0};
+        assertArrayEquals(bytes, readData(conn, cid, seq, bytes.length, 8192));
+        return seq;
     }
 
     @Test
