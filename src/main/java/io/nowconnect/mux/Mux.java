@@ -79,8 +79,8 @@ public final class Mux {
     private volatile long closeSentAtNanos;
     private volatile long drainDeadlineNanos;
     private volatile End drainEnd;
-    private volatile long drainHoldNanos;
-    private volatile boolean drainHeld;
+    /** {@link #holdDrainUntil}; until it is called, a time already past. */
+    private volatile long drainHoldNanos = System.nanoTime();
 
     private Mux(MuxSettings settings, Role role, StreamObserver observer, StreamBudget budget, Account account) {
         this.settings = settings;
@@ -287,7 +287,6 @@ public final class Mux {
      */
     public void holdDrainUntil(long nanos) {
         drainHoldNanos = nanos;
-        drainHeld = true;
     }
 
     /** Whether {@link #drain} was called. */
@@ -493,7 +492,7 @@ public final class Mux {
                 role.everySecond();
             }
             End drained = drainEnd;
-            boolean held = drainHeld && now - drainHoldNanos < 0;
+            boolean held = now - drainHoldNanos < 0;
             if (drained != null && (table.size() == 0 && !held || now - drainDeadlineNanos > 0)) {
                 String detail = table.size() == 0 ? "drained" : "drain timeout with " + table.size() + " streams open";
                 close(WsCloseCodes.NORMAL_CLOSE, drained.reason().label(), drained.reason(), detail);

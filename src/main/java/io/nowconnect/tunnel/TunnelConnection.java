@@ -332,9 +332,8 @@ final class TunnelConnection implements Tunnel, Role {
         if (rttNanos < 0) {
             return IN_FLIGHT_GRACE;
         }
-        Duration four = Duration.ofNanos(Math.min(rttNanos, IN_FLIGHT_GRACE.toNanos()) * 4);
-        return four.compareTo(MIN_DRAIN_HOLD) < 0 ? MIN_DRAIN_HOLD
-                : four.compareTo(IN_FLIGHT_GRACE) > 0 ? IN_FLIGHT_GRACE : four;
+        long four = Math.min(rttNanos, IN_FLIGHT_GRACE.toNanos() / 4) * 4;
+        return Duration.ofNanos(Math.max(four, MIN_DRAIN_HOLD.toNanos()));
     }
 
     /** Whether an OPEN arriving now may have been sent by the hub before it read our DRAIN. */
