@@ -16,7 +16,10 @@ param(
     [string]$InstallDir = 'C:\nowconnect',
     [string]$JavaHome = $env:JAVA_HOME,
     [string]$Nssm = 'nssm.exe',
-    [string]$ServiceName = 'NowConnectAgent'
+    [string]$ServiceName = 'NowConnectAgent',
+    # JVM options after the defaults (of two settings of an option the later wins), as JAVA_OPTS_APPEND for
+    # bin\nowconnect.cmd, e.g. '-XX:+TieredCompilation -XX:CICompilerCount=2' (see the README's Install)
+    [string]$JavaOptionsAppend = ''
 )
 $ErrorActionPreference = 'Stop'
 
@@ -49,6 +52,7 @@ function Quote([string]$value) { if ($value -match '\s') { return '"' + $value +
 #   -XX:+UseSerialGC -Xms24m -XX:NewSize=12m -XX:SurvivorRatio=4 -Xmx128m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError
 #   -cp C:\nowconnect\lib\nowconnect.jar;C:\nowconnect\lib\libs\* io.nowconnect.Main agent --env-file C:\nowconnect\agent.env
 $appParameters = '-XX:+UseSerialGC -Xms24m -XX:NewSize=12m -XX:SurvivorRatio=4 -Xmx128m -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:+ExitOnOutOfMemoryError ' +
+    $(if ($JavaOptionsAppend.Trim()) { $JavaOptionsAppend.Trim() + ' ' } else { '' }) +
     '-cp ' + (Quote "$InstallDir\lib\nowconnect.jar;$InstallDir\lib\libs\*") + ' io.nowconnect.Main ' +
     'agent --env-file ' + (Quote "$InstallDir\agent.env")
 # PowerShell before 7.3 does not escape embedded quotes when it calls nssm.exe.

@@ -2,6 +2,7 @@
 rem NowConnect launcher (Windows cmd).  Usage: nowconnect [agent|hub|demo|token] [--env-file FILE] [options]
 rem   JAVA_HOME  Java 21+ installation to use (else java.exe on PATH)
 rem   JAVA_OPTS  JVM options; when set it replaces the defaults below (the hub's for mode "hub")
+rem   JAVA_OPTS_APPEND  JVM options added after JAVA_OPTS or the defaults (of two settings of an option the later wins)
 rem   NC_CDS_DIR directory for the class data sharing archives (default %LOCALAPPDATA%\nowconnect\cds); "off"
 rem              turns class data sharing off
 rem Ctrl+C reaches java.exe (same console), which drains open streams before it exits.
@@ -48,6 +49,7 @@ if %JAVA_MAJOR_NUM% LSS %MIN_JAVA% (
 )
 
 if defined JAVA_OPTS (set "RUN_JAVA_OPTS=%JAVA_OPTS%") else (set "RUN_JAVA_OPTS=%DEFAULT_JAVA_OPTS%")
+if defined JAVA_OPTS_APPEND set "RUN_JAVA_OPTS=%RUN_JAVA_OPTS% %JAVA_OPTS_APPEND%"
 
 rem Class data sharing (AppCDS), as in bin/nowconnect: the first start of a mode (agent, hub, demo) writes the classes
 rem it loaded to an archive when the JVM exits, later starts map it (about half the time to READY). The JVM rewrites an

@@ -21,7 +21,8 @@ import static org.hamcrest.Matchers.is;
 
 /**
  * src/dist/bin/nowconnect under /bin/sh (dash where installed) with a fake java that prints its version and
- * arguments: version check, JAVA_HOME before PATH, JAVA_OPTS replacing the defaults, arguments passed intact.
+ * arguments: version check, JAVA_HOME before PATH, JAVA_OPTS replacing the defaults, JAVA_OPTS_APPEND after them,
+ * arguments passed intact.
  */
 @Timeout(300)
 class LauncherTest {
@@ -135,6 +136,27 @@ class LauncherTest {
     }
 
     @Test
+    void javaOptsAppendComesAfterTheDefaultsOrJavaOpts() throws Exception {
+        Path java = fakeJava("jdk25", "25", Trim.YES);
+        // after the defaults and the trimming, so that a later setting of an option wins (the JVM takes the last)
+        Result agent = launch(Map.of("NC_CDS_DIR", "", "JAVA_OPTS_APPEND", "-XX:+TieredCompilation -XX:CICompilerCount=2"),
+                              java, null, "agent");
+        assertThat(agent.output, agent.exit, is(0));
+        assertThat(agent.output, containsString("ARG[-XX:-TieredCompilation] ARG[-XX:CICompilerCount=1] "
+                + "ARG[-XX:+ExitOnOutOfMemoryError] ARG[-XX:TrimNativeHeapInterval=1000] "
+                + "ARG[-XX:+TieredCompilation] ARG[-XX:CICompilerCount=2] ARG[-cp] "));
+        // the hub's defaults too, and after a JAVA_OPTS of one's own
+        Result hub = launch(Map.of("NC_CDS_DIR", "", "JAVA_OPTS_APPEND", "-Xmx1g"), java, null, "hub");
+        assertThat(hub.output, containsString("ARG[-Xmx512m] ARG[-XX:-TieredCompilation]"));
+        assertThat(hub.output, containsString("ARG[-XX:TrimNativeHeapInterval=1000] ARG[-Xmx1g] ARG[-cp] "));
+        Result custom = launch(Map.of("NC_CDS_DIR", "", "JAVA_OPTS_APPEND", "-Dy=2"), java, "-Xmx64m", "agent");
+        assertThat(custom.output, containsString("ARG[-Xmx64m] ARG[-Dy=2] ARG[-cp] "));
+        // empty: nothing added
+        Result empty = launch(Map.of("NC_CDS_DIR", "", "JAVA_OPTS_APPEND", ""), java, "-Xmx64m", "agent");
+        assertThat(empty.output, containsString("ARG[-Xmx64m] ARG[-cp] "));
+    }
+
+    @Test
     void missingJavaHomeIsReported() throws Exception {
         Result r = launch(tmp.resolve("nowhere"), null, "agent");
         assertThat(r.exit, is(1));
@@ -189,6 +211,7 @@ class LauncherTest {
         Map<String, String> env = pb.environment();
         env.put("JAVA_HOME", javaHome.toString());
         env.remove("JAVA_OPTS");
+        env.remove("JAVA_OPTS_APPEND");
         if (javaOpts != null) {
             env.put("JAVA_OPTS", javaOpts);
         }

@@ -39,6 +39,10 @@ class WindowsServiceTest {
         }
         assertThat(INSTALL, containsString("[string]$ServiceName = 'NowConnectAgent'"));
         assertThat(INSTALL, containsString("[string]$InstallDir = 'C:\\nowconnect'"));
+        // JVM options after the defaults, as JAVA_OPTS_APPEND for the cmd launcher
+        assertThat(INSTALL, containsString("[string]$JavaOptionsAppend = ''"));
+        assertThat(INSTALL, containsString("-XX:+ExitOnOutOfMemoryError ' +\n"
+                + "    $(if ($JavaOptionsAppend.Trim()) { $JavaOptionsAppend.Trim() + ' ' } else { '' }) +\n    '-cp '"));
         assertThat("secrets stay out of the registry", INSTALL, not(containsString("AppEnvironmentExtra")));
     }
 
@@ -97,5 +101,7 @@ class WindowsServiceTest {
         assertThat(cmd, containsString("if /i \"%CDS_DIR%\"==\"off\" set \"CDS_DIR=\""));
         assertThat(cmd, containsString("if /i \"%CDS_MODE%\"==\"hub\" if /i \"%~2\"==\"check\" set \"CDS_ON=\""));
         assertThat(cmd, containsString("\"%JAVA_EXE%\" %CDS_OPTS% %RUN_JAVA_OPTS% -cp"));
+        // JAVA_OPTS_APPEND after JAVA_OPTS or the defaults, as in the POSIX launcher
+        assertThat(cmd, containsString("if defined JAVA_OPTS_APPEND set \"RUN_JAVA_OPTS=%RUN_JAVA_OPTS% %JAVA_OPTS_APPEND%\""));
     }
 }
