@@ -117,8 +117,8 @@ final class ConnectorListener implements AutoCloseable {
         try {
             acceptor.drainAndClose(timeout);
         } finally {
-            closed = true;
-            shared.agents().wake();
+            // the acceptor's socket is closed by now; closing it again does nothing
+            close();
         }
     }
 
